@@ -1,0 +1,162 @@
+"""Derivation: every layer of a `ModelGraph` through its handler, checked against Keras's figures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from generator.graph import LayerRecord, ModelGraph, Shape
+from generator.layers.registry import ParamMath, ShapeMath, handler_for
+
+UNKNOWN_NOTE = "No formula is known for this layer type; the count is Keras's own."
+
+
+@dataclass(frozen=True)
+class DerivedLayer:
+    """The math of one layer: its shape derivation, parameter count and equation."""
+
+    record: LayerRecord
+    known: bool
+    shape: ShapeMath | None
+    params: ParamMath
+    equation: str | None
+    note: str = ""
+    children: ModelMath | None = None
+
+    @property
+    def params_formula(self) -> str | None:
+        """Plain arithmetic with the numbers put in, e.g. `(3*3*3 + 1)*8`."""
+        return None if self.params.formula is None else self.params.formula.plain()
+
+    @property
+    def params_latex(self) -> str:
+        if self.params.formula is None:
+            return f"{self.record.keras_params:,}".replace(",", "{,}")
+        return self.params.formula.derivation()
+
+    @property
+    def shape_latex(self) -> str:
+        return shape_latex(self.shape, self.record.output_shape)
+
+    @property
+    def shape_matches(self) -> bool:
+        return self.shape is None or tuple(self.shape.shapes) == tuple(self.record.output_shapes)
+
+    @property
+    def params_match(self) -> bool:
+        return self.params.formula is None or self.params.total == self.record.keras_params
+
+
+@dataclass(frozen=True)
+class Check:
+    """A figure we derived, compared with the reference (Keras, `predict`)."""
+
+    name: str
+    passed: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class ModelMath:
+    """Everything derived for one model. `equation` is the composed equation, when built."""
+
+    graph: ModelGraph
+    layers: tuple[DerivedLayer, ...]
+    checks: tuple[Check, ...] = ()
+    equation: Any = None
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def total_params(self) -> int:
+        return sum(layer.params.total for layer in self.layers)
+
+    @property
+    def trainable_params(self) -> int:
+        return sum(layer.record.keras_trainable for layer in self.layers)
+
+    @property
+    def passed(self) -> bool:
+        return all(check.passed for check in self.checks)
+
+
+def derive_layer(record: LayerRecord) -> DerivedLayer:
+    """Run one layer through its handler; a layer type with no handler keeps Keras's count."""
+    handler = handler_for(record.type)
+    if handler is None:
+        return DerivedLayer(
+            record=record,
+            known=False,
+            shape=None,
+            params=ParamMath(formula=None, count=record.keras_params),
+            equation=None,
+            note=UNKNOWN_NOTE,
+        )
+    children = derive_model(record.children) if record.children is not None else None
+    return DerivedLayer(
+        record=record,
+        known=True,
+        shape=handler.output_shape(record),
+        params=handler.params(record),
+        equation=handler.equation(record),
+        children=children,
+    )
+
+
+def derive_model(graph: ModelGraph) -> ModelMath:
+    """Derive every layer and check shapes and counts against Keras's."""
+    layers = tuple(derive_layer(record) for record in graph.layers)
+    return ModelMath(graph=graph, layers=layers, checks=_checks(graph, layers))
+
+
+def _checks(graph: ModelGraph, layers: tuple[DerivedLayer, ...]) -> tuple[Check, ...]:
+    known = [layer for layer in layers if layer.params.formula is not None]
+    bad_params = [layer.record.name for layer in known if not layer.params_match]
+    shaped = [layer for layer in layers if layer.shape is not None]
+    bad_shapes = [layer.record.name for layer in shaped if not layer.shape_matches]
+    total = sum(layer.params.total for layer in layers)
+    return (
+        Check(
+            "parameter counts vs Keras",
+            not bad_params,
+            f"{len(known) - len(bad_params)} of {len(known)} layers agree"
+            + (f"; differ: {', '.join(bad_params)}" if bad_params else ""),
+        ),
+        Check(
+            "output shapes vs Keras",
+            not bad_shapes,
+            f"{len(shaped) - len(bad_shapes)} of {len(shaped)} layers agree"
+            + (f"; differ: {', '.join(bad_shapes)}" if bad_shapes else ""),
+        ),
+        Check(
+            "total parameters vs Keras",
+            total == graph.keras_params,
+            f"{total:,} derived, {graph.keras_params:,} counted by Keras",
+        ),
+    )
+
+
+def shape_text(shape: Shape) -> str:
+    """A shape without its batch dimension in LaTeX: `30 \\times 30 \\times 32`."""
+    dims = shape[1:] if shape and shape[0] is None else shape
+    if not dims:
+        return "1"
+    return r" \times ".join(r"\ast" if d is None else str(d) for d in dims)
+
+
+def shape_latex(shape: ShapeMath | None, fallback: Shape) -> str:
+    """Each computed dimension as `label = formula = numbers = value`, then the shape."""
+    if shape is None:
+        return shape_text(fallback)
+    steps = [
+        f"{step.label} = {step.formula.latex()} = "
+        + (
+            f"{step.formula.latex(numbers=True)} = {step.formula.value()}"
+            if step.formula.latex(numbers=True) != str(step.formula.value())
+            else str(step.formula.value())
+        )
+        for step in shape.steps
+    ]
+    result = r",\quad ".join(shape_text(s) for s in shape.shapes)
+    if not steps:
+        return result
+    return r",\quad ".join(steps) + r" \;\Rightarrow\; " + result

@@ -1,0 +1,196 @@
+"""The Keras frontend: a Keras model becomes a `ModelGraph` of layer records.
+
+This is the only module, with `generator.compose`'s weight reading and `generator.loading`, that
+touches Keras objects; it imports nothing from Keras at module level.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from generator.exceptions import ModelError
+from generator.graph import LayerRecord, ModelGraph, Shape, TensorRecord, WeightRecord
+
+# Config keys that never belong in a readable code line.
+_NOT_SHOWN = {"name", "trainable", "dtype", "batch_input_shape", "batch_shape", "build_config"}
+
+
+def describe_model(model: Any, with_weights: bool = False) -> ModelGraph:
+    """Describe a built Keras model (Sequential or functional, nesting allowed).
+
+    Args:
+        model: a built `keras.Model`.
+        with_weights: also read every weight's values into `ModelGraph.weight_values`.
+    """
+    if not model.built:
+        raise ModelError(
+            f"model {model.name!r} is not built: give it an `Input` or call `model.build(shape)`"
+        )
+    graph_model = getattr(model, "_functional", None) or model
+    if not hasattr(graph_model, "_nodes_by_depth"):
+        raise ModelError(f"model {model.name!r} is a subclassed model; only Sequential and "
+                         "functional models have a graph to read")
+    nodes = _nodes_in_order(graph_model)
+    layers = []
+    values: dict[tuple[str, str], Any] = {}
+    for node in nodes:
+        layer = node.operation
+        if type(layer).__name__ == "InputLayer":
+            continue
+        record = _layer_record(layer, node, with_weights, values)
+        layers.append(record)
+    inputs = tuple(
+        TensorRecord(name=t._keras_history.operation.name, shape=_shape(t.shape))
+        for t in graph_model.inputs
+    )
+    outputs = tuple(
+        TensorRecord(name=t._keras_history.operation.name, shape=_shape(t.shape))
+        for t in graph_model.outputs
+    )
+    return ModelGraph(
+        name=model.name,
+        type=type(model).__name__,
+        inputs=inputs,
+        outputs=outputs,
+        layers=tuple(layers),
+        output_layers=tuple(t.name for t in outputs),
+        weight_values=values,
+    )
+
+
+def _nodes_in_order(graph_model: Any) -> list[Any]:
+    """The model's own nodes, inputs first; within a depth, in the order layers were added."""
+    by_depth = graph_model._nodes_by_depth
+    order = {id(layer): i for i, layer in enumerate(graph_model.layers)}
+    nodes = []
+    for depth in sorted(by_depth, reverse=True):
+        nodes.extend(sorted(by_depth[depth], key=lambda n: order.get(id(n.operation), 0)))
+    return nodes
+
+
+def _layer_record(layer: Any, node: Any, with_weights: bool, values: dict) -> LayerRecord:
+    children = None
+    if hasattr(layer, "_nodes_by_depth") or getattr(layer, "_functional", None) is not None:
+        children = describe_model(layer, with_weights=with_weights)
+        for key, value in children.weight_values.items():
+            values[key] = value
+    weights = tuple(
+        WeightRecord(name=_weight_name(layer, w), shape=tuple(int(d) for d in w.shape),
+                     trainable=bool(w.trainable))
+        for w in layer.weights
+    )
+    if with_weights and children is None:
+        for record, array in zip(weights, layer.get_weights()):
+            values[(layer.name, record.name)] = array
+    trainable = sum(int(_size(w.shape)) for w in layer.trainable_weights)
+    return LayerRecord(
+        name=layer.name,
+        type=type(layer).__name__,
+        config=_plain(layer.get_config()),
+        input_shapes=tuple(_shape(t.shape) for t in node.input_tensors),
+        output_shapes=tuple(_shape(t.shape) for t in node.outputs),
+        inbound=tuple(p.operation.name for p in node.parent_nodes),
+        weights=weights,
+        keras_params=int(layer.count_params()),
+        keras_trainable=trainable,
+        code=code_line(layer),
+        children=children,
+    )
+
+
+def _weight_name(layer: Any, weight: Any) -> str:
+    """The weight's path below its layer: `kernel`, or `forward_lstm/lstm_cell/kernel`."""
+    path = getattr(weight, "path", weight.name)
+    prefix = getattr(layer, "path", layer.name) + "/"
+    if path.startswith(prefix):
+        return path[len(prefix):]
+    return path.split("/", 1)[-1] if "/" in path else path
+
+
+def _size(shape: Any) -> int:
+    n = 1
+    for d in shape:
+        n *= int(d)
+    return n
+
+
+def _shape(shape: Any) -> Shape:
+    return tuple(None if d is None else int(d) for d in shape)
+
+
+def _plain(value: Any) -> Any:
+    """A config with tuples as lists and nested objects as plain dicts (JSON-ready)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, bool | int | float | str) or value is None:
+        return value
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return repr(value)
+
+
+def code_line(layer: Any) -> str:
+    """The Keras line that makes this layer, from its config: `Conv2D(32, (3, 3), activation="relu")`.
+
+    Required constructor arguments come first, by position; then every keyword whose value differs
+    from the constructor's default.
+    """
+    cls = type(layer)
+    try:
+        config = layer.get_config()
+        signature = inspect.signature(cls.__init__)
+    except (NotImplementedError, TypeError, ValueError):
+        return f"{cls.__name__}(...)"
+    args: list[str] = []
+    for name, param in signature.parameters.items():
+        if name in ("self",) or param.kind in (param.VAR_KEYWORD, param.VAR_POSITIONAL):
+            continue
+        if name in _NOT_SHOWN or name not in config:
+            continue
+        value = config[name]
+        if isinstance(value, dict) and "class_name" in value:
+            value = _nested_code(value)
+            if param.default is inspect.Parameter.empty:
+                args.append(value)
+            else:
+                args.append(f"{name}={value}")
+            continue
+        if param.default is inspect.Parameter.empty:
+            args.append(_literal(value))
+        elif not _same(value, param.default):
+            if name == "kernel_initializer" or name.endswith(("_initializer", "_regularizer",
+                                                             "_constraint")):
+                continue
+            args.append(f"{name}={_literal(value)}")
+    return f"{cls.__name__}({', '.join(args)})"
+
+
+def _nested_code(serialized: dict) -> str:
+    """A wrapped layer's code (`Bidirectional(LSTM(8))`) from its serialized config."""
+    import keras
+
+    try:
+        inner = keras.layers.deserialize(serialized)
+    except Exception:  # noqa: BLE001 - a readable fallback beats a crash here
+        return f"{serialized.get('class_name', '?')}(...)"
+    return code_line(inner)
+
+
+def _same(value: Any, default: Any) -> bool:
+    if isinstance(default, tuple) and isinstance(value, list | tuple):
+        return tuple(value) == default
+    if isinstance(default, int | float) and isinstance(value, list | tuple) and value:
+        return all(v == default for v in value)
+    return value == default
+
+
+def _literal(value: Any) -> str:
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, list | tuple):
+        inner = ", ".join(_literal(v) for v in value)
+        return f"({inner},)" if len(value) == 1 else f"({inner})"
+    return repr(value)

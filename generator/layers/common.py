@@ -1,0 +1,104 @@
+"""Pieces the layer handlers share: config reading, spatial sizes, activations in equations."""
+
+from __future__ import annotations
+
+from generator.activations import activation_latex, activation_name
+from generator.formula import CeilDiv, FloorDiv, Formula, Mul, Num, Sym
+from generator.graph import LayerRecord, Shape
+from generator.layers.registry import DimStep
+
+AXIS_NAMES = {1: ("l",), 2: ("h", "w"), 3: ("d", "h", "w")}
+
+
+def as_tuple(value, rank: int) -> tuple[int, ...]:
+    """A config value that may be an int or a sequence, as `rank` ints."""
+    if isinstance(value, int):
+        return (value,) * rank
+    value = tuple(value)
+    return value if len(value) == rank else (value[0],) * rank
+
+
+def channels_last(layer: LayerRecord) -> bool:
+    return layer.config.get("data_format", "channels_last") != "channels_first"
+
+
+def spatial_axes(layer: LayerRecord, rank: int) -> list[int]:
+    """Indices of the spatial dimensions in the (batched) input shape."""
+    return list(range(1, 1 + rank)) if channels_last(layer) else list(range(2, 2 + rank))
+
+
+def channel_axis(layer: LayerRecord) -> int:
+    return -1 if channels_last(layer) else 1
+
+
+def with_dims(shape: Shape, axes: list[int], dims: list[int | None], channels: int | None,
+              layer: LayerRecord) -> Shape:
+    """`shape` with its spatial `axes` replaced by `dims` and its channels by `channels`."""
+    out = list(shape)
+    for axis, dim in zip(axes, dims):
+        out[axis] = dim
+    if channels is not None:
+        out[channel_axis(layer)] = channels
+    return tuple(out)
+
+
+def window_output(n: int | None, k: int, s: int, d: int, padding: str, axis: str
+                  ) -> tuple[int | None, Formula | None]:
+    """Output length of a sliding window (convolution or pooling) along one axis.
+
+    `valid` keeps only full windows: `floor((n + 2p - k) / s) + 1` with `p = 0` (with dilation the
+    window spans `d (k - 1) + 1` inputs); `same` and `causal` pad so that `ceil(n / s)` remain.
+    """
+    if n is None:
+        return None, None
+    sn, ss = Sym(f"n_{axis}", n), Sym(f"s_{axis}", s)
+    if padding in ("same", "causal"):
+        formula: Formula = CeilDiv(sn, ss)
+    elif d == 1:
+        formula = FloorDiv(sn + Mul((Num(2), Sym("p", 0))) - Sym(f"k_{axis}", k), ss) + 1
+    else:
+        span = Mul((Sym(f"d_{axis}", d), Sym(f"k_{axis}", k) - 1))
+        formula = FloorDiv(sn - span - 1, ss) + 1
+    return formula.value(), formula
+
+
+def transposed_output(n: int | None, k: int, s: int, d: int, padding: str, axis: str,
+                      output_padding: int | None) -> tuple[int | None, Formula | None]:
+    """Output length of a transposed convolution, as Keras computes it."""
+    if n is None:
+        return None, None
+    sn, ss, sk = Sym(f"n_{axis}", n), Sym(f"s_{axis}", s), Sym(f"k_{axis}", k)
+    span: Formula = sk if d == 1 else Mul((Sym(f"d_{axis}", d), sk - 1)) + 1
+    if output_padding is not None:
+        pad = span.value() // 2 if padding == "same" else 0
+        formula: Formula = Mul((sn - 1, ss)) + span - Mul((Num(2), Sym("p", pad))) + Sym(
+            f"o_{axis}", output_padding)
+    elif padding == "same":
+        formula = Mul((sn, ss))
+    elif span.value() >= s:
+        formula = Mul((sn - 1, ss)) + span
+    else:
+        formula = Mul((sn, ss))
+    return formula.value(), formula
+
+
+def dim_label(axis: str) -> str:
+    return f"n'_{axis}"
+
+
+def steps_for(axes_names: tuple[str, ...], formulas: list[Formula | None]) -> tuple[DimStep, ...]:
+    return tuple(
+        DimStep(label=dim_label(a), formula=f) for a, f in zip(axes_names, formulas) if f is not None
+    )
+
+
+def activation_of(layer: LayerRecord) -> str:
+    """The layer's activation as LaTeX, `\\mathrm{relu}`, or `None` written as identity."""
+    return activation_latex(layer.config.get("activation", "linear"))
+
+
+def apply_activation(layer: LayerRecord, inner: str) -> str:
+    """`f(inner)` for the layer's activation; a linear activation leaves `inner` bare."""
+    if activation_name(layer.config.get("activation")) == "linear":
+        return inner
+    return rf"{activation_of(layer)}\!\left({inner}\right)"

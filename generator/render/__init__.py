@@ -1,0 +1,1 @@
+"""Backends: the derived math printed as JSON, Markdown, LaTeX, NumPy and PyTorch source."""
