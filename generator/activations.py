@@ -1,57 +1,214 @@
 """The activation functions: one table row each, used by every backend.
 
-Each row holds how the function is named in an equation and its definition in LaTeX. (The
-composed-equation backend extends the rows with sympy and NumPy forms.)
+Each row holds how the function is named in an equation, its definition in LaTeX, its definition
+as a sympy expression of `z` (the composed equation differentiates it for Taylor polynomials) and
+its NumPy body (the generated NumPy module defines one small function per activation it uses).
+Parameters (the slope of a leaky ReLU, ELU's alpha) are keyword arguments with Keras's defaults.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import sympy as sp
+
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def _hard_sigmoid(z: sp.Expr) -> sp.Expr:
+    return sp.Min(sp.Max(0, z / 6 + sp.Rational(1, 2)), 1)
+
+
+def _leaky(z: sp.Expr, negative_slope: float) -> sp.Expr:
+    return sp.Piecewise((z, z > 0), (negative_slope * z, True))
+
+
+def _elu(z: sp.Expr, alpha: float) -> sp.Expr:
+    return sp.Piecewise((z, z > 0), (alpha * (sp.exp(z) - 1), True))
 
 
 @dataclass(frozen=True)
 class Activation:
+    """One activation function.
+
+    Attributes:
+        name: Keras's name (`"relu"`); the NumPy module's function has the same name.
+        latex: how it is written in an equation (`\\mathrm{relu}`).
+        definition: its definition in LaTeX.
+        sympy: `z, **params -> sympy expression` in standard sympy functions (`Max`, `exp` ...).
+        numpy: the NumPy body of `def name(z, **params)`, one expression in `z` (`np` is numpy).
+        params: parameter names and Keras's default values.
+        needs: helper functions of the NumPy module this one calls (`"erf"`).
+    """
+
     name: str
     latex: str
     definition: str
+    sympy: Callable[..., sp.Expr] | None = None
+    numpy: str = ""
+    params: dict[str, float] = field(default_factory=dict)
+    needs: tuple[str, ...] = ()
 
+    @property
+    def linear(self) -> bool:
+        return self.name == "linear"
+
+    def sympy_form(self, z: sp.Expr, **params: Any) -> sp.Expr:
+        """The definition as a sympy expression of `z` with the given (or default) parameters."""
+        values = {**self.params, **params}
+        return self.sympy(z, **values)
+
+
+_SIGMOID = "0.5 * (1.0 + np.tanh(0.5 * z))"  # = 1 / (1 + e^{-z}), without overflow warnings
+_HARD_SIGMOID = "np.clip(z / 6.0 + 0.5, 0.0, 1.0)"
 
 ACTIVATIONS: dict[str, Activation] = {
     a.name: a
     for a in [
-        Activation("linear", r"\mathrm{id}", r"\mathrm{id}(z) = z"),
-        Activation("relu", r"\mathrm{relu}", r"\mathrm{relu}(z) = \max(0, z)"),
-        Activation("relu6", r"\mathrm{relu6}", r"\mathrm{relu6}(z) = \min(\max(0, z), 6)"),
-        Activation("leaky_relu", r"\mathrm{lrelu}",
-                   r"\mathrm{lrelu}(z) = \max(0.2 z, z)"),
-        Activation("elu", r"\mathrm{elu}",
-                   r"\mathrm{elu}(z) = z \text{ if } z > 0 \text{ else } e^{z} - 1"),
-        Activation("selu", r"\mathrm{selu}",
-                   r"\mathrm{selu}(z) = \lambda\,(z \text{ if } z > 0 \text{ else } "
-                   r"\alpha (e^{z} - 1))"),
-        Activation("gelu", r"\mathrm{gelu}",
-                   r"\mathrm{gelu}(z) = \tfrac{z}{2}\left(1 + \mathrm{erf}(z/\sqrt{2})\right)"),
-        Activation("silu", r"\mathrm{silu}", r"\mathrm{silu}(z) = z\,\sigma(z)"),
-        Activation("swish", r"\mathrm{silu}", r"\mathrm{silu}(z) = z\,\sigma(z)"),
-        Activation("mish", r"\mathrm{mish}",
-                   r"\mathrm{mish}(z) = z \tanh(\ln(1 + e^{z}))"),
-        Activation("softplus", r"\mathrm{softplus}", r"\mathrm{softplus}(z) = \ln(1 + e^{z})"),
-        Activation("softsign", r"\mathrm{softsign}", r"\mathrm{softsign}(z) = \frac{z}{1 + |z|}"),
-        Activation("sigmoid", r"\sigma", r"\sigma(z) = \frac{1}{1 + e^{-z}}"),
-        Activation("hard_sigmoid", r"\mathrm{hsig}",
-                   r"\mathrm{hsig}(z) = \frac{\mathrm{relu6}(z + 3)}{6}"),
-        Activation("hard_silu", r"\mathrm{hsilu}",
-                   r"\mathrm{hsilu}(z) = z\,\frac{\mathrm{relu6}(z + 3)}{6}"),
-        Activation("hard_swish", r"\mathrm{hsilu}",
-                   r"\mathrm{hsilu}(z) = z\,\frac{\mathrm{relu6}(z + 3)}{6}"),
-        Activation("tanh", r"\tanh", r"\tanh(z) = \frac{e^{z} - e^{-z}}{e^{z} + e^{-z}}"),
-        Activation("exponential", r"\exp", r"\exp(z) = e^{z}"),
-        Activation("softmax", r"\mathrm{softmax}",
-                   r"\mathrm{softmax}(z)_j = \frac{e^{z_j}}{\sum_i e^{z_i}}"),
-        Activation("log_softmax", r"\log\mathrm{softmax}",
-                   r"\log\mathrm{softmax}(z)_j = z_j - \ln \sum_i e^{z_i}"),
+        Activation("linear", r"\mathrm{id}", r"\mathrm{id}(z) = z", lambda z: z, "z"),
+        Activation(
+            "relu",
+            r"\mathrm{relu}",
+            r"\mathrm{relu}(z) = \max(0, z)",
+            lambda z: sp.Max(0, z),
+            "np.maximum(z, 0.0)",
+        ),
+        Activation(
+            "relu6",
+            r"\mathrm{relu6}",
+            r"\mathrm{relu6}(z) = \min(\max(0, z), 6)",
+            lambda z: sp.Min(sp.Max(0, z), 6),
+            "np.clip(z, 0.0, 6.0)",
+        ),
+        Activation(
+            "leaky_relu",
+            r"\mathrm{lrelu}",
+            r"\mathrm{lrelu}(z) = \max(0.2 z, z)",
+            _leaky,
+            "np.where(z > 0, z, negative_slope * z)",
+            {"negative_slope": 0.2},
+        ),
+        Activation(
+            "elu",
+            r"\mathrm{elu}",
+            r"\mathrm{elu}(z) = z \text{ if } z > 0 \text{ else } e^{z} - 1",
+            _elu,
+            "np.where(z > 0, z, alpha * np.expm1(np.minimum(z, 0.0)))",
+            {"alpha": 1.0},
+        ),
+        Activation(
+            "selu",
+            r"\mathrm{selu}",
+            r"\mathrm{selu}(z) = \lambda\,(z \text{ if } z > 0 \text{ else } "
+            r"\alpha (e^{z} - 1))",
+            lambda z: SELU_SCALE * _elu(z, SELU_ALPHA),
+            f"{SELU_SCALE!r} * np.where(z > 0, z, {SELU_ALPHA!r} * np.expm1(np.minimum(z, 0.0)))",
+        ),
+        Activation(
+            "gelu",
+            r"\mathrm{gelu}",
+            r"\mathrm{gelu}(z) = \tfrac{z}{2}\left(1 + \mathrm{erf}(z/\sqrt{2})\right)",
+            lambda z: z / 2 * (1 + sp.erf(z / sp.sqrt(2))),
+            "0.5 * z * (1.0 + erf(z / np.sqrt(2.0)))",
+            needs=("erf",),
+        ),
+        Activation(
+            "gelu_tanh",
+            r"\mathrm{gelu}_{\tanh}",
+            r"\mathrm{gelu}_{\tanh}(z) = \tfrac{z}{2}\left(1 + \tanh\left("
+            r"\sqrt{2/\pi}\,(z + 0.044715 z^3)\right)\right)",
+            lambda z: z / 2 * (1 + sp.tanh(sp.sqrt(2 / sp.pi) * (z + 0.044715 * z**3))),
+            "0.5 * z * (1.0 + np.tanh(np.sqrt(2.0 / np.pi) * (z + 0.044715 * z**3)))",
+        ),
+        Activation(
+            "silu",
+            r"\mathrm{silu}",
+            r"\mathrm{silu}(z) = z\,\sigma(z)",
+            lambda z: z / (1 + sp.exp(-z)),
+            f"z * {_SIGMOID}",
+        ),
+        Activation(
+            "swish",
+            r"\mathrm{silu}",
+            r"\mathrm{silu}(z) = z\,\sigma(z)",
+            lambda z: z / (1 + sp.exp(-z)),
+            f"z * {_SIGMOID}",
+        ),
+        Activation(
+            "mish",
+            r"\mathrm{mish}",
+            r"\mathrm{mish}(z) = z \tanh(\ln(1 + e^{z}))",
+            lambda z: z * sp.tanh(sp.log(1 + sp.exp(z))),
+            "z * np.tanh(np.logaddexp(0.0, z))",
+        ),
+        Activation(
+            "softplus",
+            r"\mathrm{softplus}",
+            r"\mathrm{softplus}(z) = \ln(1 + e^{z})",
+            lambda z: sp.log(1 + sp.exp(z)),
+            "np.logaddexp(0.0, z)",
+        ),
+        Activation(
+            "softsign",
+            r"\mathrm{softsign}",
+            r"\mathrm{softsign}(z) = \frac{z}{1 + |z|}",
+            lambda z: z / (1 + sp.Abs(z)),
+            "z / (1.0 + np.abs(z))",
+        ),
+        Activation(
+            "sigmoid",
+            r"\sigma",
+            r"\sigma(z) = \frac{1}{1 + e^{-z}}",
+            lambda z: 1 / (1 + sp.exp(-z)),
+            _SIGMOID,
+        ),
+        Activation(
+            "hard_sigmoid",
+            r"\mathrm{hsig}",
+            r"\mathrm{hsig}(z) = \frac{\mathrm{relu6}(z + 3)}{6}",
+            _hard_sigmoid,
+            _HARD_SIGMOID,
+        ),
+        Activation(
+            "hard_silu",
+            r"\mathrm{hsilu}",
+            r"\mathrm{hsilu}(z) = z\,\frac{\mathrm{relu6}(z + 3)}{6}",
+            lambda z: z * _hard_sigmoid(z),
+            f"z * {_HARD_SIGMOID}",
+        ),
+        Activation(
+            "hard_swish",
+            r"\mathrm{hsilu}",
+            r"\mathrm{hsilu}(z) = z\,\frac{\mathrm{relu6}(z + 3)}{6}",
+            lambda z: z * _hard_sigmoid(z),
+            f"z * {_HARD_SIGMOID}",
+        ),
+        Activation(
+            "tanh",
+            r"\tanh",
+            r"\tanh(z) = \frac{e^{z} - e^{-z}}{e^{z} + e^{-z}}",
+            sp.tanh,
+            "np.tanh(z)",
+        ),
+        Activation("exponential", r"\exp", r"\exp(z) = e^{z}", sp.exp, "np.exp(z)"),
+        Activation(
+            "softmax",
+            r"\mathrm{softmax}",
+            r"\mathrm{softmax}(z)_j = \frac{e^{z_j}}{\sum_i e^{z_i}}",
+        ),
+        Activation(
+            "log_softmax",
+            r"\log\mathrm{softmax}",
+            r"\log\mathrm{softmax}(z)_j = z_j - \ln \sum_i e^{z_i}",
+        ),
     ]
 }
+
+#: Applied to each unit on its own (softmax and log-softmax mix the units of a layer).
+ELEMENTWISE = frozenset(name for name, row in ACTIVATIONS.items() if row.sympy is not None)
 
 
 def activation_name(value: object) -> str:

@@ -82,5 +82,70 @@ def torch_command(model_path: Path, outdir: Path, unsafe: bool) -> None:
     click.echo(f"wrote {written}")
 
 
+def _course_root(lessons: Path | None) -> Path:
+    """The course root: the current directory (holding lessons/, docs/ and mkdocs.yml)."""
+    return Path.cwd()
+
+
+@main.command("build")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+              help="Lessons executed at once (default: the number of cores).")
+@click.option("--timeout", type=float, default=600, show_default=True,
+              help="Seconds one cell may run.")
+@click.option("--keep-going", is_flag=True,
+              help="Build the other lessons and an error page for a failed one.")
+@click.option("--lessons", "lessons_dir", type=click.Path(path_type=Path), default=None,
+              help="The lessons directory (default: ./lessons).")
+def build_command(jobs: int | None, timeout: float, keep_going: bool,
+                  lessons_dir: Path | None) -> None:
+    """Execute the lessons (cached) and build the site into site/."""
+    from generator.progress import build_with_progress
+
+    build_with_progress(_course_root(lessons_dir), lessons_dir, jobs, timeout, keep_going)
+
+
+@main.command("serve")
+@click.option("--dev-addr", default="127.0.0.1:8000", show_default=True,
+              help="Address to serve on.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+              help="Lessons executed at once.")
+@click.option("--timeout", type=float, default=600, show_default=True,
+              help="Seconds one cell may run.")
+@click.option("--lessons", "lessons_dir", type=click.Path(path_type=Path), default=None,
+              help="The lessons directory (default: ./lessons).")
+def serve_command(dev_addr: str, jobs: int | None, timeout: float,
+                  lessons_dir: Path | None) -> None:
+    """Build, serve the site, and rebuild when a lesson or a page changes."""
+    from generator.serve import serve
+
+    serve(_course_root(lessons_dir), lessons_dir, dev_addr, jobs, timeout)
+
+
+@main.command("new")
+@click.argument("title")
+@click.option("--lessons", "lessons_dir", type=click.Path(path_type=Path), default=None,
+              help="The lessons directory (default: ./lessons).")
+def new_command(title: str, lessons_dir: Path | None) -> None:
+    """Write a new lesson called TITLE from the template, with the next number."""
+    from generator.lessons import new_lesson
+
+    path = new_lesson(lessons_dir or Path.cwd() / "lessons", title)
+    click.echo(f"wrote {path}")
+
+
+@main.command("clean")
+def clean_command() -> None:
+    """Remove the build output: build/, site/ and the execution cache."""
+    import shutil
+
+    from generator.site import CoursePaths
+
+    paths = CoursePaths.at(Path.cwd())
+    for path in (paths.build, paths.site, paths.cache):
+        if path.exists():
+            shutil.rmtree(path)
+            click.echo(f"removed {path}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

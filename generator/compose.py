@@ -1,7 +1,241 @@
-"""Placeholder until the composed-equation backend lands."""
+"""The whole network as one function: closed form, general form, layered form, verified.
+
+`compose_equation` counts the operations of the expanded expression first (in time proportional
+to the parameters) and only builds it under `MathSettings.max_closed_form_ops`; other models get
+the layered form `f = f_L \\circ \\dots \\circ f_1`. The closed form is checked against
+`model.predict` by running the generated NumPy module itself.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
 
-def compose_equation(model, math, sample=None, settings=None):
-    return None
+import sympy as sp
+
+from generator.derive import Check, ModelMath
+from generator.equation.algebra import CountAlgebra, SympyAlgebra
+from generator.equation.build import (
+    WeightSource,
+    activation_names_used,
+    input_symbols,
+    resolve_activation,
+    unsupported_reason,
+    walk,
+)
+from generator.equation.collapse import Collapse, affine_collapse
+from generator.equation.growth import expression_growth, growth_table
+from generator.equation.latex import EquationLatexPrinter, closed_form_latex
+from generator.equation.layered import count_text, layered_latex, rough_ops
+from generator.equation.plots import plot_approximation, plot_growth
+from generator.equation.taylor import TaylorApprox, taylor
+from generator.equation.verify import keras_prober, predict_error, sample_inputs
+from generator.settings import MathSettings
+
+__all__ = [
+    "ComposedEquation",
+    "TaylorApprox",
+    "compose_equation",
+    "expression_growth",
+    "growth_table",
+    "plot_approximation",
+    "plot_growth",
+    "taylor",
+]
+
+SYMBOLIC_TERMS = 4  # a sum in the general form shows its first two terms, dots, its last
+
+
+@dataclass(frozen=True)
+class ComposedEquation:
+    """The network as one function, in every form a page or a program needs.
+
+    Attributes:
+        closed_form: whether the expression was expanded (else `latex` is the layered form).
+        latex: the closed form with rounded weights, broken over `aligned` lines.
+        symbolic_latex: the general form, weights as symbols `W^{(l)}_{i,j}`, `b^{(l)}_j`.
+        numpy: source of the self-contained NumPy module, or `None` without a closed form.
+        max_abs_error: largest difference of the closed form from `model.predict` on the sample.
+        layered_latex: `f = f_L \\circ \\dots \\circ f_1` with every layer's equation.
+        expansion_ops: operations of the expanded expression (a rough estimate, or `None`,
+            for layers outside the closed form).
+        collapse: the affine collapse when every activation is linear.
+        checks: "closed form vs predict" (and the collapse's check).
+        reason: why there is no closed form (empty when there is one).
+        expressions: one sympy expression per output unit (for Taylor polynomials).
+        inputs: the input symbols `x_0 ...` in column order.
+    """
+
+    closed_form: bool
+    latex: str
+    symbolic_latex: str
+    numpy: str | None
+    max_abs_error: float | None
+    layered_latex: str
+    expansion_ops: int | None
+    collapse: Collapse | None = None
+    checks: tuple[Check, ...] = ()
+    reason: str = ""
+    limit: int = 0
+    sample_size: int = 0
+    tolerance: float = 0.0
+    expressions: tuple[sp.Expr, ...] = field(default=(), compare=False, repr=False)
+    inputs: tuple[sp.Symbol, ...] = field(default=(), compare=False, repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        """The `equation` field of `course math --format json`."""
+        return {
+            "latex": self.latex,
+            "numpy": self.numpy,
+            "symbolic_latex": self.symbolic_latex,
+            "max_abs_error": self.max_abs_error,
+        }
+
+    def function(self):
+        """The closed form as a NumPy function `f(x)` (the module's own code)."""
+        from generator.render.numpy import load_function
+
+        if self.numpy is None:
+            raise ValueError(f"no closed form: {self.reason}")
+        return load_function(self.numpy)
+
+    def markdown(self) -> str:
+        """The model page's section: closed or layered form, general form, verification."""
+        if not self.closed_form:
+            size = ""
+            if "over the limit" not in self.reason:
+                size = (
+                    f" Written out, its expression would have roughly "
+                    f"{count_text(self.expansion_ops)} operations."
+                )
+            return "\n\n".join(
+                [
+                    f"This network is not expanded into one formula: {self.reason}.{size} "
+                    "It is the composition of its layers:",
+                    f"$$\n{self.layered_latex}\n$$",
+                ]
+            )
+        parts = [
+            "Written out, with every trained weight rounded to its first digits, "
+            "the network is one function of its inputs:",
+            f"$$\n{self.latex}\n$$",
+            "In symbols, with $W^{(l)}_{i,j}$ and $b^{(l)}_j$ the weights and biases of layer "
+            "$l$ (numbered as in $f = f_L \\circ \\dots \\circ f_1$):",
+            f"$$\n{self.symbolic_latex}\n$$",
+            f"Written out, this expression has {count_text(self.expansion_ops)} operations.",
+        ]
+        if self.max_abs_error is not None:
+            passed = all(c.passed for c in self.checks)
+            verdict = "agrees with" if passed else "**does not agree** with"
+            parts.append(
+                f"Checked on {self.sample_size} random inputs: the closed form {verdict} "
+                f"`model.predict`, with a largest difference of {self.max_abs_error:.2g} "
+                f"(tolerance {self.tolerance:g}, relative for outputs above 1)."
+            )
+        if self.collapse is not None:
+            parts.append(
+                "Every activation is linear, so the whole network collapses into one affine map:"
+            )
+            if self.collapse.symbolic_latex:
+                parts.append(f"$$\n{self.collapse.symbolic_latex}\n$$")
+            parts.append(f"$$\n{self.collapse.latex}\n$$")
+            if self.collapse.max_abs_error is not None:
+                parts.append(
+                    f"The collapsed map differs from `model.predict` by at most "
+                    f"{self.collapse.max_abs_error:.2g}."
+                )
+        return "\n\n".join(parts)
+
+
+def compose_equation(
+    model: Any, math: ModelMath, sample: Any = None, settings: MathSettings | None = None
+) -> ComposedEquation | None:
+    """The whole network as one function (see `ComposedEquation`).
+
+    Args:
+        model: the Keras model (for `predict` on the sample, and to name activations Keras
+            serialized as custom functions); `None` skips the check.
+        math: the model's derived math; `math.graph.weight_values` holds the weights.
+        sample: inputs to check on (one array, or a list for several inputs); drawn when omitted.
+        settings: digits, size limit, sample and tolerance.
+    """
+    settings = settings or MathSettings()
+    graph = math.graph
+    resolve = partial(resolve_activation, probe=keras_prober(model) if model is not None else None)
+    layered = layered_latex(math)
+    base = dict(
+        layered_latex=layered,
+        limit=settings.max_closed_form_ops,
+        sample_size=settings.sample_size,
+        tolerance=settings.tolerance,
+    )
+    reason = unsupported_reason(graph, resolve)
+    ops = None
+    if reason is None:
+        inputs = input_symbols(graph)
+        counted = walk(graph, CountAlgebra(), [0] * len(inputs), resolve, WeightSource(graph))
+        ops = sum(counted.outputs)
+        if ops > settings.max_closed_form_ops:
+            reason = (
+                f"written out it would have {count_text(ops)} operations, over the limit "
+                f"of {settings.max_closed_form_ops:,}"
+            )
+    else:
+        ops = rough_ops(graph)
+    if reason is not None:
+        return ComposedEquation(
+            closed_form=False,
+            latex=layered,
+            symbolic_latex=layered,
+            numpy=None,
+            max_abs_error=None,
+            expansion_ops=ops,
+            reason=reason,
+            **base,
+        )
+    return _closed_form(model, math, inputs, resolve, ops, sample, settings, base)
+
+
+def _closed_form(model, math, inputs, resolve, ops, sample, settings, base) -> ComposedEquation:
+    from generator.render.numpy import load_function, module_source
+
+    graph = math.graph
+    built = walk(graph, SympyAlgebra(), inputs, resolve, WeightSource(graph))
+    general = walk(graph, SympyAlgebra(), inputs, resolve, WeightSource(graph, symbolic=True))
+    names = {inputs[0]: "x"} if len(inputs) == 1 else {}
+    printer = EquationLatexPrinter({"digits": settings.digits, "symbol_names": names})
+    symbols = EquationLatexPrinter({"max_terms": SYMBOLIC_TERMS, "symbol_names": names})
+    functions = activation_names_used(list(graph.layers), resolve)
+    source = module_source(built.outputs, inputs, graph.name, functions)
+    function = load_function(source)
+    checks: list[Check] = []
+    error = collapse = None
+    x = predicted = None
+    if model is not None:
+        x, predicted = sample_inputs(model, graph, sample, settings)
+        error, check = predict_error("closed form vs predict", function(x), predicted, settings)
+        checks.append(check)
+    if built.affine:
+        collapse = affine_collapse(function, graph, inputs, printer)
+        if predicted is not None:
+            c_error, check = predict_error(
+                "linear collapse vs predict", collapse(x), predicted, settings
+            )
+            collapse = Collapse(
+                collapse.weights, collapse.bias, collapse.latex, collapse.symbolic_latex, c_error
+            )
+            checks.append(check)
+    return ComposedEquation(
+        closed_form=True,
+        latex=closed_form_latex(built.outputs, printer),
+        symbolic_latex=closed_form_latex(general.outputs, symbols),
+        numpy=source,
+        max_abs_error=error,
+        expansion_ops=ops,
+        collapse=collapse,
+        checks=tuple(checks),
+        expressions=tuple(built.outputs),
+        inputs=tuple(inputs),
+        **base,
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from generator.graph import LayerRecord, ModelGraph, Shape
@@ -92,11 +92,14 @@ def derive_layer(record: LayerRecord) -> DerivedLayer:
             note=UNKNOWN_NOTE,
         )
     children = derive_model(record.children) if record.children is not None else None
+    params = handler.params(record)
+    if record.config.get("trainable", True) is False:  # a frozen layer: no weight trains
+        params = replace(params, parts=tuple(replace(p, trainable=False) for p in params.parts))
     return DerivedLayer(
         record=record,
         known=True,
         shape=handler.output_shape(record),
-        params=handler.params(record),
+        params=params,
         equation=handler.equation(record),
         children=children,
     )

@@ -6,7 +6,9 @@ touches Keras objects; it imports nothing from Keras at module level.
 
 from __future__ import annotations
 
+import functools
 import inspect
+from dataclasses import replace
 from typing import Any
 
 from generator.exceptions import ModelError
@@ -32,14 +34,22 @@ def describe_model(model: Any, with_weights: bool = False) -> ModelGraph:
         raise ModelError(f"model {model.name!r} is a subclassed model; only Sequential and "
                          "functional models have a graph to read")
     nodes = _nodes_in_order(graph_model)
-    layers = []
+    layers: list[LayerRecord] = []
     values: dict[tuple[str, str], Any] = {}
+    seen: dict[int, int] = {}
     for node in nodes:
         layer = node.operation
         if type(layer).__name__ == "InputLayer":
             continue
-        record = _layer_record(layer, node, with_weights, values)
-        layers.append(record)
+        if id(layer) in seen:
+            # A shared layer is one record (its weights count once), fed by every call.
+            first = layers[seen[id(layer)]]
+            more = tuple(p.operation.name for p in node.parent_nodes)
+            inbound = first.inbound + tuple(n for n in more if n not in first.inbound)
+            layers[seen[id(layer)]] = replace(first, inbound=inbound)
+            continue
+        seen[id(layer)] = len(layers)
+        layers.append(_layer_record(layer, node, with_weights, values))
     inputs = tuple(
         TensorRecord(name=t._keras_history.operation.name, shape=_shape(t.shape))
         for t in graph_model.inputs
@@ -70,6 +80,8 @@ def _nodes_in_order(graph_model: Any) -> list[Any]:
 
 
 def _layer_record(layer: Any, node: Any, with_weights: bool, values: dict) -> LayerRecord:
+    if not hasattr(layer, "weights"):  # a `keras.ops` call such as `x + 3.0`, not a layer
+        return _operation_record(layer, node)
     children = None
     if hasattr(layer, "_nodes_by_depth") or getattr(layer, "_functional", None) is not None:
         children = describe_model(layer, with_weights=with_weights)
@@ -84,18 +96,46 @@ def _layer_record(layer: Any, node: Any, with_weights: bool, values: dict) -> La
         for record, array in zip(weights, layer.get_weights()):
             values[(layer.name, record.name)] = array
     trainable = sum(int(_size(w.shape)) for w in layer.trainable_weights)
+    config = layer.get_config()  # once: serializing a config is the costly part of describing
     return LayerRecord(
         name=layer.name,
         type=type(layer).__name__,
-        config=_plain(layer.get_config()),
+        config=_plain(config),
         input_shapes=tuple(_shape(t.shape) for t in node.input_tensors),
         output_shapes=tuple(_shape(t.shape) for t in node.outputs),
         inbound=tuple(p.operation.name for p in node.parent_nodes),
         weights=weights,
         keras_params=int(layer.count_params()),
         keras_trainable=trainable,
-        code=code_line(layer),
+        code=code_line(layer, config),
         children=children,
+    )
+
+
+def _operation_record(op: Any, node: Any) -> LayerRecord:
+    """A record for an operation between tensors in a functional model (`x + 3.0`).
+
+    Its type is `ops.<function>` (`ops.add`), so it never meets a layer's handler (the `Add`
+    layer is another thing); `config["operands"]` lists the call's arguments in order, each
+    input tensor as `None` and each constant as its value.
+    """
+    name = "".join(f"_{ch.lower()}" if ch.isupper() else ch for ch in type(op).__name__)
+    name = name.lstrip("_")
+    operands = [None if hasattr(a, "_keras_history") else _plain(a) for a in node.arguments.args]
+    keywords = {k: _plain(v) for k, v in node.arguments.kwargs.items()
+                if not hasattr(v, "_keras_history")}
+    shown = ", ".join("x" if a is None else repr(a) for a in operands)
+    return LayerRecord(
+        name=op.name,
+        type=f"ops.{name}",
+        config={"name": op.name, "operands": operands, **keywords},
+        input_shapes=tuple(_shape(t.shape) for t in node.input_tensors),
+        output_shapes=tuple(_shape(t.shape) for t in node.outputs),
+        inbound=tuple(p.operation.name for p in node.parent_nodes),
+        weights=(),
+        keras_params=0,
+        keras_trainable=0,
+        code=f"keras.ops.{name}({shown})",
     )
 
 
@@ -132,16 +172,24 @@ def _plain(value: Any) -> Any:
     return repr(value)
 
 
-def code_line(layer: Any) -> str:
+@functools.cache
+def _init_signature(cls: type) -> inspect.Signature:
+    """The constructor's signature, looked up once per layer class."""
+    return inspect.signature(cls.__init__)
+
+
+def code_line(layer: Any, config: dict | None = None) -> str:
     """The Keras line that makes this layer, from its config: `Conv2D(32, (3, 3), activation="relu")`.
 
     Required constructor arguments come first, by position; then every keyword whose value differs
-    from the constructor's default.
+    from the constructor's default. Pass `config` (the layer's `get_config()`) if you have it.
     """
     cls = type(layer)
+    if hasattr(layer, "_nodes_by_depth") or getattr(layer, "_functional", None) is not None:
+        return f"{cls.__name__}(...)"  # a nested model: its own layers say what it is
     try:
-        config = layer.get_config()
-        signature = inspect.signature(cls.__init__)
+        config = layer.get_config() if config is None else config
+        signature = _init_signature(cls)
     except (NotImplementedError, TypeError, ValueError):
         return f"{cls.__name__}(...)"
     args: list[str] = []
@@ -150,7 +198,11 @@ def code_line(layer: Any) -> str:
             continue
         if name in _NOT_SHOWN or name not in config:
             continue
+        if name.endswith(("_initializer", "_regularizer", "_constraint")):
+            continue
         value = config[name]
+        if name == "backward_layer" and _mirrors(value, config.get("layer")):
+            continue  # Keras made it from `layer`; the code line never names it
         if isinstance(value, dict) and "class_name" in value:
             value = _nested_code(value)
             if param.default is inspect.Parameter.empty:
@@ -160,10 +212,9 @@ def code_line(layer: Any) -> str:
             continue
         if param.default is inspect.Parameter.empty:
             args.append(_literal(value))
+        elif name == "strides" and param.default is None and value == config.get("pool_size"):
+            continue  # pooling's `strides=None` is stored as the pool size
         elif not _same(value, param.default):
-            if name == "kernel_initializer" or name.endswith(("_initializer", "_regularizer",
-                                                             "_constraint")):
-                continue
             args.append(f"{name}={_literal(value)}")
     return f"{cls.__name__}({', '.join(args)})"
 
@@ -179,7 +230,19 @@ def _nested_code(serialized: dict) -> str:
     return code_line(inner)
 
 
+def _mirrors(backward: Any, forward: Any) -> bool:
+    """Whether a serialized backward layer is the forward one reversed, as Keras builds it."""
+    if not isinstance(backward, dict) or not isinstance(forward, dict):
+        return False
+    ignore = {"name", "go_backwards"}
+    strip = lambda c: {k: v for k, v in c.get("config", {}).items() if k not in ignore}  # noqa: E731
+    return backward.get("class_name") == forward.get("class_name") and strip(backward) == strip(
+        forward)
+
+
 def _same(value: Any, default: Any) -> bool:
+    if default is None and value in ("linear", "channels_last"):
+        return True  # `activation=None` is stored as "linear", `data_format=None` resolved
     if isinstance(default, tuple) and isinstance(value, list | tuple):
         return tuple(value) == default
     if isinstance(default, int | float) and isinstance(value, list | tuple) and value:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
 import warnings
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,37 +16,88 @@ from generator.exceptions import ModelFileError
 def load_model(path: str | Path, unsafe: bool = False) -> Any:
     """Load `path` (a `.keras` file) with Keras's safe mode on unless `unsafe`.
 
+    The archive is checked before Keras sees it, so a file that is not a model fails fast and
+    without importing TensorFlow. With `unsafe`, warning the user is the caller's job (the CLI
+    prints one line).
+
     Raises:
         ModelFileError: one line naming the file, for a missing file, a file that is not a
             Keras model, or a model that needs custom objects or code to load.
     """
     path = Path(path)
+    config = read_config(path)
+    _quiet_keras()
+    import keras
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Keras's own load warnings are not for this user
+            return keras.saving.load_model(path, safe_mode=not unsafe, compile=False)
+    except Exception as exc:  # noqa: BLE001 - any load failure is one line for the user
+        raise ModelFileError(_load_failure(path, config, exc, keras, unsafe)) from None
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    """The model's `config.json` from a `.keras` archive, or a one-line error naming the file."""
     if not path.exists():
         raise ModelFileError(f"{path}: no such file")
     if path.is_dir() or not zipfile.is_zipfile(path):
         raise ModelFileError(f"{path}: not a Keras model file (expected a .keras zip archive)")
-    with zipfile.ZipFile(path) as archive:
-        if "config.json" not in archive.namelist():
-            raise ModelFileError(f"{path}: not a Keras model file (no config.json inside)")
-    import keras
-
-    if unsafe:
-        warnings.warn(f"{path}: loading with safe_mode off runs code stored in the file",
-                      stacklevel=2)
     try:
-        return keras.saving.load_model(path, safe_mode=not unsafe, compile=False)
-    except ValueError as exc:
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        if "lambda" in message.lower() or "safe_mode" in message or "unsafe" in message.lower():
-            raise ModelFileError(
-                f"{path}: the model holds code (a Lambda layer) that safe mode will not run; "
-                "pass --unsafe if you trust the file") from None
-        raise ModelFileError(f"{path}: cannot load: {message}") from None
-    except TypeError as exc:
-        message = str(exc).strip().splitlines()[0]
-        if "custom" in message.lower() or "Could not locate" in message:
-            raise ModelFileError(f"{path}: needs custom objects to load: {message}") from None
-        raise ModelFileError(f"{path}: cannot load: {message}") from None
-    except Exception as exc:  # noqa: BLE001 - any load failure is one line for the user
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelFileError(f"{path}: cannot load: {message}") from None
+        with zipfile.ZipFile(path) as archive:
+            if "config.json" not in archive.namelist():
+                raise ModelFileError(f"{path}: not a Keras model file (no config.json inside)")
+            config = json.loads(archive.read("config.json"))
+    except (zipfile.BadZipFile, UnicodeDecodeError, json.JSONDecodeError):
+        raise ModelFileError(f"{path}: not a Keras model file (config.json is not valid JSON)"
+                             ) from None
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise ModelFileError(f"{path}: not a Keras model file (config.json names no model class)")
+    return config
+
+
+def _quiet_keras() -> None:
+    """Keep TensorFlow's start-up chatter off stderr, where our one error line goes."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    # The oneDNN notice is printed whatever the log level; turning the option off silences it.
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+
+def _load_failure(path: Path, config: dict[str, Any], exc: Exception, keras: Any,
+                  unsafe: bool) -> str:
+    """One line saying why Keras could not load the file."""
+    if not unsafe and any(obj.get("class_name") == "Lambda" for obj in _objects(config)):
+        return (f"{path}: the model holds code (a Lambda layer) that safe mode will not run; "
+                "pass --unsafe if you trust the file")
+    missing = [name for name in _custom_names(config) if not _registered(name, keras)]
+    if missing:
+        return (f"{path}: needs custom objects that are not registered here: "
+                f"{', '.join(sorted(set(missing)))}; import the code that defines them "
+                "(`@keras.saving.register_keras_serializable`) before loading")
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return f"{path}: cannot load: {message}"
+
+
+def _objects(value: Any) -> Iterator[dict[str, Any]]:
+    """Every serialized object (a dict with a `class_name`) in a config, depth first."""
+    if isinstance(value, dict):
+        if "class_name" in value:
+            yield value
+        for item in value.values():
+            yield from _objects(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _objects(item)
+
+
+def _custom_names(config: dict[str, Any]) -> Iterator[str]:
+    for obj in _objects(config):
+        name = obj.get("registered_name")
+        module = obj.get("module") or ""
+        if name and not module.startswith("keras"):
+            yield name
+
+
+def _registered(name: str, keras: Any) -> bool:
+    return keras.saving.get_registered_object(name) is not None

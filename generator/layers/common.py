@@ -35,7 +35,7 @@ def with_dims(shape: Shape, axes: list[int], dims: list[int | None], channels: i
               layer: LayerRecord) -> Shape:
     """`shape` with its spatial `axes` replaced by `dims` and its channels by `channels`."""
     out = list(shape)
-    for axis, dim in zip(axes, dims):
+    for axis, dim in zip(axes, dims, strict=True):
         out[axis] = dim
     if channels is not None:
         out[channel_axis(layer)] = channels
@@ -88,7 +88,9 @@ def dim_label(axis: str) -> str:
 
 def steps_for(axes_names: tuple[str, ...], formulas: list[Formula | None]) -> tuple[DimStep, ...]:
     return tuple(
-        DimStep(label=dim_label(a), formula=f) for a, f in zip(axes_names, formulas) if f is not None
+        DimStep(label=dim_label(a), formula=f)
+        for a, f in zip(axes_names, formulas, strict=True)
+        if f is not None
     )
 
 
@@ -102,3 +104,25 @@ def apply_activation(layer: LayerRecord, inner: str) -> str:
     if activation_name(layer.config.get("activation")) == "linear":
         return inner
     return rf"{activation_of(layer)}\!\left({inner}\right)"
+
+
+#: Activations that act on a whole vector (the last axis), not on each number by itself.
+VECTOR_ACTIVATIONS = ("softmax", "log_softmax")
+
+
+def activated(layer: LayerRecord, indices: tuple[str, ...] | list[str], inner: str) -> str:
+    """`a_{indices} = f(inner)`, or for softmax `a = softmax(z), z_{indices} = inner`.
+
+    Softmax normalises over the whole last axis, so writing it around one output's sum would be
+    the softmax of a single number (always 1). Its equation names the pre-activations `z` first.
+    """
+    index = ",".join(indices)
+    if activation_name(layer.config.get("activation")) not in VECTOR_ACTIVATIONS:
+        return f"a_{{{index}}} = {apply_activation(layer, inner)}"
+    f = activation_of(layer)
+    if len(indices) == 1:
+        vector = rf"a = {f}(z)"
+    else:
+        rest = ",".join(indices[:-1])
+        vector = rf"a_{{{rest},:}} = {f}\!\left(z_{{{rest},:}}\right)"
+    return rf"{vector}, \quad z_{{{index}}} = {inner}"

@@ -6,7 +6,7 @@ from generator.formula import Formula, Mul, Sym, product
 from generator.graph import LayerRecord
 from generator.layers.common import (
     AXIS_NAMES,
-    apply_activation,
+    activated,
     as_tuple,
     channel_axis,
     spatial_axes,
@@ -119,9 +119,8 @@ class ConvHandler(_SlidingWindow):
             rf"{bias}{_sums(win_idx, kernel)} \sum_{{c=0}}^{{{c_in - 1}}} "
             rf"W_{{{','.join(win_idx)},c,k}}\, {x}_{{{_index_terms(layer, out_idx, win_idx)},\, c}}"
         )
-        lhs = f"a_{{{','.join(out_idx)},k}}"
         padded = (r" \quad (\tilde{x}: x \text{ padded with zeros})" if x != "x" else "")
-        return f"{lhs} = {apply_activation(layer, inner)}{padded}"
+        return f"{activated(layer, (*out_idx, 'k'), inner)}{padded}"
 
 
 @register("Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose")
@@ -157,7 +156,7 @@ class ConvTransposeHandler(ConvHandler):
             rf"\sum_{{c=0}}^{{{_c_in(layer) - 1}}} W_{{{','.join(win_idx)},k,c}}\, "
             rf"x_{{{','.join(src)},c}}"
         )
-        return f"a_{{{','.join(out_idx)},k}} = {apply_activation(layer, inner)}"
+        return activated(layer, (*out_idx, "k"), inner)
 
 
 @register("DepthwiseConv1D", "DepthwiseConv2D")
@@ -188,9 +187,10 @@ class DepthwiseConvHandler(_SlidingWindow):
             rf"{bias}{_sums(win_idx, kernel)} W_{{{','.join(win_idx)},c,q}}\, "
             rf"{x}_{{{_index_terms(layer, out_idx, win_idx)},\, c}}"
         )
-        lhs = f"a_{{{','.join(out_idx)},\\, {m}c+q}}" if m > 1 else f"a_{{{','.join(out_idx)},c}}"
+        channel = rf"\, {m}c+q" if m > 1 else "c"
         rng = rf", \quad q = 0, \dots, {m - 1}" if m > 1 else ""
-        return f"{lhs} = {apply_activation(layer, inner.replace(',q}', '}') if m == 1 else inner)}{rng}"
+        inner = inner if m > 1 else inner.replace(",q}", "}")
+        return f"{activated(layer, (*out_idx, channel), inner)}{rng}"
 
 
 @register("SeparableConv1D", "SeparableConv2D")
@@ -216,9 +216,9 @@ class SeparableConvHandler(_SlidingWindow):
         m = layer.config.get("depth_multiplier", 1)
         x = r"\tilde{x}" if layer.config.get("padding", "valid") != "valid" else "x"
         depth = (
-            rf"z_{{{','.join(out_idx)},c}} = {_sums(win_idx, kernel)} "
+            rf"y_{{{','.join(out_idx)},c}} = {_sums(win_idx, kernel)} "
             rf"D_{{{','.join(win_idx)},c}}\, {x}_{{{_index_terms(layer, out_idx, win_idx)},\, c}}"
         )
         bias = "b_k + " if _bias(layer) else ""
-        inner = rf"{bias}\sum_{{c=0}}^{{{c_in * m - 1}}} P_{{c,k}}\, z_{{{','.join(out_idx)},c}}"
-        return rf"{depth}, \qquad a_{{{','.join(out_idx)},k}} = {apply_activation(layer, inner)}"
+        inner = rf"{bias}\sum_{{c=0}}^{{{c_in * m - 1}}} P_{{c,k}}\, y_{{{','.join(out_idx)},c}}"
+        return rf"{depth}, \qquad {activated(layer, (*out_idx, 'k'), inner)}"

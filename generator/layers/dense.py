@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from generator.formula import Sym
 from generator.graph import LayerRecord
-from generator.layers.common import apply_activation
+from generator.layers.common import activated
 from generator.layers.registry import (
     LayerHandler,
     ParamMath,
@@ -36,4 +36,5 @@ class DenseHandler(LayerHandler):
         n_in = layer.input_shape[-1]
         bias = "b_j + " if layer.config.get("use_bias", True) else ""
         inner = rf"{bias}\sum_{{i=0}}^{{{n_in - 1}}} W_{{i,j}}\, x_i"
-        return rf"a_j = {apply_activation(layer, inner)}, \quad j = 0, \dots, {layer.config['units'] - 1}"
+        units = layer.config["units"]
+        return rf"{activated(layer, ('j',), inner)}, \quad j = 0, \dots, {units - 1}"

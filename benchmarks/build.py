@@ -1,0 +1,95 @@
+"""`course build` timed against its baselines, side by side in one run, on a copy of the course.
+
+    python benchmarks/build.py [--course DIR] [--jobs N]
+
+1. cold build vs executing the same notebooks one after another with `jupyter nbconvert --execute`
+   (goal: at most 0.6x on 2 cores);
+2. a rebuild with nothing changed vs a bare `mkdocs build` of the same docs (goal: at most 0.5x);
+3. a markdown-only edit of one lesson vs the bare `mkdocs build` (goal: at most 1.2x).
+
+Every command runs as a subprocess, as a user would type it. The course is copied to a temporary
+directory first, so the repository's own build/, site/ and cache are left alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def run(args: list[str], cwd: Path) -> float:
+    """Seconds `args` took; a failure stops the benchmark with its output."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    start = time.perf_counter()
+    done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        sys.exit(f"{' '.join(args)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+    return seconds
+
+
+def copy_course(source: Path, target: Path) -> Path:
+    shutil.copy(ROOT / "mkdocs.yml", target / "mkdocs.yml")
+    shutil.copytree(ROOT / "docs", target / "docs")
+    shutil.copytree(source, target / "lessons")
+    return target
+
+
+def edit_markdown(lesson: Path) -> None:
+    nb = json.loads(lesson.read_text(encoding="utf-8"))
+    cell = next(c for c in nb["cells"] if c["cell_type"] == "markdown")
+    text = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+    cell["source"] = text + "\n\nAn extra sentence, edited for the benchmark."
+    lesson.write_text(json.dumps(nb, indent=1), encoding="utf-8")
+
+
+def row(label: str, ours: float, baseline: float, goal: float) -> str:
+    ratio = ours / baseline
+    verdict = "meets" if ratio <= goal else "MISSES"
+    return (f"{label:<34} {ours:7.2f} s vs {baseline:7.2f} s = {ratio:4.2f}x "
+            f"(goal <= {goal}x: {verdict})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--course", type=Path, default=ROOT / "lessons",
+                        help="lessons directory (default: the shipped lessons)")
+    parser.add_argument("--jobs", type=int, default=None)
+    args = parser.parse_args()
+    lessons = sorted(args.course.glob("*.ipynb"))
+    if not lessons:
+        sys.exit(f"{args.course}: no lessons to time")
+    course_cmd = [str(BIN / "course"), "build"] + (["--jobs", str(args.jobs)] if args.jobs else [])
+    with tempfile.TemporaryDirectory(prefix="course-bench-") as tmp:
+        course = copy_course(args.course, Path(tmp) / "course")
+        out = Path(tmp) / "nbconvert"
+        sequential = sum(
+            run([str(BIN / "jupyter"), "nbconvert", "--to", "notebook", "--execute",
+                 "--ExecutePreprocessor.timeout=600", "--output-dir", str(out), str(path)],
+                cwd=course / "lessons")
+            for path in sorted((course / "lessons").glob("*.ipynb"))
+        )
+        cold = run(course_cmd, cwd=course)
+        unchanged = run(course_cmd, cwd=course)
+        bare = run([str(BIN / "mkdocs"), "build", "-q", "-f", str(course / "build" / "mkdocs.yml"),
+                    "-d", str(Path(tmp) / "bare-site")], cwd=course)
+        edit_markdown(sorted((course / "lessons").glob("*.ipynb"))[0])
+        markdown_edit = run(course_cmd, cwd=course)
+    print(f"{len(lessons)} lessons from {args.course}, {os.cpu_count()} cores")
+    print(row("cold build vs nbconvert one by one", cold, sequential, 0.6))
+    print(row("nothing changed vs mkdocs build", unchanged, bare, 0.5))
+    print(row("markdown edit vs mkdocs build", markdown_edit, bare, 1.2))
+
+
+if __name__ == "__main__":
+    main()

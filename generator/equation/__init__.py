@@ -1,0 +1,1 @@
+"""The composed equation: builder, printers, collapse, Taylor polynomials and growth."""

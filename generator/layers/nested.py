@@ -1,0 +1,103 @@
+"""Nested models: a Sequential or functional model used as one layer of another model."""
+
+from __future__ import annotations
+
+from generator.formula import Formula, Num, Sym, total
+from generator.graph import LayerRecord, ModelGraph
+from generator.layers.registry import (
+    LayerHandler,
+    MultiShapeMath,
+    ParamMath,
+    ParamPart,
+    ShapeMath,
+    handler_for,
+    register,
+)
+
+
+def text_name(name: str) -> str:
+    """A layer name inside LaTeX `\\text{}`: underscores escaped."""
+    return name.replace("_", r"\_")
+
+
+def _child_params(child: LayerRecord) -> ParamMath | None:
+    handler = handler_for(child.type)
+    return handler.params(child) if handler is not None else None
+
+
+@register("Sequential", "Functional")
+class NestedModelHandler(LayerHandler):
+    summary = "nested model: a whole model used as one layer"
+
+    def _graph(self, layer: LayerRecord) -> ModelGraph | None:
+        return layer.children
+
+    def output_shape(self, layer: LayerRecord) -> ShapeMath:
+        graph = self._graph(layer)
+        if graph is None or not graph.outputs:
+            return ShapeMath(shape=layer.output_shape, note="no inner graph recorded")
+        shapes = tuple(t.shape for t in graph.outputs)
+        # The inner model was built for its own batch size; the outer call decides the batch.
+        shapes = tuple((layer.output_shapes[0][0], *s[1:]) for s in shapes)
+        if len(shapes) == 1:
+            return ShapeMath(shape=shapes[0], note="the inner model's output")
+        return MultiShapeMath(shape=shapes[0], all_shapes=shapes, note="the inner model's outputs")
+
+    def params(self, layer: LayerRecord) -> ParamMath:
+        """The sum of the inner layers' counts, one term per layer that has weights.
+
+        A frozen inner model (`trainable = False`) holds only non-trainable weights.
+        """
+        graph = self._graph(layer)
+        if graph is None:
+            return ParamMath(formula=Num(layer.keras_params),
+                             parts=(ParamPart("weights", Num(layer.keras_params)),))
+        frozen = layer.config.get("trainable", True) is False
+        terms: list[Formula] = []
+        parts: list[ParamPart] = []
+        for child in graph.layers:
+            math = _child_params(child)
+            count = math.total if math is not None else child.keras_params
+            if count == 0:
+                continue
+            terms.append(Sym(rf"P_{{\text{{{text_name(child.name)}}}}}", count))
+            if math is None:
+                trainable = 0 if frozen else child.keras_trainable
+                parts.append(ParamPart(child.name, Num(trainable), trainable=True))
+                parts.append(ParamPart(child.name, Num(count - trainable), trainable=False))
+                continue
+            for part in math.parts:
+                parts.append(ParamPart(f"{child.name}/{part.name}", part.formula,
+                                       trainable=part.trainable and not frozen))
+        return ParamMath(formula=total(terms), parts=tuple(parts))
+
+    def equation(self, layer: LayerRecord) -> str:
+        graph = self._graph(layer)
+        name = text_name(layer.name)
+        if graph is None or not graph.layers:
+            return rf"a = \mathrm{{{name}}}(x)"
+        fs = [rf"f_{{\text{{{text_name(child.name)}}}}}" for child in graph.layers]
+        if len(fs) > 6:
+            fs = [*fs[:2], r"\dots", *fs[-2:]]
+        chain = r" \circ ".join(reversed(fs))
+        n = len(graph.layers)
+        if _is_chain(graph):
+            return (rf"a = \left({chain}\right)(x) \quad (\text{{the {n} layers of {name}, "
+                    r"applied in order})")
+        order = r",\ ".join(fs)
+        return (rf"a = \mathrm{{{name}}}(x) \quad (\text{{a graph of {n} layers, evaluated in "
+                rf"the order }} {order})")
+
+
+def _is_chain(graph: ModelGraph) -> bool:
+    """Whether every layer takes exactly the previous layer's output (a plain stack)."""
+    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
+        return False
+    previous: str | None = None
+    for child in graph.layers:
+        if len(child.inbound) != 1:
+            return False
+        if previous is not None and child.inbound[0] != previous:
+            return False
+        previous = child.name
+    return True

@@ -1,0 +1,255 @@
+"""Recurrent layers: SimpleRNN, GRU and LSTM, as the step equations Keras runs at each time step.
+
+Keras keeps one input kernel `W` (`d x g u`), one recurrent kernel `U` (`u x g u`) and a bias for
+`g` gates side by side; `x_t` and `h_t` are row vectors, so a gate's pre-activation is
+`x_t W_z + h_{t-1} U_z + b_z` with `W_z` the gate's block of columns, in Keras's gate order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from generator.activations import activation_latex, activation_name
+from generator.formula import Formula, Mul, Num, Sym, product
+from generator.graph import LayerRecord, Shape
+from generator.layers.common import (
+    AXIS_NAMES,
+    as_tuple,
+    channel_axis,
+    spatial_axes,
+    steps_for,
+    window_output,
+    with_dims,
+)
+from generator.layers.registry import (
+    LayerHandler,
+    MultiShapeMath,
+    ParamMath,
+    ParamPart,
+    ShapeMath,
+    params_from_parts,
+    register,
+)
+
+#: Gate names in the order Keras stacks their columns in the kernels.
+GATES = {"SimpleRNN": ("h",), "GRU": ("z", "r", "h"), "LSTM": ("i", "f", "c", "o")}
+#: How many state tensors `return_state=True` adds to the outputs.
+STATES = {"SimpleRNN": 1, "GRU": 1, "LSTM": 2}
+
+
+def rnn_shapes(layer: LayerRecord, units: int, n_states: int) -> tuple[Shape, ...]:
+    """The outputs of a recurrent layer: the sequence (or last step), then its states."""
+    batch, steps = layer.input_shape[0], layer.input_shape[1]
+    out = (batch, steps, units) if layer.config.get("return_sequences") else (batch, units)
+    if not layer.config.get("return_state"):
+        return (out,)
+    return (out,) + ((batch, units),) * n_states
+
+
+def _shape_math(shapes: tuple[Shape, ...]) -> ShapeMath:
+    if len(shapes) == 1:
+        return ShapeMath(shape=shapes[0])
+    return MultiShapeMath(shape=shapes[0], all_shapes=shapes, note="the output, then the states")
+
+
+def _act(value: object, inner: str) -> str:
+    """`f(inner)`, or `inner` alone for a linear activation."""
+    if activation_name(value) == "linear":
+        return inner
+    return rf"{activation_latex(value)}\!\left({inner}\right)"
+
+
+def _time_range(layer: LayerRecord) -> str:
+    steps = layer.input_shape[1]
+    last = "T - 1" if steps is None else str(steps - 1)
+    if layer.config.get("go_backwards"):
+        return rf"t = {last}, \dots, 0"
+    return rf"t = 0, \dots, {last}"
+
+
+def _output_line(layer: LayerRecord, states: str) -> str:
+    """What the layer returns: every `h_t` or the last one, and the states if asked."""
+    steps = layer.input_shape[1]
+    last_t = 0 if layer.config.get("go_backwards") else ("T - 1" if steps is None else steps - 1)
+    if layer.config.get("return_sequences"):
+        line = r"y_t &= h_t \quad \text{(every step)}"
+    else:
+        line = rf"y &= h_{{{last_t}}} \quad \text{{(last step)}}"
+    if layer.config.get("return_state"):
+        line += rf", \quad \text{{states }} {states} \text{{ at }} t = {last_t}"
+    return line
+
+
+def aligned(lines: list[str]) -> str:
+    """LaTeX lines joined in an `aligned` block."""
+    return r"\begin{aligned} " + r" \\ ".join(lines) + r" \end{aligned}"
+
+
+class _Recurrent(LayerHandler):
+    """Shared count and shape for layers with `g` gates of `units` each."""
+
+    def gates(self, layer: LayerRecord) -> int:
+        return len(GATES[layer.type])
+
+    def output_shape(self, layer: LayerRecord) -> ShapeMath:
+        return _shape_math(rnn_shapes(layer, layer.config["units"], STATES[layer.type]))
+
+    def bias_vectors(self, layer: LayerRecord) -> int:
+        return 1
+
+    def params(self, layer: LayerRecord) -> ParamMath:
+        g = self.gates(layer)
+        u = Sym("u", layer.config["units"])
+        d = Sym("d", layer.input_shape[-1])
+        gu: Formula = Mul((Num(g), u)) if g > 1 else u
+        kernel = ParamPart("W", Mul((d, gu)))
+        recurrent = ParamPart("U", Mul((u, gu)))
+        weights = Mul((u, u + d))
+        if not layer.config.get("use_bias", True):
+            formula = Mul((Num(g), weights)) if g > 1 else weights
+            return params_from_parts(kernel, recurrent, formula=formula)
+        nb = self.bias_vectors(layer)
+        bias_term: Formula = Mul((Num(nb), u)) if nb > 1 else u
+        bias = ParamPart("b", Mul((Num(nb), gu)) if nb > 1 else gu)
+        per_gate = weights + bias_term
+        formula = Mul((Num(g), per_gate)) if g > 1 else per_gate
+        return params_from_parts(kernel, recurrent, bias, formula=formula)
+
+    def pre(self, layer: LayerRecord, gate: str, state: str = "h_{t-1}") -> str:
+        """The pre-activation of one gate: `x_t W_z + h_{t-1} U_z + b_z`."""
+        bias = f" + b_{gate}" if layer.config.get("use_bias", True) else ""
+        return f"x_t W_{gate} + {state} U_{gate}{bias}"
+
+
+@register("SimpleRNN")
+class SimpleRNNHandler(_Recurrent):
+    summary = "simple recurrent layer: h_t = f(x_t W + h_{t-1} U + b)"
+
+    def equation(self, layer: LayerRecord) -> str:
+        bias = " + b" if layer.config.get("use_bias", True) else ""
+        act = layer.config.get("activation", "tanh")
+        return aligned([
+            rf"h_t &= {_act(act, f'x_t W + h_{{t-1}} U{bias}')}, \quad {_time_range(layer)},"
+            r" \quad h_{-1} = 0",
+            _output_line(layer, "h"),
+        ])
+
+
+@register("GRU")
+class GRUHandler(_Recurrent):
+    summary = "gated recurrent unit: update gate z, reset gate r, candidate state"
+
+    def bias_vectors(self, layer: LayerRecord) -> int:
+        return 2 if layer.config.get("reset_after", True) else 1
+
+    def equation(self, layer: LayerRecord) -> str:
+        gate = layer.config.get("recurrent_activation", "sigmoid")
+        act = layer.config.get("activation", "tanh")
+        bias = layer.config.get("use_bias", True)
+        if layer.config.get("reset_after", True):
+            # Two bias vectors: b^x on the input side, b^h inside the reset product.
+            bx = (lambda g: f" + b^{{x}}_{g}") if bias else (lambda g: "")
+            bh = (lambda g: f" + b^{{h}}_{g}") if bias else (lambda g: "")
+            z = f"x_t W_z{bx('z')} + h_{{t-1}} U_z{bh('z')}"
+            r = f"x_t W_r{bx('r')} + h_{{t-1}} U_r{bh('r')}"
+            cand = rf"x_t W_h{bx('h')} + r_t \odot \left(h_{{t-1}} U_h{bh('h')}\right)"
+        else:
+            z, r = self.pre(layer, "z"), self.pre(layer, "r")
+            b = " + b_h" if bias else ""
+            cand = rf"x_t W_h + \left(r_t \odot h_{{t-1}}\right) U_h{b}"
+        return aligned([
+            rf"z_t &= {_act(gate, z)}, \quad {_time_range(layer)}, \quad h_{{-1}} = 0",
+            rf"r_t &= {_act(gate, r)}",
+            rf"\tilde{{h}}_t &= {_act(act, cand)}",
+            r"h_t &= z_t \odot h_{t-1} + \left(1 - z_t\right) \odot \tilde{h}_t",
+            _output_line(layer, "h"),
+        ])
+
+
+@register("LSTM")
+class LSTMHandler(_Recurrent):
+    summary = "long short-term memory: input, forget and output gates around a cell state"
+
+    def equation(self, layer: LayerRecord) -> str:
+        gate = layer.config.get("recurrent_activation", "sigmoid")
+        act = layer.config.get("activation", "tanh")
+        return aligned([
+            rf"i_t &= {_act(gate, self.pre(layer, 'i'))}, \quad {_time_range(layer)},"
+            r" \quad h_{-1} = c_{-1} = 0",
+            rf"f_t &= {_act(gate, self.pre(layer, 'f'))}",
+            rf"\tilde{{c}}_t &= {_act(act, self.pre(layer, 'c'))}",
+            r"c_t &= f_t \odot c_{t-1} + i_t \odot \tilde{c}_t",
+            rf"o_t &= {_act(gate, self.pre(layer, 'o'))}",
+            rf"h_t &= o_t \odot {_act(act, 'c_t')}",
+            _output_line(layer, "h, c"),
+        ])
+
+
+@register("ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D")
+class ConvLSTMHandler(LayerHandler):
+    summary = "convolutional LSTM: the LSTM gates with convolutions in place of products"
+
+    def rank(self, layer: LayerRecord) -> int:
+        return int(layer.type[-2])
+
+    def step_shape(self, layer: LayerRecord) -> Shape:
+        """The shape of one time step's input, `x_t`."""
+        return (layer.input_shape[0], *layer.input_shape[2:])
+
+    def output_shape(self, layer: LayerRecord) -> ShapeMath:
+        rank = self.rank(layer)
+        step = self.step_shape(layer)
+        kernel = as_tuple(layer.config["kernel_size"], rank)
+        strides = as_tuple(layer.config.get("strides", 1), rank)
+        dilations = as_tuple(layer.config.get("dilation_rate", 1), rank)
+        padding = layer.config.get("padding", "valid")
+        axes = spatial_axes(layer, rank)
+        dims, formulas = [], []
+        for axis, name, k, s, d in zip(axes, AXIS_NAMES[rank], kernel, strides, dilations,
+                                       strict=True):
+            dim, formula = window_output(step[axis], k, s, d, padding, name)
+            dims.append(dim)
+            formulas.append(formula)
+        state = with_dims(step, axes, dims, layer.config["filters"], layer)
+        batch, steps = layer.input_shape[0], layer.input_shape[1]
+        out = (batch, steps, *state[1:]) if layer.config.get("return_sequences") else state
+        shapes = (out, state, state) if layer.config.get("return_state") else (out,)
+        math = _shape_math(shapes)
+        return replace(math, steps=steps_for(AXIS_NAMES[rank], formulas))
+
+    def params(self, layer: LayerRecord) -> ParamMath:
+        rank = self.rank(layer)
+        names = AXIS_NAMES[rank] if rank > 1 else ("",)
+        kernel = as_tuple(layer.config["kernel_size"], rank)
+        window = product([Sym(f"k_{a}" if a else "k", k) for a, k in zip(names, kernel,
+                                                                          strict=True)])
+        c_in = Sym(r"c_{in}", self.step_shape(layer)[channel_axis(layer)])
+        f = Sym("f", layer.config["filters"])
+        parts = [ParamPart("W", Mul((Num(4), window, c_in, f))),
+                 ParamPart("U", Mul((Num(4), window, f, f)))]
+        per_gate: Formula = Mul((window, c_in + f, f))
+        if layer.config.get("use_bias", True):
+            parts.append(ParamPart("b", Mul((Num(4), f))))
+            per_gate = per_gate + f
+        return params_from_parts(*parts, formula=Mul((Num(4), per_gate)))
+
+    def equation(self, layer: LayerRecord) -> str:
+        gate = layer.config.get("recurrent_activation", "sigmoid")
+        act = layer.config.get("activation", "tanh")
+        bias = layer.config.get("use_bias", True)
+
+        def pre(g: str) -> str:
+            return rf"W_{g} \star x_t + U_{g} \star h_{{t-1}}" + (f" + b_{g}" if bias else "")
+
+        return aligned([
+            rf"i_t &= {_act(gate, pre('i'))}, \quad {_time_range(layer)},"
+            r" \quad h_{-1} = c_{-1} = 0",
+            rf"f_t &= {_act(gate, pre('f'))}",
+            rf"\tilde{{c}}_t &= {_act(act, pre('c'))}",
+            r"c_t &= f_t \odot c_{t-1} + i_t \odot \tilde{c}_t",
+            rf"o_t &= {_act(gate, pre('o'))}",
+            rf"h_t &= o_t \odot {_act(act, 'c_t')}",
+            r"&\star: \text{multi-channel convolution, summing over the window and every "
+            r"input channel; } U \star \text{ with stride 1 and same padding}",
+            _output_line(layer, "h, c"),
+        ])

@@ -1,0 +1,199 @@
+"""Wrappers: Bidirectional runs a recurrent layer both ways; TimeDistributed maps a layer over time.
+
+A wrapper's inner layer lives only in its config (`config["layer"]`, serialized). Its math comes
+from the inner layer's own handler, run on a `LayerRecord` rebuilt here from that config, the
+shapes the inner layer sees and the wrapper's weights under the inner layer's name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from generator.formula import Mul, Num
+from generator.graph import LayerRecord, Shape
+from generator.layers.recurrent import aligned
+from generator.layers.registry import (
+    LayerHandler,
+    MultiShapeMath,
+    ParamMath,
+    ParamPart,
+    ShapeMath,
+    handler_for,
+    register,
+)
+
+
+def inner_record(layer: LayerRecord, key: str, input_shape: Shape,
+                 output_shapes: tuple[Shape, ...] = ()) -> LayerRecord:
+    """The wrapped layer `config[key]` as a record of its own, seeing `input_shape`.
+
+    `output_shapes` is what Keras says the inner layer returns, where the wrapper tells; the
+    inner layer's handler replaces it with its own derivation.
+    """
+    serialized = layer.config[key]
+    config = serialized["config"]
+    prefix = config["name"] + "/"
+    weights = tuple(replace(w, name=w.name[len(prefix):]) for w in layer.weights
+                    if w.name.startswith(prefix))
+    record = LayerRecord(
+        name=config["name"],
+        type=serialized["class_name"],
+        config=config,
+        input_shapes=(input_shape,),
+        output_shapes=output_shapes,
+        inbound=layer.inbound,
+        weights=weights,
+        keras_params=sum(w.size for w in weights),
+        keras_trainable=sum(w.size for w in weights if w.trainable),
+    )
+    handler = handler_for(record.type)
+    if handler is None:
+        return record
+    return replace(record, output_shapes=tuple(handler.output_shape(record).shapes))
+
+
+def _equation_lines(equation: str) -> list[str]:
+    """An equation's lines, unwrapped from `aligned` when it has several (with `&` kept)."""
+    begin, end = r"\begin{aligned} ", r" \end{aligned}"
+    if equation.startswith(begin) and equation.endswith(end):
+        return equation[len(begin):-len(end)].split(r" \\ ")
+    return ["&" + equation]
+
+
+def _unknown(layer: LayerRecord) -> ParamMath:
+    return ParamMath(formula=None, count=layer.keras_params)
+
+
+def _same_layer(a: dict, b: dict) -> bool:
+    """Whether two serialized layers are the same apart from name and direction."""
+    ignore = {"name", "go_backwards"}
+    return a["class_name"] == b["class_name"] and {
+        k: v for k, v in a["config"].items() if k not in ignore
+    } == {k: v for k, v in b["config"].items() if k not in ignore}
+
+
+def _prefixed(parts: tuple[ParamPart, ...], word: str) -> list[ParamPart]:
+    return [replace(p, name=f"{word} {p.name}") for p in parts]
+
+
+class _Wrapper(LayerHandler):
+    def equation_of(self, record: LayerRecord) -> str:
+        handler = handler_for(record.type)
+        if handler is None:
+            return rf"\text{{{record.type}}}"
+        return handler.equation(record)
+
+
+@register("Bidirectional")
+class BidirectionalHandler(_Wrapper):
+    summary = "bidirectional: one recurrent layer forward, one backward, outputs merged"
+
+    def passes(self, layer: LayerRecord) -> tuple[LayerRecord, LayerRecord]:
+        forward = inner_record(layer, "layer", layer.input_shape)
+        key = "backward_layer" if "backward_layer" in layer.config else "layer"
+        backward = inner_record(layer, key, layer.input_shape)
+        return forward, backward
+
+    def output_shape(self, layer: LayerRecord) -> ShapeMath:
+        forward, backward = self.passes(layer)
+        if not forward.output_shapes or not backward.output_shapes:
+            return ShapeMath(shape=layer.output_shape, note="inner layer has no handler")
+        out, states = forward.output_shapes[0], forward.output_shapes[1:]
+        mode = layer.config.get("merge_mode", "concat")
+        if mode == "concat":
+            outs: tuple[Shape, ...] = ((*out[:-1], out[-1] + backward.output_shapes[0][-1]),)
+        elif mode is None:
+            outs = (out, backward.output_shapes[0])
+        else:
+            outs = (out,)
+        shapes = outs + states + backward.output_shapes[1:]
+        if len(shapes) == 1:
+            return ShapeMath(shape=shapes[0])
+        return MultiShapeMath(shape=shapes[0], all_shapes=shapes)
+
+    def params(self, layer: LayerRecord) -> ParamMath:
+        forward, backward = self.passes(layer)
+        fh, bh = handler_for(forward.type), handler_for(backward.type)
+        if fh is None or bh is None:
+            return _unknown(layer)
+        fp, bp = fh.params(forward), bh.params(backward)
+        parts = (*_prefixed(fp.parts, "forward"), *_prefixed(bp.parts, "backward"))
+        if _same_layer(layer.config["layer"], layer.config.get("backward_layer",
+                                                               layer.config["layer"])):
+            formula = Mul((Num(2), fp.formula))
+        else:
+            formula = fp.formula + bp.formula
+        return ParamMath(formula=formula, parts=parts)
+
+    def equation(self, layer: LayerRecord) -> str:
+        forward, backward = self.passes(layer)
+        sequences = forward.config.get("return_sequences", False)
+        steps = layer.input_shape[1]
+        last = "T - 1" if steps is None else str(steps - 1)
+        lines = [r"&\text{forward pass, } \overrightarrow{h}_t = h_t:"]
+        lines += [line for line in _equation_lines(self.equation_of(forward))
+                  if not line.startswith("y")]
+        if _same_layer(layer.config["layer"], layer.config.get("backward_layer",
+                                                               layer.config["layer"])):
+            lines.append(
+                r"&\text{backward pass: the same equations with their own weights, "
+                rf"from }} t = {last} \text{{ down to }} 0, \text{{ giving }} "
+                r"\overleftarrow{h}_t"
+            )
+        else:
+            lines.append(r"&\text{backward pass, } \overleftarrow{h}_t = h_t:")
+            lines += [line for line in _equation_lines(self.equation_of(backward))
+                      if not line.startswith("y")]
+        fw = r"\overrightarrow{h}_t" if sequences else rf"\overrightarrow{{h}}_{{{last}}}"
+        bw = r"\overleftarrow{h}_t" if sequences else r"\overleftarrow{h}_0"
+        lhs = "y_t" if sequences else "y"
+        merge = {
+            "concat": rf"\left[{fw};\ {bw}\right]",
+            "sum": f"{fw} + {bw}",
+            "mul": rf"{fw} \odot {bw}",
+            "ave": rf"\tfrac{{1}}{{2}}\left({fw} + {bw}\right)",
+        }
+        mode = layer.config.get("merge_mode", "concat")
+        if mode in merge:
+            line = f"{lhs} &= {merge[mode]}"
+        else:
+            line = rf"{lhs} &= \left({fw},\ {bw}\right) \quad \text{{(not merged)}}"
+        if forward.config.get("return_state"):
+            line += r", \quad \text{then the final states of each pass}"
+        lines.append(line)
+        return aligned(lines)
+
+
+@register("TimeDistributed")
+class TimeDistributedHandler(_Wrapper):
+    summary = "time-distributed: the same inner layer applied at every time step"
+
+    def inner(self, layer: LayerRecord) -> LayerRecord:
+        shape = layer.input_shape
+        keras_out = tuple((s[0], *s[2:]) for s in layer.output_shapes)
+        return inner_record(layer, "layer", (shape[0], *shape[2:]), keras_out)
+
+    def output_shape(self, layer: LayerRecord) -> ShapeMath:
+        inner = self.inner(layer)
+        handler = handler_for(inner.type)
+        if handler is None:
+            return ShapeMath(shape=layer.output_shape, note="inner layer has no handler")
+        math = handler.output_shape(inner)
+        steps = layer.input_shape[1]
+        shapes = tuple((s[0], steps, *s[1:]) for s in math.shapes)
+        if len(shapes) > 1:
+            return MultiShapeMath(shape=shapes[0], all_shapes=shapes, steps=math.steps)
+        return ShapeMath(shape=shapes[0], steps=math.steps, note=math.note)
+
+    def params(self, layer: LayerRecord) -> ParamMath:
+        inner = self.inner(layer)
+        handler = handler_for(inner.type)
+        return _unknown(layer) if handler is None else handler.params(inner)
+
+    def equation(self, layer: LayerRecord) -> str:
+        steps = layer.input_shape[1]
+        last = "T - 1" if steps is None else str(steps - 1)
+        lines = [rf"a_t &= g\left(x_t\right), \quad t = 0, \dots, {last}, "
+                 r"\quad \text{the same } g \text{ (same weights) at every step:}"]
+        lines += _equation_lines(self.equation_of(self.inner(layer)))
+        return aligned(lines)

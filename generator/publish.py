@@ -1,0 +1,101 @@
+"""`publish()`: the one call a lesson makes to show a model's math and hand it to the site build."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from generator.derive import ModelMath
+from generator.exceptions import CheckFailed
+from generator.settings import MathSettings
+
+#: Set by the build's executor to the directory where a lesson's model artifacts go.
+ARTIFACTS_ENV = "COURSE_ARTIFACTS"
+#: Key of the display metadata that marks a published model's inline page.
+DISPLAY_KEY = "course_model"
+
+
+def model_file_stem(name: str) -> str:
+    """A file name for a model: letters, digits, `-` and `_` only."""
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-")
+    return stem or "model"
+
+
+def publish(model: Any, name: str | None = None, sample: Any = None, show: bool = True,
+            **options: Any) -> ModelMath:
+    """Derive `model`'s math, show it inline, and under `course build` write its artifacts.
+
+    In Jupyter the model page (architecture table, equations, checks) is displayed as Markdown,
+    so the learner sees what the site shows. Under the build (the executor sets
+    `COURSE_ARTIFACTS`) it also writes `<name>.json`, `<name>.md` and `<name>.keras` there.
+
+    Args:
+        model: a built Keras model.
+        name: the model's name on the site; the model's own name when omitted.
+        sample: inputs to check the closed form against `model.predict` on.
+        show: display the page inline (in Jupyter).
+        **options: `MathSettings` fields to change (`digits=4`, ...).
+
+    Returns:
+        The derived math.
+
+    Raises:
+        CheckFailed: a derived figure disagrees with Keras; the message names the model and
+            the check, so a wrong figure fails the lesson and the build.
+    """
+    from generator.analyze import analyze_model
+    from generator.render.markdown import model_page
+
+    name = name or model.name
+    settings = MathSettings().merge(**options)
+    math = analyze_model(model, sample=sample, settings=settings)
+    page = model_page(math)
+    if show:
+        _display(page, name, math)
+    failed = [check for check in math.checks if not check.passed]
+    if failed:
+        check = failed[0]
+        raise CheckFailed(f"model {name!r}: check {check.name!r} failed: {check.detail}")
+    artifacts = os.environ.get(ARTIFACTS_ENV)
+    if artifacts:
+        write_artifacts(model, name, math, page, Path(artifacts))
+    return math
+
+
+def _display(page: str, name: str, math: ModelMath) -> None:
+    try:
+        from IPython import get_ipython
+        from IPython.display import Markdown, display
+    except ImportError:  # pragma: no cover - IPython comes with ipykernel
+        return
+    if get_ipython() is None:
+        return
+    passed = sum(check.passed for check in math.checks)
+    metadata = {DISPLAY_KEY: {"name": name, "stem": model_file_stem(name),
+                              "checks_passed": passed, "checks": len(math.checks)}}
+    display(Markdown(page), metadata=metadata)
+
+
+def write_artifacts(model: Any, name: str, math: ModelMath, page: str, directory: Path) -> None:
+    """Write `<stem>.json` (the JSON schema plus the checks), `<stem>.md` and `<stem>.keras`."""
+    from generator.render.json import model_json
+
+    directory.mkdir(parents=True, exist_ok=True)
+    stem = model_file_stem(name)
+    data = model_json(math)
+    data["name"] = name
+    data["checks"] = [{"name": c.name, "passed": c.passed, "detail": c.detail}
+                      for c in math.checks]
+    _write_atomic(directory / f"{stem}.md", page)
+    model.save(directory / f"{stem}.keras")
+    # The JSON goes last: the build takes a model as published only when its JSON exists.
+    _write_atomic(directory / f"{stem}.json", json.dumps(data, indent=2, default=str))
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)

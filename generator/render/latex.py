@@ -1,0 +1,56 @@
+"""The LaTeX backend: a document body with each layer's shape, parameters and equation."""
+
+from __future__ import annotations
+
+from generator.derive import DerivedLayer, ModelMath, shape_text
+
+
+def _escape(text: str) -> str:
+    """Plain text (names, notes) safe in LaTeX."""
+    text = text.replace("\\", "\x00")
+    for char in "_%&#${}":
+        text = text.replace(char, "\\" + char)
+    return text.replace("\x00", r"\textbackslash{}")
+
+
+def layer_latex(layer: DerivedLayer, index: int) -> str:
+    """One layer's subsection: shape derivation, parameter derivation and equation."""
+    record = layer.record
+    shapes_in = r",\ ".join(shape_text(s) for s in record.input_shapes)
+    lines = [
+        rf"\subsection*{{{index}. \texttt{{{_escape(record.name)}}} ({_escape(record.type)})}}",
+        rf"Shape: \( {shapes_in} \to {shape_text(record.output_shape)} \)",
+    ]
+    if layer.shape is not None and layer.shape.steps:
+        lines.append(rf"\[ {layer.shape_latex} \]")
+    if layer.params.formula is None:
+        lines.append(rf"Parameters: {record.keras_params} (counted by Keras).")
+    else:
+        lines.append(rf"Parameters: \[ {layer.params_latex} \]")
+    if layer.equation:
+        lines.append(rf"Equation: \[ {layer.equation} \]")
+    return "\n\n".join(lines)
+
+
+def model_latex(math: ModelMath) -> str:
+    """A LaTeX document body (no preamble; needs `amsmath`) for the whole model."""
+    graph = math.graph
+    parts = [
+        rf"\section*{{Model \texttt{{{_escape(graph.name)}}}}}",
+        rf"Total parameters: {math.total_params}.",
+        *(layer_latex(layer, i) for i, layer in enumerate(math.layers)),
+    ]
+    equation = math.equation
+    if equation is not None:
+        latex = getattr(equation, "latex", None)
+        body = latex() if callable(latex) else latex
+        if body:
+            parts += [r"\subsection*{The whole network as one function}", rf"\[ {body} \]"]
+    if math.checks:
+        items = "\n".join(
+            rf"  \item {_escape(c.name)}: {'passed' if c.passed else 'FAILED'} ({_escape(c.detail)})"
+            for c in math.checks
+        )
+        parts.append(rf"\subsection*{{Checks}}" + "\n" + rf"\begin{{itemize}}" + "\n" + items
+                     + "\n" + r"\end{itemize}")
+    return "\n\n".join(parts) + "\n"

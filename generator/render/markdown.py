@@ -1,0 +1,170 @@
+"""The Markdown backend: one model's page, as the site and `course math --format markdown` show it.
+
+Long LaTeX goes into display blocks (`$$ ... $$` on lines of their own), never into table cells:
+a table holds only short inline math and plain figures, so it stays readable on a phone.
+"""
+
+from __future__ import annotations
+
+from generator.derive import DerivedLayer, ModelMath, shape_text
+
+#: Longest Keras code line shown whole in the architecture table; longer ones are cut there
+#: and shown in full in the layer's own section.
+TABLE_CODE_CHARS = 48
+
+
+def model_page(math: ModelMath, heading_level: int = 1) -> str:
+    """The whole page of one model in Markdown with arithmatex math.
+
+    Args:
+        math: the derived math (`generator.analyze.analyze_model`).
+        heading_level: level of the title; sections are one level below (a lesson embeds the
+            page with a deeper level).
+    """
+    h = "#" * heading_level
+    graph = math.graph
+    parts = [
+        f"{h} Model `{graph.name}`",
+        _summary(math),
+        f"{h}# Architecture",
+        architecture_table(math),
+        _code_section(math, h),
+        f"{h}# Layer by layer",
+        *(layer_section(layer, i, h + "##") for i, layer in enumerate(math.layers)),
+    ]
+    if math.equation is not None and hasattr(math.equation, "markdown"):
+        parts += [f"{h}# The whole network as one function", math.equation.markdown().strip()]
+    parts += [f"{h}# Checks", checks_list(math)]
+    return "\n\n".join(p for p in parts if p) + "\n"
+
+
+def _summary(math: ModelMath) -> str:
+    graph = math.graph
+    inputs = ", ".join(f"`{t.name}` ${shape_text(t.shape)}$" for t in graph.inputs)
+    outputs = ", ".join(f"`{t.name}` ${shape_text(t.shape)}$" for t in graph.outputs)
+    trainable = math.trainable_params
+    return (
+        f"Input: {inputs}. Output: {outputs}.  \n"
+        f"{len(math.layers)} layers, **{math.total_params:,}** parameters "
+        f"({trainable:,} trainable, {math.total_params - trainable:,} non-trainable)."
+    )
+
+
+def _cell(text: str) -> str:
+    """Text safe inside a Markdown table cell."""
+    return text.replace("|", r"\|").replace("\n", " ")
+
+
+def _short_code(code: str) -> str:
+    if len(code) <= TABLE_CODE_CHARS:
+        return f"`{_cell(code)}`"
+    return f"`{_cell(code[: TABLE_CODE_CHARS - 1].rstrip())}…`"
+
+
+def _io_shapes(layer: DerivedLayer) -> str:
+    record = layer.record
+    shape_in = r",\ ".join(shape_text(s) for s in record.input_shapes) or "-"
+    shape_out = r",\ ".join(shape_text(s) for s in record.output_shapes)
+    return rf"${shape_in} \to {shape_out}$"
+
+
+def architecture_table(math: ModelMath) -> str:
+    """One row per layer: code, shapes, count formula with numbers, count, trainable split."""
+    rows = [
+        "| # | Layer | Keras code | Shape in → out | Parameters | Count | Trainable / non-trainable |",
+        "|--:|---|---|---|---|--:|---|",
+    ]
+    for i, layer in enumerate(math.layers):
+        record = layer.record
+        formula = f"`{layer.params_formula}`" if layer.params_formula else "(Keras's count)"
+        if layer.params.formula is not None and not layer.params.parts:
+            formula = "none" if layer.params.total == 0 else formula
+        trainable = record.keras_trainable
+        rows.append(
+            f"| {i} | `{record.name}` ({record.type}) | {_short_code(record.code or record.type)} "
+            f"| {_io_shapes(layer)} | {formula} | {layer.params.total:,} "
+            f"| {trainable:,} / {record.keras_params - trainable:,} |"
+        )
+    trainable = math.trainable_params
+    rows.append(
+        f"| | **Total** | | | | **{math.total_params:,}** "
+        f"| {trainable:,} / {math.total_params - trainable:,} |"
+    )
+    return "\n".join(rows)
+
+
+def _code_section(math: ModelMath, h: str) -> str:
+    """The model's Keras code, and its PyTorch twin in a tab when that backend is present."""
+    keras_code = "\n".join(layer.record.code or layer.record.type for layer in math.layers)
+    block = f"```python\n{keras_code}\n```"
+    torch_md = _torch_tab(math)
+    if torch_md is None:
+        return f"{h}# Code\n\n{block}"
+    return f'{h}# Code\n\n=== "Keras"\n\n{_indent(block)}\n\n=== "PyTorch"\n\n{_indent(torch_md)}'
+
+
+def _torch_tab(math: ModelMath) -> str | None:
+    try:
+        from generator.render.torch import torch_tab_markdown
+    except ImportError:
+        return None
+    try:
+        text = torch_tab_markdown(math)
+    except ImportError:
+        return None
+    return text.strip() if text else None
+
+
+def _indent(text: str, prefix: str = "    ") -> str:
+    return "\n".join(prefix + line if line.strip() else "" for line in text.splitlines())
+
+
+def display(latex: str) -> str:
+    """A display-math block."""
+    return f"$$\n{latex.strip()}\n$$"
+
+
+def layer_section(layer: DerivedLayer, index: int, h: str) -> str:
+    """One layer: its code line, shape derivation, parameter derivation and equation."""
+    record = layer.record
+    parts = [f"{h} {index}. `{record.name}` ({record.type})"]
+    if record.code:
+        parts.append(f"```python\n{record.code}\n```")
+    parts.append(f"**Shape** {_io_shapes(layer)}")
+    if layer.shape is not None and layer.shape.steps:
+        parts.append(display(layer.shape_latex))
+    if layer.shape is not None and layer.shape.note:
+        parts.append(f"*{layer.shape.note}*")
+    parts.append(_params_text(layer))
+    if layer.equation:
+        parts += ["**Equation**", display(layer.equation)]
+    if layer.note:
+        parts.append(f"!!! note\n    {layer.note}")
+    if layer.children is not None:
+        children = layer.children
+        parts.append(f"Nested model `{children.graph.name}`:")
+        parts.append(architecture_table(children))
+    return "\n\n".join(parts)
+
+
+def _params_text(layer: DerivedLayer) -> str:
+    params = layer.params
+    if params.formula is None:
+        return f"**Parameters** {params.total:,} (counted by Keras)"
+    if params.total == 0 and not params.parts:
+        return "**Parameters** none"
+    split = ""
+    if params.parts:
+        split = f" ({params.trainable:,} trainable, {params.non_trainable:,} non-trainable)"
+    return f"**Parameters**{split}\n\n{display(layer.params_latex)}"
+
+
+def checks_list(math: ModelMath) -> str:
+    """Every check with its outcome: `passed` or `FAILED`, and what was compared."""
+    if not math.checks:
+        return "No checks were run."
+    lines = []
+    for check in math.checks:
+        mark = "passed" if check.passed else "**FAILED**"
+        lines.append(f"- {check.name}: {mark} ({check.detail})")
+    return "\n".join(lines)

@@ -1,0 +1,115 @@
+"""The generated pages of the site: lessons, models, downloadable notebooks, home page and nav."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from generator.execute import LessonRun
+from generator.lessons import Lesson
+from generator.pages import lesson_page
+from generator.site import OUTLINE_MARKER, CoursePaths, Content, SiteError
+
+
+def _published(run: LessonRun) -> list[dict[str, Any]]:
+    """The models a lesson published: each `<stem>.json` in its artifacts (written last)."""
+    if run.entry is None or not run.entry.artifacts.is_dir():
+        return []
+    models = []
+    for path in sorted(run.entry.artifacts.glob("*.json"), key=lambda p: p.stat().st_mtime_ns):
+        try:
+            info = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError:
+            continue
+        info["stem"] = path.stem
+        info["directory"] = path.parent
+        models.append(info)
+    return models
+
+
+def _model_page(info: dict[str, Any], lesson: Lesson) -> str:
+    directory: Path = info["directory"]
+    stem = info["stem"]
+    page = (directory / f"{stem}.md").read_text(encoding="utf-8").rstrip()
+    links = [f"[its math as JSON]({stem}.json)"]
+    if (directory / f"{stem}.keras").is_file():
+        links.append(f"[the saved Keras model]({stem}.keras)")
+    return (f"{page}\n\n---\n\nPublished by lesson "
+            f"[{lesson.number}. {lesson.title}](../lessons/{lesson.stem}.md). "
+            f"Download {' and '.join(links)}.\n")
+
+
+def generated_pages(paths: CoursePaths, runs: list[LessonRun]
+                    ) -> tuple[dict[str, Content], dict[str, list[dict[str, Any]]]]:
+    """Every generated file (site path -> content) and the models each lesson published."""
+    files: dict[str, Content] = {}
+    models: dict[str, list[dict[str, Any]]] = {}
+    owner: dict[str, str] = {}
+    for run in runs:
+        lesson = run.lesson
+        executed = run.entry.notebook() if run.entry is not None else run.partial
+        failure = run.failure.message() if run.failure is not None else None
+        page = lesson_page(lesson, executed, f"../notebooks/{lesson.path.name}", "../models",
+                           failure=failure)
+        files[f"lessons/{lesson.stem}.md"] = page.markdown
+        for name, data in page.images.items():
+            files[f"lessons/{name}"] = data
+        files[f"notebooks/{lesson.path.name}"] = lesson.raw
+        models[lesson.stem] = _published(run)
+        for info in models[lesson.stem]:
+            stem = info["stem"]
+            if stem in owner:
+                raise SiteError(f"{lesson.path}: model {info.get('name', stem)!r} is also "
+                                f"published by {owner[stem]}; give it another name")
+            owner[stem] = lesson.path.name
+            files[f"models/{stem}.md"] = _model_page(info, lesson)
+            for ext in ("json", "keras"):
+                if (info["directory"] / f"{stem}.{ext}").is_file():
+                    files[f"models/{stem}.{ext}"] = info["directory"] / f"{stem}.{ext}"
+    files["index.md"] = home_page(paths, [run.lesson for run in runs], models)
+    return files, models
+
+
+def outline(lessons: list[Lesson], models: dict[str, list[dict[str, Any]]]) -> str:
+    """The course outline: each lesson with the models it publishes."""
+    lines = []
+    for lesson in lessons:
+        line = f"{lesson.number}. [{lesson.title}](lessons/{lesson.stem}.md)"
+        published = models.get(lesson.stem, [])
+        if published:
+            names = ", ".join(f"[`{m.get('name', m['stem'])}`](models/{m['stem']}.md)"
+                              for m in published)
+            line += f"  \n   Models: {names}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def home_page(paths: CoursePaths, lessons: list[Lesson],
+              models: dict[str, list[dict[str, Any]]]) -> str:
+    """`docs/index.md` with its outline marker replaced, or a plain home page without one."""
+    text = outline(lessons, models)
+    source = paths.docs / "index.md"
+    if source.is_file():
+        page = source.read_text(encoding="utf-8")
+        if OUTLINE_MARKER in page:
+            return page.replace(OUTLINE_MARKER, text)
+        return f"{page.rstrip()}\n\n## Course outline\n\n{text}\n"
+    return f"# Networks as Functions\n\n## Course outline\n\n{text}\n"
+
+
+def nav_for(paths: CoursePaths, lessons: list[Lesson],
+            models: dict[str, list[dict[str, Any]]]) -> list:
+    """Home, the hand-written top-level pages, the lessons in order, then the models."""
+    nav: list = [{"Home": "index.md"}]
+    docs = paths.docs
+    extra = sorted(p for p in docs.glob("*.md") if p.name != "index.md") if docs.is_dir() else []
+    order = {"notation.md": 0}
+    for page in sorted(extra, key=lambda p: (order.get(p.name, 1), p.name)):
+        nav.append(page.name)
+    nav.append({"Lessons": [{f"{l.number}. {l.title}": f"lessons/{l.stem}.md"} for l in lessons]})
+    model_nav = [{m.get("name", m["stem"]): f"models/{m['stem']}.md"}
+                 for lesson in lessons for m in models.get(lesson.stem, [])]
+    if model_nav:
+        nav.append({"Models": model_nav})
+    return nav

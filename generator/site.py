@@ -1,0 +1,198 @@
+"""The site: stage hand-written and generated pages, write the MkDocs config, build and swap.
+
+Hand-written pages live in `docs/`; generated ones (lessons, models, notebooks, MathJax) are
+build output staged beside copies of them in `build/docs/`, so a generated page can never
+overwrite a hand-written one (a clash is an error). The generated config `build/mkdocs.yml`
+inherits the repository's `mkdocs.yml` and adds the nav. The site is built into a temporary
+directory and swapped in only when the build succeeded, so a failed build leaves `site/` intact.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from generator.exceptions import CourseError
+
+#: In `docs/index.md`, replaced (in the staged copy) by the generated course outline.
+OUTLINE_MARKER = "<!-- course-outline -->"
+
+
+class SiteError(CourseError):
+    """The site cannot be built: a clash with a hand-written page, or MkDocs failed."""
+
+
+@dataclass(frozen=True)
+class CoursePaths:
+    """Where everything of one course lives, from its root directory."""
+
+    root: Path
+    lessons: Path
+
+    @classmethod
+    def at(cls, root: Path, lessons: Path | None = None) -> CoursePaths:
+        root = root.resolve()
+        return cls(root, (lessons or root / "lessons").resolve())
+
+    @property
+    def docs(self) -> Path:
+        return self.root / "docs"
+
+    @property
+    def config(self) -> Path:
+        return self.root / "mkdocs.yml"
+
+    @property
+    def build(self) -> Path:
+        return self.root / "build"
+
+    @property
+    def staging(self) -> Path:
+        return self.build / "docs"
+
+    @property
+    def build_config(self) -> Path:
+        return self.build / "mkdocs.yml"
+
+    @property
+    def site(self) -> Path:
+        return self.root / "site"
+
+    @property
+    def cache(self) -> Path:
+        return self.root / ".course-cache"
+
+    @property
+    def logs(self) -> Path:
+        return self.build / "logs"
+
+    @property
+    def state(self) -> Path:
+        return self.build / "state.json"
+
+
+Content = bytes | str | Path
+
+
+def _bytes(content: Content) -> bytes:
+    if isinstance(content, Path):
+        return content.read_bytes()
+    return content.encode("utf-8") if isinstance(content, str) else content
+
+
+def hand_written(paths: CoursePaths) -> dict[str, Path]:
+    """Every file under `docs/`, by its path relative to it."""
+    if not paths.docs.is_dir():
+        return {}
+    return {p.relative_to(paths.docs).as_posix(): p
+            for p in sorted(paths.docs.rglob("*")) if p.is_file()}
+
+
+def stage(paths: CoursePaths, generated: dict[str, Content]) -> int:
+    """Make `build/docs/` hold exactly the hand-written and the generated files.
+
+    Files whose content did not change are left alone (their times too), so a serving MkDocs
+    only sees real changes. Returns the number of files written or removed.
+
+    Raises:
+        SiteError: a generated file would replace a hand-written one.
+    """
+    written = hand_written(paths)
+    for name in generated:
+        if name in written and name != "index.md":
+            raise SiteError(f"docs/{name}: a hand-written page is in the way of a generated one; "
+                            "rename or move it (lessons/, models/, notebooks/ and "
+                            "assets/mathjax/ are generated)")
+    wanted: dict[str, Content] = {**written, **generated}
+    changes = 0
+    for name, content in wanted.items():
+        target = paths.staging / name
+        data = _bytes(content)
+        if target.is_file() and target.stat().st_size == len(data) and target.read_bytes() == data:
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, target)
+        changes += 1
+    for path in sorted(paths.staging.rglob("*"), reverse=True):
+        name = path.relative_to(paths.staging).as_posix()
+        if path.is_file() and name not in wanted:
+            path.unlink()
+            changes += 1
+        elif path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
+    return changes
+
+
+def write_config(paths: CoursePaths, nav: list, site_dir: Path) -> Path:
+    """`build/mkdocs.yml`: the repository's config plus the generated nav and directories."""
+    import yaml
+
+    config = {
+        "INHERIT": os.path.relpath(paths.config, paths.build),
+        "docs_dir": "docs",
+        "site_dir": os.path.relpath(site_dir, paths.build),
+        "nav": nav,
+    }
+    paths.build.mkdir(parents=True, exist_ok=True)
+    text = yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
+    if not paths.build_config.is_file() or paths.build_config.read_text() != text:
+        paths.build_config.write_text(text, encoding="utf-8")
+    return paths.build_config
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def build_site(paths: CoursePaths, nav: list) -> None:
+    """`mkdocs build --strict` of the staged docs into a temporary directory, then swap it in.
+
+    Raises:
+        SiteError: MkDocs reported a warning or an error; `site/` is left as it was.
+    """
+    from mkdocs.commands.build import build
+    from mkdocs.config import load_config
+    from mkdocs.exceptions import MkDocsException
+
+    if not paths.config.is_file():
+        raise SiteError(f"{paths.config}: missing (the site's MkDocs configuration)")
+    tmp_site = paths.build / f"site-{uuid.uuid4().hex[:8]}"
+    config_file = write_config(paths, nav, tmp_site)
+    collect = _Collect()
+    logger = logging.getLogger("mkdocs")
+    logger.addHandler(collect)
+    try:
+        config = load_config(config_file=str(config_file), strict=True)
+        build(config)
+    except MkDocsException as err:
+        shutil.rmtree(tmp_site, ignore_errors=True)
+        detail = "; ".join(collect.messages[:3]) or str(err)
+        raise SiteError(f"mkdocs build --strict failed: {detail}") from None
+    except BaseException:
+        shutil.rmtree(tmp_site, ignore_errors=True)
+        raise
+    finally:
+        logger.removeHandler(collect)
+    swap_in(tmp_site, paths.site)
+    # The committed config points at the final site, for `mkdocs build -f build/mkdocs.yml`.
+    write_config(paths, nav, paths.site)
+
+
+def swap_in(new: Path, site: Path) -> None:
+    """Replace `site` by `new` with two renames (the old site survives until the second)."""
+    old = site.with_name(f".{site.name}.old-{uuid.uuid4().hex[:8]}")
+    if site.exists():
+        os.rename(site, old)
+    os.rename(new, site)
+    shutil.rmtree(old, ignore_errors=True)

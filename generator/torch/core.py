@@ -1,0 +1,179 @@
+"""PyTorch translations of dense, embedding, activation, dropout-like and merging layers."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from generator.torch.registry import (
+    CL,
+    LayerContext,
+    Layout,
+    Result,
+    activate,
+    torch_dim,
+    translation,
+)
+
+
+@translation("Dense", wants=CL)
+def dense(ctx: LayerContext) -> Result:
+    value = ctx.value()
+    kernel = ctx.weight("kernel")
+    units = int(ctx.config["units"])
+    if value.layout.kind == "flat_cf":
+        # The input was flattened channels first; reorder the kernel's rows to match, so that
+        # `forward` can flatten the way PyTorch code does.
+        dims = value.layout.dims
+        n = len(dims)
+        kernel = kernel.reshape(*dims, units).transpose(n - 1, *range(n - 1), n).reshape(-1, units)
+        x = value.expr
+    else:
+        x = ctx.input(0, CL)
+    dims = value.layout.dims or (value.shape[-1],)
+    in_features = " * ".join(str(d) for d in dims)
+    use_bias = ctx.config.get("use_bias", True)
+    state = {"weight": np.ascontiguousarray(kernel.T)}
+    bias = ""
+    if use_bias:
+        state["bias"] = ctx.weight("bias")
+    else:
+        bias = ", bias=False"
+    layer = ctx.module(f"nn.Linear(in_features={in_features}, out_features={units}{bias})",
+                       **state)
+    return Result(activate(ctx, f"{layer}({x})", ctx.config.get("activation"), value.rank, CL),
+                  CL)
+
+
+@translation("Embedding", wants=CL)
+def embedding(ctx: LayerContext) -> Result:
+    if ctx.config.get("mask_zero"):
+        raise ctx.error("masks zeros (mask_zero=True); masking has no PyTorch translation here")
+    layer = ctx.module(
+        f"nn.Embedding(num_embeddings={ctx.config['input_dim']}, "
+        f"embedding_dim={ctx.config['output_dim']})",
+        weight=ctx.weight("embeddings"),
+    )
+    # Keras casts the (often float) inputs to integers; PyTorch wants int64 indices.
+    return Result(f"{layer}({ctx.input(0, CL)}.long())", CL)
+
+
+# --- activations ---------------------------------------------------------------------------------
+
+@translation("Activation")
+def activation_layer(ctx: LayerContext) -> Result:
+    value = ctx.value()
+    return Result(activate(ctx, value.expr, ctx.config["activation"], value.rank, value.layout),
+                  value.layout)
+
+
+@translation("ReLU")
+def relu(ctx: LayerContext) -> Result:
+    value = ctx.value()
+    x = value.expr
+    top = ctx.config.get("max_value")
+    slope = float(ctx.config.get("negative_slope") or 0.0)
+    threshold = float(ctx.config.get("threshold") or 0.0)
+    if threshold:
+        expr = f"torch.where({x} >= {threshold!r}, {x}, {slope!r} * ({x} - {threshold!r}))"
+    elif slope:
+        expr = f"F.leaky_relu({x}, negative_slope={slope!r})"
+    elif top is not None and float(top) == 6.0:
+        return Result(f"F.relu6({x})", value.layout)
+    else:
+        expr = f"F.relu({x})"
+    if top is not None:
+        expr = f"torch.clamp({expr}, max={float(top)!r})"
+    return Result(expr, value.layout)
+
+
+@translation("LeakyReLU")
+def leaky_relu(ctx: LayerContext) -> Result:
+    slope = float(ctx.config.get("negative_slope", ctx.config.get("alpha", 0.3)))
+    return Result(f"F.leaky_relu({ctx.input()}, negative_slope={slope!r})", ctx.value().layout)
+
+
+@translation("ELU")
+def elu(ctx: LayerContext) -> Result:
+    alpha = float(ctx.config.get("alpha", 1.0))
+    return Result(f"F.elu({ctx.input()}, alpha={alpha!r})", ctx.value().layout)
+
+
+@translation("Softmax")
+def softmax(ctx: LayerContext) -> Result:
+    value = ctx.value()
+    axis = ctx.config.get("axis", -1)
+    if isinstance(axis, list):
+        if len(axis) != 1:
+            raise ctx.error("takes the softmax over several axes")
+        axis = axis[0]
+    return Result(f"F.softmax({value.expr}, dim={torch_dim(axis, value)})", value.layout)
+
+
+# --- the identity at inference -------------------------------------------------------------------
+
+@translation("Dropout")
+def dropout(ctx: LayerContext) -> Result:
+    layer = ctx.module(f"nn.Dropout(p={float(ctx.config['rate'])!r})")
+    return Result(f"{layer}({ctx.input()})", ctx.value().layout)
+
+
+@translation("SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D",
+             wants=Layout("cf"))
+def spatial_dropout(ctx: LayerContext) -> Result:
+    n = int(ctx.record.type[-2])
+    layer = ctx.module(f"nn.Dropout{n}d(p={float(ctx.config['rate'])!r})")
+    return Result(f"{layer}({ctx.input(0, Layout('cf'))})", Layout("cf"))
+
+
+@translation("GaussianNoise", "GaussianDropout", "AlphaDropout", "ActivityRegularization",
+             "Identity")
+def identity(ctx: LayerContext) -> Result:
+    """Layers that only act in training (or not at all): the output is the input."""
+    return Result(ctx.input(), ctx.value().layout)
+
+
+@translation("Rescaling")
+def rescaling(ctx: LayerContext) -> Result:
+    scale, offset = ctx.config.get("scale", 1.0), ctx.config.get("offset", 0.0)
+    if not all(isinstance(v, int | float) for v in (scale, offset)):
+        raise ctx.error("rescales by per-channel lists; only scalar scale and offset translate")
+    expr = f"{ctx.input()} * {float(scale)!r}"
+    if offset:
+        expr += f" + {float(offset)!r}"
+    return Result(expr, ctx.value().layout)
+
+
+# --- merging -------------------------------------------------------------------------------------
+
+_OPERATORS = {"Add": " + ", "Subtract": " - ", "Multiply": " * "}
+
+
+def _common_inputs(ctx: LayerContext) -> tuple[list[str], Layout]:
+    """Every input in one layout: the first input's, or Keras's for flattened vectors."""
+    layouts = [v.layout for v in ctx.inputs]
+    layout = CL if any(lay.kind == "flat_cf" for lay in layouts) else layouts[0]
+    layout = Layout(layout.kind)
+    return [ctx.input(i, layout) for i in range(len(ctx.inputs))], layout
+
+
+@translation("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum")
+def merge(ctx: LayerContext) -> Result:
+    xs, layout = _common_inputs(ctx)
+    kind = ctx.record.type
+    if kind in _OPERATORS:
+        return Result(_OPERATORS[kind].join(xs), layout)
+    if kind == "Average":
+        return Result(f"({' + '.join(xs)}) / {len(xs)}", layout)
+    function = "torch.maximum" if kind == "Maximum" else "torch.minimum"
+    expr = xs[0]
+    for x in xs[1:]:
+        expr = f"{function}({expr}, {x})"
+    return Result(expr, layout)
+
+
+@translation("Concatenate")
+def concatenate(ctx: LayerContext) -> Result:
+    xs, layout = _common_inputs(ctx)
+    # The channel axis moves: Keras's last axis is dimension 1 of a channels-first tensor.
+    dim = torch_dim(int(ctx.config.get("axis", -1)), ctx.value().rank, layout)
+    return Result(f"torch.cat([{', '.join(xs)}], dim={dim})", layout)

@@ -1,0 +1,154 @@
+"""PyTorch translations of SimpleRNN, GRU, LSTM and Bidirectional (batch-first sequences)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from generator.activations import activation_name
+from generator.torch.registry import CL, LayerContext, Result, translation
+
+GRU_RESET_BEFORE = '''\
+class GRUResetBefore(nn.Module):
+    """Keras's GRU with reset_after=False: the reset gate scales the state *before* the recurrent
+    weights act on it (nn.GRU applies it after). Gates in PyTorch's order: r, z, n."""
+
+    def __init__(self, input_size, hidden_size, bias=True):
+        super().__init__()
+        self.hidden_size = hidden_size
+        self.weight_ih = nn.Parameter(torch.zeros(3 * hidden_size, input_size))
+        self.weight_hh = nn.Parameter(torch.zeros(3 * hidden_size, hidden_size))
+        self.bias = nn.Parameter(torch.zeros(3 * hidden_size)) if bias else None
+
+    def forward(self, x):
+        w_hr, w_hz, w_hn = self.weight_hh.chunk(3)
+        gates_x = F.linear(x, self.weight_ih, self.bias)  # the input's part, every step at once
+        h = x.new_zeros(x.shape[0], self.hidden_size)
+        outputs = []
+        for t in range(x.shape[1]):
+            x_r, x_z, x_n = gates_x[:, t].chunk(3, dim=1)
+            r = torch.sigmoid(x_r + h @ w_hr.T)
+            z = torch.sigmoid(x_z + h @ w_hz.T)
+            n = torch.tanh(x_n + (r * h) @ w_hn.T)
+            h = (1 - z) * n + z * h
+            outputs.append(h)
+        return torch.stack(outputs, dim=1), h.unsqueeze(0)
+'''
+
+
+def _gates(array: np.ndarray, units: int, order: tuple[int, ...]) -> np.ndarray:
+    """Reorder gate blocks along the last axis: Keras's GRU z, r, h is PyTorch's r, z, n."""
+    blocks = [array[..., i * units:(i + 1) * units] for i in range(len(order))]
+    return np.concatenate([blocks[i] for i in order], axis=-1)
+
+
+def _check(ctx: LayerContext, config: dict, kind: str) -> None:
+    for flag in ("return_state", "stateful"):
+        if config.get(flag):
+            raise ctx.error(f"is built with {flag}=True, which has no translation here")
+    activation = activation_name(config.get("activation", "tanh"))
+    allowed = ("tanh", "relu") if kind == "SimpleRNN" else ("tanh",)
+    if activation not in allowed:
+        raise ctx.error(f"uses activation {activation!r}; PyTorch's {kind} has {allowed}")
+    if kind != "SimpleRNN" and activation_name(config.get("recurrent_activation")) != "sigmoid":
+        raise ctx.error("uses a recurrent activation other than sigmoid")
+
+
+def _state(ctx: LayerContext, kind: str, config: dict, prefix: str, suffix: str,
+           reset_before: bool = False) -> dict[str, np.ndarray]:
+    units = int(config["units"])
+    kernel = ctx.weight("kernel", prefix)
+    recurrent = ctx.weight("recurrent_kernel", prefix)
+    bias = ctx.weight("bias", prefix) if config.get("use_bias", True) else None
+    gates = {"GRU": 3, "LSTM": 4}.get(kind, 1)
+    if kind == "GRU":
+        order = (1, 0, 2)
+        kernel, recurrent = _gates(kernel, units, order), _gates(recurrent, units, order)
+        if bias is not None:
+            bias = _gates(bias, units, order)
+    if reset_before:
+        state = {"weight_ih": kernel.T, "weight_hh": recurrent.T}
+        if bias is not None:
+            state["bias"] = bias
+        return {k: np.ascontiguousarray(v) for k, v in state.items()}
+    state = {f"weight_ih_l0{suffix}": kernel.T, f"weight_hh_l0{suffix}": recurrent.T}
+    if bias is not None:
+        if bias.ndim == 2:  # GRU reset_after: an input bias and a recurrent bias, as in PyTorch
+            input_bias, recurrent_bias = bias[0], bias[1]
+        else:  # Keras has one bias; PyTorch adds two, so the second is zero
+            input_bias, recurrent_bias = bias, np.zeros(gates * units, dtype=np.float32)
+        state[f"bias_ih_l0{suffix}"] = input_bias
+        state[f"bias_hh_l0{suffix}"] = recurrent_bias
+    return {k: np.ascontiguousarray(v) for k, v in state.items()}
+
+
+def _constructor(kind: str, config: dict, input_size: int, bidirectional: bool) -> str:
+    units = int(config["units"])
+    options = ""
+    if kind == "SimpleRNN" and activation_name(config.get("activation")) == "relu":
+        options += ', nonlinearity="relu"'
+    if not config.get("use_bias", True):
+        options += ", bias=False"
+    options += ", batch_first=True"
+    if bidirectional:
+        options += ", bidirectional=True"
+    name = {"SimpleRNN": "RNN"}.get(kind, kind)
+    return f"nn.{name}(input_size={input_size}, hidden_size={units}{options})"
+
+
+@translation("SimpleRNN", "GRU", "LSTM", wants=CL)
+def recurrent(ctx: LayerContext) -> Result:
+    kind, config = ctx.record.type, ctx.config
+    _check(ctx, config, kind)
+    input_size = int(ctx.value().shape[-1])
+    x = ctx.input(0, CL)
+    if config.get("go_backwards"):
+        x = f"{x}.flip(1)"  # Keras reads the sequence backwards and returns outputs in that order
+    if kind == "GRU" and not config.get("reset_after", True):
+        ctx.use_helper(GRU_RESET_BEFORE)
+        bias = "" if config.get("use_bias", True) else ", bias=False"
+        layer = ctx.module(f"GRUResetBefore(input_size={input_size}, "
+                           f"hidden_size={config['units']}{bias})",
+                           **_state(ctx, kind, config, "", "", reset_before=True))
+    else:
+        layer = ctx.module(_constructor(kind, config, input_size, False),
+                           **_state(ctx, kind, config, "", ""))
+    ctx.line(f"{ctx.out}, _ = {layer}({x})")
+    if config.get("return_sequences"):
+        return Result(ctx.out, CL)
+    return Result(f"{ctx.out}[:, -1]", CL)
+
+
+_MERGE = {"concat": "torch.cat([{a}, {b}], dim=-1)", "sum": "{a} + {b}", "mul": "{a} * {b}",
+          "ave": "({a} + {b}) / 2"}
+
+
+@translation("Bidirectional", wants=CL)
+def bidirectional(ctx: LayerContext) -> Result:
+    inner = ctx.config["layer"]
+    kind, config = inner["class_name"], inner["config"]
+    if kind not in ("SimpleRNN", "GRU", "LSTM"):
+        raise ctx.error(f"wraps a {kind}; only SimpleRNN, GRU and LSTM translate")
+    if kind == "GRU" and not config.get("reset_after", True):
+        raise ctx.error("wraps a GRU with reset_after=False, which has no bidirectional module")
+    merge = ctx.config.get("merge_mode", "concat")
+    if merge not in _MERGE:
+        raise ctx.error(f"merges with {merge!r}; concat, sum, mul and ave translate")
+    _check(ctx, config, kind)
+    if config.get("go_backwards"):
+        raise ctx.error("wraps a layer that already goes backwards")
+    state = _state(ctx, kind, config, "forward_", "")
+    state.update(_state(ctx, kind, config, "backward_", "_reverse"))
+    input_size = int(ctx.value().shape[-1])
+    layer = ctx.module(_constructor(kind, config, input_size, True), **state)
+    x, out, units = ctx.input(0, CL), ctx.out, int(config["units"])
+    if config.get("return_sequences"):
+        # PyTorch returns the backward outputs in forward time order, as Keras does.
+        ctx.line(f"{out}, _ = {layer}({x})")
+        if merge == "concat":
+            return Result(out, CL)
+        halves = {"a": f"{out}[..., :{units}]", "b": f"{out}[..., {units}:]"}
+        return Result(_MERGE[merge].format(**halves), CL)
+    # The backward direction's last output is its final state, h[1], not out[:, -1].
+    state_target = "(h, _)" if kind == "LSTM" else "h"
+    ctx.line(f"_, {state_target} = {layer}({x})")
+    return Result(_MERGE[merge].format(a="h[0]", b="h[1]"), CL)

@@ -1,0 +1,316 @@
+"""Headless Chromium against the built course site: a local server, an offline guard, page checks."""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import urlsplit
+
+CHROMIUM = Path("/usr/bin/chromium")
+LOCAL_HOST = "127.0.0.1"
+# Defence in depth behind the request router: names other than 127.0.0.1 do not resolve and
+# every non-loopback connection goes to a dead proxy, so nothing can leave even if a request
+# escapes Playwright's routing (a worker, a browser-internal fetch).
+CHROMIUM_ARGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+    "--disable-extensions",
+    f"--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE {LOCAL_HOST}",
+    "--proxy-server=http://127.0.0.1:9",
+)
+# Schemes that never touch the network.
+LOCAL_SCHEMES = ("data", "blob", "about", "chrome-error")
+# Directories of the built site that hold no pages of their own.
+NON_PAGE_DIRS = ("assets", "search", "javascripts", "stylesheets", "notebooks")
+MATH_TIMEOUT_MS = 15_000
+
+# Runs in the page: wait for MathJax to start and for every arithmatex element to be typeset (or
+# for the time limit), then report what the page holds. Typeset calls made by the theme's
+# `document$` subscription are not chained on `MathJax.startup.promise` in MathJax 3.2, hence
+# the polling after it.
+MATH_STATE_JS = """
+async (timeoutMs) => {
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+  const deadline = Date.now() + timeoutMs;
+  const nodes = () => Array.from(document.querySelectorAll(".arithmatex"));
+  const pending = () => nodes().filter((el) => !el.querySelector("mjx-container"));
+  let mathjax = false;
+  if (nodes().length > 0) {
+    while (!(window.MathJax && MathJax.startup && MathJax.startup.promise)) {
+      if (Date.now() > deadline) break;
+      await sleep(50);
+    }
+    mathjax = Boolean(window.MathJax && MathJax.startup && MathJax.startup.promise);
+    if (mathjax) {
+      await Promise.race([MathJax.startup.promise.catch(() => null), sleep(timeoutMs)]);
+      while (pending().length > 0 && Date.now() < deadline) await sleep(50);
+      await sleep(50);
+    }
+  }
+  const images = Array.from(document.images);
+  images.forEach((img) => { img.loading = "eager"; });
+  await Promise.race([
+    Promise.all(images.map((img) => img.complete ? null
+      : new Promise((resolve) => { img.onload = img.onerror = resolve; }))),
+    sleep(Math.max(0, deadline - Date.now())),
+  ]);
+  // Each typeset formula as MathML: TeX errors become <merror>, unknown macros red <mtext>.
+  const mathErrors = [];
+  const items = mathjax && MathJax.startup.document ? Array.from(MathJax.startup.document.math)
+    : [];
+  for (const item of items) {
+    const mml = MathJax.startup.toMML(item.root);
+    const error = mml.match(/data-mjx-error="([^"]*)"/);
+    const macro = mml.match(/<mtext mathcolor="red">(\\[^<]*)<\/mtext>/);
+    if (error) mathErrors.push(`${error[1]} in ${item.math.trim().slice(0, 80)}`);
+    else if (macro) mathErrors.push(`undefined ${macro[1]} in ${item.math.trim().slice(0, 80)}`);
+  }
+  if (mathErrors.length === 0) {
+    document.querySelectorAll("mjx-merror, [data-mjx-error]").forEach((el) => {
+      mathErrors.push(el.getAttribute("data-mjx-error") || el.textContent.slice(0, 80));
+    });
+  }
+  return {
+    mathjax: mathjax,
+    arithmatex: nodes().length,
+    untypeset: pending().map((el) => el.textContent.trim().slice(0, 80)),
+    mathErrors: mathErrors,
+    brokenImages: images.filter((img) => !(img.complete && img.naturalWidth > 0))
+      .map((img) => img.currentSrc || img.src),
+    viewportWidth: document.documentElement.clientWidth,
+  };
+}
+"""
+# Runs in the page: how far it scrolls sideways, and which elements (outside any scroll box) stick
+# out to the right, so a failure names the culprit.
+SIDEWAYS_JS = """
+() => {
+  const y = window.scrollY;
+  window.scrollTo(100000, y);
+  const distance = window.scrollX;
+  window.scrollTo(0, y);
+  if (distance === 0) return {distance: 0, culprits: []};
+  const width = document.documentElement.clientWidth;
+  const boxed = (el) => {
+    for (let up = el.parentElement; up && up !== document.body; up = up.parentElement) {
+      if (getComputedStyle(up).overflowX !== "visible") return true;
+    }
+    return false;
+  };
+  const culprits = Array.from(document.querySelectorAll("body *"))
+    .filter((el) => el.getBoundingClientRect().right > width + 1 && !boxed(el))
+    .map((el) => `<${el.tagName.toLowerCase()} class="${el.className}"> `
+      + el.textContent.trim().slice(0, 60));
+  return {distance: distance, culprits: culprits.slice(0, 5)};
+}
+"""
+
+
+def is_local(url: str) -> bool:
+    """True when loading `url` does not leave the machine (127.0.0.1 or a data/blob URL)."""
+    parts = urlsplit(url)
+    if parts.scheme in LOCAL_SCHEMES:
+        return True
+    return parts.scheme in ("http", "https", "ws", "wss") and parts.hostname == LOCAL_HOST
+
+
+def sitemap_base(sitemap: str) -> str | None:
+    """The site's own URL (`site_url`) as the sitemap spells it: the shortest `<loc>`."""
+    locations = re.findall(r"<loc>\s*([^<\s]+)\s*</loc>", sitemap)
+    return min(locations, key=len) if locations else None
+
+
+class _SiteHandler(SimpleHTTPRequestHandler):
+    """Files of the built site; the sitemap as the site's host would serve it.
+
+    The theme's instant navigation only intercepts links listed in `sitemap.xml`, matched on
+    path and port (it rewrites only scheme and host name), so the sitemap is served with
+    `site_url` replaced by this server's URL: what `mkdocs serve` does by rebuilding.
+    """
+
+    def do_GET(self) -> None:  # noqa: N802 - stdlib name
+        if self.path.split("?")[0] != "/sitemap.xml":
+            super().do_GET()
+            return
+        sitemap = (Path(self.directory) / "sitemap.xml").read_text(encoding="utf-8")
+        base = sitemap_base(sitemap)
+        if base and base.startswith(("http://", "https://")):
+            host, port = self.server.server_address[:2]
+            sitemap = sitemap.replace(base, f"http://{host}:{port}/")
+        body = sitemap.encode("utf-8")
+        self.send_response(200)
+        self.send_header("Content-Type", "application/xml")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+        pass
+
+
+@contextmanager
+def serve_site(root: Path) -> Iterator[str]:
+    """Serve the directory `root` on 127.0.0.1 on a free port; yields the base URL."""
+    handler = functools.partial(_SiteHandler, directory=str(root))
+    server = ThreadingHTTPServer((LOCAL_HOST, 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, name="site-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://{LOCAL_HOST}:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def site_pages(root: Path) -> list[str]:
+    """The path of every page of a built MkDocs site (`""` for home, `"lessons/01-x/"` ...)."""
+    pages = []
+    for index in root.rglob("index.html"):
+        relative = index.parent.relative_to(root)
+        if relative.parts and relative.parts[0] in NON_PAGE_DIRS:
+            continue
+        pages.append("" if not relative.parts else relative.as_posix() + "/")
+    return sorted(pages, key=lambda page: (page != "", page))
+
+
+def pages_under(root: Path, section: str) -> list[str]:
+    """The pages of one section of the site (`"lessons"`, `"models"`), in file order."""
+    return [page for page in site_pages(root) if page.startswith(section + "/")]
+
+
+def math_count(root: Path, page: str) -> int:
+    """How many arithmatex elements the static HTML of `page` holds."""
+    return (root / page / "index.html").read_text(encoding="utf-8").count('class="arithmatex"')
+
+
+def search_word(root: Path, page: str) -> str:
+    """A word from the body of `page` that no other page of the site contains.
+
+    Read from the theme's own search index, so the word is one the search can find.
+    """
+    index = json.loads((root / "search" / "search_index.json").read_text(encoding="utf-8"))
+
+    def words(text: str) -> set[str]:
+        return set(re.findall(r"\b[a-z]{6,}\b", re.sub(r"<[^>]+>", " ", text).lower()))
+
+    own, other = set(), set()
+    for doc in index["docs"]:
+        location = doc["location"].split("#")[0]
+        target = own if location == page else other
+        target |= words(doc.get("title", "")) | words(doc.get("text", ""))
+    unique = sorted(own - other, key=lambda word: (-len(word), word))
+    if not unique:
+        raise AssertionError(f"{page}: no word of it is absent from every other page")
+    return unique[0]
+
+
+@dataclass
+class OfflineGuard:
+    """Routes every request of a browser context: 127.0.0.1 passes, anything else is blocked."""
+
+    blocked: list[str] = field(default_factory=list)
+
+    def attach(self, context) -> None:
+        """Install the router on a Playwright `BrowserContext`."""
+        context.route("**/*", self._route)
+        context.on("request", self._seen)
+
+    def _seen(self, request) -> None:
+        if not is_local(request.url) and request.url not in self.blocked:
+            self.blocked.append(request.url)
+
+    def _route(self, route) -> None:
+        if is_local(route.request.url):
+            route.continue_()
+            return
+        if route.request.url not in self.blocked:
+            self.blocked.append(route.request.url)
+        route.abort("blockedbyclient")
+
+
+@dataclass
+class ConsoleLog:
+    """Console errors and uncaught exceptions of one page."""
+
+    errors: list[str] = field(default_factory=list)
+
+    def attach(self, page) -> None:
+        """Listen to a Playwright `Page`."""
+        page.on("console", self._console)
+        page.on("pageerror", lambda error: self.errors.append(f"uncaught: {error}"))
+
+    def _console(self, message) -> None:
+        if message.type == "error":
+            location = message.location.get("url", "") if message.location else ""
+            self.errors.append(f"{message.text} ({location})" if location else message.text)
+
+
+@dataclass(frozen=True)
+class PageReport:
+    """What one rendered page holds, as seen by the browser."""
+
+    page: str
+    arithmatex: int
+    mathjax: bool
+    untypeset: tuple[str, ...]
+    math_errors: tuple[str, ...]
+    broken_images: tuple[str, ...]
+    console_errors: tuple[str, ...]
+    viewport_width: int
+    sideways: int
+    culprits: tuple[str, ...]
+
+    def problems(self) -> list[str]:
+        """One line per thing wrong with the page; empty when it rendered."""
+        name = self.page or "(home)"
+        lines = []
+        if self.arithmatex and not self.mathjax:
+            lines.append(f"{name}: MathJax never started ({self.arithmatex} formulas on the page)")
+        lines += [f"{name}: formula not typeset: {tex}" for tex in self.untypeset]
+        lines += [f"{name}: MathJax error: {error}" for error in self.math_errors]
+        lines += [f"{name}: image did not load: {src}" for src in self.broken_images]
+        lines += [f"{name}: console error: {error}" for error in self.console_errors]
+        return lines
+
+    def overflow(self) -> list[str]:
+        """What sticks out sideways; empty when the page does not scroll sideways."""
+        if not self.sideways:
+            return []
+        name = self.page or "(home)"
+        return [
+            f"{name}: scrolls {self.sideways}px sideways at {self.viewport_width}px wide; "
+            "sticking out: " + ("; ".join(self.culprits) or "?")
+        ]
+
+
+def inspect_page(page, name: str, console: ConsoleLog) -> PageReport:
+    """Wait for a loaded page's math and images, then report on it."""
+    state = page.evaluate(MATH_STATE_JS, MATH_TIMEOUT_MS)
+    sideways = page.evaluate(SIDEWAYS_JS)
+    return PageReport(
+        page=name,
+        arithmatex=state["arithmatex"],
+        mathjax=state["mathjax"],
+        untypeset=tuple(state["untypeset"]),
+        math_errors=tuple(state["mathErrors"]),
+        broken_images=tuple(state["brokenImages"]),
+        console_errors=tuple(console.errors),
+        viewport_width=state["viewportWidth"],
+        sideways=sideways["distance"],
+        culprits=tuple(sideways["culprits"]),
+    )

@@ -1,0 +1,60 @@
+"""Helpers for the pipeline tests: a throw-away copy of the fixture course, notebook edits."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def make_course(target: Path, extra_lessons: tuple[Path, ...] = ()) -> Path:
+    """The fixture course (two lessons, no TensorFlow) with the repository's docs and config."""
+    shutil.copy(ROOT / "mkdocs.yml", target / "mkdocs.yml")
+    shutil.copytree(ROOT / "docs", target / "docs")
+    shutil.copytree(FIXTURES / "course" / "lessons", target / "lessons")
+    for lesson in extra_lessons:
+        shutil.copy(lesson, target / "lessons" / lesson.name)
+    return target
+
+
+def notebook(*cells: tuple[str, str], **course: object) -> dict:
+    """A version-4 notebook from `("markdown"|"code", source)` pairs."""
+    nb_cells = []
+    for index, (kind, text) in enumerate(cells):
+        cell = {"cell_type": kind, "id": f"c{index}", "metadata": {}, "source": text}
+        if kind == "code":
+            cell.update(execution_count=None, outputs=[])
+        nb_cells.append(cell)
+    metadata = {"kernelspec": {"display_name": "Python 3", "language": "python",
+                               "name": course.pop("kernel", "python3")}}
+    if course:
+        metadata["course"] = course
+    return {"cells": nb_cells, "metadata": metadata, "nbformat": 4, "nbformat_minor": 5}
+
+
+def write_notebook(path: Path, nb: dict) -> Path:
+    path.write_text(json.dumps(nb, indent=1), encoding="utf-8")
+    return path
+
+
+def edit_cell(path: Path, index: int, new_source: str) -> None:
+    """Replace the source of cell `index` of the notebook at `path`."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    nb["cells"][index]["source"] = new_source
+    write_notebook(path, nb)
+
+
+class Events:
+    """Records the build's progress events: which lessons started a kernel."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str]] = []
+
+    def __call__(self, lesson, state: str) -> None:
+        self.events.append((lesson.path.name, state))
+
+    def started(self) -> list[str]:
+        return sorted(name for name, state in self.events if state == "running")

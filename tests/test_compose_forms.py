@@ -1,0 +1,215 @@
+"""The forms of the composed equation: the seed networks, collapse, Taylor, layered form, limits.
+
+References are Keras's weights and `predict`, NumPy products of the kernels, and TensorFlow's
+nested gradient tapes for the Taylor coefficients.
+"""
+
+from __future__ import annotations
+
+import time
+from math import factorial
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.tensorflow
+
+
+def _mlp(units, activation="tanh", output_activation="linear", seed=3):
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    layers = [keras.Input((units[0],))]
+    for i, n in enumerate(units[1:]):
+        last = i == len(units) - 2
+        layers.append(
+            keras.layers.Dense(
+                n,
+                activation=output_activation if last else activation,
+                bias_initializer="random_normal",
+            )
+        )
+    return keras.Sequential(layers)
+
+
+def _analyze(model, **overrides):
+    from generator.analyze import analyze_model
+    from generator.settings import MathSettings
+
+    return analyze_model(model, settings=MathSettings().merge(**overrides))
+
+
+def _tree_count(units, function_layers):
+    """Applications of the activation in the written-out tree of a dense chain."""
+    count, copies = 0, 1
+    for n in reversed(units[1 : function_layers + 1]):
+        copies *= n
+        count += copies
+    return count
+
+
+@pytest.mark.parametrize(
+    "units, activation, output_activation",
+    [
+        ((1, 3, 2, 1), "tanh", "linear"),
+        ((1, 10, 2, 1), "tanh", "linear"),
+        ((2, 2, 1), "sigmoid", "sigmoid"),
+    ],
+    ids=["1-3-2-1 tanh", "1-10-2-1 tanh", "2-2-1 sigmoid"],
+)
+def test_seed_networks(units, activation, output_activation):
+    model = _mlp(units, activation, output_activation)
+    equation = _analyze(model).equation
+    assert equation.closed_form
+    latex = equation.latex
+    assert latex.startswith("\\begin{aligned}\ny &= ")
+    name = r"\tanh" if activation == "tanh" else r"\sigma"
+    expected = _tree_count(units, len(units) - 2) + (output_activation != "linear")
+    assert latex.count(name) == expected
+    if output_activation == "sigmoid":  # the output activation wraps the broken sum
+        assert latex.startswith("\\begin{aligned}\ny &= \\sigma\\Bigl(")
+        assert latex.rstrip().endswith("\\Bigr)\n\\end{aligned}")
+    for kernel in model.get_weights()[::2]:  # every weight, rounded to 3 significant digits
+        for value in np.ravel(kernel):
+            assert f"{abs(float(value)):.3g}" in latex
+    assert r"W^{(1)}_{0,0}" in equation.symbolic_latex
+    assert f"b^{{({len(units) - 1})}}_{{0}}" in equation.symbolic_latex
+    sample = np.linspace(-3, 3, 101).reshape(-1, 1).repeat(units[0], axis=1).astype("float32")
+    predicted = model.predict(sample, verbose=0)
+    np.testing.assert_allclose(equation.function()(sample), predicted, atol=1e-5, rtol=1e-5)
+    assert equation.max_abs_error < 1e-5
+    assert [c.name for c in equation.checks] == ["closed form vs predict"]
+    assert all(c.passed for c in equation.checks)
+
+
+def test_long_sums_break_over_lines():
+    equation = _analyze(_mlp((1, 10, 2, 1))).equation
+    lines = equation.latex.splitlines()[1:-1]
+    assert len(lines) > 1 and all(line.startswith("&\\quad ") for line in lines[1:])
+
+
+def test_linear_collapse_equals_product_of_kernels_and_predict():
+    model = _mlp((3, 4, 2), activation="linear")
+    equation = _analyze(model).equation
+    collapse = equation.collapse
+    w1, b1, w2, b2 = model.get_weights()
+    np.testing.assert_allclose(collapse.weights, w1 @ w2, atol=1e-6)
+    np.testing.assert_allclose(collapse.bias, b1 @ w2 + b2, atol=1e-6)
+    assert (
+        collapse.symbolic_latex == r"y = x W + b, \quad W = W^{(1)} W^{(2)}, \quad b = "
+        r"b^{(1)} W^{(2)} + b^{(2)}"
+    )
+    x = np.random.default_rng(0).normal(size=(50, 3)).astype("float32")
+    np.testing.assert_allclose(collapse(x), model.predict(x, verbose=0), atol=1e-5)
+    assert {c.name: c.passed for c in equation.checks}["linear collapse vs predict"]
+    assert "collapses into one affine map" in equation.markdown()
+    assert _analyze(_mlp((3, 4, 2))).equation.collapse is None  # tanh: no collapse
+
+
+def _float64_copy(model):
+    import keras
+
+    copy = keras.Sequential(
+        [keras.Input((1,), dtype="float64")]
+        + [
+            keras.layers.Dense(layer.units, activation=layer.activation, dtype="float64")
+            for layer in model.layers
+        ]
+    )
+    copy.set_weights([w.astype("float64") for w in model.get_weights()])
+    return copy
+
+
+def _derivatives(model, point, order):
+    """f, f', ..., f^(order) at `point` by TensorFlow's nested gradient tapes (float64)."""
+    import tensorflow as tf
+
+    copy = _float64_copy(model)
+    x = tf.Variable([[point]], dtype=tf.float64)
+
+    def derivative(k):
+        if k == 0:
+            return copy(x)
+        with tf.GradientTape() as tape:
+            inner = derivative(k - 1)
+        return tape.gradient(inner, x)
+
+    return [float(derivative(k)[0, 0]) for k in range(order + 1)]
+
+
+@pytest.mark.parametrize("order, point", [(1, 0.0), (3, 0.0), (5, 0.4)])
+def test_taylor_coefficients_and_error(order, point):
+    from generator.compose import taylor
+
+    model = _mlp((1, 3, 2, 1))
+    equation = _analyze(model).equation
+    approx = taylor(equation, order=order, point=point, interval=(point - 0.5, point + 0.5))
+    expected = [d / factorial(k) for k, d in enumerate(_derivatives(model, point, order))]
+    np.testing.assert_allclose(approx.coefficients, expected, rtol=1e-6, atol=1e-9)
+    grid = np.linspace(point - 0.5, point + 0.5, 1001)
+    reference = model.predict(grid.reshape(-1, 1).astype("float32"), verbose=0)[:, 0]
+    assert abs(approx.max_error - np.max(np.abs(reference - approx(grid)))) < 1e-5
+    assert approx.latex.startswith(r"y \approx ")
+
+
+def test_taylor_error_shrinks_with_order_and_plot():
+    from generator.compose import plot_approximation, taylor
+
+    model = _mlp((1, 10, 2, 1))
+    equation = _analyze(model).equation
+    errors = [taylor(equation, order=k, interval=(-0.3, 0.3)).max_error for k in (1, 3, 5)]
+    assert errors[0] > errors[1] > errors[2]
+    fig = plot_approximation(taylor(equation, order=3), model=model)
+    assert len(fig.axes[0].lines) == 3
+
+
+def test_conv_model_gets_the_layered_form():
+    import keras
+
+    model = keras.Sequential(
+        [
+            keras.Input((8, 8, 1)),
+            keras.layers.Conv2D(2, 3, activation="relu"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(1),
+        ]
+    )
+    math = _analyze(model)
+    equation = math.equation
+    assert not equation.closed_form and equation.numpy is None
+    assert "Conv2D" in equation.reason
+    assert equation.latex == equation.layered_latex
+    assert r"f &= f_{3} \circ f_{2} \circ f_{1}" in equation.latex
+    for i, layer in enumerate(math.layers, start=1):
+        assert f"f_{{{i}}} &: \\quad {layer.equation}" in equation.latex
+    assert equation.expansion_ops > 0
+    assert "$$" in equation.markdown()
+
+
+def test_size_limit_returns_layered_form_fast():
+    from generator.compose import compose_equation
+    from generator.derive import derive_model
+    from generator.frontend import describe_model
+
+    model = _mlp((8, 512, 512, 512, 4))
+    math = derive_model(describe_model(model, with_weights=True))
+    start = time.perf_counter()
+    equation = compose_equation(model, math)
+    seconds = time.perf_counter() - start
+    assert not equation.closed_form and "over the limit" in equation.reason
+    assert equation.expansion_ops > 512**3
+    assert seconds < 2.0
+
+
+def test_json_field_and_growth():
+    from generator.compose import expression_growth, growth_table
+    from generator.render.json import model_json
+
+    math = _analyze(_mlp((2, 2, 1), "sigmoid", "sigmoid"))
+    field = model_json(math)["equation"]
+    assert set(field) == {"latex", "numpy", "symbolic_latex", "max_abs_error"}
+    assert field["max_abs_error"] < 1e-5
+    rows = expression_growth([(1, 4, 1), (1, 8, 1), (1, 8, 8, 1), (4, 32, 32, 4)])
+    assert all(r.ops == r.built_ops for r in rows)
+    assert rows[0].ops < rows[1].ops < rows[2].ops < rows[3].ops
+    assert growth_table(rows).count("\n") == len(rows) + 1

@@ -1,0 +1,332 @@
+"""Sequence layers (recurrent, wrappers, attention, embedding) checked against Keras itself."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.tensorflow
+
+# One row per layer type and configuration: (id, input shapes, build(layers, *inputs) -> outputs).
+# An input shape given as (shape, dtype) makes an input of that dtype.
+CASES = [
+    ("simple_rnn", [(5, 3)], lambda L, x: L.SimpleRNN(4)(x)),
+    ("simple_rnn_relu_seq", [(5, 3)],
+     lambda L, x: L.SimpleRNN(4, activation="relu", return_sequences=True)(x)),
+    ("simple_rnn_state", [(5, 3)], lambda L, x: L.SimpleRNN(4, return_state=True)(x)),
+    ("simple_rnn_no_bias", [(5, 3)], lambda L, x: L.SimpleRNN(4, use_bias=False)(x)),
+    ("gru_reset_after", [(6, 3)], lambda L, x: L.GRU(5)(x)),
+    ("gru_reset_before", [(6, 3)], lambda L, x: L.GRU(5, reset_after=False)(x)),
+    ("gru_no_bias", [(6, 3)], lambda L, x: L.GRU(5, use_bias=False)(x)),
+    ("gru_seq_state", [(6, 3)],
+     lambda L, x: L.GRU(5, return_sequences=True, return_state=True)(x)),
+    ("gru_backwards", [(None, 3)], lambda L, x: L.GRU(5, go_backwards=True)(x)),
+    ("lstm", [(7, 4)], lambda L, x: L.LSTM(6)(x)),
+    ("lstm_seq", [(7, 4)], lambda L, x: L.LSTM(6, return_sequences=True)(x)),
+    ("lstm_state", [(7, 4)], lambda L, x: L.LSTM(6, return_state=True)(x)),
+    ("lstm_seq_state_no_bias", [(7, 4)],
+     lambda L, x: L.LSTM(6, return_sequences=True, return_state=True, use_bias=False)(x)),
+    ("conv_lstm2d_seq_state", [(4, 10, 10, 3)],
+     lambda L, x: L.ConvLSTM2D(5, (3, 3), strides=2, return_sequences=True,
+                               return_state=True)(x)),
+    ("conv_lstm1d_same_dilated", [(4, 10, 3)],
+     lambda L, x: L.ConvLSTM1D(5, 3, dilation_rate=2, padding="same")(x)),
+    ("conv_lstm3d_no_bias", [(3, 6, 6, 6, 2)],
+     lambda L, x: L.ConvLSTM3D(2, 3, use_bias=False)(x)),
+    ("bi_lstm_concat", [(5, 3)], lambda L, x: L.Bidirectional(L.LSTM(4))(x)),
+    ("bi_lstm_sum_seq", [(5, 3)],
+     lambda L, x: L.Bidirectional(L.LSTM(4, return_sequences=True), merge_mode="sum")(x)),
+    ("bi_gru_mul", [(5, 3)], lambda L, x: L.Bidirectional(L.GRU(4), merge_mode="mul")(x)),
+    ("bi_gru_ave_reset_before", [(5, 3)],
+     lambda L, x: L.Bidirectional(L.GRU(4, reset_after=False), merge_mode="ave")(x)),
+    ("bi_gru_none", [(5, 3)],
+     lambda L, x: L.Bidirectional(L.GRU(4, return_sequences=True), merge_mode=None)(x)),
+    ("bi_lstm_state", [(5, 3)],
+     lambda L, x: L.Bidirectional(L.LSTM(4, return_state=True))(x)),
+    ("bi_rnn_own_backward", [(5, 3)],
+     lambda L, x: L.Bidirectional(L.SimpleRNN(4),
+                                  backward_layer=L.SimpleRNN(4, activation="relu",
+                                                            go_backwards=True))(x)),
+    ("td_dense", [(5, 3)], lambda L, x: L.TimeDistributed(L.Dense(7, activation="relu"))(x)),
+    ("td_batchnorm", [(5, 6)], lambda L, x: L.TimeDistributed(L.BatchNormalization())(x)),
+    ("td_conv2d", [(4, 10, 10, 3)],
+     lambda L, x: L.TimeDistributed(L.Conv2D(8, (3, 3), strides=2, padding="same"))(x)),
+    ("mha_self", [(6, 16)], lambda L, x: L.MultiHeadAttention(num_heads=4, key_dim=8)(x, x)),
+    ("mha_cross", [(4, 8), (6, 5)],
+     lambda L, q, v: L.MultiHeadAttention(2, 3, value_dim=4)(q, v)),
+    ("mha_cross_key_out", [(4, 8), (6, 5), (6, 7)],
+     lambda L, q, v, k: L.MultiHeadAttention(2, 3, output_shape=(2, 5))(q, v, key=k)),
+    ("mha_no_bias_gate", [(4, 8), (6, 5)],
+     lambda L, q, v: L.MultiHeadAttention(3, 2, use_bias=False, use_gate=True)(q, v)),
+    ("mha_self_scores", [(6, 16)],
+     lambda L, x: L.MultiHeadAttention(2, 4)(x, x, return_attention_scores=True)),
+    ("attention_dot", [(4, 8), (6, 8)], lambda L, q, v: L.Attention()([q, v])),
+    ("attention_concat_scale", [(4, 8), (6, 8)],
+     lambda L, q, v: L.Attention(use_scale=True, score_mode="concat")([q, v])),
+    ("additive_attention", [(4, 8), (6, 8), (6, 8)],
+     lambda L, q, v, k: L.AdditiveAttention()([q, v, k])),
+    ("embedding", [((7,), "int32")], lambda L, x: L.Embedding(50, 4)(x)),
+    ("embedding_2d", [((3, 7), "int32")], lambda L, x: L.Embedding(50, 4, mask_zero=True)(x)),
+]
+
+PLAIN = re.compile(r"^[0-9+\-*() ]+$")
+
+
+def _model(shapes, build):
+    import keras
+
+    inputs = []
+    for spec in shapes:
+        shape, dtype = spec if isinstance(spec[-1], str) else (spec, "float32")
+        inputs.append(keras.Input(shape, dtype=dtype))
+    outputs = build(keras.layers, *inputs)
+    return keras.Model(inputs, outputs)
+
+
+def _layer_and_math(model):
+    from generator.derive import derive_layer
+    from generator.frontend import describe_model
+
+    graph = describe_model(model)
+    (record,) = graph.layers
+    return model.get_layer(record.name), derive_layer(record)
+
+
+@pytest.mark.parametrize("shapes, build", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_shapes_and_counts_match_keras(shapes, build):
+    model = _model(shapes, build)
+    layer, math = _layer_and_math(model)
+    assert math.known, f"no handler for {layer.__class__.__name__}"
+    keras_shapes = [tuple(t.shape) for t in model.outputs]
+    assert list(math.shape.shapes) == keras_shapes
+    assert math.params.total == layer.count_params()
+    trainable = sum(int(np.prod(w.shape)) for w in layer.trainable_weights)
+    non_trainable = sum(int(np.prod(w.shape)) for w in layer.non_trainable_weights)
+    assert (math.params.trainable, math.params.non_trainable) == (trainable, non_trainable)
+    assert PLAIN.match(math.params_formula), math.params_formula
+    assert eval(math.params_formula) == layer.count_params()  # noqa: S307 - digits and + - * ( )
+    assert math.equation and math.equation.strip()
+    assert math.params_latex and math.shape_latex
+
+
+def test_cross_attention_scores_shape_is_what_the_layer_returns():
+    """Keras's symbolic shape of the scores repeats the query length; the call does not."""
+    import keras
+
+    layer = keras.layers.MultiHeadAttention(2, 3)
+    q, v = keras.Input((4, 8)), keras.Input((6, 5))
+    model = keras.Model([q, v], layer(q, v, return_attention_scores=True))
+    _, math = _layer_and_math(model)
+    rng = np.random.default_rng(0)
+    out, scores = model([rng.normal(size=(1, 4, 8)), rng.normal(size=(1, 6, 5))])
+    assert math.shape.shapes[1][1:] == tuple(scores.shape)[1:] == (2, 4, 6)
+    assert math.shape.shapes[0][1:] == tuple(out.shape)[1:]
+
+
+# ---- the printed gate equations, run in NumPy, against Keras ----
+
+def _sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+ACT = {"tanh": np.tanh, "sigmoid": _sigmoid, "relu": lambda z: np.maximum(z, 0.0),
+       "hard_sigmoid": lambda z: np.clip(z + 3.0, 0.0, 6.0) / 6.0}
+
+
+def _blocks(matrix, n):
+    """A kernel's column blocks in gate order: `W_z, W_r, W_h` for a GRU."""
+    return np.split(matrix, n, axis=-1)
+
+
+def simple_rnn_step(x, h, w, act):
+    """`h_t = f(x_t W + h_{t-1} U + b)`."""
+    kernel, recurrent, bias = w
+    return ACT[act["activation"]](x @ kernel + h @ recurrent + bias)
+
+
+def gru_step(x, h, w, act, reset_after):
+    """The GRU lines as printed, gate order z, r, h."""
+    f, g = ACT[act["activation"]], ACT[act["recurrent_activation"]]
+    kernel, recurrent, bias = w
+    w_z, w_r, w_h = _blocks(kernel, 3)
+    u_z, u_r, u_h = _blocks(recurrent, 3)
+    if reset_after:
+        (bx_z, bx_r, bx_h), (bh_z, bh_r, bh_h) = _blocks(bias[0], 3), _blocks(bias[1], 3)
+        z = g(x @ w_z + bx_z + h @ u_z + bh_z)
+        r = g(x @ w_r + bx_r + h @ u_r + bh_r)
+        cand = f(x @ w_h + bx_h + r * (h @ u_h + bh_h))
+    else:
+        b_z, b_r, b_h = _blocks(bias, 3)
+        z = g(x @ w_z + h @ u_z + b_z)
+        r = g(x @ w_r + h @ u_r + b_r)
+        cand = f(x @ w_h + (r * h) @ u_h + b_h)
+    return z * h + (1 - z) * cand
+
+
+def lstm_step(x, state, w, act):
+    """The LSTM lines as printed, gate order i, f, c, o."""
+    f_act, g = ACT[act["activation"]], ACT[act["recurrent_activation"]]
+    h, c = state
+    kernel, recurrent, bias = w
+    (w_i, w_f, w_c, w_o), (u_i, u_f, u_c, u_o) = _blocks(kernel, 4), _blocks(recurrent, 4)
+    b_i, b_f, b_c, b_o = _blocks(bias, 4)
+    i = g(x @ w_i + h @ u_i + b_i)
+    f = g(x @ w_f + h @ u_f + b_f)
+    c_new = f * c + i * f_act(x @ w_c + h @ u_c + b_c)
+    o = g(x @ w_o + h @ u_o + b_o)
+    return o * f_act(c_new), c_new
+
+
+STEP_CASES = [
+    ("simple_rnn", lambda L: L.SimpleRNN(4, return_sequences=True),
+     [r"h_t &= \tanh\!\left(x_t W + h_{t-1} U + b\right)"]),
+    ("simple_rnn_relu", lambda L: L.SimpleRNN(4, activation="relu", return_sequences=True),
+     [r"h_t &= \mathrm{relu}\!\left(x_t W + h_{t-1} U + b\right)"]),
+    ("gru_reset_after", lambda L: L.GRU(4, return_sequences=True),
+     [r"z_t &= \sigma\!\left(x_t W_z + b^{x}_z + h_{t-1} U_z + b^{h}_z\right)",
+      r"r_t &= \sigma\!\left(x_t W_r + b^{x}_r + h_{t-1} U_r + b^{h}_r\right)",
+      r"\tilde{h}_t &= \tanh\!\left(x_t W_h + b^{x}_h + r_t \odot "
+      r"\left(h_{t-1} U_h + b^{h}_h\right)\right)",
+      r"h_t &= z_t \odot h_{t-1} + \left(1 - z_t\right) \odot \tilde{h}_t"]),
+    ("gru_reset_before", lambda L: L.GRU(4, reset_after=False, return_sequences=True),
+     [r"z_t &= \sigma\!\left(x_t W_z + h_{t-1} U_z + b_z\right)",
+      r"r_t &= \sigma\!\left(x_t W_r + h_{t-1} U_r + b_r\right)",
+      r"\tilde{h}_t &= \tanh\!\left(x_t W_h + \left(r_t \odot h_{t-1}\right) U_h + b_h\right)",
+      r"h_t &= z_t \odot h_{t-1} + \left(1 - z_t\right) \odot \tilde{h}_t"]),
+    ("gru_hard_sigmoid", lambda L: L.GRU(4, recurrent_activation="hard_sigmoid",
+                                         return_sequences=True),
+     [r"z_t &= \mathrm{hsig}\!\left("]),
+    ("lstm", lambda L: L.LSTM(4, return_sequences=True),
+     [r"i_t &= \sigma\!\left(x_t W_i + h_{t-1} U_i + b_i\right)",
+      r"f_t &= \sigma\!\left(x_t W_f + h_{t-1} U_f + b_f\right)",
+      r"\tilde{c}_t &= \tanh\!\left(x_t W_c + h_{t-1} U_c + b_c\right)",
+      r"c_t &= f_t \odot c_{t-1} + i_t \odot \tilde{c}_t",
+      r"o_t &= \sigma\!\left(x_t W_o + h_{t-1} U_o + b_o\right)",
+      r"h_t &= o_t \odot \tanh\!\left(c_t\right)"]),
+]
+
+
+@pytest.mark.parametrize("make, lines", [c[1:] for c in STEP_CASES],
+                         ids=[c[0] for c in STEP_CASES])
+def test_printed_gate_equations_compute_what_keras_computes(make, lines):
+    import keras
+
+    steps, d_in = 5, 3
+    layer = make(keras.layers)
+    x_in = keras.Input((steps, d_in))
+    model = keras.Model(x_in, layer(x_in))
+    rng = np.random.default_rng(1)
+    # Random biases too: zero biases would hide a bias in the wrong place.
+    weights = [rng.normal(scale=0.5, size=w.shape).astype("float32") for w in layer.get_weights()]
+    layer.set_weights(weights)
+    _, math = _layer_and_math(model)
+    equation = math.equation
+    positions = [equation.find(line) for line in lines]
+    assert -1 not in positions, f"printed equation lacks a line:\n{equation}"
+    assert positions == sorted(positions), "gate lines out of order"
+
+    x = rng.normal(size=(1, steps, d_in)).astype("float32")
+    expected = np.asarray(model(x))[0]
+    cfg = layer.get_config()
+    units = cfg["units"]
+    h = np.zeros(units)
+    c = np.zeros(units)
+    got = []
+    for t in range(steps):
+        if isinstance(layer, keras.layers.LSTM):
+            h, c = lstm_step(x[0, t], (h, c), weights, cfg)
+        elif isinstance(layer, keras.layers.GRU):
+            h = gru_step(x[0, t], h, weights, cfg, cfg["reset_after"])
+        else:
+            h = simple_rnn_step(x[0, t], h, weights, cfg)
+        got.append(h)
+    np.testing.assert_allclose(np.stack(got), expected, atol=1e-5, rtol=1e-5)
+
+
+def test_bidirectional_count_is_twice_the_inner_layer():
+    import keras
+
+    x = keras.Input((5, 3))
+    inner = keras.layers.GRU(4)
+    model = keras.Model(x, keras.layers.Bidirectional(inner)(x))
+    _, math = _layer_and_math(model)
+    single = keras.Model(x, keras.layers.GRU(4)(x)).count_params()
+    assert math.params.total == 2 * single
+    assert math.params_formula.startswith("2*")
+
+
+MERGES = {"concat": lambda f, b: np.concatenate([f, b], axis=-1), "sum": lambda f, b: f + b,
+          "mul": lambda f, b: f * b, "ave": lambda f, b: (f + b) / 2}
+
+
+@pytest.mark.parametrize("mode", sorted(MERGES))
+def test_bidirectional_equation_in_numpy(mode):
+    """Forward pass, backward pass from t = T-1 down to 0, then the printed merge."""
+    import keras
+
+    steps, d_in = 4, 3
+    x_in = keras.Input((steps, d_in))
+    layer = keras.layers.Bidirectional(keras.layers.SimpleRNN(3, return_sequences=True),
+                                       merge_mode=mode)
+    model = keras.Model(x_in, layer(x_in))
+    rng = np.random.default_rng(2)
+    weights = [rng.normal(scale=0.5, size=w.shape).astype("float32") for w in layer.get_weights()]
+    layer.set_weights(weights)
+    _, math = _layer_and_math(model)
+    assert r"\overleftarrow{h}_t" in math.equation and "t = 3" in math.equation
+    x = rng.normal(size=(steps, d_in)).astype("float32")
+    act = {"activation": "tanh"}
+    fw, bw = [np.zeros(3)], [np.zeros(3)]
+    for t in range(steps):
+        fw.append(simple_rnn_step(x[t], fw[-1], weights[:3], act))
+    for t in reversed(range(steps)):
+        bw.append(simple_rnn_step(x[t], bw[-1], weights[3:], act))
+    forward, backward = np.stack(fw[1:]), np.stack(bw[1:][::-1])  # backward indexed by t
+    expected = np.asarray(model(x[None]))[0]
+    np.testing.assert_allclose(MERGES[mode](forward, backward), expected, atol=1e-5)
+
+
+def _softmax(z):
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def test_multi_head_attention_equation_in_numpy():
+    """Per head softmax(Q K^T / sqrt(d_k)) V, then the output projection summed over heads."""
+    import keras
+
+    heads, d_k, d_v = 2, 3, 4
+    q_in, v_in, k_in = keras.Input((4, 8)), keras.Input((6, 5)), keras.Input((6, 7))
+    layer = keras.layers.MultiHeadAttention(heads, d_k, value_dim=d_v)
+    model = keras.Model([q_in, v_in, k_in], layer(q_in, v_in, key=k_in))
+    rng = np.random.default_rng(3)
+    weights = [rng.normal(scale=0.5, size=w.shape).astype("float32") for w in layer.get_weights()]
+    layer.set_weights(weights)
+    _, math = _layer_and_math(model)
+    assert r"\frac{Q_n K_n^{\top}}{\sqrt{d_k}}" in math.equation
+    named = {w.path.split("/", 1)[1]: v for w, v in zip(layer.weights, weights, strict=True)}
+    xq, xv, xk = (rng.normal(size=s).astype("float32") for s in ((4, 8), (6, 5), (6, 7)))
+    y = named["attention_output/bias"].copy()
+    for n in range(heads):
+        q = xq @ named["query/kernel"][:, n] + named["query/bias"][n]
+        k = xk @ named["key/kernel"][:, n] + named["key/bias"][n]
+        v = xv @ named["value/kernel"][:, n] + named["value/bias"][n]
+        a = _softmax(q @ k.T / np.sqrt(d_k)) @ v
+        y = y + a @ named["attention_output/kernel"][n]
+    expected = np.asarray(model([xq[None], xv[None], xk[None]]))[0]
+    np.testing.assert_allclose(y, expected, atol=1e-5)
+
+
+def test_embedding_is_a_row_lookup():
+    import keras
+
+    tokens = keras.Input((5,), dtype="int32")
+    layer = keras.layers.Embedding(12, 3)
+    model = keras.Model(tokens, layer(tokens))
+    _, math = _layer_and_math(model)
+    assert "E_{x_t,\\, j}" in math.equation
+    ids = np.array([[3, 0, 11, 3, 7]])
+    table = layer.get_weights()[0]
+    np.testing.assert_allclose(np.asarray(model(ids))[0], table[ids[0]], atol=0)

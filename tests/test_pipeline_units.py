@@ -1,0 +1,114 @@
+"""The pipeline's parts that need no kernel: lessons, pages, staging, the CLI's imports."""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from generator.cache import ExecutionCache
+from generator.lessons import LessonError, find_lessons, new_lesson, read_lesson
+from generator.pages import lesson_page
+from generator.site import CoursePaths, SiteError, stage
+from tests.pipeline_support import ROOT, make_course, notebook, write_notebook
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("01-bad-json.ipynb", "{not json", "malformed notebook, not valid JSON"),
+        ("01-no-cells.ipynb", '{"nbformat": 4}', "malformed notebook, it has no list of cells"),
+        ("01-old.ipynb", '{"nbformat": 3, "cells": []}', "nbformat 3"),
+        ("01-odd-cell.ipynb", '{"nbformat": 4, "cells": [{"cell_type": "x"}]}',
+         "cell 1 has no valid cell_type"),
+        ("01-untitled.ipynb", json.dumps(notebook(("code", "1"))), "has no heading"),
+        ("lesson.ipynb", "{}", "must be NN-slug.ipynb"),
+    ],
+)
+def test_malformed_notebook_is_one_clear_error(tmp_path: Path, name: str, content: str,
+                                               message: str) -> None:
+    path = tmp_path / name
+    path.write_text(content)
+    with pytest.raises(LessonError) as info:
+        read_lesson(path)
+    assert str(path) in info.value.format_message()
+    assert message in info.value.format_message()
+
+
+def test_missing_lessons_directory(tmp_path: Path) -> None:
+    with pytest.raises(LessonError, match="no lessons directory"):
+        find_lessons(tmp_path / "lessons")
+
+
+def test_lessons_in_order_with_titles(tmp_path: Path) -> None:
+    make_course(tmp_path)
+    new = new_lesson(tmp_path / "lessons", "Recurrent layers: a function through time")
+    assert new.name == "03-recurrent-layers-a-function-through-time.ipynb"
+    lessons = find_lessons(tmp_path / "lessons")
+    assert [(lesson.number, lesson.title) for lesson in lessons] == [
+        (1, "Adding numbers"), (2, "Reading data"),
+        (3, "Recurrent layers: a function through time")]
+
+
+def test_markdown_from_current_notebook_outputs_from_cache(tmp_path: Path) -> None:
+    png = base64.b64encode(b"\x89PNG fake").decode()
+    executed = notebook(("markdown", "# Old title"), ("code", "print(1)"), ("code", "plot()"))
+    executed["cells"][1]["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "1\n"},
+                                       {"output_type": "stream", "name": "stderr",
+                                        "text": "I0000 00:00:1 port.cc:153] oneDNN custom "
+                                                "operations are on.\n"}]
+    executed["cells"][2]["outputs"] = [{"output_type": "display_data", "metadata": {},
+                                        "data": {"image/png": png, "text/plain": "<Figure>"}}]
+    current = write_notebook(tmp_path / "01-x.ipynb", notebook(
+        ("markdown", "# New title"), ("code", "print(1)"), ("markdown", "More prose."),
+        ("code", "plot()")))
+    page = lesson_page(read_lesson(current), executed, "../notebooks/01-x.ipynb", "../models")
+    assert page.markdown.startswith("# New title\n\n[Download this lesson as a notebook]")
+    assert "```text\n1\n```" in page.markdown and "oneDNN" not in page.markdown
+    assert "More prose." in page.markdown
+    assert "![Output of cell 4](01-x/cell-4-0.png)" in page.markdown
+    assert page.images == {"01-x/cell-4-0.png": b"\x89PNG fake"}
+
+
+def test_cache_lookup_misses_on_incomplete_entry(tmp_path: Path) -> None:
+    lesson_path = write_notebook(tmp_path / "01-x.ipynb", notebook(("markdown", "# X")))
+    lesson = read_lesson(lesson_path)
+    cache = ExecutionCache(tmp_path / "cache")
+    tmp = cache.new_entry()
+    entry = cache.store(lesson, "k1", tmp, {"cells": []}, 1.0)
+    assert cache.lookup(lesson, "k1") == entry
+    assert cache.lookup(lesson, "k2") is None
+    (entry.directory / "entry.json").unlink()
+    assert cache.lookup(lesson, "k1") is None
+
+
+def test_generated_page_never_overwrites_a_hand_written_one(tmp_path: Path) -> None:
+    make_course(tmp_path)
+    (tmp_path / "docs" / "lessons").mkdir()
+    (tmp_path / "docs" / "lessons" / "01-adding-numbers.md").write_text("# Mine\n")
+    with pytest.raises(SiteError, match="docs/lessons/01-adding-numbers.md"):
+        stage(CoursePaths.at(tmp_path), {"lessons/01-adding-numbers.md": "# Generated\n"})
+    assert (tmp_path / "docs" / "lessons" / "01-adding-numbers.md").read_text() == "# Mine\n"
+
+
+def test_help_does_not_import_tensorflow() -> None:
+    code = ("import sys\nfrom click.testing import CliRunner\nfrom generator.cli import main\n"
+            "for cmd in ([], ['build'], ['serve'], ['new'], ['clean']):\n"
+            "    assert CliRunner().invoke(main, [*cmd, '--help']).exit_code == 0\n"
+            "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+
+
+def test_shipped_lessons_are_committed_without_outputs() -> None:
+    for path in sorted((ROOT / "lessons").glob("*.ipynb")):
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        for index, cell in enumerate(nb["cells"], start=1):
+            if cell["cell_type"] == "code":
+                assert cell.get("outputs") == [], f"{path.name}, cell {index} has outputs"
+                assert cell.get("execution_count") is None, f"{path.name}, cell {index} ran"
