@@ -43,8 +43,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "resnet50.keras"
         model.save(path)
-        load_time, loaded = _timed(lambda: keras.saving.load_model(path, safe_mode=True),
-                                   args.repeat)
+        load_time, loaded = _timed(
+            lambda: keras.saving.load_model(path, safe_mode=True), args.repeat
+        )
     describe_time, graph = _timed(lambda: describe_model(loaded), args.repeat)
     derive_only, math = _timed(lambda: derive_model(graph), args.repeat)
     total_time, _ = _timed(lambda: derive_model(describe_model(loaded)), args.repeat)
@@ -57,12 +58,16 @@ def main() -> int:
         ("derive_model", derive_only),
         ("derive_model(describe_model(model))", total_time),
     ]
-    print(f"ResNet50: {len(math.layers)} layers, {math.total_params:,} parameters "
-          f"(Keras: {loaded.count_params():,})")
+    print(
+        f"ResNet50: {len(math.layers)} layers, {math.total_params:,} parameters "
+        f"(Keras: {loaded.count_params():,})"
+    )
     for label, seconds in rows:
         print(f"  {label:<38} {seconds * 1000:9.1f} ms")
-    print(f"  derivation / load  = {ratio:.3f}x  (goal < {GOAL}x: "
-          f"{'met' if ratio < GOAL else 'MISSED'})")
+    print(
+        f"  derivation / load  = {ratio:.3f}x  (goal < {GOAL}x: "
+        f"{'met' if ratio < GOAL else 'MISSED'})"
+    )
     print(f"  derivation / build = {total_time / build_time:.3f}x")
     return 0 if ratio < GOAL else 1
 

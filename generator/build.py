@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from generator.lessons import Lesson, find_lessons
-from generator.site import CoursePaths, Content, hand_written
+from generator.site import Content, CoursePaths, hand_written
 
 SITE_FORMAT = 1  # bump when the layout of generated pages changes without a generator edit
 

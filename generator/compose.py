@@ -8,6 +8,7 @@ the layered form `f = f_L \\circ \\dots \\circ f_1`. The closed form is checked 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -17,6 +18,7 @@ import sympy as sp
 from generator.derive import Check, ModelMath
 from generator.equation.algebra import CountAlgebra, SympyAlgebra
 from generator.equation.build import (
+    Resolved,
     WeightSource,
     activation_names_used,
     input_symbols,
@@ -31,6 +33,7 @@ from generator.equation.layered import count_text, layered_latex, rough_ops
 from generator.equation.plots import plot_approximation, plot_growth
 from generator.equation.taylor import TaylorApprox, taylor
 from generator.equation.verify import keras_prober, predict_error, sample_inputs
+from generator.graph import LayerRecord
 from generator.settings import MathSettings
 
 __all__ = [
@@ -106,8 +109,8 @@ class ComposedEquation:
             size = ""
             if "over the limit" not in self.reason:
                 size = (
-                    f" Written out, its expression would have roughly "
-                    f"{count_text(self.expansion_ops)} operations."
+                    f" Written out, its expression would have {count_text(self.expansion_ops)}"
+                    " operations (a rough estimate)."
                 )
             return "\n\n".join(
                 [
@@ -162,7 +165,9 @@ def compose_equation(
     """
     settings = settings or MathSettings()
     graph = math.graph
-    resolve = partial(resolve_activation, probe=keras_prober(model) if model is not None else None)
+    resolve = _once_per_layer(
+        partial(resolve_activation, probe=keras_prober(model) if model is not None else None)
+    )
     layered = layered_latex(math)
     base = dict(
         layered_latex=layered,
@@ -197,7 +202,29 @@ def compose_equation(
     return _closed_form(model, math, inputs, resolve, ops, sample, settings, base)
 
 
-def _closed_form(model, math, inputs, resolve, ops, sample, settings, base) -> ComposedEquation:
+def _once_per_layer(resolve: Callable[[LayerRecord], Resolved | None]):
+    """`resolve` remembered by layer name: probing a live activation costs a Keras call."""
+    known: dict[str, Resolved | None] = {}
+
+    def remembered(layer: LayerRecord) -> Resolved | None:
+        if layer.name not in known:
+            known[layer.name] = resolve(layer)
+        return known[layer.name]
+
+    return remembered
+
+
+def _closed_form(
+    model: Any,
+    math: ModelMath,
+    inputs: list[sp.Symbol],
+    resolve: Callable[[LayerRecord], Resolved | None],
+    ops: int,
+    sample: Any,
+    settings: MathSettings,
+    base: dict[str, Any],
+) -> ComposedEquation:
+    """Build, print and check the closed form (the size was checked by the caller)."""
     from generator.render.numpy import load_function, module_source
 
     graph = math.graph

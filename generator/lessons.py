@@ -85,7 +85,8 @@ def read_lesson(path: Path) -> Lesson:
     """Read one lesson; a malformed file raises `LessonError` naming it and what is wrong."""
     match = LESSON_NAME.match(path.name)
     if not match:
-        raise LessonError(f"{path}: a lesson's file name must be NN-slug.ipynb (e.g. 01-intro.ipynb)")
+        raise LessonError(f"{path}: a lesson's file name must be NN-slug.ipynb "
+                          "(e.g. 01-intro.ipynb)")
     raw = path.read_bytes()
     try:
         notebook = json.loads(raw)
@@ -129,7 +130,8 @@ def slugify(title: str) -> str:
 def new_lesson(directory: Path, title: str) -> Path:
     """Write a lesson from the template with the next free number; return its path."""
     directory.mkdir(parents=True, exist_ok=True)
-    numbers = [int(m.group(1)) for p in directory.glob("*.ipynb") if (m := LESSON_NAME.match(p.name))]
+    matches = (LESSON_NAME.match(p.name) for p in directory.glob("*.ipynb"))
+    numbers = [int(m.group(1)) for m in matches if m]
     path = directory / f"{max(numbers, default=0) + 1:02d}-{slugify(title)}.ipynb"
     if path.exists():
         raise LessonError(f"{path}: already exists")

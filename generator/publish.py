@@ -6,11 +6,13 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from generator.derive import ModelMath
 from generator.exceptions import CheckFailed
 from generator.settings import MathSettings
+
+if TYPE_CHECKING:  # the build imports this module for its constants: keep it light
+    from generator.derive import ModelMath
 
 #: Set by the build's executor to the directory where a lesson's model artifacts go.
 ARTIFACTS_ENV = "COURSE_ARTIFACTS"

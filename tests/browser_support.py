@@ -1,9 +1,10 @@
-"""Headless Chromium against the built course site: a local server, an offline guard, page checks."""
+"""Headless Chromium against the built site: a local server, an offline guard, page checks."""
 
 from __future__ import annotations
 
 import functools
 import json
+import os
 import re
 import threading
 from collections.abc import Iterator
@@ -13,7 +14,8 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
-CHROMIUM = Path("/usr/bin/chromium")
+# Debian's Chromium; never a browser downloaded by Playwright.
+CHROMIUM = Path(os.environ.get("COURSE_CHROMIUM", "/usr/bin/chromium"))
 LOCAL_HOST = "127.0.0.1"
 # Defence in depth behind the request router: names other than 127.0.0.1 do not resolve and
 # every non-loopback connection goes to a dead proxy, so nothing can leave even if a request
@@ -36,27 +38,36 @@ LOCAL_SCHEMES = ("data", "blob", "about", "chrome-error")
 # Directories of the built site that hold no pages of their own.
 NON_PAGE_DIRS = ("assets", "search", "javascripts", "stylesheets", "notebooks")
 MATH_TIMEOUT_MS = 15_000
+# Give up waiting for math that has not progressed for this long.
+MATH_STALL_MS = 5_000
 
 # Runs in the page: wait for MathJax to start and for every arithmatex element to be typeset (or
 # for the time limit), then report what the page holds. Typeset calls made by the theme's
 # `document$` subscription are not chained on `MathJax.startup.promise` in MathJax 3.2, hence
 # the polling after it.
-MATH_STATE_JS = """
-async (timeoutMs) => {
+MATH_STATE_JS = r"""
+async ([timeoutMs, stallMs]) => {
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
   const deadline = Date.now() + timeoutMs;
   const nodes = () => Array.from(document.querySelectorAll(".arithmatex"));
   const pending = () => nodes().filter((el) => !el.querySelector("mjx-container"));
   let mathjax = false;
   if (nodes().length > 0) {
+    // The theme loads MathJax with plain script tags: it exists soon after the load event.
+    const startBy = Math.min(deadline, Date.now() + stallMs);
     while (!(window.MathJax && MathJax.startup && MathJax.startup.promise)) {
-      if (Date.now() > deadline) break;
+      if (Date.now() > startBy) break;
       await sleep(50);
     }
     mathjax = Boolean(window.MathJax && MathJax.startup && MathJax.startup.promise);
     if (mathjax) {
       await Promise.race([MathJax.startup.promise.catch(() => null), sleep(timeoutMs)]);
-      while (pending().length > 0 && Date.now() < deadline) await sleep(50);
+      // Wait while typesetting progresses; a formula MathJax never finds stalls the count.
+      let left = pending().length, changed = Date.now();
+      while (left > 0 && Date.now() < deadline && Date.now() - changed < stallMs) {
+        await sleep(50);
+        if (pending().length !== left) [left, changed] = [pending().length, Date.now()];
+      }
       await sleep(50);
     }
   }
@@ -83,8 +94,21 @@ async (timeoutMs) => {
       mathErrors.push(el.getAttribute("data-mjx-error") || el.textContent.slice(0, 80));
     });
   }
+  // TeX left as text where a reader sees it (a heading's math in the table of contents, a
+  // formula outside any arithmatex element): the page shows backslashes instead of math.
+  const skip = "pre, code, script, style, textarea, mjx-container, .md-search, .arithmatex";
+  const rawTex = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const text = node.textContent;
+    if (!/\\\(|\\\[|\$\$|\\begin\{/.test(text)) continue;
+    const parent = node.parentElement;
+    if (!parent || parent.closest(skip) || !parent.checkVisibility()) continue;
+    rawTex.push(text.trim().slice(0, 80));
+  }
   return {
     mathjax: mathjax,
+    rawTex: rawTex,
     arithmatex: nodes().length,
     untypeset: pending().map((el) => el.textContent.trim().slice(0, 80)),
     mathErrors: mathErrors,
@@ -206,7 +230,9 @@ def search_word(root: Path, page: str) -> str:
     index = json.loads((root / "search" / "search_index.json").read_text(encoding="utf-8"))
 
     def words(text: str) -> set[str]:
-        return set(re.findall(r"\b[a-z]{6,}\b", re.sub(r"<[^>]+>", " ", text).lower()))
+        # Whole words between spaces: the index splits on spaces and hyphens only.
+        plain = f" {re.sub(r'<[^>]+>', ' ', text).lower()} "
+        return set(re.findall(r"(?<=\s)[a-z]{6,}(?=\s)", plain))
 
     own, other = set(), set()
     for doc in index["docs"]:
@@ -268,6 +294,7 @@ class PageReport:
     arithmatex: int
     mathjax: bool
     untypeset: tuple[str, ...]
+    raw_tex: tuple[str, ...]
     math_errors: tuple[str, ...]
     broken_images: tuple[str, ...]
     console_errors: tuple[str, ...]
@@ -282,6 +309,7 @@ class PageReport:
         if self.arithmatex and not self.mathjax:
             lines.append(f"{name}: MathJax never started ({self.arithmatex} formulas on the page)")
         lines += [f"{name}: formula not typeset: {tex}" for tex in self.untypeset]
+        lines += [f"{name}: TeX shown as text: {text}" for text in self.raw_tex]
         lines += [f"{name}: MathJax error: {error}" for error in self.math_errors]
         lines += [f"{name}: image did not load: {src}" for src in self.broken_images]
         lines += [f"{name}: console error: {error}" for error in self.console_errors]
@@ -300,13 +328,14 @@ class PageReport:
 
 def inspect_page(page, name: str, console: ConsoleLog) -> PageReport:
     """Wait for a loaded page's math and images, then report on it."""
-    state = page.evaluate(MATH_STATE_JS, MATH_TIMEOUT_MS)
+    state = page.evaluate(MATH_STATE_JS, [MATH_TIMEOUT_MS, MATH_STALL_MS])
     sideways = page.evaluate(SIDEWAYS_JS)
     return PageReport(
         page=name,
         arithmatex=state["arithmatex"],
         mathjax=state["mathjax"],
         untypeset=tuple(state["untypeset"]),
+        raw_tex=tuple(state["rawTex"]),
         math_errors=tuple(state["mathErrors"]),
         broken_images=tuple(state["brokenImages"]),
         console_errors=tuple(console.errors),

@@ -46,8 +46,11 @@ def test_application_matches_keras(name, input_shape):
     model = _build(name, input_shape)
     math = derive_model(describe_model(model))
     graph_model = getattr(model, "_functional", None) or model
-    operations = {node.operation.name: node.operation
-                  for nodes in graph_model._nodes_by_depth.values() for node in nodes}
+    operations = {
+        node.operation.name: node.operation
+        for nodes in graph_model._nodes_by_depth.values()
+        for node in nodes
+    }
 
     unknown = sorted({layer.record.type for layer in math.layers if not layer.known})
     assert not unknown, f"{name}: no handler for {unknown}"

@@ -6,6 +6,7 @@ nested gradient tapes for the Taylor coefficients.
 
 from __future__ import annotations
 
+import re
 import time
 from math import factorial
 
@@ -67,8 +68,8 @@ def test_seed_networks(units, activation, output_activation):
     expected = _tree_count(units, len(units) - 2) + (output_activation != "linear")
     assert latex.count(name) == expected
     if output_activation == "sigmoid":  # the output activation wraps the broken sum
-        assert latex.startswith("\\begin{aligned}\ny &= \\sigma\\Bigl(")
-        assert latex.rstrip().endswith("\\Bigr)\n\\end{aligned}")
+        assert re.match(r"\\begin\{aligned\}\ny &= \\sigma\\(left|Bigl)\(", latex)
+        assert re.search(r"\\(right|Bigr)\)\n\\end\{aligned\}$", latex)
     for kernel in model.get_weights()[::2]:  # every weight, rounded to 3 significant digits
         for value in np.ravel(kernel):
             assert f"{abs(float(value)):.3g}" in latex
@@ -83,9 +84,13 @@ def test_seed_networks(units, activation, output_activation):
 
 
 def test_long_sums_break_over_lines():
+    from generator.equation.latex import LINE_CHARS
+
     equation = _analyze(_mlp((1, 10, 2, 1))).equation
     lines = equation.latex.splitlines()[1:-1]
     assert len(lines) > 1 and all(line.startswith("&\\quad ") for line in lines[1:])
+    # the inner sums break too, so every line fits the width (a term of one unit is short)
+    assert max(len(line) for line in lines) <= LINE_CHARS + len(r"&\quad \Bigr)\Bigr)")
 
 
 def test_linear_collapse_equals_product_of_kernels_and_predict():
@@ -202,7 +207,7 @@ def test_size_limit_returns_layered_form_fast():
 
 
 def test_json_field_and_growth():
-    from generator.compose import expression_growth, growth_table
+    from generator.compose import expression_growth, growth_table, plot_growth
     from generator.render.json import model_json
 
     math = _analyze(_mlp((2, 2, 1), "sigmoid", "sigmoid"))
@@ -213,3 +218,37 @@ def test_json_field_and_growth():
     assert all(r.ops == r.built_ops for r in rows)
     assert rows[0].ops < rows[1].ops < rows[2].ops < rows[3].ops
     assert growth_table(rows).count("\n") == len(rows) + 1
+    assert len(plot_growth(rows).axes[0].lines) == 1
+
+
+@pytest.mark.slow
+def test_resnet50_returns_the_layered_form_quickly():
+    import keras
+
+    from generator.compose import compose_equation
+    from generator.derive import derive_model
+    from generator.frontend import describe_model
+
+    model = keras.applications.ResNet50(weights=None)
+    math = derive_model(describe_model(model, with_weights=True))
+    start = time.perf_counter()
+    equation = compose_equation(model, math)
+    assert time.perf_counter() - start < 2.0
+    assert not equation.closed_form and equation.numpy is None
+    assert equation.layered_latex.count("\\\\\n") == len(math.layers)
+
+
+def test_course_math_prints_the_numpy_module(tmp_path):
+    from click.testing import CliRunner
+
+    from generator.cli import main
+
+    model = _mlp((2, 2, 1), "sigmoid", "sigmoid")
+    path = tmp_path / "seed.keras"
+    model.save(path)
+    result = CliRunner().invoke(main, ["math", str(path), "--format", "numpy"])
+    assert result.exit_code == 0, result.output
+    namespace: dict = {}
+    exec(compile(result.output, "seed_numpy", "exec"), namespace)  # noqa: S102
+    x = np.random.default_rng(2).normal(size=(20, 2)).astype("float32")
+    np.testing.assert_allclose(namespace["f"](x), model.predict(x, verbose=0), atol=1e-6)

@@ -14,43 +14,52 @@ import pytest
 pytestmark = pytest.mark.tensorflow
 
 GOLDEN = {
-    ("conv", "params_latex"):
-        r"\left(k_h k_w c_{in} + 1\right) c_{out} = \left(3 \cdot 3 \cdot 3 + 1\right) \cdot 32"
-        r" = 896",
-    ("conv", "shape_latex"):
-        r"n'_h = \left\lfloor \frac{n_h + 2 p - k_h}{s_h} \right\rfloor + 1 = "
-        r"\left\lfloor \frac{32 + 2 \cdot 0 - 3}{1} \right\rfloor + 1 = 30,\quad "
-        r"n'_w = \left\lfloor \frac{n_w + 2 p - k_w}{s_w} \right\rfloor + 1 = "
-        r"\left\lfloor \frac{32 + 2 \cdot 0 - 3}{1} \right\rfloor + 1 = 30"
-        r" \;\Rightarrow\; 30 \times 30 \times 32",
-    ("conv", "equation"):
-        r"a_{i,j,k} = \mathrm{relu}\!\left(b_k + \sum_{u=0}^{2} \sum_{v=0}^{2} \sum_{c=0}^{2} "
-        r"W_{u,v,c,k}\, x_{i + u,\, j + v,\, c}\right)",
+    (
+        "conv",
+        "params_latex",
+    ): r"\left(k_h k_w c_{in} + 1\right) c_{out} = \left(3 \cdot 3 \cdot 3 + 1\right) \cdot 32"
+    r" = 896",
+    ("conv", "shape_latex"): r"n'_h = \left\lfloor \frac{n_h + 2 p - k_h}{s_h} \right\rfloor + 1 = "
+    r"\left\lfloor \frac{32 + 2 \cdot 0 - 3}{1} \right\rfloor + 1 = 30,\quad "
+    r"n'_w = \left\lfloor \frac{n_w + 2 p - k_w}{s_w} \right\rfloor + 1 = "
+    r"\left\lfloor \frac{32 + 2 \cdot 0 - 3}{1} \right\rfloor + 1 = 30"
+    r" \;\Rightarrow\; 30 \times 30 \times 32",
+    (
+        "conv",
+        "equation",
+    ): r"a_{i,j,k} = \mathrm{relu}\!\left(b_k + \sum_{u=0}^{2} \sum_{v=0}^{2} \sum_{c=0}^{2} "
+    r"W_{u,v,c,k}\, x_{i + u,\, j + v,\, c}\right)",
     ("bn", "params_latex"): r"4 c = 4 \cdot 32 = 128",
     ("bn", "shape_latex"): r"30 \times 30 \times 32",
-    ("bn", "equation"):
-        r"a_{\dots,c} = \gamma_c\, \frac{x_{\dots,c} - \mu_c}{\sqrt{\sigma^2_c + 0.001}} + \beta_c"
-        r" \quad (\text{at inference: } \mu_c, \sigma^2_c \text{ are the moving mean and "
-        r"variance, not trained by gradient})",
+    (
+        "bn",
+        "equation",
+    ): r"a_{\dots,c} = \gamma_c\, \frac{x_{\dots,c} - \mu_c}{\sqrt{\sigma^2_c + 0.001}} + \beta_c"
+    r" \quad (\text{at inference: } \mu_c, \sigma^2_c \text{ are the moving mean and "
+    r"variance, not trained by gradient})",
     ("pool", "params_latex"): "0",
-    ("pool", "shape_latex"):
-        r"n'_h = \left\lfloor \frac{n_h + 2 p - k_h}{s_h} \right\rfloor + 1 = "
-        r"\left\lfloor \frac{30 + 2 \cdot 0 - 2}{2} \right\rfloor + 1 = 15,\quad "
-        r"n'_w = \left\lfloor \frac{n_w + 2 p - k_w}{s_w} \right\rfloor + 1 = "
-        r"\left\lfloor \frac{30 + 2 \cdot 0 - 2}{2} \right\rfloor + 1 = 15"
-        r" \;\Rightarrow\; 15 \times 15 \times 32",
-    ("pool", "equation"):
-        r"a_{i,j,c} = \max_{0 \le u < 2,\, 0 \le v < 2} x_{2i+u,\, 2j+v,\, c}",
+    ("pool", "shape_latex"): r"n'_h = \left\lfloor \frac{n_h + 2 p - k_h}{s_h} \right\rfloor + 1 = "
+    r"\left\lfloor \frac{30 + 2 \cdot 0 - 2}{2} \right\rfloor + 1 = 15,\quad "
+    r"n'_w = \left\lfloor \frac{n_w + 2 p - k_w}{s_w} \right\rfloor + 1 = "
+    r"\left\lfloor \frac{30 + 2 \cdot 0 - 2}{2} \right\rfloor + 1 = 15"
+    r" \;\Rightarrow\; 15 \times 15 \times 32",
+    ("pool", "equation"): r"a_{i,j,c} = \max_{0 \le u < 2,\, 0 \le v < 2} x_{2i+u,\, 2j+v,\, c}",
     ("flatten", "params_latex"): "0",
-    ("flatten", "shape_latex"):
-        r"n' = n_h n_w c = 15 \cdot 15 \cdot 32 = 7200 \;\Rightarrow\; 7200",
+    (
+        "flatten",
+        "shape_latex",
+    ): r"n' = n_h n_w c = 15 \cdot 15 \cdot 32 = 7200 \;\Rightarrow\; 7200",
     ("flatten", "equation"): r"a_{(i \cdot 15 + j) \cdot 32 + k} = x_{i,j,k}",
-    ("dense", "params_latex"):
-        r"\left(n_{in} + 1\right) n_{out} = \left(7200 + 1\right) \cdot 10 = 72{,}010",
+    (
+        "dense",
+        "params_latex",
+    ): r"\left(n_{in} + 1\right) n_{out} = \left(7200 + 1\right) \cdot 10 = 72{,}010",
     ("dense", "shape_latex"): "10",
-    ("dense", "equation"):
-        r"a = \mathrm{softmax}(z), \quad z_{j} = b_j + \sum_{i=0}^{7199} W_{i,j}\, x_i, \quad "
-        r"j = 0, \dots, 9",
+    (
+        "dense",
+        "equation",
+    ): r"a = \mathrm{softmax}(z), \quad z_{j} = b_j + \sum_{i=0}^{7199} W_{i,j}\, x_i, \quad "
+    r"j = 0, \dots, 9",
 }
 
 
@@ -62,24 +71,28 @@ def derived():
     from generator.frontend import describe_model
 
     L = keras.layers
-    model = keras.Sequential([
-        keras.Input((32, 32, 3)),
-        L.Conv2D(32, (3, 3), activation="relu", name="conv"),
-        L.BatchNormalization(name="bn"),
-        L.MaxPooling2D(2, name="pool"),
-        L.Flatten(name="flatten"),
-        L.Dense(10, activation="softmax", name="dense"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((32, 32, 3)),
+            L.Conv2D(32, (3, 3), activation="relu", name="conv"),
+            L.BatchNormalization(name="bn"),
+            L.MaxPooling2D(2, name="pool"),
+            L.Flatten(name="flatten"),
+            L.Dense(10, activation="softmax", name="dense"),
+        ]
+    )
     return {layer.record.name: layer for layer in derive_model(describe_model(model)).layers}
 
 
 def _diff(expected: str, actual: str) -> str:
     """A unified diff, one LaTeX term per line so the change stands out."""
+
     def split(text: str) -> list[str]:
         return text.replace(" = ", "\n= ").replace(r",\quad ", ",\\quad\n").splitlines()
 
-    return "\n".join(difflib.unified_diff(split(expected), split(actual), "golden", "derived",
-                                          lineterm=""))
+    return "\n".join(
+        difflib.unified_diff(split(expected), split(actual), "golden", "derived", lineterm="")
+    )
 
 
 @pytest.mark.parametrize("layer, field", list(GOLDEN), ids=[f"{a}-{b}" for a, b in GOLDEN])

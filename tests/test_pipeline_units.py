@@ -112,3 +112,52 @@ def test_shipped_lessons_are_committed_without_outputs() -> None:
             if cell["cell_type"] == "code":
                 assert cell.get("outputs") == [], f"{path.name}, cell {index} has outputs"
                 assert cell.get("execution_count") is None, f"{path.name}, cell {index} ran"
+
+
+class _SavedModel:
+    """Stands in for a Keras model: `publish` only needs its name and `save`."""
+
+    name = "stub"
+
+    def save(self, path: Path) -> None:
+        Path(path).write_bytes(b"keras")
+
+
+def _stub_math(passed: bool):
+    from generator.derive import Check, ModelMath
+    from generator.graph import ModelGraph, TensorRecord
+
+    graph = ModelGraph(
+        "stub", "Sequential", (TensorRecord("x", (None, 2)),), (TensorRecord("x", (None, 2)),), ()
+    )
+    return ModelMath(graph, (), checks=(Check("total parameters vs Keras", passed, "0 vs 1"),))
+
+
+@pytest.mark.parametrize("passed", [True, False])
+def test_publish_writes_artifacts_or_names_the_failed_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, passed: bool
+) -> None:
+    import generator.analyze
+    from generator.exceptions import CheckFailed
+    from generator.publish import publish
+
+    monkeypatch.setattr(
+        generator.analyze,
+        "analyze_model",
+        lambda model, sample=None, settings=None: _stub_math(passed),
+    )
+    monkeypatch.setenv("COURSE_ARTIFACTS", str(tmp_path))
+    if not passed:
+        with pytest.raises(CheckFailed, match="model 'stub': check 'total parameters vs Keras'"):
+            publish(_SavedModel())
+        assert list(tmp_path.iterdir()) == []
+        return
+    publish(_SavedModel(), name="my model")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "my-model.json",
+        "my-model.keras",
+        "my-model.md",
+    ]
+    data = json.loads((tmp_path / "my-model.json").read_text())
+    assert data["name"] == "my model" and data["checks"][0]["passed"]
+    assert (tmp_path / "my-model.md").read_text().startswith("# Model `stub`")

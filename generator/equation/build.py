@@ -60,12 +60,17 @@ def unsupported_reason(
     graph: ModelGraph, resolve: Callable[[LayerRecord], Resolved | None]
 ) -> str | None:
     """Why `graph` has no closed form here (a layer type, a tensor rank), or `None`."""
+    others = list(
+        dict.fromkeys(
+            layer.type
+            for layer in graph.layers
+            if layer.type not in SUPPORTED or layer.children is not None
+        )
+    )
+    if others:
+        shown = ", ".join(others[:4]) + (f" and {len(others) - 4} more" if len(others) > 4 else "")
+        return f"it has {shown} layers (only dense and element-wise layers are expanded)"
     for layer in graph.layers:
-        if layer.type not in SUPPORTED or layer.children is not None:
-            return (
-                f"layer {layer.name!r} is a {layer.type} (only dense and element-wise layers "
-                "are expanded)"
-            )
         shapes = layer.input_shapes + layer.output_shapes
         if any(len(s) != 2 for s in shapes):
             return f"layer {layer.name!r} works on shape {layer.input_shape}, not (batch, features)"

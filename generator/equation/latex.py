@@ -6,11 +6,15 @@ from collections.abc import Sequence
 
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
-from sympy.printing.precedence import precedence
 
 from generator.equation.functions import ActivationFunction, SoftmaxUnit
 
 LINE_CHARS = 170  # LaTeX characters per line of a broken sum; about a page width when typeset
+
+
+def _zero(expr: sp.Expr) -> bool:
+    """A zero number (a bias of exactly 0), without sympy's slow assumption queries."""
+    return expr.is_Number and float(expr) == 0.0
 
 
 def rounded(value: float, digits: int) -> str:
@@ -22,7 +26,20 @@ def rounded(value: float, digits: int) -> str:
     return text
 
 
-class EquationLatexPrinter(LatexPrinter):
+class MemoPrinting:
+    """Prints each distinct subexpression once: the composed tree shares most of its nodes."""
+
+    def _print(self, expr, **kwargs) -> str:
+        if kwargs or not isinstance(expr, sp.Basic):
+            return super()._print(expr, **kwargs)
+        memo = self.__dict__.setdefault("_memo", {})
+        key = id(expr)
+        if key not in memo:
+            memo[key] = (super()._print(expr), expr)  # keep expr alive so its id stays unique
+        return memo[key][0]
+
+
+class EquationLatexPrinter(MemoPrinting, LatexPrinter):
     """Sympy's LaTeX printer keeping the builder's term order, rounding Floats, hiding `+ 0`.
 
     With `max_terms`, a sum of more terms prints its first two, `\\dots` and its last (the
@@ -38,7 +55,7 @@ class EquationLatexPrinter(LatexPrinter):
         return rounded(float(expr), self._settings["digits"])
 
     def _print_Add(self, expr: sp.Add, order: str | None = None) -> str:
-        terms = [t for t in expr.args if not t.is_zero]
+        terms = [t for t in expr.args if not _zero(t)]
         if not terms:
             return "0"
         limit = self._settings["max_terms"]
@@ -48,28 +65,36 @@ class EquationLatexPrinter(LatexPrinter):
         return join_terms([self._print(t) for t in terms])
 
     def _print_Mul(self, expr: sp.Mul) -> str:
-        return " ".join(mul_factors(self, expr))
+        return " ".join(mul_factors(self, expr, r"\left(", r"\right)"))
 
     def _print_Symbol(self, expr: sp.Symbol, style: str = "plain") -> str:
         names = self._settings.get("symbol_names") or {}
         return names.get(expr, expr.name)
 
 
-def mul_factors(printer, expr: sp.Mul) -> list[str]:
+def mul_factors(printer, expr: sp.Mul, left: str = "(", right: str = ")") -> list[str]:
     """A product's factors printed in order, a negative coefficient as a leading `-`.
 
     Sympy's own `_print_Mul` negates and re-evaluates products (`tanh(a)` becomes
-    `-tanh(-a)`); this never builds a new expression except a negated number.
+    `-tanh(-a)`) and asks every factor for its precedence, which is slow on deep trees; this
+    never builds a new expression except a negated number.
     """
     factors = list(expr.args)
     sign = ""
     if factors[0].is_Number and factors[0].is_negative:
         sign = "-"
-        factors = (
-            factors[1:] if factors[0] == -1 and len(factors) > 1 else [-factors[0], *factors[1:]]
+        rest = factors[1:]
+        factors = rest if factors[0] == -1 and rest else [-factors[0], *rest]
+    printed = []
+    for factor in factors:
+        text = printer._print(factor)
+        grouped = (
+            isinstance(factor, sp.Add)
+            or (isinstance(factor, sp.Mul) and factor.args[0].is_Number)
+            or text.startswith("-")
         )
-    level = precedence(expr)
-    printed = [printer.parenthesize(f, level, strict=False) for f in factors]
+        alone = len(factors) == 1 and not sign
+        printed.append(f"{left}{text}{right}" if grouped and not alone else text)
     printed[0] = sign + printed[0]
     return printed
 
@@ -94,36 +119,45 @@ def _function_head(expr: sp.Expr, printer: EquationLatexPrinter) -> str | None:
     return {sp.tanh: r"\tanh", sp.exp: r"\exp"}.get(expr.func)
 
 
-def _top_terms(expr: sp.Expr, printer: EquationLatexPrinter) -> tuple[str, str, list[sp.Expr]]:
-    """Peel one-unit functions off `expr` down to a sum: (prefix, suffix, terms)."""
-    prefix, suffix = "", ""
-    while expr.args and isinstance(expr.args[0], sp.Add):
-        head = _function_head(expr, printer)
-        if head is None:
-            break
-        prefix, suffix = prefix + head + r"\Bigl(", r"\Bigr)" + suffix
-        expr = expr.args[0]
-    terms = list(expr.args) if isinstance(expr, sp.Add) else [expr]
-    return prefix, suffix, [t for t in terms if not t.is_zero]
+def _tokens(expr: sp.Expr, printer: EquationLatexPrinter, width: int) -> list[str]:
+    """`expr` printed as pieces a line may break between: the terms of a sum, and inside a
+    term too long for a line, the terms of its function's argument between `\\Bigl(` and
+    `\\Bigr)` (fixed-size delimiters may open on one line and close on another)."""
+    printed = printer._print(expr)
+    if len(printed) <= width:
+        return [printed]
+    if isinstance(expr, sp.Add):
+        out: list[str] = []
+        for term in (t for t in expr.args if not _zero(t)):
+            pieces = _tokens(term, printer, width)
+            if out:
+                first = pieces[0]
+                pieces[0] = " - " + first[1:].lstrip() if first.startswith("-") else " + " + first
+            out += pieces
+        return out
+    coefficient, inner = "", expr
+    if isinstance(expr, sp.Mul) and len(expr.args) == 2 and expr.args[0].is_Number:
+        coefficient, inner = printer._print(expr.args[0]) + " ", expr.args[1]
+    head = _function_head(inner, printer) if inner.args else None
+    if head is None or not isinstance(inner.args[0], sp.Add):
+        return [printed]
+    body = _tokens(inner.args[0], printer, width)
+    return [f"{coefficient}{head}\\Bigl({body[0]}", *body[1:], r"\Bigr)"]
 
 
 def broken_lines(
     lhs: str, expr: sp.Expr, printer: EquationLatexPrinter, width: int = LINE_CHARS
 ) -> list[str]:
-    """`lhs &= ...` as lines of `aligned`, broken between the top-level terms of the sum."""
-    prefix, suffix, terms = _top_terms(expr, printer)
-    printed = [printer._print(t) for t in terms] or ["0"]
-    pieces = [printed[0]] + [
-        " - " + t[1:].lstrip() if t.startswith("-") else " + " + t for t in printed[1:]
-    ]
-    lines, current = [], f"{lhs} &= {prefix}{pieces[0]}"
-    for piece in pieces[1:]:
-        if len(current) + len(piece) > width:
+    """`lhs &= ...` as lines of `aligned`, broken between terms of sums (see `_tokens`)."""
+    tokens = _tokens(expr, printer, width)
+    lines, current = [], f"{lhs} &= {tokens[0]}"
+    for token in tokens[1:]:
+        if len(current) + len(token) > width and token != r"\Bigr)":
             lines.append(current)
-            current = r"&\quad " + piece.lstrip()
+            current = r"&\quad " + token.lstrip()
         else:
-            current += piece
-    lines.append(current + suffix)
+            current += token
+    lines.append(current)
     return lines
 
 

@@ -23,8 +23,10 @@ def number(value: float) -> str:
 
 def _softmax(f: str, axis: int, rank: int) -> str:
     where = "the last axis" if axis in (-1, rank - 1) else f"axis {axis}"
-    return (rf"a = {f}(x) \ (\text{{over {where}}}), \quad "
-            rf"{f}(x)_k = \frac{{e^{{x_k}}}}{{\sum_m e^{{x_m}}}}")
+    return (
+        rf"a = {f}(x) \ (\text{{over {where}}}), \quad "
+        rf"{f}(x)_k = \frac{{e^{{x_k}}}}{{\sum_m e^{{x_m}}}}"
+    )
 
 
 @register("Activation")
@@ -50,8 +52,13 @@ class ReLUHandler(LayerHandler):
         cfg = layer.config
         top, slope = cfg.get("max_value"), float(cfg.get("negative_slope", 0.0) or 0.0)
         theta = float(cfg.get("threshold", 0.0) or 0.0)
-        below = "0" if slope == 0 else (
-            rf"{number(slope)}\,x" if theta == 0 else rf"{number(slope)}\,(x - {number(theta)})")
+        below = (
+            "0"
+            if slope == 0
+            else (
+                rf"{number(slope)}\,x" if theta == 0 else rf"{number(slope)}\,(x - {number(theta)})"
+            )
+        )
         if top is None and slope == 0 and theta == 0:
             return r"a = \max(0, x) \ (\text{entrywise})"
         if top is not None and slope == 0 and theta == 0:
@@ -60,10 +67,14 @@ class ReLUHandler(LayerHandler):
         if top is None:
             cases.append(rf"x & x \ge {number(theta)}")
         else:
-            cases += [rf"x & {number(theta)} \le x < {number(top)}",
-                      rf"{number(top)} & x \ge {number(top)}"]
-        return (r"a = \begin{cases} " + r" \\ ".join(cases) + r" \end{cases}"
-                r" \ (\text{entrywise})")
+            cases += [
+                rf"x & {number(theta)} \le x < {number(top)}",
+                rf"{number(top)} & x \ge {number(top)}",
+            ]
+        return (
+            r"a = \begin{cases} " + r" \\ ".join(cases) + r" \end{cases}"
+            r" \ (\text{entrywise})"
+        )
 
 
 @register("LeakyReLU")
@@ -72,8 +83,10 @@ class LeakyReLUHandler(LayerHandler):
 
     def equation(self, layer: LayerRecord) -> str:
         slope = layer.config.get("negative_slope", layer.config.get("alpha", 0.3))
-        return (rf"a = \begin{{cases}} x & x \ge 0 \\ {number(slope)}\,x & x < 0 \end{{cases}}"
-                r" \ (\text{entrywise})")
+        return (
+            rf"a = \begin{{cases}} x & x \ge 0 \\ {number(slope)}\,x & x < 0 \end{{cases}}"
+            r" \ (\text{entrywise})"
+        )
 
 
 @register("ELU")
@@ -83,8 +96,10 @@ class ELUHandler(LayerHandler):
     def equation(self, layer: LayerRecord) -> str:
         alpha = number(layer.config.get("alpha", 1.0))
         scale = "" if alpha == "1" else rf"{alpha}\,"
-        return (rf"a = \begin{{cases}} x & x > 0 \\ {scale}(e^{{x}} - 1) & x \le 0 \end{{cases}}"
-                r" \ (\text{entrywise})")
+        return (
+            rf"a = \begin{{cases}} x & x > 0 \\ {scale}(e^{{x}} - 1) & x \le 0 \end{{cases}}"
+            r" \ (\text{entrywise})"
+        )
 
 
 @register("Softmax")
@@ -95,8 +110,10 @@ class SoftmaxHandler(LayerHandler):
         axis = layer.config.get("axis", -1)
         axis = axis[0] if isinstance(axis, list) and len(axis) == 1 else axis
         if isinstance(axis, list):
-            return (rf"a = \mathrm{{softmax}}(x) \ (\text{{over axes {axis}}}), \quad "
-                    r"\mathrm{softmax}(x)_k = \frac{e^{x_k}}{\sum_m e^{x_m}}")
+            return (
+                rf"a = \mathrm{{softmax}}(x) \ (\text{{over axes {axis}}}), \quad "
+                r"\mathrm{softmax}(x)_k = \frac{e^{x_k}}{\sum_m e^{x_m}}"
+            )
         return _softmax(r"\mathrm{softmax}", axis, len(layer.input_shape))
 
 
@@ -116,7 +133,7 @@ class PReLUHandler(LayerHandler):
     def params(self, layer: LayerRecord) -> ParamMath:
         shape = layer.input_shape
         rank = len(shape) - 1
-        names = (["n"] if rank == 1 else [f"n_{k}" for k in range(1, rank)] + ["c"])
+        names = ["n"] if rank == 1 else [f"n_{k}" for k in range(1, rank)] + ["c"]
         syms = [Sym(names[k - 1], shape[k]) for k in self._alpha_axes(layer)]
         weight = layer.weight("alpha")
         trainable = weight.trainable if weight is not None else True
@@ -128,5 +145,7 @@ class PReLUHandler(LayerHandler):
         alpha_idx = ",".join(idx[k - 1] for k in self._alpha_axes(layer))
         alpha = rf"\alpha_{{{alpha_idx}}}" if alpha_idx else r"\alpha"
         x = f"x_{{{','.join(idx)}}}"
-        return (rf"a_{{{','.join(idx)}}} = \begin{{cases}} {x} & {x} \ge 0 \\ "
-                rf"{alpha}\, {x} & {x} < 0 \end{{cases}}")
+        return (
+            rf"a_{{{','.join(idx)}}} = \begin{{cases}} {x} & {x} \ge 0 \\ "
+            rf"{alpha}\, {x} & {x} < 0 \end{{cases}}"
+        )

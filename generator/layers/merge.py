@@ -107,8 +107,10 @@ class ConcatenateHandler(LayerHandler):
     def equation(self, layer: LayerRecord) -> str:
         axis = self._axis(layer)
         where = "the last axis" if axis == len(layer.input_shape) - 1 else f"axis {axis}"
-        return (rf"a = \left[{', '.join(_operands(layer))}\right] \quad "
-                rf"(\text{{side by side along {where}}})")
+        return (
+            rf"a = \left[{', '.join(_operands(layer))}\right] \quad "
+            rf"(\text{{side by side along {where}}})"
+        )
 
 
 @register("Dot")
@@ -139,6 +141,8 @@ class DotHandler(LayerHandler):
                 rf" \text{{ and axis {ay} of }} {v})"
             )
         if layer.config.get("normalize", False):
-            eq += (r" \quad (\text{each input first divided by its Euclidean norm along the "
-                   r"summed axis: a cosine similarity})")
+            eq += (
+                r" \quad (\text{each input first divided by its Euclidean norm along the "
+                r"summed axis: a cosine similarity})"
+            )
         return eq

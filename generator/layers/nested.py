@@ -50,8 +50,10 @@ class NestedModelHandler(LayerHandler):
         """
         graph = self._graph(layer)
         if graph is None:
-            return ParamMath(formula=Num(layer.keras_params),
-                             parts=(ParamPart("weights", Num(layer.keras_params)),))
+            return ParamMath(
+                formula=Num(layer.keras_params),
+                parts=(ParamPart("weights", Num(layer.keras_params)),),
+            )
         frozen = layer.config.get("trainable", True) is False
         terms: list[Formula] = []
         parts: list[ParamPart] = []
@@ -67,8 +69,13 @@ class NestedModelHandler(LayerHandler):
                 parts.append(ParamPart(child.name, Num(count - trainable), trainable=False))
                 continue
             for part in math.parts:
-                parts.append(ParamPart(f"{child.name}/{part.name}", part.formula,
-                                       trainable=part.trainable and not frozen))
+                parts.append(
+                    ParamPart(
+                        f"{child.name}/{part.name}",
+                        part.formula,
+                        trainable=part.trainable and not frozen,
+                    )
+                )
         return ParamMath(formula=total(terms), parts=tuple(parts))
 
     def equation(self, layer: LayerRecord) -> str:
@@ -82,11 +89,15 @@ class NestedModelHandler(LayerHandler):
         chain = r" \circ ".join(reversed(fs))
         n = len(graph.layers)
         if _is_chain(graph):
-            return (rf"a = \left({chain}\right)(x) \quad (\text{{the {n} layers of {name}, "
-                    r"applied in order})")
+            return (
+                rf"a = \left({chain}\right)(x) \quad (\text{{the {n} layers of {name}, "
+                r"applied in order})"
+            )
         order = r",\ ".join(fs)
-        return (rf"a = \mathrm{{{name}}}(x) \quad (\text{{a graph of {n} layers, evaluated in "
-                rf"the order }} {order})")
+        return (
+            rf"a = \mathrm{{{name}}}(x) \quad (\text{{a graph of {n} layers, evaluated in "
+            rf"the order }} {order})"
+        )
 
 
 def _is_chain(graph: ModelGraph) -> bool:

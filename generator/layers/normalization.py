@@ -78,8 +78,9 @@ class LayerNormalizationHandler(LayerHandler):
             parts.append(ParamPart(r"\beta", c, _trainable(layer, "beta", True)))
         if not parts:
             return params_from_parts(formula=Num(0))
-        return params_from_parts(*parts, formula=Mul((Num(len(parts)), c)) if len(parts) > 1
-                                 else None)
+        return params_from_parts(
+            *parts, formula=Mul((Num(len(parts)), c)) if len(parts) > 1 else None
+        )
 
     def equation(self, layer: LayerRecord) -> str:
         axes = _axes(layer)
@@ -87,9 +88,11 @@ class LayerNormalizationHandler(LayerHandler):
         eps = _eps(layer)
         if layer.config.get("rms_scaling", False):
             # Keras's (deprecated) rms_scaling divides by the standard deviation, as written.
-            return (rf"a_k = \gamma_k \frac{{x_k}}{{\sqrt{{\sigma^2 + {eps}}}}}, \quad "
-                    rf"\sigma^2 = \frac{{1}}{{n}}\sum_m (x_m - \mu)^2 \quad (\text{{over {over}; "
-                    r"} x \text{ is not centered})")
+            return (
+                rf"a_k = \gamma_k \frac{{x_k}}{{\sqrt{{\sigma^2 + {eps}}}}}, \quad "
+                rf"\sigma^2 = \frac{{1}}{{n}}\sum_m (x_m - \mu)^2 \quad (\text{{over {over}; "
+                r"} x \text{ is not centered})"
+            )
         gamma = r"\gamma_k\, " if layer.config.get("scale", True) else ""
         beta = r" + \beta_k" if layer.config.get("center", True) else ""
         return (
@@ -110,8 +113,10 @@ class RMSNormalizationHandler(LayerHandler):
     def equation(self, layer: LayerRecord) -> str:
         eps = layer.config.get("epsilon")
         eps = r"\epsilon" if eps is None else number(eps)
-        return (rf"a_k = \gamma_k \frac{{x_k}}{{\sqrt{{\frac{{1}}{{n}}\sum_m x_m^2 + {eps}}}}}"
-                r" \quad (\text{over the normalized axes, for each example})")
+        return (
+            rf"a_k = \gamma_k \frac{{x_k}}{{\sqrt{{\frac{{1}}{{n}}\sum_m x_m^2 + {eps}}}}}"
+            r" \quad (\text{over the normalized axes, for each example})"
+        )
 
 
 @register("GroupNormalization")
@@ -127,8 +132,9 @@ class GroupNormalizationHandler(LayerHandler):
             parts.append(ParamPart(r"\beta", c, _trainable(layer, "beta", True)))
         if not parts:
             return params_from_parts(formula=Num(0))
-        return params_from_parts(*parts, formula=Mul((Num(len(parts)), c)) if len(parts) > 1
-                                 else None)
+        return params_from_parts(
+            *parts, formula=Mul((Num(len(parts)), c)) if len(parts) > 1 else None
+        )
 
     def equation(self, layer: LayerRecord) -> str:
         groups = layer.config.get("groups", 32)
@@ -158,8 +164,11 @@ class NormalizationHandler(LayerHandler):
         if layer.config.get("mean") is not None and layer.config.get("variance") is not None:
             return params_from_parts(formula=Num(0))  # given as constants, not weights
         c = product(_size_syms(layer, _axes(layer)))
-        parts = (ParamPart(r"\mu", c, trainable=False), ParamPart(r"\sigma^2", c, trainable=False),
-                 ParamPart("count", Num(1), trainable=False))
+        parts = (
+            ParamPart(r"\mu", c, trainable=False),
+            ParamPart(r"\sigma^2", c, trainable=False),
+            ParamPart("count", Num(1), trainable=False),
+        )
         return params_from_parts(*parts, formula=Mul((Num(2), c)) + 1)
 
     def equation(self, layer: LayerRecord) -> str:
@@ -169,8 +178,10 @@ class NormalizationHandler(LayerHandler):
         lhs = r"a_{\dots,c}" if sub else "a"
         if layer.config.get("invert", False):
             return rf"{lhs} = \mu{sub} + {x} \sqrt{{{var}}}"
-        return (rf"{lhs} = \frac{{{x} - {mu}}}{{\max\left(\sqrt{{{var}}}, 10^{{-7}}\right)}} "
-                r"\quad (\mu, \sigma^2: \text{fixed by } \mathtt{adapt()} \text{ or given})")
+        return (
+            rf"{lhs} = \frac{{{x} - {mu}}}{{\max\left(\sqrt{{{var}}}, 10^{{-7}}\right)}} "
+            r"\quad (\mu, \sigma^2: \text{fixed by } \mathtt{adapt()} \text{ or given})"
+        )
 
 
 @register("Rescaling")

@@ -11,8 +11,13 @@ from generator.layers.merge import broadcast, operand
 from generator.layers.normalization import constant_latex
 from generator.layers.registry import LayerHandler, ShapeMath, register
 
-_SYMBOLS = {"ops.add": "+", "ops.subtract": "-", "ops.multiply": r"\cdot",
-            "ops.divide": "/", "ops.true_divide": "/"}
+_SYMBOLS = {
+    "ops.add": "+",
+    "ops.subtract": "-",
+    "ops.multiply": r"\cdot",
+    "ops.divide": "/",
+    "ops.true_divide": "/",
+}
 
 
 def _term(value: object, tensors: int, counter: list[int]) -> str:

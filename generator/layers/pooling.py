@@ -32,14 +32,14 @@ def _window(layer: LayerRecord) -> tuple[int, tuple[int, ...], tuple[int, ...], 
     return rank, size, strides, layer.config.get("padding", "valid")
 
 
-def _window_limits(out_idx: tuple[str, ...], win_idx: tuple[str, ...], size: tuple[int, ...]
-                   ) -> str:
+def _window_limits(
+    out_idx: tuple[str, ...], win_idx: tuple[str, ...], size: tuple[int, ...]
+) -> str:
     """`0 \\le u < 2,\\, 0 \\le v < 2`: the range of every offset in the window."""
     return r",\, ".join(rf"0 \le {w} < {k}" for w, k in zip(win_idx, size, strict=True))
 
 
-def _positions(out_idx: tuple[str, ...], win_idx: tuple[str, ...], strides: tuple[int, ...]
-               ) -> str:
+def _positions(out_idx: tuple[str, ...], win_idx: tuple[str, ...], strides: tuple[int, ...]) -> str:
     """`2i+u,\\, 2j+v`: the input position that offset `(u, v)` of window `(i, j)` reads."""
     return r",\, ".join(
         f"{'' if s == 1 else s}{o}+{w}" for o, w, s in zip(out_idx, win_idx, strides, strict=True)
@@ -58,8 +58,11 @@ class _WindowPooling(LayerHandler):
             dims.append(dim)
             formulas.append(formula)
         shape = with_dims(layer.input_shape, axes, dims, None, layer)
-        note = "windows that stick out over the edge are kept: ceil(n / s) positions" if (
-            padding == "same") else ""
+        note = (
+            "windows that stick out over the edge are kept: ceil(n / s) positions"
+            if (padding == "same")
+            else ""
+        )
         return ShapeMath(shape=shape, steps=steps_for(AXIS_NAMES[rank], formulas), note=note)
 
     def _parts(self, layer: LayerRecord) -> tuple[str, str, str]:
@@ -80,8 +83,10 @@ class MaxPoolingHandler(_WindowPooling):
         lhs, limits, x = self._parts(layer)
         eq = rf"{lhs} = \max_{{{limits}}} {x}"
         if _window(layer)[3] == "same":
-            eq += (r" \quad (\tilde{x}: x \text{ padded with } -\infty \text{, so padding never "
-                   r"wins})")
+            eq += (
+                r" \quad (\tilde{x}: x \text{ padded with } -\infty \text{, so padding never "
+                r"wins})"
+            )
         return eq
 
 
@@ -105,19 +110,19 @@ class AveragePoolingHandler(_WindowPooling):
         return rf"{lhs} = \frac{{1}}{{{count}}} \sum_{{{limits}}} {x}"
 
 
-def _global_rank(layer: LayerRecord) -> int:
-    return _RANK[layer.type[-2:]]
-
-
 @register(
-    "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D",
-    "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D",
+    "GlobalMaxPooling1D",
+    "GlobalMaxPooling2D",
+    "GlobalMaxPooling3D",
+    "GlobalAveragePooling1D",
+    "GlobalAveragePooling2D",
+    "GlobalAveragePooling3D",
 )
 class GlobalPoolingHandler(LayerHandler):
     summary = "global pooling: one max or mean per channel over every position"
 
     def output_shape(self, layer: LayerRecord) -> ShapeMath:
-        rank = _global_rank(layer)
+        rank = _rank(layer)
         shape = layer.input_shape
         axes = spatial_axes(layer, rank)
         if layer.config.get("keepdims", False):
@@ -125,7 +130,7 @@ class GlobalPoolingHandler(LayerHandler):
         return ShapeMath(shape=tuple(d for i, d in enumerate(shape) if i not in axes))
 
     def equation(self, layer: LayerRecord) -> str:
-        rank = _global_rank(layer)
+        rank = _rank(layer)
         idx = _WIN_IDX[rank]
         axes = spatial_axes(layer, rank)
         dims = [layer.input_shape[a] for a in axes]

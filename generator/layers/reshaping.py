@@ -42,21 +42,27 @@ class FlattenHandler(LayerHandler):
         if any(d is None for d in dims):
             return ShapeMath(shape=(layer.input_shape[0], None))
         formula = product(_dim_syms(layer.input_shape))
-        return ShapeMath(shape=(layer.input_shape[0], formula.value()),
-                         steps=(DimStep(label="n'", formula=formula),))
+        return ShapeMath(
+            shape=(layer.input_shape[0], formula.value()),
+            steps=(DimStep(label="n'", formula=formula),),
+        )
 
     def equation(self, layer: LayerRecord) -> str:
-        dims = layer.input_shape[1:]
+        dims = list(layer.input_shape[1:])
         letters = list(_LETTERS[: len(dims)])
         if len(dims) <= 1:
             return r"a_i = x_i"
+        x_index = _index(letters)
+        if layer.config.get("data_format") == "channels_first":
+            # Keras moves the channels last before flattening, as for channels-last inputs.
+            letters, dims = [*letters[1:], letters[0]], [*dims[1:], dims[0]]
         # Row-major (C) order: the last index runs fastest.
         flat = letters[0]
         for letter, d in zip(letters[1:], dims[1:], strict=True):
             size = "n" if d is None else str(d)
             flat = f"({flat})" if "+" in flat else flat
             flat = rf"{flat} \cdot {size} + {letter}"
-        return rf"a_{{{flat}}} = x_{{{_index(letters)}}}"
+        return rf"a_{{{flat}}} = x_{{{x_index}}}"
 
 
 @register("Reshape")
@@ -74,15 +80,19 @@ class ReshapeHandler(LayerHandler):
                 if d != -1:
                     known *= d
             target[target.index(-1)] = None if size is None else size // known
-            return ShapeMath(shape=(layer.input_shape[0], *target),
-                             note="-1 is inferred so that the number of entries stays the same")
+            return ShapeMath(
+                shape=(layer.input_shape[0], *target),
+                note="-1 is inferred so that the number of entries stays the same",
+            )
         return ShapeMath(shape=(layer.input_shape[0], *target))
 
     def equation(self, layer: LayerRecord) -> str:
         shape = self.output_shape(layer).shape[1:]
         dims = r" \times ".join("n" if d is None else str(d) for d in shape)
-        return (rf"a = \mathrm{{reshape}}_{{{dims}}}(x), \quad "
-                r"\mathrm{vec}(a) = \mathrm{vec}(x) \ (\text{row-major order})")
+        return (
+            rf"a = \mathrm{{reshape}}_{{{dims}}}(x), \quad "
+            r"\mathrm{vec}(a) = \mathrm{vec}(x) \ (\text{row-major order})"
+        )
 
 
 @register("Permute")
@@ -150,15 +160,17 @@ class _EdgeHandler(LayerHandler):
             formula: Formula = Add((sn, a, b)) if self.sign > 0 else Sub(Sub(sn, a), b)
             dims.append(formula.value())
             steps.append(DimStep(label=f"n'_{name}", formula=formula))
-        return ShapeMath(shape=with_dims(layer.input_shape, axes, dims, None, layer),
-                         steps=tuple(steps))
+        return ShapeMath(
+            shape=with_dims(layer.input_shape, axes, dims, None, layer), steps=tuple(steps)
+        )
 
     def _shifted(self, layer: LayerRecord) -> tuple[str, str]:
         rank, _, pairs = self._axes(layer)
         op = "-" if self.sign > 0 else "+"
         idx = _IDX[rank]
-        src = [i if start == 0 else f"{i}{op}{start}" for i, (start, _) in zip(idx, pairs,
-                                                                                  strict=True)]
+        src = [
+            i if start == 0 else f"{i}{op}{start}" for i, (start, _) in zip(idx, pairs, strict=True)
+        ]
         return f"a_{{{_index(idx)},c}}", rf"x_{{{_SEP.join(src)},\, c}}"
 
 
@@ -181,8 +193,10 @@ class ZeroPaddingHandler(_EdgeHandler):
 
     def equation(self, layer: LayerRecord) -> str:
         lhs, x = self._shifted(layer)
-        return (rf"{lhs} = \begin{{cases}} {x} & \text{{if the index is inside }} x \\ "
-                r"0 & \text{otherwise} \end{cases}")
+        return (
+            rf"{lhs} = \begin{{cases}} {x} & \text{{if the index is inside }} x \\ "
+            r"0 & \text{otherwise} \end{cases}"
+        )
 
 
 @register("UpSampling1D", "UpSampling2D", "UpSampling3D")
@@ -206,8 +220,9 @@ class UpSamplingHandler(LayerHandler):
             formula = Mul((Sym(f"n_{name}", n), Sym(f"s_{name}", s)))
             dims.append(formula.value())
             steps.append(DimStep(label=f"n'_{name}", formula=formula))
-        return ShapeMath(shape=with_dims(layer.input_shape, axes, dims, None, layer),
-                         steps=tuple(steps))
+        return ShapeMath(
+            shape=with_dims(layer.input_shape, axes, dims, None, layer), steps=tuple(steps)
+        )
 
     def equation(self, layer: LayerRecord) -> str:
         rank, size, _ = self._size(layer)
@@ -221,7 +236,5 @@ class UpSamplingHandler(LayerHandler):
                 rf"y'_{j} = \frac{{{j} + 1/2}}{{{sj}}} - \frac{{1}}{{2}} \quad "
                 r"(\text{clamped to the input's edges})"
             )
-        src = [i if s == 1 else rf"\lfloor {i}/{s} \rfloor" for i, s in zip(idx, size,
-                                                                             strict=True)]
+        src = [i if s == 1 else rf"\lfloor {i}/{s} \rfloor" for i, s in zip(idx, size, strict=True)]
         return rf"{lhs} = x_{{{_SEP.join(src)},\, c}}"
-

@@ -48,9 +48,10 @@ def model_latex(math: ModelMath) -> str:
             parts += [r"\subsection*{The whole network as one function}", rf"\[ {body} \]"]
     if math.checks:
         items = "\n".join(
-            rf"  \item {_escape(c.name)}: {'passed' if c.passed else 'FAILED'} ({_escape(c.detail)})"
+            rf"  \item {_escape(c.name)}: {'passed' if c.passed else 'FAILED'} "
+            rf"({_escape(c.detail)})"
             for c in math.checks
         )
-        parts.append(rf"\subsection*{{Checks}}" + "\n" + rf"\begin{{itemize}}" + "\n" + items
+        parts.append(r"\subsection*{Checks}" + "\n" + r"\begin{itemize}" + "\n" + items
                      + "\n" + r"\end{itemize}")
     return "\n\n".join(parts) + "\n"

@@ -71,7 +71,8 @@ def _io_shapes(layer: DerivedLayer) -> str:
 def architecture_table(math: ModelMath) -> str:
     """One row per layer: code, shapes, count formula with numbers, count, trainable split."""
     rows = [
-        "| # | Layer | Keras code | Shape in → out | Parameters | Count | Trainable / non-trainable |",
+        "| # | Layer | Keras code | Shape in → out | Parameters | Count "
+        "| Trainable / non-trainable |",
         "|--:|---|---|---|---|--:|---|",
     ]
     for i, layer in enumerate(math.layers):

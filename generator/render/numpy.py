@@ -16,7 +16,7 @@ from generator.equation.functions import (
     Minimum,
     SoftmaxUnit,
 )
-from generator.equation.latex import mul_factors
+from generator.equation.latex import MemoPrinting, mul_factors
 
 # erf to about 1e-7 (Numerical Recipes' erfc, Chebyshev fit): NumPy has no erf of its own.
 ERF_SOURCE = '''def erf(z):
@@ -30,12 +30,15 @@ ERF_SOURCE = '''def erf(z):
 HELPERS = {"erf": ERF_SOURCE}
 
 
-class ClosedFormNumPyPrinter(NumPyPrinter):
+class ClosedFormNumPyPrinter(MemoPrinting, NumPyPrinter):
     """Sympy's NumPy printer with `np.` names, every Float at full float64 precision, the
     builder's term order, and the network's activations called by name."""
 
     def __init__(self, settings: dict | None = None):
         super().__init__({"order": "none", "fully_qualified_modules": True, **(settings or {})})
+
+    def _handle_UnevaluatedExpr(self, expr: sp.Expr) -> sp.Expr:
+        return expr  # there are none, and looking for them walks the whole tree
 
     def _module_format(self, fqn: str, register: bool = True) -> str:
         return super()._module_format(fqn, register).replace("numpy.", "np.")
@@ -127,7 +130,7 @@ def module_source(
     outs = []
     for j, expr in enumerate(exprs):
         code = printer.doprint(expr)
-        if not expr.free_symbols:  # a constant output still needs one value per row
+        if expr.is_Number:  # a constant output still needs one value per row
             code = f"np.full(x.shape[0], {code})"
         body.append(f"    y_{j} = {code}")
         outs.append(f"y_{j}")

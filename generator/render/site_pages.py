@@ -9,7 +9,7 @@ from typing import Any
 from generator.execute import LessonRun
 from generator.lessons import Lesson
 from generator.pages import lesson_page
-from generator.site import OUTLINE_MARKER, CoursePaths, Content, SiteError
+from generator.site import OUTLINE_MARKER, Content, CoursePaths, SiteError
 
 
 def _published(run: LessonRun) -> list[dict[str, Any]]:
@@ -107,7 +107,7 @@ def nav_for(paths: CoursePaths, lessons: list[Lesson],
     order = {"notation.md": 0}
     for page in sorted(extra, key=lambda p: (order.get(p.name, 1), p.name)):
         nav.append(page.name)
-    nav.append({"Lessons": [{f"{l.number}. {l.title}": f"lessons/{l.stem}.md"} for l in lessons]})
+    nav.append({"Lessons": [{f"{x.number}. {x.title}": f"lessons/{x.stem}.md"} for x in lessons]})
     model_nav = [{m.get("name", m["stem"]): f"models/{m['stem']}.md"}
                  for lesson in lessons for m in models.get(lesson.stem, [])]
     if model_nav:

@@ -36,6 +36,19 @@ def write_module(module: TorchModule, outdir: Path) -> Path:
     return path
 
 
+_DIFFERENCES = (
+    ({"SimpleRNN", "GRU", "LSTM", "Bidirectional"},
+     "PyTorch's recurrent layers add a second bias vector to each gate (`bias_hh`); Keras's "
+     "LSTM and SimpleRNN have one, so the translation sets the second to zero."),
+    ({"BatchNormalization", "LayerNormalization", "GroupNormalization"},
+     "Where Keras leaves out the scale or the shift, PyTorch's affine normalization still has "
+     "both; the translation fixes the missing one at 1 or 0."),
+    ({"Normalization"},
+     "Keras's Normalization also counts the samples it was adapted on; the count plays no part "
+     "in the output."),
+)
+
+
 def torch_tab_markdown(math: ModelMath) -> str | None:
     """The body of a model page's PyTorch tab: the generated source and, per layer, PyTorch's
     parameter counts beside Keras's; `None` when some layer has no translation."""
@@ -54,13 +67,8 @@ def torch_tab_markdown(math: ModelMath) -> str | None:
     params = sum(c.torch_params for c in module.counts)
     buffers = sum(c.torch_buffers for c in module.counts)
     rows.append(f"| **Total** | | **{keras:,}** | **{params:,}** | **{buffers:,}** |")
-    notes = []
-    if params + buffers != keras:
-        notes.append(
-            "The totals differ where the frameworks store different things: PyTorch's recurrent "
-            "layers keep a second bias vector (here zero, since Keras has one), and an affine "
-            "normalization needs both a scale and a shift."
-        )
+    differ = {c.type for c in module.counts if c.torch_params + c.torch_buffers != c.keras}
+    notes = [note for types, note in _DIFFERENCES if differ & types]
     if buffers:
         notes.append(
             "Batch normalization's moving mean and variance are weights in Keras (not "

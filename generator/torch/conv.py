@@ -77,12 +77,17 @@ def _padded(ctx: LayerContext, kernel, strides, dilation, pad_value: str = ""):
         return x, "", None
     if padding == "causal":
         return _f_pad(x, [((kernel[0] - 1) * dilation[0], 0)]), "", None
-    if all(s == 1 for s in strides) and not pad_value:
-        return x, ', padding="same"', None
-    sizes = ctx.value().shape[1:-1]
-    if any(size is None for size in sizes):
-        raise ctx.error("pads 'same' with strides over an axis of unknown length")
-    pairs = same_pads(sizes, kernel, strides, dilation)
+    if all(s == 1 for s in strides):
+        # With stride 1 the padding does not depend on the input's length.
+        pairs = [((k - 1) * d // 2, (k - 1) * d - (k - 1) * d // 2)
+                 for k, d in zip(kernel, dilation, strict=True)]
+        if all(a == b for a, b in pairs) and not pad_value:
+            return x, ', padding="same"', None
+    else:
+        sizes = ctx.value().shape[1:-1]
+        if any(size is None for size in sizes):
+            raise ctx.error("pads 'same' with strides over an axis of unknown length")
+        pairs = same_pads(sizes, kernel, strides, dilation)
     if all(a == b for a, b in pairs):
         befores = [a for a, _ in pairs]
         return x, (f", padding={int_arg(befores)}" if any(befores) else ""), None

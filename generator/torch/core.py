@@ -134,13 +134,22 @@ def identity(ctx: LayerContext) -> Result:
 
 @translation("Rescaling")
 def rescaling(ctx: LayerContext) -> Result:
+    value = ctx.value()
+
+    def constant(number: object) -> str:
+        if isinstance(number, int | float):
+            return repr(float(number))
+        # One factor per channel: channels sit on dimension 1 of a channels-first tensor.
+        values = np.asarray(number, dtype=np.float32).reshape(-1).tolist()
+        trailing = value.rank - 2 if value.layout.kind == "cf" else 0
+        shape = f".reshape(-1{', 1' * trailing})" if trailing else ""
+        return f"torch.tensor({values!r}){shape}"
+
     scale, offset = ctx.config.get("scale", 1.0), ctx.config.get("offset", 0.0)
-    if not all(isinstance(v, int | float) for v in (scale, offset)):
-        raise ctx.error("rescales by per-channel lists; only scalar scale and offset translate")
-    expr = f"{ctx.input()} * {float(scale)!r}"
-    if offset:
-        expr += f" + {float(offset)!r}"
-    return Result(expr, ctx.value().layout)
+    expr = f"{value.expr} * {constant(scale)}"
+    if not isinstance(offset, int | float) or offset:
+        expr += f" + {constant(offset)}"
+    return Result(expr, value.layout)
 
 
 # --- merging -------------------------------------------------------------------------------------
@@ -177,3 +186,65 @@ def concatenate(ctx: LayerContext) -> Result:
     # The channel axis moves: Keras's last axis is dimension 1 of a channels-first tensor.
     dim = torch_dim(int(ctx.config.get("axis", -1)), ctx.value().rank, layout)
     return Result(f"torch.cat([{', '.join(xs)}], dim={dim})", layout)
+
+
+PRELU_PER_ENTRY = '''\
+class PReLUPerEntry(nn.Module):
+    """Keras's PReLU with a slope for every entry, not only every channel (as nn.PReLU has):
+    x where x > 0, alpha * x elsewhere. Works on channels-last tensors, as Keras's does."""
+
+    def __init__(self, shape):
+        super().__init__()
+        self.alpha = nn.Parameter(torch.zeros(shape))
+
+    def forward(self, x):
+        return F.relu(x) - self.alpha * F.relu(-x)
+'''
+
+
+@translation("PReLU")
+def prelu(ctx: LayerContext) -> Result:
+    value = ctx.value()
+    alpha = ctx.weight("alpha")
+    channels = int(value.shape[-1])
+    if alpha.size == 1:
+        layer = ctx.module("nn.PReLU()", weight=alpha.reshape(1))
+        return Result(f"{layer}({value.expr})", value.layout)
+    if alpha.size == channels and alpha.shape[-1] == channels:
+        # One slope per channel: nn.PReLU, which reads the channels from dimension 1.
+        layout = Layout("cf") if value.rank > 2 else CL
+        layer = ctx.module(f"nn.PReLU(num_parameters={channels})", weight=alpha.reshape(-1))
+        return Result(f"{layer}({ctx.input(0, layout)})", layout)
+    ctx.use_helper(PRELU_PER_ENTRY)
+    layer = ctx.module(f"PReLUPerEntry({tuple(alpha.shape)})",
+                       alpha=np.ascontiguousarray(alpha))
+    return Result(f"{layer}({ctx.input(0, CL)})", CL)
+
+
+_OPS = {"ops.add": " + ", "ops.subtract": " - ", "ops.multiply": " * ", "ops.divide": " / ",
+        "ops.true_divide": " / "}
+
+
+@translation(*_OPS)
+def operation(ctx: LayerContext) -> Result:
+    """`x + 3.0` written between layers: the same arithmetic on PyTorch tensors."""
+    operands = ctx.config.get("operands", [None] * len(ctx.inputs))
+    arrays = [a for a in operands if a is not None and not isinstance(a, int | float)]
+    if any(np.size(a) > 16 for a in arrays):
+        raise ctx.error("computes with an array constant of more than 16 entries")
+    if arrays:
+        xs, layout = [ctx.input(i, CL) for i in range(len(ctx.inputs))], CL  # as Keras broadcasts
+    elif len(ctx.inputs) == 1:
+        xs, layout = [ctx.input()], ctx.value().layout  # scalars fit any order of the axes
+    else:
+        xs, layout = _common_inputs(ctx)
+    tensors = iter(xs)
+    terms = []
+    for operand in operands:
+        if operand is None:
+            terms.append(next(tensors))
+        elif isinstance(operand, int | float):
+            terms.append(repr(operand))
+        else:
+            terms.append(f"torch.tensor({np.asarray(operand, dtype=np.float32).tolist()!r})")
+    return Result(_OPS[ctx.record.type].join(terms), layout)

@@ -1,14 +1,16 @@
-"""PyTorch translations of BatchNormalization and LayerNormalization."""
+"""PyTorch translations of the normalization layers: batch, layer, RMS, group, unit, fixed."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from generator.torch.registry import CF, CL, LayerContext, Result, translation
+from generator.torch.registry import CF, CL, LayerContext, Result, torch_dim, translation
 
 
 def _axes(ctx: LayerContext, rank: int) -> list[int]:
     axis = ctx.config.get("axis", -1)
+    if axis is None:
+        raise ctx.error("normalizes over every axis at once (axis=None)")
     axes = axis if isinstance(axis, list) else [axis]
     return sorted(int(a) % rank for a in axes)
 
@@ -74,4 +76,92 @@ def layer_normalization(ctx: LayerContext) -> Result:
     else:
         extra = ", elementwise_affine=False"
     layer = ctx.module(f"nn.LayerNorm({shape_code}, eps={eps!r}{extra})", **state)
+    return Result(f"{layer}({ctx.input(0, CL)})", CL)
+
+
+def _trailing(ctx: LayerContext) -> tuple[int, ...]:
+    """The sizes of the normalized axes, which must be the trailing ones."""
+    value = ctx.value()
+    axes = _axes(ctx, value.rank)
+    if axes != list(range(value.rank - len(axes), value.rank)):
+        raise ctx.error("normalizes axes that are not the trailing ones")
+    return tuple(int(value.shape[a]) for a in axes)
+
+
+@translation("RMSNormalization", wants=CL)
+def rms_normalization(ctx: LayerContext) -> Result:
+    shape = _trailing(ctx)
+    shape_code = str(shape[0]) if len(shape) == 1 else str(shape)
+    eps = float(ctx.config.get("epsilon", 1e-6))
+    layer = ctx.module(f"nn.RMSNorm({shape_code}, eps={eps!r})",
+                       weight=ctx.weight("scale").reshape(shape))
+    return Result(f"{layer}({ctx.input(0, CL)})", CL)
+
+
+@translation("GroupNormalization", wants=CF)
+def group_normalization(ctx: LayerContext) -> Result:
+    value = ctx.value()
+    if _axes(ctx, value.rank) != [value.rank - 1]:
+        raise ctx.error("normalizes groups along an axis other than the last (channels)")
+    channels, groups = int(value.shape[-1]), int(ctx.config.get("groups", 32))
+    eps = float(ctx.config.get("epsilon", 1e-3))
+    center, scale = ctx.config.get("center", True), ctx.config.get("scale", True)
+    state, affine = {}, ""
+    if center or scale:
+        ones = np.ones(channels, dtype=np.float32)
+        state["weight"] = ctx.weight("gamma") if scale else ones
+        state["bias"] = ctx.weight("beta") if center else np.zeros_like(ones)
+    else:
+        affine = ", affine=False"
+    # Both frameworks put channels c*G/C .. into group c: the groups are contiguous blocks.
+    layer = ctx.module(f"nn.GroupNorm(num_groups={groups}, num_channels={channels}, "
+                       f"eps={eps!r}{affine})", **state)
+    return Result(f"{layer}({ctx.input(0, CF)})", CF)
+
+
+@translation("UnitNormalization")
+def unit_normalization(ctx: LayerContext) -> Result:
+    value = ctx.value()
+    dims = sorted(torch_dim(a, value) for a in _axes(ctx, value.rank))
+    dim = str(dims[0]) if len(dims) == 1 else str(tuple(dims))
+    x = value.expr
+    # Keras caps 1 / norm at 1e12 rather than flooring the norm: the same away from zero.
+    return Result(f"{x} * torch.rsqrt(({x} * {x}).sum(dim={dim}, keepdim=True)).clamp(max=1e12)",
+                  value.layout)
+
+
+STANDARDIZE = '''\
+class Standardize(nn.Module):
+    """Keras's Normalization layer: (x - mean) / max(sqrt(variance), 1e-7), with the mean and
+    variance fixed when the layer was adapted (buffers, not parameters)."""
+
+    def __init__(self, size):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(size))
+        self.register_buffer("variance", torch.ones(size))
+
+    def forward(self, x):
+        return (x - self.mean) / torch.clamp(self.variance.sqrt(), min=1e-7)
+'''
+
+
+@translation("Normalization", wants=CL)
+def normalization(ctx: LayerContext) -> Result:
+    value = ctx.value()
+    if ctx.config.get("invert"):
+        raise ctx.error("inverts the normalization (invert=True)")
+    if ctx.has_weight("mean"):
+        mean, variance = ctx.weight("mean"), ctx.weight("variance")
+    elif ctx.config.get("mean") is not None:
+        mean = np.asarray(ctx.config["mean"], dtype=np.float32)
+        variance = np.asarray(ctx.config["variance"], dtype=np.float32)
+    else:
+        raise ctx.error("has neither adapted weights nor a given mean and variance")
+    channels = int(value.shape[-1])
+    if mean.size not in (1, channels) or _axes(ctx, value.rank) != [value.rank - 1]:
+        raise ctx.error("normalizes per entry over axes other than the last")
+    ctx.use_helper(STANDARDIZE)
+    size = int(mean.size)
+    layer = ctx.module(f"Standardize({size})", buffers=("mean", "variance"),
+                       mean=mean.reshape(size), variance=variance.reshape(size))
     return Result(f"{layer}({ctx.input(0, CL)})", CL)

@@ -182,11 +182,13 @@ def translation(*type_names: str, wants: Layout | None = None):
 
 def _fill_table() -> None:
     from generator.torch import (  # noqa: F401  (their decorators fill it)
+        attention,
         conv,
         core,
         normalization,
         recurrent,
         reshaping,
+        wrappers,
     )
 
 

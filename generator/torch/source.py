@@ -189,17 +189,18 @@ class _GraphTranslator:
         return name
 
     def input_layout(self, name: str, shape: Shape) -> Layout:
-        """Images and volumes come channels first; a sequence does if a convolution reads it."""
-        if len(shape) >= 4:
-            return CF
+        """Images and volumes come channels first (unless every reader wants Keras's order, as
+        TimeDistributed does); a sequence comes channels first if a convolution reads it."""
         if len(shape) <= 2:
             return CL
+        wants = []
         for record in self.graph.layers:
             if name in record.inbound and record.children is None:
                 entry = translation_for(record.type)
-                if entry is not None and entry.wants == CF:
-                    return CF
-        return CL
+                wants.append(entry.wants if entry is not None else None)
+        if len(shape) >= 4:
+            return CL if wants and all(w == CL for w in wants) else CF
+        return CF if CF in wants else CL
 
     def layer(self, record: LayerRecord) -> None:
         inputs = [self.env[name] for name in record.inbound]
