@@ -82,11 +82,6 @@ def torch_command(model_path: Path, outdir: Path, unsafe: bool) -> None:
     click.echo(f"wrote {written}")
 
 
-def _course_root(lessons: Path | None) -> Path:
-    """The course root: the current directory (holding lessons/, docs/ and mkdocs.yml)."""
-    return Path.cwd()
-
-
 @main.command("build")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
               help="Lessons executed at once (default: the number of cores).")
@@ -101,7 +96,7 @@ def build_command(jobs: int | None, timeout: float, keep_going: bool,
     """Execute the lessons (cached) and build the site into site/."""
     from generator.progress import build_with_progress
 
-    build_with_progress(_course_root(lessons_dir), lessons_dir, jobs, timeout, keep_going)
+    build_with_progress(Path.cwd(), lessons_dir, jobs, timeout, keep_going)
 
 
 @main.command("serve")
@@ -118,7 +113,7 @@ def serve_command(dev_addr: str, jobs: int | None, timeout: float,
     """Build, serve the site, and rebuild when a lesson or a page changes."""
     from generator.serve import serve
 
-    serve(_course_root(lessons_dir), lessons_dir, dev_addr, jobs, timeout)
+    serve(Path.cwd(), lessons_dir, dev_addr, jobs, timeout)
 
 
 @main.command("new")

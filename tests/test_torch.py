@@ -229,6 +229,9 @@ SEQUENTIAL_CASES = [
         L.GaussianDropout(0.2), L.AlphaDropout(0.2), L.ActivityRegularization(0.1),
         L.Identity(), L.Dense(2)]),
     ("rescaling", (4, 4, 3), lambda: [L.Rescaling(1 / 255, offset=-1.0), L.Conv2D(2, 1)]),
+    ("rescaling_per_channel_image", (4, 4, 3), lambda: [
+        L.Rescaling([1.0, 2.0, 3.0], offset=[0.1, 0.2, 0.3]), L.Conv2D(2, 1)]),
+    ("rescaling_per_channel_sequence", (5, 3), lambda: [L.Rescaling([1.0, 2.0, 3.0]), L.LSTM(2)]),
     ("prelu_per_channel_image", (5, 5, 3), lambda: [L.PReLU(shared_axes=[1, 2])]),
     ("prelu_vector", (4,), lambda: [L.PReLU()]),
     ("prelu_per_entry", (4, 3), lambda: [L.PReLU()]),
@@ -461,16 +464,26 @@ def test_course_torch_command_end_to_end(tmp_path):
     assert np.max(np.abs(got - keras.ops.convert_to_numpy(model(x)))) < TOLERANCE
 
 
+APPLICATIONS = [
+    ("ResNet50", {}),  # 224 x 224: the issue's own case
+    ("MobileNetV2", {"input_shape": (96, 96, 3)}),  # depthwise, ReLU6, asymmetric zero padding
+    ("EfficientNetB0", {"input_shape": (64, 64, 3)}),  # per-channel Rescaling, Normalization, SE
+]
+
+
 @pytest.mark.slow
-def test_resnet50_matches_keras(tmp_path):
-    model = keras.applications.ResNet50(weights=None, classifier_activation=None)
+@pytest.mark.parametrize("name, options", APPLICATIONS, ids=[a[0] for a in APPLICATIONS])
+def test_application_matches_keras(name, options, tmp_path):
+    model = getattr(keras.applications, name)(weights=None, classifier_activation=None,
+                                              **options)
     rng = np.random.default_rng(0)
     for weight in model.weights:  # the moving statistics must not be the trivial 0 and 1
         if "moving_variance" in weight.path:
             weight.assign(rng.uniform(0.5, 1.5, weight.shape).astype("float32"))
         elif "moving_mean" in weight.path or "beta" in weight.path:
             weight.assign(rng.normal(0, 0.1, weight.shape).astype("float32"))
-    x = sample((224, 224, 3), 7)
+    x = sample(model.input_shape[1:], 7)
     difference = max_difference(model, [x], tmp_path)
     scale = float(np.max(np.abs(keras.ops.convert_to_numpy(model(x)))))
+    assert scale > 1e-2  # a meaningful output, not one squashed to nothing
     assert difference < TOLERANCE * max(1.0, scale)

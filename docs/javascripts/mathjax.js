@@ -9,7 +9,9 @@ window.MathJax = {
   },
   options: {
     ignoreHtmlClass: ".*|",
-    processHtmlClass: "arithmatex",
+    // md-ellipsis: the titles in the navigation and the table of contents, where a heading's
+    // math arrives as plain text (without it the reader sees "\(a = f(W x + b)\)").
+    processHtmlClass: "arithmatex|md-ellipsis",
   },
 };
 
