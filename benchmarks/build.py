@@ -62,14 +62,20 @@ def edit_markdown(lesson: Path) -> None:
 def row(label: str, ours: float, baseline: float, goal: float) -> str:
     ratio = ours / baseline
     verdict = "meets" if ratio <= goal else "MISSES"
-    return (f"{label:<34} {ours:7.2f} s vs {baseline:7.2f} s = {ratio:4.2f}x "
-            f"(goal <= {goal}x: {verdict})")
+    return (
+        f"{label:<34} {ours:7.2f} s vs {baseline:7.2f} s = {ratio:4.2f}x "
+        f"(goal <= {goal}x: {verdict})"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--course", type=Path, default=ROOT / "lessons",
-                        help="lessons directory (default: the shipped lessons)")
+    parser.add_argument(
+        "--course",
+        type=Path,
+        default=ROOT / "lessons",
+        help="lessons directory (default: the shipped lessons)",
+    )
     parser.add_argument("--jobs", type=int, default=None)
     args = parser.parse_args()
     lessons = sorted(args.course.glob("*.ipynb"))
@@ -79,13 +85,26 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="course-bench-") as tmp:
         course = copy_course(args.course, Path(tmp) / "course")
         src = Path(tmp) / "src"
-        shutil.copytree(ROOT / "generator", src / "generator",
-                        ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(
+            ROOT / "generator", src / "generator", ignore=shutil.ignore_patterns("__pycache__")
+        )
         out = Path(tmp) / "nbconvert"
         sequential = sum(
-            run([str(BIN / "jupyter"), "nbconvert", "--to", "notebook", "--execute",
-                 "--ExecutePreprocessor.timeout=600", "--output-dir", str(out), str(path)],
-                cwd=course / "lessons", pythonpath=src)
+            run(
+                [
+                    str(BIN / "jupyter"),
+                    "nbconvert",
+                    "--to",
+                    "notebook",
+                    "--execute",
+                    "--ExecutePreprocessor.timeout=600",
+                    "--output-dir",
+                    str(out),
+                    str(path),
+                ],
+                cwd=course / "lessons",
+                pythonpath=src,
+            )
             for path in sorted((course / "lessons").glob("*.ipynb"))
         )
         cold = run(course_cmd, cwd=course, pythonpath=src)
@@ -94,14 +113,28 @@ def main() -> None:
         first = sorted((course / "lessons").glob("*.ipynb"))[0]
         for _ in range(REPEAT):
             unchanged.append(run(course_cmd, cwd=course, pythonpath=src))
-            bare.append(run([str(BIN / "mkdocs"), "build", "-q", "-f",
-                             str(course / "build" / "mkdocs.yml"),
-                             "-d", str(Path(tmp) / "bare-site")], cwd=course, pythonpath=src))
+            bare.append(
+                run(
+                    [
+                        str(BIN / "mkdocs"),
+                        "build",
+                        "-q",
+                        "-f",
+                        str(course / "build" / "mkdocs.yml"),
+                        "-d",
+                        str(Path(tmp) / "bare-site"),
+                    ],
+                    cwd=course,
+                    pythonpath=src,
+                )
+            )
             edit_markdown(first)
             markdown_edit.append(run(course_cmd, cwd=course, pythonpath=src))
         unchanged, bare, markdown_edit = min(unchanged), min(bare), min(markdown_edit)
-    print(f"{len(lessons)} lessons from {args.course}, {os.cpu_count()} cores, "
-          f"load average {os.getloadavg()[0]:.1f}; quick rows: best of {REPEAT}")
+    print(
+        f"{len(lessons)} lessons from {args.course}, {os.cpu_count()} cores, "
+        f"load average {os.getloadavg()[0]:.1f}; quick rows: best of {REPEAT}"
+    )
     print(row("cold build vs nbconvert one by one", cold, sequential, 0.6))
     print(row("nothing changed vs mkdocs build", unchanged, bare, 0.5))
     print(row("markdown edit vs mkdocs build", markdown_edit, bare, 1.2))

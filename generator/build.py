@@ -44,8 +44,10 @@ def site_key(paths: CoursePaths, lessons: list[Lesson]) -> str:
     from generator.cache import data_digests, generator_digest, versions_digest
     from generator.mathjax import VERSION
 
-    digest = hashlib.sha256(f"{SITE_FORMAT}\0{VERSION}\0{generator_digest()}\0"
-                            f"{versions_digest()}\0{paths.lessons}\0".encode())
+    digest = hashlib.sha256(
+        f"{SITE_FORMAT}\0{VERSION}\0{generator_digest()}\0"
+        f"{versions_digest()}\0{paths.lessons}\0".encode()
+    )
     for lesson in lessons:
         digest.update(lesson.path.name.encode() + hashlib.sha256(lesson.raw).digest())
         digest.update(json.dumps(data_digests(lesson), sort_keys=True).encode())
@@ -63,9 +65,14 @@ def _read_state(paths: CoursePaths) -> dict:
         return {}
 
 
-def build_course(root: Path, lessons_dir: Path | None = None, jobs: int | None = None,
-                 timeout: float = 600, keep_going: bool = False,
-                 progress: Callable[[Lesson, str], None] | None = None) -> BuildReport:
+def build_course(
+    root: Path,
+    lessons_dir: Path | None = None,
+    jobs: int | None = None,
+    timeout: float = 600,
+    keep_going: bool = False,
+    progress: Callable[[Lesson, str], None] | None = None,
+) -> BuildReport:
     """Build the course site under `root` (`lessons/`, `docs/`, `mkdocs.yml` -> `site/`).
 
     Nothing changed since the last good build: returns at once (no kernel, no MkDocs).
@@ -80,16 +87,24 @@ def build_course(root: Path, lessons_dir: Path | None = None, jobs: int | None =
     key = site_key(paths, lessons)
     state = _read_state(paths)
     if state.get("site_key") == key and (paths.site / "index.html").is_file():
-        rows = tuple(LessonRow(**{**row, "status": "cached", "seconds": 0.0})
-                     for row in state.get("rows", []))
+        rows = tuple(
+            LessonRow(**{**row, "status": "cached", "seconds": 0.0})
+            for row in state.get("rows", [])
+        )
         return BuildReport(rows, False, time.perf_counter() - start)
 
     from generator.cache import ExecutionCache
     from generator.execute import raise_for_failures, run_lessons
     from generator.render.site_pages import generated_pages, nav_for
 
-    runs = run_lessons(lessons, ExecutionCache(paths.cache), jobs=jobs, timeout=timeout,
-                       log_dir=paths.logs, progress=progress)
+    runs = run_lessons(
+        lessons,
+        ExecutionCache(paths.cache),
+        jobs=jobs,
+        timeout=timeout,
+        log_dir=paths.logs,
+        progress=progress,
+    )
     if not keep_going:
         raise_for_failures(runs)
     pages, models = generated_pages(paths, runs)
@@ -111,6 +126,11 @@ def build_course(root: Path, lessons_dir: Path | None = None, jobs: int | None =
 def _row(run, models: list[dict]) -> LessonRow:
     status = "failed" if run.failure else ("executed" if run.executed else "cached")
     checks = [c for m in models for c in m.get("checks", [])]
-    return LessonRow(run.lesson.path.name, status, round(run.seconds, 2), len(models),
-                     sum(bool(c.get("passed")) for c in checks), len(checks))
-
+    return LessonRow(
+        run.lesson.path.name,
+        status,
+        round(run.seconds, 2),
+        len(models),
+        sum(bool(c.get("passed")) for c in checks),
+        len(checks),
+    )

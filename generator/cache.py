@@ -26,8 +26,17 @@ from generator.lessons import Lesson, LessonError, source
 
 #: Distributions whose versions can change a lesson's outputs.
 RUNTIME_PACKAGES = (
-    "tensorflow", "tensorflow-cpu", "keras", "numpy", "sympy", "matplotlib", "torch",
-    "scipy", "pandas", "ipykernel", "networks-as-functions",
+    "tensorflow",
+    "tensorflow-cpu",
+    "keras",
+    "numpy",
+    "sympy",
+    "matplotlib",
+    "torch",
+    "scipy",
+    "pandas",
+    "ipykernel",
+    "networks-as-functions",
 )
 #: Cell tags that change how nbclient runs a cell.
 EXECUTION_TAGS = ("skip-execution", "raises-exception")
@@ -76,8 +85,10 @@ def data_digests(lesson: Lesson) -> dict[str, str]:
 
 def code_cells_digest(lesson: Lesson) -> str:
     cells = [
-        (source(cell), sorted(t for t in cell.get("metadata", {}).get("tags", [])
-                              if t in EXECUTION_TAGS))
+        (
+            source(cell),
+            sorted(t for t in cell.get("metadata", {}).get("tags", []) if t in EXECUTION_TAGS),
+        )
         for cell in lesson.code_cells
     ]
     return _sha(cells)
@@ -85,13 +96,15 @@ def code_cells_digest(lesson: Lesson) -> str:
 
 def execution_key(lesson: Lesson) -> str:
     """The key of a lesson's outputs: equal keys mean equal outputs."""
-    return _sha({
-        "code": code_cells_digest(lesson),
-        "kernel": lesson.kernel_name,
-        "generator": generator_digest(),
-        "versions": versions_digest(),
-        "data": data_digests(lesson),
-    })
+    return _sha(
+        {
+            "code": code_cells_digest(lesson),
+            "kernel": lesson.kernel_name,
+            "generator": generator_digest(),
+            "versions": versions_digest(),
+            "data": data_digests(lesson),
+        }
+    )
 
 
 @dataclass(frozen=True)
@@ -144,12 +157,14 @@ class ExecutionCache:
         (tmp / "artifacts").mkdir(parents=True)
         return tmp
 
-    def store(self, lesson: Lesson, key: str, tmp: Path, notebook: dict[str, Any],
-              seconds: float) -> CacheEntry:
+    def store(
+        self, lesson: Lesson, key: str, tmp: Path, notebook: dict[str, Any], seconds: float
+    ) -> CacheEntry:
         """Write the executed notebook into `tmp` and move it into place atomically."""
         (tmp / "executed.ipynb").write_text(json.dumps(notebook), encoding="utf-8")
-        (tmp / "entry.json").write_text(json.dumps({"key": key, "seconds": seconds,
-                                                    "lesson": lesson.path.name}))
+        (tmp / "entry.json").write_text(
+            json.dumps({"key": key, "seconds": seconds, "lesson": lesson.path.name})
+        )
         final = self._entry_dir(lesson)
         final.parent.mkdir(parents=True, exist_ok=True)
         old = None

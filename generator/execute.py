@@ -91,8 +91,9 @@ def _kernel_env(artifacts: Path) -> dict[str, str]:
     return env
 
 
-async def execute_lesson(lesson: Lesson, key: str, cache: ExecutionCache, timeout: float,
-                         log_dir: Path) -> LessonRun:
+async def execute_lesson(
+    lesson: Lesson, key: str, cache: ExecutionCache, timeout: float, log_dir: Path
+) -> LessonRun:
     """Execute one lesson in a fresh kernel (cwd = the lessons directory) and cache it."""
     import nbformat
     from jupyter_client.kernelspec import NoSuchKernel
@@ -103,7 +104,10 @@ async def execute_lesson(lesson: Lesson, key: str, cache: ExecutionCache, timeou
     notebook = nbformat.reads(lesson.raw.decode("utf-8"), as_version=4)
     timeout = float(lesson.options.get("timeout", timeout))
     client = NotebookClient(
-        notebook, timeout=timeout, kernel_name=lesson.kernel_name, allow_errors=False,
+        notebook,
+        timeout=timeout,
+        kernel_name=lesson.kernel_name,
+        allow_errors=False,
         resources={"metadata": {"path": str(lesson.path.parent)}},
         startup_timeout=120,
     )
@@ -127,17 +131,28 @@ async def execute_lesson(lesson: Lesson, key: str, cache: ExecutionCache, timeou
     except CellExecutionError as err:
         failure = _failure(lesson, current, f"{err.ename}: {err.evalue}", str(err), log_dir)
     except CellTimeoutError:
-        failure = _failure(lesson, current, f"timed out after {timeout:g} s (per-cell timeout; "
-                           "raise it with --timeout or the lesson's course.timeout metadata)",
-                           "", log_dir)
+        failure = _failure(
+            lesson,
+            current,
+            f"timed out after {timeout:g} s (per-cell timeout; "
+            "raise it with --timeout or the lesson's course.timeout metadata)",
+            "",
+            log_dir,
+        )
     except DeadKernelError as err:
         failure = _failure(lesson, current, f"the kernel died ({err})", str(err), log_dir)
     except (NoSuchKernel, RuntimeError, TimeoutError, OSError) as err:
         if "index" in current:
             failure = _failure(lesson, current, f"{type(err).__name__}: {err}", str(err), log_dir)
         else:
-            failure = Failure(lesson, None, "", f"kernel {lesson.kernel_name!r} cannot start: "
-                              f"{type(err).__name__}: {err}", kernel_log, kernel=True)
+            failure = Failure(
+                lesson,
+                None,
+                "",
+                f"kernel {lesson.kernel_name!r} cannot start: {type(err).__name__}: {err}",
+                kernel_log,
+                kernel=True,
+            )
     seconds = time.perf_counter() - start
     if failure is not None:
         cache.discard(tmp)
@@ -146,8 +161,9 @@ async def execute_lesson(lesson: Lesson, key: str, cache: ExecutionCache, timeou
     return LessonRun(lesson, key, entry, True, seconds)
 
 
-def _failure(lesson: Lesson, current: dict[str, Any], error: str, traceback: str,
-             log_dir: Path) -> Failure:
+def _failure(
+    lesson: Lesson, current: dict[str, Any], error: str, traceback: str, log_dir: Path
+) -> Failure:
     cell, index = current.get("cell"), current.get("index")
     cell_source = source(cell) if cell is not None else ""
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -157,12 +173,17 @@ def _failure(lesson: Lesson, current: dict[str, Any], error: str, traceback: str
         f"{lesson.path}, cell {number}\n\n{cell_source}\n\n{ANSI.sub('', traceback)}\n{error}\n",
         encoding="utf-8",
     )
-    return Failure(lesson, number, cell_source, error.strip().splitlines()[0] if error else "",
-                   log)
+    return Failure(lesson, number, cell_source, error.strip().splitlines()[0] if error else "", log)
 
 
-async def _run_all(lessons: list[Lesson], cache: ExecutionCache, jobs: int, timeout: float,
-                   log_dir: Path, progress: Progress) -> list[LessonRun]:
+async def _run_all(
+    lessons: list[Lesson],
+    cache: ExecutionCache,
+    jobs: int,
+    timeout: float,
+    log_dir: Path,
+    progress: Progress,
+) -> list[LessonRun]:
     semaphore = asyncio.Semaphore(max(1, jobs))
 
     async def run(lesson: Lesson) -> LessonRun:
@@ -180,9 +201,14 @@ async def _run_all(lessons: list[Lesson], cache: ExecutionCache, jobs: int, time
     return list(await asyncio.gather(*(run(lesson) for lesson in lessons)))
 
 
-def run_lessons(lessons: list[Lesson], cache: ExecutionCache, jobs: int | None = None,
-                timeout: float = 600, log_dir: Path = Path("build/logs"),
-                progress: Progress | None = None) -> list[LessonRun]:
+def run_lessons(
+    lessons: list[Lesson],
+    cache: ExecutionCache,
+    jobs: int | None = None,
+    timeout: float = 600,
+    log_dir: Path = Path("build/logs"),
+    progress: Progress | None = None,
+) -> list[LessonRun]:
     """Bring every lesson up to date: cached when its key matches, executed otherwise.
 
     Lessons run concurrently, at most `jobs` kernels at a time (default: the number of cores).
@@ -191,8 +217,9 @@ def run_lessons(lessons: list[Lesson], cache: ExecutionCache, jobs: int | None =
     """
     jobs = jobs or os.cpu_count() or 1
     cache.clear_tmp()
-    return asyncio.run(_run_all(lessons, cache, jobs, timeout, log_dir,
-                                progress or (lambda lesson, state: None)))
+    return asyncio.run(
+        _run_all(lessons, cache, jobs, timeout, log_dir, progress or (lambda lesson, state: None))
+    )
 
 
 def raise_for_failures(runs: list[LessonRun]) -> None:

@@ -14,6 +14,9 @@ from typing import Any
 from generator.exceptions import ModelError
 from generator.graph import LayerRecord, ModelGraph, Shape, TensorRecord, WeightRecord
 
+# Arguments a reader needs to see even at their default: `MaxPooling2D((2, 2))`.
+_ALWAYS_SHOWN = {"pool_size"}
+
 # Config keys that never belong in a readable code line.
 _NOT_SHOWN = {"name", "trainable", "dtype", "batch_input_shape", "batch_shape", "build_config"}
 
@@ -210,7 +213,7 @@ def code_line(layer: Any, config: dict | None = None) -> str:
             else:
                 args.append(f"{name}={value}")
             continue
-        if param.default is inspect.Parameter.empty:
+        if param.default is inspect.Parameter.empty or name in _ALWAYS_SHOWN:
             args.append(_literal(value))
         elif name == "strides" and param.default is None and value == config.get("pool_size"):
             continue  # pooling's `strides=None` is stored as the pool size

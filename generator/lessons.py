@@ -85,8 +85,9 @@ def read_lesson(path: Path) -> Lesson:
     """Read one lesson; a malformed file raises `LessonError` naming it and what is wrong."""
     match = LESSON_NAME.match(path.name)
     if not match:
-        raise LessonError(f"{path}: a lesson's file name must be NN-slug.ipynb "
-                          "(e.g. 01-intro.ipynb)")
+        raise LessonError(
+            f"{path}: a lesson's file name must be NN-slug.ipynb (e.g. 01-intro.ipynb)"
+        )
     raw = path.read_bytes()
     try:
         notebook = json.loads(raw)
@@ -95,16 +96,24 @@ def read_lesson(path: Path) -> Lesson:
     if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
         raise LessonError(f"{path}: malformed notebook, it has no list of cells")
     if notebook.get("nbformat") != 4:
-        raise LessonError(f"{path}: malformed notebook, nbformat {notebook.get('nbformat')!r} "
-                          "(only version 4 is supported)")
+        raise LessonError(
+            f"{path}: malformed notebook, nbformat {notebook.get('nbformat')!r} "
+            "(only version 4 is supported)"
+        )
     for index, cell in enumerate(notebook["cells"], start=1):
         if not isinstance(cell, dict) or cell.get("cell_type") not in ("code", "markdown", "raw"):
             raise LessonError(f"{path}: malformed notebook, cell {index} has no valid cell_type")
     title = first_heading(notebook)
     if title is None:
         raise LessonError(f"{path}: the lesson has no heading; start it with a '# Title' cell")
-    return Lesson(path=path, number=int(match.group(1)), slug=match.group(2), title=title,
-                  raw=raw, notebook=notebook)
+    return Lesson(
+        path=path,
+        number=int(match.group(1)),
+        slug=match.group(2),
+        title=title,
+        raw=raw,
+        notebook=notebook,
+    )
 
 
 def find_lessons(directory: Path) -> list[Lesson]:
@@ -115,8 +124,10 @@ def find_lessons(directory: Path) -> list[Lesson]:
     numbers: dict[int, Path] = {}
     for lesson in lessons:
         if lesson.number in numbers:
-            raise LessonError(f"{lesson.path}: lesson number {lesson.number} is also used by "
-                              f"{numbers[lesson.number].name}")
+            raise LessonError(
+                f"{lesson.path}: lesson number {lesson.number} is also used by "
+                f"{numbers[lesson.number].name}"
+            )
         numbers[lesson.number] = lesson.path
     if not lessons:
         raise LessonError(f"{directory}: no lessons (expected files named NN-slug.ipynb)")
@@ -145,14 +156,21 @@ def new_lesson(directory: Path, title: str) -> Path:
             cell("markdown", f"# {title}\n\nWhat this lesson answers, in one or two sentences."),
             cell("code", "import keras\nimport numpy as np\n\nfrom generator import publish"),
             cell("markdown", "## The model"),
-            cell("code", "model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)],"
-                         " name=\"example\")\nmath = publish(model)"),
-            cell("markdown", "## Exercises\n\n1. A question for the learner.\n\n"
-                             '??? success "Solution"\n    The answer.'),
+            cell(
+                "code",
+                "model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)],"
+                ' name="example")\nmath = publish(model)',
+            ),
+            cell(
+                "markdown",
+                "## Exercises\n\n1. A question for the learner.\n\n"
+                '??? success "Solution"\n    The answer.',
+            ),
         ],
-        "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python",
-                                    "name": "python3"},
-                     "language_info": {"name": "python"}},
+        "metadata": {
+            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+            "language_info": {"name": "python"},
+        },
         "nbformat": 4,
         "nbformat_minor": 5,
     }

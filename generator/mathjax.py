@@ -44,7 +44,10 @@ def mathjax_es5() -> Path:
     try:
         done = subprocess.run(
             ["npm", "pack", f"mathjax@{VERSION}", "--pack-destination", str(target)],
-            capture_output=True, text=True, timeout=300, check=False,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
         )
     except subprocess.TimeoutExpired:
         raise MathJaxError(f"npm pack mathjax@{VERSION} timed out") from None

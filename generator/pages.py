@@ -17,7 +17,8 @@ STDERR_NOISE = re.compile(
     r"port\.cc:\d+|cpu_feature_guard|This TensorFlow binary is optimized|"
     r"rebuild TensorFlow with the appropriate compiler flags|Debugger warning|"
     r"PYDEVD_DISABLE_FILE_VALIDATION|frozen modules|-Xfrozen_modules|"
-    r"Unable to register cu|computation placer|E0000 00:00|W0000 00:00|I0000 00:00)"
+    r"Unable to register cu|computation placer|E0000 00:00|W0000 00:00|I0000 00:00|"
+    r"triggered tf\.function retracing)"
 )
 IMAGE_TYPES = {"image/png": "png", "image/jpeg": "jpg", "image/svg+xml": "svg"}
 
@@ -43,8 +44,11 @@ def merge_outputs(lesson: Lesson, executed: dict[str, Any] | None) -> list[dict[
     cells, i = [], 0
     for cell in lesson.cells:
         if cell.get("cell_type") == "code" and i < len(ran):
-            cell = {**cell, "outputs": ran[i].get("outputs", []),
-                    "execution_count": ran[i].get("execution_count")}
+            cell = {
+                **cell,
+                "outputs": ran[i].get("outputs", []),
+                "execution_count": ran[i].get("execution_count"),
+            }
             i += 1
         cells.append(cell)
     return cells
@@ -87,8 +91,9 @@ class _Renderer:
         if kind == "stream":
             text = ANSI.sub("", _text(output.get("text", "")))
             if output.get("name") == "stderr":
-                text = "\n".join(line for line in text.splitlines()
-                                 if not STDERR_NOISE.search(line))
+                text = "\n".join(
+                    line for line in text.splitlines() if not STDERR_NOISE.search(line)
+                )
             return _fence(text, "text") if text.strip() else ""
         if kind == "error":
             return _fence(ANSI.sub("", "\n".join(output.get("traceback", []))), "text")
@@ -115,8 +120,10 @@ class _Renderer:
     def model(self, info: dict[str, Any], page: str) -> str:
         name, stem = info.get("name", "model"), info.get("stem", "model")
         passed, total = info.get("checks_passed", 0), info.get("checks", 0)
-        head = (f'!!! success "Model `{name}`: {passed} of {total} checks passed"\n'
-                f"    Its full derivation is on [the model's page]({self.models_url}/{stem}.md).")
+        head = (
+            f'!!! success "Model `{name}`: {passed} of {total} checks passed"\n'
+            f"    Its full derivation is on [the model's page]({self.models_url}/{stem}.md)."
+        )
         if not page.strip():
             return head
         body = _indent(_flatten_headings(page))
@@ -142,8 +149,13 @@ class _Renderer:
         return parts
 
 
-def lesson_page(lesson: Lesson, executed: dict[str, Any] | None, notebook_url: str,
-                models_url: str, failure: str | None = None) -> LessonPage:
+def lesson_page(
+    lesson: Lesson,
+    executed: dict[str, Any] | None,
+    notebook_url: str,
+    models_url: str,
+    failure: str | None = None,
+) -> LessonPage:
     """The Markdown page of a lesson, with a download link to its notebook.
 
     Args:
@@ -165,5 +177,6 @@ def lesson_page(lesson: Lesson, executed: dict[str, Any] | None, notebook_url: s
     if failure is not None:
         note = '!!! failure "This lesson failed to build"\n\n' + _indent(_fence(failure, "text"))
         blocks.insert(1, note)
-    return LessonPage("\n\n".join(b.strip("\n") for b in blocks if b.strip()) + "\n",
-                      renderer.images)
+    return LessonPage(
+        "\n\n".join(b.strip("\n") for b in blocks if b.strip()) + "\n", renderer.images
+    )

@@ -29,21 +29,33 @@ def report_table(report: BuildReport) -> Table:
     table.add_column("checks passed", justify="right")
     for row in report.rows:
         checks = f"{row.checks_passed}/{row.checks}" if row.checks else "-"
-        table.add_row(row.lesson, STATES.get(row.status, row.status), f"{row.seconds:.1f}",
-                      str(row.models), checks)
+        table.add_row(
+            row.lesson,
+            STATES.get(row.status, row.status),
+            f"{row.seconds:.1f}",
+            str(row.models),
+            checks,
+        )
     return table
 
 
-def build_with_progress(root: Path, lessons_dir: Path | None, jobs: int | None, timeout: float,
-                        keep_going: bool) -> BuildReport:
+def build_with_progress(
+    root: Path, lessons_dir: Path | None, jobs: int | None, timeout: float, keep_going: bool
+) -> BuildReport:
     """Run `build_course`, printing each lesson's state as it changes, then the table."""
     console = Console(stderr=True)
 
     def progress(lesson: Lesson, state: str) -> None:
         console.print(f"  {STATES.get(state, state)}  {lesson.path.name}")
 
-    report = build_course(root, lessons_dir=lessons_dir, jobs=jobs, timeout=timeout,
-                          keep_going=keep_going, progress=progress)
+    report = build_course(
+        root,
+        lessons_dir=lessons_dir,
+        jobs=jobs,
+        timeout=timeout,
+        keep_going=keep_going,
+        progress=progress,
+    )
     out = Console()
     if not out.is_terminal:
         out = Console(width=120)  # a log or a pipe: do not cut lesson names at 80 columns
@@ -51,6 +63,8 @@ def build_with_progress(root: Path, lessons_dir: Path | None, jobs: int | None, 
     where = "site/ is up to date" if report.nothing_changed else "built site/"
     console.print(f"{where} in {report.seconds:.1f} s")
     if report.failures:
-        raise ExecutionFailed(f"{len(report.failures)} lesson(s) failed (error pages built):\n"
-                              + "\n".join(report.failures))
+        raise ExecutionFailed(
+            f"{len(report.failures)} lesson(s) failed (error pages built):\n"
+            + "\n".join(report.failures)
+        )
     return report

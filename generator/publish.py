@@ -26,8 +26,9 @@ def model_file_stem(name: str) -> str:
     return stem or "model"
 
 
-def publish(model: Any, name: str | None = None, sample: Any = None, show: bool = True,
-            **options: Any) -> ModelMath:
+def publish(
+    model: Any, name: str | None = None, sample: Any = None, show: bool = True, **options: Any
+) -> ModelMath:
     """Derive `model`'s math, show it inline, and under `course build` write its artifacts.
 
     In Jupyter the model page (architecture table, equations, checks) is displayed as Markdown,
@@ -54,7 +55,7 @@ def publish(model: Any, name: str | None = None, sample: Any = None, show: bool 
     name = name or model.name
     settings = MathSettings().merge(**options)
     math = analyze_model(model, sample=sample, settings=settings)
-    page = model_page(math)
+    page = model_page(math, title=name)
     if show:
         _display(page, name, math)
     failed = [check for check in math.checks if not check.passed]
@@ -76,8 +77,14 @@ def _display(page: str, name: str, math: ModelMath) -> None:
     if get_ipython() is None:
         return
     passed = sum(check.passed for check in math.checks)
-    metadata = {DISPLAY_KEY: {"name": name, "stem": model_file_stem(name),
-                              "checks_passed": passed, "checks": len(math.checks)}}
+    metadata = {
+        DISPLAY_KEY: {
+            "name": name,
+            "stem": model_file_stem(name),
+            "checks_passed": passed,
+            "checks": len(math.checks),
+        }
+    }
     display(Markdown(page), metadata=metadata)
 
 
@@ -89,8 +96,7 @@ def write_artifacts(model: Any, name: str, math: ModelMath, page: str, directory
     stem = model_file_stem(name)
     data = model_json(math)
     data["name"] = name
-    data["checks"] = [{"name": c.name, "passed": c.passed, "detail": c.detail}
-                      for c in math.checks]
+    data["checks"] = [{"name": c.name, "passed": c.passed, "detail": c.detail} for c in math.checks]
     _write_atomic(directory / f"{stem}.md", page)
     model.save(directory / f"{stem}.keras")
     # The JSON goes last: the build takes a model as published only when its JSON exists.

@@ -16,12 +16,18 @@ POLL_SECONDS = 1.0
 
 def _snapshot(paths: CoursePaths) -> dict[Path, int]:
     watched = [paths.lessons, paths.docs]
-    return {p: p.stat().st_mtime_ns for d in watched if d.is_dir()
-            for p in d.rglob("*") if p.is_file() and ".ipynb_checkpoints" not in p.parts}
+    return {
+        p: p.stat().st_mtime_ns
+        for d in watched
+        if d.is_dir()
+        for p in d.rglob("*")
+        if p.is_file() and ".ipynb_checkpoints" not in p.parts
+    }
 
 
-def serve(root: Path, lessons_dir: Path | None, dev_addr: str, jobs: int | None,
-          timeout: float) -> None:
+def serve(
+    root: Path, lessons_dir: Path | None, dev_addr: str, jobs: int | None, timeout: float
+) -> None:
     """Build once, then serve `build/docs` with live reload; lesson edits rebuild the pages."""
     from mkdocs.commands.serve import serve as mkdocs_serve
 

@@ -88,8 +88,11 @@ def hand_written(paths: CoursePaths) -> dict[str, Path]:
     """Every file under `docs/`, by its path relative to it."""
     if not paths.docs.is_dir():
         return {}
-    return {p.relative_to(paths.docs).as_posix(): p
-            for p in sorted(paths.docs.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(paths.docs).as_posix(): p
+        for p in sorted(paths.docs.rglob("*"))
+        if p.is_file()
+    }
 
 
 def stage(paths: CoursePaths, generated: dict[str, Content]) -> int:
@@ -104,9 +107,11 @@ def stage(paths: CoursePaths, generated: dict[str, Content]) -> int:
     written = hand_written(paths)
     for name in generated:
         if name in written and name != "index.md":
-            raise SiteError(f"docs/{name}: a hand-written page is in the way of a generated one; "
-                            "rename or move it (lessons/, models/, notebooks/ and "
-                            "assets/mathjax/ are generated)")
+            raise SiteError(
+                f"docs/{name}: a hand-written page is in the way of a generated one; "
+                "rename or move it (lessons/, models/, notebooks/ and "
+                "assets/mathjax/ are generated)"
+            )
     wanted: dict[str, Content] = {**written, **generated}
     changes = 0
     for name, content in wanted.items():

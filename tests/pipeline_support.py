@@ -28,8 +28,13 @@ def notebook(*cells: tuple[str, str], **course: object) -> dict:
         if kind == "code":
             cell.update(execution_count=None, outputs=[])
         nb_cells.append(cell)
-    metadata = {"kernelspec": {"display_name": "Python 3", "language": "python",
-                               "name": course.pop("kernel", "python3")}}
+    metadata = {
+        "kernelspec": {
+            "display_name": "Python 3",
+            "language": "python",
+            "name": course.pop("kernel", "python3"),
+        }
+    }
     if course:
         metadata["course"] = course
     return {"cells": nb_cells, "metadata": metadata, "nbformat": 4, "nbformat_minor": 5}

@@ -345,7 +345,11 @@ SHOTS = [("home", ""), ("lesson", "lessons"), ("model", "models")]
 def test_screenshots(course_site, site_url, offline, kind, section):
     """Full-page screenshots, light and dark on a desktop, light on a 390-pixel-wide phone."""
     context, _ = offline
-    name = pages_under(course_site, section)[0] if section else ""
+    # The first lesson; the model page with the most math (the richest architecture table).
+    pages = pages_under(course_site, section) if section else [""]
+    name = (
+        max(pages, key=lambda page: math_count(course_site, page)) if kind == "model" else pages[0]
+    )
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page, console = _open(context, urljoin(site_url, name))
     inspect_page(page, name, console)

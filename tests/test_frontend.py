@@ -157,7 +157,7 @@ CODE_LINES = [
      'Dense(10, activation="softmax", use_bias=False)'),
     (lambda L: L.Bidirectional(L.LSTM(8)), (5, 3), "Bidirectional(LSTM(8))"),
     (lambda L: L.TimeDistributed(L.Dense(4)), (5, 3), "TimeDistributed(Dense(4))"),
-    (lambda L: L.MaxPooling2D(2), (8, 8, 3), "MaxPooling2D()"),
+    (lambda L: L.MaxPooling2D(2), (8, 8, 3), "MaxPooling2D((2, 2))"),
     (lambda L: L.Embedding(100, 16), (7,), "Embedding(100, 16)"),
 ]
 

@@ -13,7 +13,7 @@ LESSONS = sorted(LESSONS_DIR.glob("*.ipynb"))
 NAME = re.compile(r"^(\d{2})-[a-z0-9]+(?:-[a-z0-9]+)*\.ipynb$")
 SOLUTION = '??? success "Solution"'
 #: Code that would fetch something at run time: lessons build their data themselves.
-DOWNLOADS = ("http://", "https://", "urlopen", "get_file(", "load_data(", "weights=\"imagenet\"")
+DOWNLOADS = ("http://", "https://", "urlopen", "get_file(", "load_data(", 'weights="imagenet"')
 
 
 def _read(path: Path) -> nbformat.NotebookNode:
@@ -33,7 +33,7 @@ def _exercises(nb: nbformat.NotebookNode) -> str:
     text = "\n\n".join(_markdown(nb))
     match = re.search(r"^## Exercises\s*$", text, flags=re.MULTILINE)
     assert match, "no '## Exercises' section"
-    return text[match.end():]
+    return text[match.end() :]
 
 
 lesson = pytest.mark.parametrize("path", LESSONS, ids=[p.stem for p in LESSONS])
@@ -88,7 +88,7 @@ def test_content_tabs_are_indented(path):
         lines = text.splitlines()
         for i, line in enumerate(lines):
             if line.startswith('=== "'):
-                following = [x for x in lines[i + 1:] if x.strip()]
+                following = [x for x in lines[i + 1 :] if x.strip()]
                 assert following and following[0].startswith("    "), line
 
 

@@ -84,8 +84,9 @@ def test_markdown_edit_rerenders_without_a_kernel(built: Path) -> None:
         ("versions", [LESSON_1, LESSON_2]),
     ],
 )
-def test_cache_misses(built: Path, monkeypatch: pytest.MonkeyPatch, change: str,
-                      executed: list[str]) -> None:
+def test_cache_misses(
+    built: Path, monkeypatch: pytest.MonkeyPatch, change: str, executed: list[str]
+) -> None:
     if change == "code":
         edit_cell(built / "lessons" / LESSON_1, 1, "total = sum(range(10))\nprint('sum', total)")
     elif change == "data":
@@ -104,8 +105,10 @@ def test_cache_misses(built: Path, monkeypatch: pytest.MonkeyPatch, change: str,
 
 def test_failing_cell_names_lesson_cell_and_error_and_keeps_site(built: Path) -> None:
     site_index = (built / "site" / "index.html").read_bytes()
-    write_notebook(built / "lessons" / "03-broken.ipynb", notebook(
-        ("markdown", "# Broken"), ("code", "x = 1"), ("code", "y = x / 0\nprint(y)")))
+    write_notebook(
+        built / "lessons" / "03-broken.ipynb",
+        notebook(("markdown", "# Broken"), ("code", "x = 1"), ("code", "y = x / 0\nprint(y)")),
+    )
     with pytest.raises(ExecutionFailed) as info:
         _build(built)
     message = info.value.format_message()
@@ -117,8 +120,10 @@ def test_failing_cell_names_lesson_cell_and_error_and_keeps_site(built: Path) ->
 
 
 def test_keep_going_renders_an_error_page(built: Path) -> None:
-    write_notebook(built / "lessons" / "03-broken.ipynb", notebook(
-        ("markdown", "# Broken"), ("code", "raise ValueError('no good')")))
+    write_notebook(
+        built / "lessons" / "03-broken.ipynb",
+        notebook(("markdown", "# Broken"), ("code", "raise ValueError('no good')")),
+    )
     report, _ = _build(built, keep_going=True)
     assert [row.status for row in report.rows] == ["cached", "cached", "failed"]
     assert report.failures and "ValueError: no good" in report.failures[0]
@@ -128,8 +133,10 @@ def test_keep_going_renders_an_error_page(built: Path) -> None:
 
 
 def test_timeout_names_the_cell(course: Path) -> None:
-    write_notebook(course / "lessons" / "03-slow.ipynb", notebook(
-        ("markdown", "# Slow"), ("code", "import time\ntime.sleep(60)"), timeout=2))
+    write_notebook(
+        course / "lessons" / "03-slow.ipynb",
+        notebook(("markdown", "# Slow"), ("code", "import time\ntime.sleep(60)"), timeout=2),
+    )
     start = time.perf_counter()
     with pytest.raises(ExecutionFailed, match=r"03-slow.ipynb, cell 2: timed out after 2 s"):
         _build(course)
@@ -137,8 +144,10 @@ def test_timeout_names_the_cell(course: Path) -> None:
 
 
 def test_kernel_that_cannot_start(course: Path) -> None:
-    write_notebook(course / "lessons" / "03-odd.ipynb", notebook(
-        ("markdown", "# Odd"), ("code", "1"), kernel="no-such-kernel"))
+    write_notebook(
+        course / "lessons" / "03-odd.ipynb",
+        notebook(("markdown", "# Odd"), ("code", "1"), kernel="no-such-kernel"),
+    )
     with pytest.raises(KernelError, match=r"03-odd.ipynb: kernel 'no-such-kernel' cannot start"):
         _build(course)
 
@@ -147,10 +156,17 @@ def test_lessons_run_in_parallel(course: Path) -> None:
     for path in (course / "lessons").glob("*.ipynb"):
         path.unlink()
     for n in (1, 2):
-        write_notebook(course / "lessons" / f"1{n}-sleep-{n}.ipynb", notebook(
-            ("markdown", f"# Sleep {n}"),
-            ("code", "import json, time\nstart = time.time()\ntime.sleep(3)\n"
-                     f"json.dump([start, time.time()], open('span-{n}.json', 'w'))")))
+        write_notebook(
+            course / "lessons" / f"1{n}-sleep-{n}.ipynb",
+            notebook(
+                ("markdown", f"# Sleep {n}"),
+                (
+                    "code",
+                    "import json, time\nstart = time.time()\ntime.sleep(3)\n"
+                    f"json.dump([start, time.time()], open('span-{n}.json', 'w'))",
+                ),
+            ),
+        )
     _build(course)
     spans = [json.loads((course / "lessons" / f"span-{n}.json").read_text()) for n in (1, 2)]
     (a0, a1), (b0, b1) = spans
@@ -169,15 +185,26 @@ def test_corrupt_cache_entry_is_re_executed(built: Path) -> None:
 
 
 def test_interrupted_build_then_rebuild_gives_right_pages(course: Path) -> None:
-    write_notebook(course / "lessons" / "03-long.ipynb", notebook(
-        ("markdown", "# Long"), ("code", "import time\ntime.sleep(20)\nprint('slept')")))
+    write_notebook(
+        course / "lessons" / "03-long.ipynb",
+        notebook(("markdown", "# Long"), ("code", "import time\ntime.sleep(20)\nprint('slept')")),
+    )
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "generator.cli", "build", "--jobs", "3"],
-                            cwd=course, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "generator.cli", "build", "--jobs", "3"],
+        cwd=course,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     deadline = time.time() + 60
-    while time.time() < deadline and not (course / ".course-cache" / "executed" /
-                                          "01-adding-numbers" / "entry.json").is_file():
+    while (
+        time.time() < deadline
+        and not (
+            course / ".course-cache" / "executed" / "01-adding-numbers" / "entry.json"
+        ).is_file()
+    ):
         time.sleep(0.2)
     time.sleep(1)
     proc.send_signal(signal.SIGINT)

@@ -23,14 +23,18 @@ from tests.pipeline_support import ROOT, make_course, notebook, write_notebook
         ("01-bad-json.ipynb", "{not json", "malformed notebook, not valid JSON"),
         ("01-no-cells.ipynb", '{"nbformat": 4}', "malformed notebook, it has no list of cells"),
         ("01-old.ipynb", '{"nbformat": 3, "cells": []}', "nbformat 3"),
-        ("01-odd-cell.ipynb", '{"nbformat": 4, "cells": [{"cell_type": "x"}]}',
-         "cell 1 has no valid cell_type"),
+        (
+            "01-odd-cell.ipynb",
+            '{"nbformat": 4, "cells": [{"cell_type": "x"}]}',
+            "cell 1 has no valid cell_type",
+        ),
         ("01-untitled.ipynb", json.dumps(notebook(("code", "1"))), "has no heading"),
         ("lesson.ipynb", "{}", "must be NN-slug.ipynb"),
     ],
 )
-def test_malformed_notebook_is_one_clear_error(tmp_path: Path, name: str, content: str,
-                                               message: str) -> None:
+def test_malformed_notebook_is_one_clear_error(
+    tmp_path: Path, name: str, content: str, message: str
+) -> None:
     path = tmp_path / name
     path.write_text(content)
     with pytest.raises(LessonError) as info:
@@ -50,22 +54,39 @@ def test_lessons_in_order_with_titles(tmp_path: Path) -> None:
     assert new.name == "03-recurrent-layers-a-function-through-time.ipynb"
     lessons = find_lessons(tmp_path / "lessons")
     assert [(lesson.number, lesson.title) for lesson in lessons] == [
-        (1, "Adding numbers"), (2, "Reading data"),
-        (3, "Recurrent layers: a function through time")]
+        (1, "Adding numbers"),
+        (2, "Reading data"),
+        (3, "Recurrent layers: a function through time"),
+    ]
 
 
 def test_markdown_from_current_notebook_outputs_from_cache(tmp_path: Path) -> None:
     png = base64.b64encode(b"\x89PNG fake").decode()
     executed = notebook(("markdown", "# Old title"), ("code", "print(1)"), ("code", "plot()"))
-    executed["cells"][1]["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "1\n"},
-                                       {"output_type": "stream", "name": "stderr",
-                                        "text": "I0000 00:00:1 port.cc:153] oneDNN custom "
-                                                "operations are on.\n"}]
-    executed["cells"][2]["outputs"] = [{"output_type": "display_data", "metadata": {},
-                                        "data": {"image/png": png, "text/plain": "<Figure>"}}]
-    current = write_notebook(tmp_path / "01-x.ipynb", notebook(
-        ("markdown", "# New title"), ("code", "print(1)"), ("markdown", "More prose."),
-        ("code", "plot()")))
+    executed["cells"][1]["outputs"] = [
+        {"output_type": "stream", "name": "stdout", "text": "1\n"},
+        {
+            "output_type": "stream",
+            "name": "stderr",
+            "text": "I0000 00:00:1 port.cc:153] oneDNN custom operations are on.\n",
+        },
+    ]
+    executed["cells"][2]["outputs"] = [
+        {
+            "output_type": "display_data",
+            "metadata": {},
+            "data": {"image/png": png, "text/plain": "<Figure>"},
+        }
+    ]
+    current = write_notebook(
+        tmp_path / "01-x.ipynb",
+        notebook(
+            ("markdown", "# New title"),
+            ("code", "print(1)"),
+            ("markdown", "More prose."),
+            ("code", "plot()"),
+        ),
+    )
     page = lesson_page(read_lesson(current), executed, "../notebooks/01-x.ipynb", "../models")
     assert page.markdown.startswith("# New title\n\n[Download this lesson as a notebook]")
     assert "```text\n1\n```" in page.markdown and "oneDNN" not in page.markdown
@@ -96,12 +117,13 @@ def test_generated_page_never_overwrites_a_hand_written_one(tmp_path: Path) -> N
 
 
 def test_help_does_not_import_tensorflow() -> None:
-    code = ("import sys\nfrom click.testing import CliRunner\nfrom generator.cli import main\n"
-            "for cmd in ([], ['build'], ['serve'], ['new'], ['clean']):\n"
-            "    assert CliRunner().invoke(main, [*cmd, '--help']).exit_code == 0\n"
-            "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=False)
+    code = (
+        "import sys\nfrom click.testing import CliRunner\nfrom generator.cli import main\n"
+        "for cmd in ([], ['build'], ['serve'], ['new'], ['clean']):\n"
+        "    assert CliRunner().invoke(main, [*cmd, '--help']).exit_code == 0\n"
+        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
 
 
@@ -160,4 +182,4 @@ def test_publish_writes_artifacts_or_names_the_failed_check(
     ]
     data = json.loads((tmp_path / "my-model.json").read_text())
     assert data["name"] == "my model" and data["checks"][0]["passed"]
-    assert (tmp_path / "my-model.md").read_text().startswith("# Model `stub`")
+    assert (tmp_path / "my-model.md").read_text().startswith("# Model `my model`")

@@ -19,8 +19,15 @@ MODEL_LESSON = FIXTURES / "model_lesson" / "03-a-tiny-model.ipynb"
 
 def _course_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    return subprocess.run([sys.executable, "-m", "generator.cli", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=600, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "generator.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -42,11 +49,19 @@ def test_build_prints_the_closing_table(site_course: Path) -> None:
 
 def test_every_lesson_and_model_has_a_page(site_course: Path) -> None:
     site = site_course / "site"
-    for page in ("index.html", "notation/index.html", "lessons/01-adding-numbers/index.html",
-                 "lessons/02-reading-data/index.html", "lessons/03-a-tiny-model/index.html",
-                 "models/tiny/index.html", "models/tiny.json", "models/tiny.keras",
-                 "notebooks/03-a-tiny-model.ipynb", "assets/mathjax/tex-mml-chtml.js",
-                 "assets/mathjax/output/chtml/fonts/woff-v2/MathJax_Main-Regular.woff"):
+    for page in (
+        "index.html",
+        "notation/index.html",
+        "lessons/01-adding-numbers/index.html",
+        "lessons/02-reading-data/index.html",
+        "lessons/03-a-tiny-model/index.html",
+        "models/tiny/index.html",
+        "models/tiny.json",
+        "models/tiny.keras",
+        "notebooks/03-a-tiny-model.ipynb",
+        "assets/mathjax/tex-mml-chtml.js",
+        "assets/mathjax/output/chtml/fonts/woff-v2/MathJax_Main-Regular.woff",
+    ):
         assert (site / page).is_file(), page
 
 
@@ -57,7 +72,8 @@ def test_model_page_figures_match_keras(site_course: Path) -> None:
     data = json.loads((site_course / "site" / "models" / "tiny.json").read_text())
     assert data["total_params"] == model.count_params()
     assert [layer["params"] for layer in data["layers"]] == [
-        layer.count_params() for layer in model.layers]
+        layer.count_params() for layer in model.layers
+    ]
     page = (site_course / "build" / "docs" / "models" / "tiny.md").read_text()
     assert f"**{model.count_params():,}** parameters" in page
     assert "`(3*3*1 + 1)*2`" in page
@@ -87,8 +103,21 @@ def test_no_request_leaves_the_site(site_course: Path) -> None:
 
 def test_mkdocs_build_strict_of_the_staged_docs(site_course: Path, tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "-f",
-         str(site_course / "build" / "mkdocs.yml"), "-d", str(tmp_path / "out")],
-        capture_output=True, text=True, timeout=300, check=False)
+        [
+            sys.executable,
+            "-m",
+            "mkdocs",
+            "build",
+            "--strict",
+            "-f",
+            str(site_course / "build" / "mkdocs.yml"),
+            "-d",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert (tmp_path / "out" / "models" / "tiny" / "index.html").is_file()

@@ -52,6 +52,13 @@ def model_latex(math: ModelMath) -> str:
             rf"({_escape(c.detail)})"
             for c in math.checks
         )
-        parts.append(r"\subsection*{Checks}" + "\n" + r"\begin{itemize}" + "\n" + items
-                     + "\n" + r"\end{itemize}")
+        parts.append(
+            r"\subsection*{Checks}"
+            + "\n"
+            + r"\begin{itemize}"
+            + "\n"
+            + items
+            + "\n"
+            + r"\end{itemize}"
+        )
     return "\n\n".join(parts) + "\n"

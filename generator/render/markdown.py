@@ -13,18 +13,19 @@ from generator.derive import DerivedLayer, ModelMath, shape_text
 TABLE_CODE_CHARS = 48
 
 
-def model_page(math: ModelMath, heading_level: int = 1) -> str:
+def model_page(math: ModelMath, heading_level: int = 1, title: str | None = None) -> str:
     """The whole page of one model in Markdown with arithmatex math.
 
     Args:
         math: the derived math (`generator.analyze.analyze_model`).
+        title: the model's name in the title (`publish(name=...)`); its Keras name by default.
         heading_level: level of the title; sections are one level below (a lesson embeds the
             page with a deeper level).
     """
     h = "#" * heading_level
     graph = math.graph
     parts = [
-        f"{h} Model `{graph.name}`",
+        f"{h} Model `{title or graph.name}`",
         _summary(math),
         f"{h}# Architecture",
         architecture_table(math),

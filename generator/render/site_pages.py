@@ -35,13 +35,16 @@ def _model_page(info: dict[str, Any], lesson: Lesson) -> str:
     links = [f"[its math as JSON]({stem}.json)"]
     if (directory / f"{stem}.keras").is_file():
         links.append(f"[the saved Keras model]({stem}.keras)")
-    return (f"{page}\n\n---\n\nPublished by lesson "
-            f"[{lesson.number}. {lesson.title}](../lessons/{lesson.stem}.md). "
-            f"Download {' and '.join(links)}.\n")
+    return (
+        f"{page}\n\n---\n\nPublished by lesson "
+        f"[{lesson.number}. {lesson.title}](../lessons/{lesson.stem}.md). "
+        f"Download {' and '.join(links)}.\n"
+    )
 
 
-def generated_pages(paths: CoursePaths, runs: list[LessonRun]
-                    ) -> tuple[dict[str, Content], dict[str, list[dict[str, Any]]]]:
+def generated_pages(
+    paths: CoursePaths, runs: list[LessonRun]
+) -> tuple[dict[str, Content], dict[str, list[dict[str, Any]]]]:
     """Every generated file (site path -> content) and the models each lesson published."""
     files: dict[str, Content] = {}
     models: dict[str, list[dict[str, Any]]] = {}
@@ -50,8 +53,9 @@ def generated_pages(paths: CoursePaths, runs: list[LessonRun]
         lesson = run.lesson
         executed = run.entry.notebook() if run.entry is not None else run.partial
         failure = run.failure.message() if run.failure is not None else None
-        page = lesson_page(lesson, executed, f"../notebooks/{lesson.path.name}", "../models",
-                           failure=failure)
+        page = lesson_page(
+            lesson, executed, f"../notebooks/{lesson.path.name}", "../models", failure=failure
+        )
         files[f"lessons/{lesson.stem}.md"] = page.markdown
         for name, data in page.images.items():
             files[f"lessons/{name}"] = data
@@ -60,8 +64,10 @@ def generated_pages(paths: CoursePaths, runs: list[LessonRun]
         for info in models[lesson.stem]:
             stem = info["stem"]
             if stem in owner:
-                raise SiteError(f"{lesson.path}: model {info.get('name', stem)!r} is also "
-                                f"published by {owner[stem]}; give it another name")
+                raise SiteError(
+                    f"{lesson.path}: model {info.get('name', stem)!r} is also "
+                    f"published by {owner[stem]}; give it another name"
+                )
             owner[stem] = lesson.path.name
             files[f"models/{stem}.md"] = _model_page(info, lesson)
             for ext in ("json", "keras"):
@@ -78,15 +84,17 @@ def outline(lessons: list[Lesson], models: dict[str, list[dict[str, Any]]]) -> s
         line = f"{lesson.number}. [{lesson.title}](lessons/{lesson.stem}.md)"
         published = models.get(lesson.stem, [])
         if published:
-            names = ", ".join(f"[`{m.get('name', m['stem'])}`](models/{m['stem']}.md)"
-                              for m in published)
+            names = ", ".join(
+                f"[`{m.get('name', m['stem'])}`](models/{m['stem']}.md)" for m in published
+            )
             line += f"  \n   Models: {names}"
         lines.append(line)
     return "\n".join(lines)
 
 
-def home_page(paths: CoursePaths, lessons: list[Lesson],
-              models: dict[str, list[dict[str, Any]]]) -> str:
+def home_page(
+    paths: CoursePaths, lessons: list[Lesson], models: dict[str, list[dict[str, Any]]]
+) -> str:
     """`docs/index.md` with its outline marker replaced, or a plain home page without one."""
     text = outline(lessons, models)
     source = paths.docs / "index.md"
@@ -98,8 +106,9 @@ def home_page(paths: CoursePaths, lessons: list[Lesson],
     return f"# Networks as Functions\n\n## Course outline\n\n{text}\n"
 
 
-def nav_for(paths: CoursePaths, lessons: list[Lesson],
-            models: dict[str, list[dict[str, Any]]]) -> list:
+def nav_for(
+    paths: CoursePaths, lessons: list[Lesson], models: dict[str, list[dict[str, Any]]]
+) -> list:
     """Home, the hand-written top-level pages, the lessons in order, then the models."""
     nav: list = [{"Home": "index.md"}]
     docs = paths.docs
@@ -108,8 +117,11 @@ def nav_for(paths: CoursePaths, lessons: list[Lesson],
     for page in sorted(extra, key=lambda p: (order.get(p.name, 1), p.name)):
         nav.append(page.name)
     nav.append({"Lessons": [{f"{x.number}. {x.title}": f"lessons/{x.stem}.md"} for x in lessons]})
-    model_nav = [{m.get("name", m["stem"]): f"models/{m['stem']}.md"}
-                 for lesson in lessons for m in models.get(lesson.stem, [])]
+    model_nav = [
+        {m.get("name", m["stem"]): f"models/{m['stem']}.md"}
+        for lesson in lessons
+        for m in models.get(lesson.stem, [])
+    ]
     if model_nav:
         nav.append({"Models": model_nav})
     return nav
