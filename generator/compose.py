@@ -57,7 +57,7 @@ class ComposedEquation:
     Attributes:
         closed_form: whether the expression was expanded (else `latex` is the layered form).
         latex: the closed form with rounded weights, broken over `aligned` lines.
-        symbolic_latex: the general form, weights as symbols `W^{(l)}_{i,j}`, `b^{(l)}_j`.
+        symbolic_latex: the general form, weights as symbols `W^{(l)}_{j,i}`, `b^{(l)}_j`.
         numpy: source of the self-contained NumPy module, or `None` without a closed form.
         max_abs_error: largest difference of the closed form from `model.predict` on the sample.
         layered_latex: `f = f_L \\circ \\dots \\circ f_1` with every layer's equation.
@@ -68,6 +68,9 @@ class ComposedEquation:
         reason: why there is no closed form (empty when there is one).
         expressions: one sympy expression per output unit (for Taylor polynomials).
         inputs: the input symbols `x_0 ...` in column order.
+        folded: the kinds of layer whose scale and shift appear in the general form as
+            `s^{(l)}_i`, `t^{(l)}_i` ("BatchNormalization", "Normalization", "Normalization
+            (invert)"), for the page to define them.
     """
 
     closed_form: bool
@@ -85,6 +88,7 @@ class ComposedEquation:
     tolerance: float = 0.0
     expressions: tuple[sp.Expr, ...] = field(default=(), compare=False, repr=False)
     inputs: tuple[sp.Symbol, ...] = field(default=(), compare=False, repr=False)
+    folded: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The `equation` field of `course math --format json`."""
@@ -123,11 +127,14 @@ class ComposedEquation:
             "Written out, with every trained weight rounded to its first digits, "
             "the network is one function of its inputs:",
             f"$$\n{self.latex}\n$$",
-            "In symbols, with $W^{(l)}_{i,j}$ and $b^{(l)}_j$ the weights and biases of layer "
-            "$l$ (numbered as in $f = f_L \\circ \\dots \\circ f_1$):",
+            "In symbols, with $W^{(l)}_{j,i}$ the weight from input $i$ to unit $j$ of layer $l$ "
+            "($W^{(l)}$ is Keras's `kernel` transposed) and $b^{(l)}_j$ the bias of unit $j$ "
+            "(layers numbered as in $f = f_L \\circ \\dots \\circ f_1$):",
             f"$$\n{self.symbolic_latex}\n$$",
             f"Written out, this expression has {count_text(self.expansion_ops)} operations.",
         ]
+        if self.folded:
+            parts.insert(4, _folded_text(self.folded))
         if self.max_abs_error is not None:
             passed = all(c.passed for c in self.checks)
             verdict = "agrees with" if passed else "**does not agree** with"
@@ -149,6 +156,39 @@ class ComposedEquation:
                     f"{self.collapse.max_abs_error:.2g}."
                 )
         return "\n\n".join(parts)
+
+
+#: How each normalisation layer folds into `s x + t` (what `generator.equation.build` computes).
+FOLDED = {
+    "BatchNormalization": r"$s = \gamma / \sqrt{\sigma^2 + \epsilon}$, $t = \beta - s\,\mu$ "
+    r"for BatchNormalization (moving mean $\mu$ and variance $\sigma^2$; $\gamma = 1$, "
+    r"$\beta = 0$ when the layer has none)",
+    "Normalization": r"$s = 1 / \sqrt{\mathrm{var}}$, $t = -\mathrm{mean} / \sqrt{\mathrm{var}}$ "
+    r"for Normalization (with $\sqrt{\mathrm{var}}$ at least $10^{-7}$)",
+    "Normalization (invert)": r"$s = \sqrt{\mathrm{var}}$, $t = \mathrm{mean}$ for "
+    r"Normalization with `invert=True`",
+}
+
+
+def _folded_text(kinds: tuple[str, ...]) -> str:
+    """The sentence defining `s^{(l)}_i`, `t^{(l)}_i` for the normalisation layers present."""
+    return (
+        r"A normalisation layer $l$ multiplies its feature $i$ by $s^{(l)}_i$ and adds "
+        r"$t^{(l)}_i$, folded from its statistics: "
+        + "; ".join(FOLDED[kind] for kind in kinds)
+        + "."
+    )
+
+
+def _folded_kinds(layers: Any) -> tuple[str, ...]:
+    kinds = []
+    for layer in layers:
+        kind = layer.type
+        if kind == "Normalization" and layer.config.get("invert"):
+            kind = "Normalization (invert)"
+        if kind in FOLDED and kind not in kinds:
+            kinds.append(kind)
+    return tuple(kinds)
 
 
 def compose_equation(
@@ -264,5 +304,6 @@ def _closed_form(
         checks=tuple(checks),
         expressions=tuple(built.outputs),
         inputs=tuple(inputs),
+        folded=_folded_kinds(graph.layers),
         **base,
     )

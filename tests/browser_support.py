@@ -78,17 +78,24 @@ async ([timeoutMs, stallMs]) => {
       : new Promise((resolve) => { img.onload = img.onerror = resolve; }))),
     sleep(Math.max(0, deadline - Date.now())),
   ]);
-  // Each typeset formula as MathML: TeX errors become <merror>, unknown macros red <mtext>.
+  // Each typeset formula as MathML: TeX errors become <merror>, unknown macros red <mtext>,
+  // and a macro inside \text{...} (`\_`) that MathJax prints as it is shows in an <mtext>.
   const mathErrors = [];
   const items = mathjax && MathJax.startup.document ? Array.from(MathJax.startup.document.math)
     : [];
   for (const item of items) {
     const mml = MathJax.startup.toMML(item.root);
+    const source = item.math.trim().slice(0, 80);
     const error = mml.match(/data-mjx-error="([^"]*)"/);
     const macro = mml.match(/<mtext mathcolor="red">(\\[^<]*)<\/mtext>/);
-    if (error) mathErrors.push(`${error[1]} in ${item.math.trim().slice(0, 80)}`);
-    else if (macro) mathErrors.push(`undefined ${macro[1]} in ${item.math.trim().slice(0, 80)}`);
+    const literal = mml.match(/<mtext>([^<]*\\[^<]*)<\/mtext>/);
+    if (error) mathErrors.push(`${error[1]} in ${source}`);
+    else if (macro) mathErrors.push(`undefined ${macro[1]} in ${source}`);
+    else if (literal) mathErrors.push(`backslash shown in text "${literal[1]}" in ${source}`);
   }
+  // Typesetting a page twice also typesets the hidden MathML copy kept for screen readers.
+  const nested = document.querySelectorAll("mjx-container mjx-container").length;
+  if (nested) mathErrors.push(`${nested} formulas typeset twice (nested mjx-container)`);
   if (mathErrors.length === 0) {
     document.querySelectorAll("mjx-merror, [data-mjx-error]").forEach((el) => {
       mathErrors.push(el.getAttribute("data-mjx-error") || el.textContent.slice(0, 80));

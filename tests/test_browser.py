@@ -149,6 +149,11 @@ CHECK_CASES = [
         MATHJAX + r'<span class="arithmatex">\(\frac{a\)</span>',
         r"formula not typeset: \(\frac{a\)",
     ),
+    (
+        "text-macro",
+        MATHJAX + r'<span class="arithmatex">\(\text{max\_pooling2d}\)</span>',
+        r'MathJax error: backslash shown in text "max\_pooling2d"',
+    ),
     ("no-mathjax", r'<span class="arithmatex">\(x\)</span>', "MathJax never started"),
     (
         "tex-as-text",

@@ -93,22 +93,106 @@ def test_long_sums_break_over_lines():
     assert max(len(line) for line in lines) <= LINE_CHARS + len(r"&\quad \Bigr)\Bigr)")
 
 
-def test_linear_collapse_equals_product_of_kernels_and_predict():
-    model = _mlp((3, 4, 2), activation="linear")
+@pytest.mark.parametrize(
+    "units, product, bias",
+    [
+        ((3, 4, 2), "W^{(2)} W^{(1)}", "W^{(2)} b^{(1)} + b^{(2)}"),
+        (
+            (2, 3, 4, 2),
+            "W^{(3)} W^{(2)} W^{(1)}",
+            "W^{(3)} W^{(2)} b^{(1)} + W^{(3)} b^{(2)} + b^{(3)}",
+        ),
+    ],
+    ids=["3-4-2", "2-3-4-2"],
+)
+def test_linear_collapse_equals_product_of_kernels_and_predict(units, product, bias):
+    """Column convention: `W^{(l)} = kernel_l^T`, so `W = W^{(L)} ... W^{(1)}` (n_out x n_in)."""
+    model = _mlp(units, activation="linear")
     equation = _analyze(model).equation
     collapse = equation.collapse
-    w1, b1, w2, b2 = model.get_weights()
-    np.testing.assert_allclose(collapse.weights, w1 @ w2, atol=1e-6)
-    np.testing.assert_allclose(collapse.bias, b1 @ w2 + b2, atol=1e-6)
-    assert (
-        collapse.symbolic_latex == r"y = x W + b, \quad W = W^{(1)} W^{(2)}, \quad b = "
-        r"b^{(1)} W^{(2)} + b^{(2)}"
-    )
-    x = np.random.default_rng(0).normal(size=(50, 3)).astype("float32")
+    weights = model.get_weights()
+    mats = [kernel.astype(np.float64).T for kernel in weights[::2]]
+    biases = [b.astype(np.float64) for b in weights[1::2]]
+    w, b = mats[0], biases[0]
+    for w_l, b_l in zip(mats[1:], biases[1:], strict=True):
+        w, b = w_l @ w, w_l @ b + b_l
+    assert collapse.weights.shape == (units[-1], units[0])
+    np.testing.assert_allclose(collapse.weights, w, atol=1e-6)
+    np.testing.assert_allclose(collapse.bias, b, atol=1e-6)
+    assert collapse.symbolic_latex == rf"y = W x + b, \quad W = {product}, \quad b = {bias}"
+    x = np.random.default_rng(0).normal(size=(50, units[0])).astype("float32")
+    np.testing.assert_allclose(x @ w.T + b, model.predict(x, verbose=0), atol=1e-5)
     np.testing.assert_allclose(collapse(x), model.predict(x, verbose=0), atol=1e-5)
     assert {c.name: c.passed for c in equation.checks}["linear collapse vs predict"]
     assert "collapses into one affine map" in equation.markdown()
     assert _analyze(_mlp((3, 4, 2))).equation.collapse is None  # tanh: no collapse
+
+
+def _page_values(model, graph):
+    """Every general-form symbol's value from Keras's weights, by the page's definitions:
+    `W^{(l)}_{j,i} = kernel[i, j]`, BatchNormalization `s = gamma / sqrt(var + eps)`,
+    `t = beta - s mu`, Normalization `s = 1 / sqrt(var)`, `t = -mean / sqrt(var)`."""
+    values = {}
+    for index, record in enumerate(graph.layers, start=1):
+        layer = model.get_layer(record.name)
+        arrays = [np.asarray(a, dtype=np.float64) for a in layer.get_weights()]
+        if record.type == "Dense":
+            named = {"W": arrays[0].T, "b": arrays[1]}
+        elif record.type == "BatchNormalization":
+            gamma, beta, mean, variance = arrays
+            scale = gamma / np.sqrt(variance + layer.epsilon)
+            named = {"s": scale, "t": beta - scale * mean}
+        elif record.type == "Normalization":
+            mean, variance = arrays[0].ravel(), arrays[1].ravel()
+            named = {"s": 1 / np.sqrt(variance), "t": -mean / np.sqrt(variance)}
+        else:
+            continue
+        for symbol, array in named.items():
+            for idx in np.ndindex(array.shape):
+                sub = ",".join(str(i) for i in idx)
+                values[f"{symbol}^{{({index})}}_{{{sub}}}"] = float(array[idx])
+    return values
+
+
+def test_general_form_with_keras_weights_is_the_network():
+    """The general form in symbols, each symbol set from Keras's weights as the page defines it
+    (W^{(l)} the transposed kernel, s and t of the normalisation layers), equals `predict`."""
+    import keras
+    import sympy as sp
+
+    from generator.equation.algebra import SympyAlgebra
+    from generator.equation.build import WeightSource, input_symbols, resolve_activation, walk
+    from generator.render.numpy import load_function, module_source
+
+    keras.utils.set_random_seed(5)
+    rng = np.random.default_rng(5)
+    L = keras.layers
+    norm = L.Normalization()
+    norm.adapt(rng.normal(loc=1.0, scale=2.0, size=(40, 3)).astype("float32"))
+    bn = L.BatchNormalization(epsilon=0.01)
+    model = keras.Sequential(
+        [keras.Input((3,)), norm, L.Dense(4, activation="tanh", bias_initializer="random_normal"),
+         bn, L.Dense(2, bias_initializer="random_normal")]
+    )
+    bn.set_weights([rng.uniform(0.5, 2.0, 4), rng.normal(size=4), rng.normal(size=4),
+                    rng.uniform(0.2, 3.0, 4)])
+    math = _analyze(model)
+    graph = math.graph
+    markdown = math.equation.markdown()
+    assert r"$s = \gamma / \sqrt{\sigma^2 + \epsilon}$, $t = \beta - s\,\mu$" in markdown
+    assert r"$s = 1 / \sqrt{\mathrm{var}}$, $t = -\mathrm{mean} / \sqrt{\mathrm{var}}$" in markdown
+    assert r"W^{(2)}_{1,0}" in math.equation.symbolic_latex  # unit 1 of layer 2, input 0
+
+    inputs = input_symbols(graph)
+    general = walk(graph, SympyAlgebra(), inputs, resolve_activation,
+                   WeightSource(graph, symbolic=True)).outputs
+    values = _page_values(model, graph)
+    free = {sym for expr in general for sym in expr.free_symbols} - set(inputs)
+    assert {sym.name for sym in free} <= set(values)
+    filled = [expr.xreplace({sym: sp.Float(values[sym.name]) for sym in free}) for expr in general]
+    f = load_function(module_source(filled, inputs, "general", ["tanh"]))
+    x = rng.normal(loc=1.0, scale=2.0, size=(30, 3)).astype("float32")
+    np.testing.assert_allclose(f(x), model.predict(x, verbose=0), atol=1e-5, rtol=1e-5)
 
 
 def _float64_copy(model):

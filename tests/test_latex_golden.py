@@ -58,7 +58,7 @@ GOLDEN = {
     (
         "dense",
         "equation",
-    ): r"a = \mathrm{softmax}(z), \quad z_{j} = b_j + \sum_{i=0}^{7199} W_{i,j}\, x_i, \quad "
+    ): r"a = \mathrm{softmax}(z), \quad z_{j} = b_j + \sum_{i=0}^{7199} W_{j,i}\, x_i, \quad "
     r"j = 0, \dots, 9",
 }
 

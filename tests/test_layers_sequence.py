@@ -136,14 +136,15 @@ ACT = {"tanh": np.tanh, "sigmoid": _sigmoid, "relu": lambda z: np.maximum(z, 0.0
 
 
 def _blocks(matrix, n):
-    """A kernel's column blocks in gate order: `W_z, W_r, W_h` for a GRU."""
-    return np.split(matrix, n, axis=-1)
+    """The printed matrices of a Keras kernel, in gate order (`W_z, W_r, W_h` for a GRU): each
+    gate's block of kernel columns, transposed (column vectors: `W_z` is `u x d`)."""
+    return [block.T for block in np.split(matrix, n, axis=-1)]
 
 
 def simple_rnn_step(x, h, w, act):
-    """`h_t = f(x_t W + h_{t-1} U + b)`."""
+    """`h_t = f(W x_t + U h_{t-1} + b)` with `W = kernel^T`, `U = recurrent_kernel^T`."""
     kernel, recurrent, bias = w
-    return ACT[act["activation"]](x @ kernel + h @ recurrent + bias)
+    return ACT[act["activation"]](kernel.T @ x + recurrent.T @ h + bias)
 
 
 def gru_step(x, h, w, act, reset_after):
@@ -153,15 +154,15 @@ def gru_step(x, h, w, act, reset_after):
     w_z, w_r, w_h = _blocks(kernel, 3)
     u_z, u_r, u_h = _blocks(recurrent, 3)
     if reset_after:
-        (bx_z, bx_r, bx_h), (bh_z, bh_r, bh_h) = _blocks(bias[0], 3), _blocks(bias[1], 3)
-        z = g(x @ w_z + bx_z + h @ u_z + bh_z)
-        r = g(x @ w_r + bx_r + h @ u_r + bh_r)
-        cand = f(x @ w_h + bx_h + r * (h @ u_h + bh_h))
+        (bx_z, bx_r, bx_h), (bh_z, bh_r, bh_h) = np.split(bias[0], 3), np.split(bias[1], 3)
+        z = g(w_z @ x + bx_z + u_z @ h + bh_z)
+        r = g(w_r @ x + bx_r + u_r @ h + bh_r)
+        cand = f(w_h @ x + bx_h + r * (u_h @ h + bh_h))
     else:
-        b_z, b_r, b_h = _blocks(bias, 3)
-        z = g(x @ w_z + h @ u_z + b_z)
-        r = g(x @ w_r + h @ u_r + b_r)
-        cand = f(x @ w_h + (r * h) @ u_h + b_h)
+        b_z, b_r, b_h = np.split(bias, 3)
+        z = g(w_z @ x + u_z @ h + b_z)
+        r = g(w_r @ x + u_r @ h + b_r)
+        cand = f(w_h @ x + u_h @ (r * h) + b_h)
     return z * h + (1 - z) * cand
 
 
@@ -171,39 +172,39 @@ def lstm_step(x, state, w, act):
     h, c = state
     kernel, recurrent, bias = w
     (w_i, w_f, w_c, w_o), (u_i, u_f, u_c, u_o) = _blocks(kernel, 4), _blocks(recurrent, 4)
-    b_i, b_f, b_c, b_o = _blocks(bias, 4)
-    i = g(x @ w_i + h @ u_i + b_i)
-    f = g(x @ w_f + h @ u_f + b_f)
-    c_new = f * c + i * f_act(x @ w_c + h @ u_c + b_c)
-    o = g(x @ w_o + h @ u_o + b_o)
+    b_i, b_f, b_c, b_o = np.split(bias, 4)
+    i = g(w_i @ x + u_i @ h + b_i)
+    f = g(w_f @ x + u_f @ h + b_f)
+    c_new = f * c + i * f_act(w_c @ x + u_c @ h + b_c)
+    o = g(w_o @ x + u_o @ h + b_o)
     return o * f_act(c_new), c_new
 
 
 STEP_CASES = [
     ("simple_rnn", lambda L: L.SimpleRNN(4, return_sequences=True),
-     [r"h_t &= \tanh\!\left(x_t W + h_{t-1} U + b\right)"]),
+     [r"h_t &= \tanh\!\left(W x_t + U h_{t-1} + b\right)"]),
     ("simple_rnn_relu", lambda L: L.SimpleRNN(4, activation="relu", return_sequences=True),
-     [r"h_t &= \mathrm{relu}\!\left(x_t W + h_{t-1} U + b\right)"]),
+     [r"h_t &= \mathrm{relu}\!\left(W x_t + U h_{t-1} + b\right)"]),
     ("gru_reset_after", lambda L: L.GRU(4, return_sequences=True),
-     [r"z_t &= \sigma\!\left(x_t W_z + b^{x}_z + h_{t-1} U_z + b^{h}_z\right)",
-      r"r_t &= \sigma\!\left(x_t W_r + b^{x}_r + h_{t-1} U_r + b^{h}_r\right)",
-      r"\tilde{h}_t &= \tanh\!\left(x_t W_h + b^{x}_h + r_t \odot "
-      r"\left(h_{t-1} U_h + b^{h}_h\right)\right)",
+     [r"z_t &= \sigma\!\left(W_z x_t + b^{x}_z + U_z h_{t-1} + b^{h}_z\right)",
+      r"r_t &= \sigma\!\left(W_r x_t + b^{x}_r + U_r h_{t-1} + b^{h}_r\right)",
+      r"\tilde{h}_t &= \tanh\!\left(W_h x_t + b^{x}_h + r_t \odot "
+      r"\left(U_h h_{t-1} + b^{h}_h\right)\right)",
       r"h_t &= z_t \odot h_{t-1} + \left(1 - z_t\right) \odot \tilde{h}_t"]),
     ("gru_reset_before", lambda L: L.GRU(4, reset_after=False, return_sequences=True),
-     [r"z_t &= \sigma\!\left(x_t W_z + h_{t-1} U_z + b_z\right)",
-      r"r_t &= \sigma\!\left(x_t W_r + h_{t-1} U_r + b_r\right)",
-      r"\tilde{h}_t &= \tanh\!\left(x_t W_h + \left(r_t \odot h_{t-1}\right) U_h + b_h\right)",
+     [r"z_t &= \sigma\!\left(W_z x_t + U_z h_{t-1} + b_z\right)",
+      r"r_t &= \sigma\!\left(W_r x_t + U_r h_{t-1} + b_r\right)",
+      r"\tilde{h}_t &= \tanh\!\left(W_h x_t + U_h \left(r_t \odot h_{t-1}\right) + b_h\right)",
       r"h_t &= z_t \odot h_{t-1} + \left(1 - z_t\right) \odot \tilde{h}_t"]),
     ("gru_hard_sigmoid", lambda L: L.GRU(4, recurrent_activation="hard_sigmoid",
                                          return_sequences=True),
      [r"z_t &= \mathrm{hsig}\!\left("]),
     ("lstm", lambda L: L.LSTM(4, return_sequences=True),
-     [r"i_t &= \sigma\!\left(x_t W_i + h_{t-1} U_i + b_i\right)",
-      r"f_t &= \sigma\!\left(x_t W_f + h_{t-1} U_f + b_f\right)",
-      r"\tilde{c}_t &= \tanh\!\left(x_t W_c + h_{t-1} U_c + b_c\right)",
+     [r"i_t &= \sigma\!\left(W_i x_t + U_i h_{t-1} + b_i\right)",
+      r"f_t &= \sigma\!\left(W_f x_t + U_f h_{t-1} + b_f\right)",
+      r"\tilde{c}_t &= \tanh\!\left(W_c x_t + U_c h_{t-1} + b_c\right)",
       r"c_t &= f_t \odot c_{t-1} + i_t \odot \tilde{c}_t",
-      r"o_t &= \sigma\!\left(x_t W_o + h_{t-1} U_o + b_o\right)",
+      r"o_t &= \sigma\!\left(W_o x_t + U_o h_{t-1} + b_o\right)",
       r"h_t &= o_t \odot \tanh\!\left(c_t\right)"]),
 ]
 
@@ -293,28 +294,41 @@ def _softmax(z):
     return e / e.sum(axis=-1, keepdims=True)
 
 
-def test_multi_head_attention_equation_in_numpy():
-    """Per head softmax(Q K^T / sqrt(d_k)) V, then the output projection summed over heads."""
+@pytest.mark.parametrize("use_gate", [False, True], ids=["plain", "gated"])
+def test_multi_head_attention_equation_in_numpy(use_gate):
+    """Per position `q_{t,n} = W^Q_n x_t + b^Q_n` (W^Q_n = kernel[:, n, :]^T), per head
+    softmax(Q K^T / sqrt(d_k)) V with those as rows, then `y_t = sum_n W^O_n a_{t,n} + b^O`."""
     import keras
 
     heads, d_k, d_v = 2, 3, 4
     q_in, v_in, k_in = keras.Input((4, 8)), keras.Input((6, 5)), keras.Input((6, 7))
-    layer = keras.layers.MultiHeadAttention(heads, d_k, value_dim=d_v)
+    layer = keras.layers.MultiHeadAttention(heads, d_k, value_dim=d_v, use_gate=use_gate)
     model = keras.Model([q_in, v_in, k_in], layer(q_in, v_in, key=k_in))
     rng = np.random.default_rng(3)
     weights = [rng.normal(scale=0.5, size=w.shape).astype("float32") for w in layer.get_weights()]
     layer.set_weights(weights)
     _, math = _layer_and_math(model)
-    assert r"\frac{Q_n K_n^{\top}}{\sqrt{d_k}}" in math.equation
+    for line in (r"q_{t,n} &= W^{Q}_n x^{q}_t + b^{Q}_n", r"k_{s,n} = W^{K}_n x^{k}_s + b^{K}_n",
+                 r"v_{s,n} = W^{V}_n x^{v}_s + b^{V}_n", r"\frac{Q_n K_n^{\top}}{\sqrt{d_k}}",
+                 r"y_t &= \sum_{n=0}^{1} W^{O}_n a_{t,n} + b^{O}"):
+        assert line in math.equation, f"{line!r} not in {math.equation}"
+    assert (r"\sigma\!\left(W^{G}_n x^{q}_t + b^{G}_n\right)" in math.equation) == use_gate
     named = {w.path.split("/", 1)[1]: v for w, v in zip(layer.weights, weights, strict=True)}
+
+    def project(role, x, n):  # one column vector per position: W_n x_t + b_n
+        w_n = named[f"{role}/kernel"][:, n, :].T
+        return np.stack([w_n @ x_t + named[f"{role}/bias"][n] for x_t in x])
+
     xq, xv, xk = (rng.normal(size=s).astype("float32") for s in ((4, 8), (6, 5), (6, 7)))
-    y = named["attention_output/bias"].copy()
+    y = np.zeros((4, named["attention_output/bias"].size))
     for n in range(heads):
-        q = xq @ named["query/kernel"][:, n] + named["query/bias"][n]
-        k = xk @ named["key/kernel"][:, n] + named["key/bias"][n]
-        v = xv @ named["value/kernel"][:, n] + named["value/bias"][n]
-        a = _softmax(q @ k.T / np.sqrt(d_k)) @ v
-        y = y + a @ named["attention_output/kernel"][n]
+        q, k, v = project("query", xq, n), project("key", xk, n), project("value", xv, n)
+        a = _softmax(q @ k.T / np.sqrt(d_k)) @ v  # rows are q_{t,n}^T ... a_{t,n}^T
+        if use_gate:
+            a = a * _sigmoid(project("gate", xq, n))
+        w_o = named["attention_output/kernel"][n].T
+        y = y + np.stack([w_o @ a_t for a_t in a])
+    y = y + named["attention_output/bias"]
     expected = np.asarray(model([xq[None], xv[None], xk[None]]))[0]
     np.testing.assert_allclose(y, expected, atol=1e-5)
 

@@ -1,7 +1,12 @@
 // MathJax 3 configuration for pymdownx.arithmatex (generic mode). The library itself is served
 // from this site (assets/mathjax/, copied there by `course build`), never from a CDN.
 window.MathJax = {
+  loader: {
+    // \text{max\_pooling2d}: escapes inside \text{} as in LaTeX (else MathJax prints "\_").
+    load: ["[tex]/textmacros"],
+  },
   tex: {
+    packages: { "[+]": ["textmacros"] },
     inlineMath: [["\\(", "\\)"]],
     displayMath: [["\\[", "\\]"]],
     processEscapes: true,
@@ -15,10 +20,15 @@ window.MathJax = {
   },
 };
 
-// Instant navigation swaps the page without reloading it: typeset the new page's math.
+// Instant navigation swaps the page without reloading it: typeset the new page's math. The first
+// page is typeset by MathJax itself; typesetting it again would also typeset the hidden MathML
+// copies MathJax keeps for screen readers (a second, nested formula for each one).
+let firstPage = true;
 document$.subscribe(() => {
-  if (!window.MathJax || !MathJax.startup || !MathJax.typesetPromise) {
-    return; // the first page: MathJax typesets it itself once loaded
+  const typesetByMathJax = firstPage;
+  firstPage = false;
+  if (typesetByMathJax || !window.MathJax || !MathJax.typesetPromise) {
+    return;
   }
   MathJax.startup.output.clearCache();
   MathJax.typesetClear();

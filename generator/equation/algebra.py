@@ -37,7 +37,7 @@ class SympyAlgebra:
     def affine(
         self, xs: Sequence[sp.Expr], kernel: np.ndarray, bias: np.ndarray | None
     ) -> list[sp.Expr]:
-        """`sum_i kernel[i, j] x_i + bias[j]` for every unit `j` (Keras's `x W + b`)."""
+        """`sum_i kernel[i, j] x_i + bias[j]` for every unit `j` (Keras's `x @ kernel + bias`)."""
         units = []
         for j in range(kernel.shape[1]):
             terms = [sp.Mul(_number(kernel[i, j]), x, evaluate=False) for i, x in enumerate(xs)]

@@ -2,7 +2,7 @@
 
 Each supported layer is described once, as operations of an algebra (`generator.equation.algebra`),
 so the same walk counts operations, builds the closed form with the trained weights, or builds
-the general form with weight symbols `W^{(l)}_{i,j}`.
+the general form with weight symbols `W^{(l)}_{j,i}`.
 """
 
 from __future__ import annotations
@@ -127,7 +127,7 @@ class Walk:
 
 
 class WeightSource:
-    """Weights as numbers, or as symbols `W^{(l)}_{i,j}` for the general form."""
+    """Weights as numbers, or as symbols `W^{(l)}_{j,i}` for the general form."""
 
     def __init__(self, graph: ModelGraph, symbolic: bool = False):
         self.values = graph.weight_values
@@ -200,7 +200,8 @@ def _affine_part(
 ) -> list[Any]:
     config, n = layer.config, len(xs)
     if layer.type == "Dense":
-        kernel = weights.named(weights.get(layer, "kernel"), "W", index)
+        # Symbols W^{(l)}_{j,i}, output index first: W^{(l)} is the transposed kernel.
+        kernel = weights.named(weights.get(layer, "kernel").T, "W", index).T
         bias = weights.get(layer, "bias")
         bias = None if bias is None else weights.named(bias, "b", index)
         return algebra.affine(xs, kernel, bias)

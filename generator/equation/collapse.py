@@ -28,15 +28,15 @@ MATRIX_LIMIT = 8  # print W as a matrix up to this many rows and columns
 
 @dataclass(frozen=True)
 class Collapse:
-    """`y = x W + b` (Keras's row convention), read off the closed form and checked.
+    """`y = W x + b` (column vectors, as on every page), read off the closed form and checked.
 
     Attributes:
-        weights: W, shape (n_inputs, n_outputs).
+        weights: W, shape (n_outputs, n_inputs): the transpose of a Keras kernel's layout.
         bias: b, shape (n_outputs,).
         latex: the collapsed formula with rounded numbers (and W, b as matrices when small).
-        symbolic_latex: `W = W^{(1)} W^{(2)}`, `b = b^{(1)} W^{(2)} + b^{(2)}` for a chain of
-            Dense layers; empty for other graphs.
-        max_abs_error: largest difference of `x W + b` from `model.predict` on the sample.
+        symbolic_latex: `W = W^{(2)} W^{(1)}`, `b = W^{(2)} b^{(1)} + b^{(2)}` for a chain of
+            Dense layers (`W^{(l)}` the transposed kernel of layer `l`); empty for other graphs.
+        max_abs_error: largest difference of `W x + b` from `model.predict` on the sample.
     """
 
     weights: np.ndarray = field(compare=False)
@@ -46,7 +46,8 @@ class Collapse:
     max_abs_error: float | None = None
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        return np.asarray(x, dtype=np.float64) @ self.weights + self.bias
+        """`W x + b` for each row `x` of a batch (shape (batch, n_inputs))."""
+        return np.asarray(x, dtype=np.float64) @ self.weights.T + self.bias
 
 
 def affine_collapse(
@@ -55,11 +56,11 @@ def affine_collapse(
     inputs: Sequence[sp.Symbol],
     printer: EquationLatexPrinter,
 ) -> Collapse:
-    """Read `W` and `b` off an affine `function` (`b = f(0)`, row `i` of W is `f(e_i) - b`)."""
+    """Read `W` and `b` off an affine `function` (`b = f(0)`, column `i` of W is `f(e_i) - b`)."""
     n = len(inputs)
     bias = function(np.zeros((1, n)))[0]
-    weights = function(np.eye(n)) - bias
-    exprs = SympyAlgebra().affine(list(inputs), weights, bias)
+    weights = (function(np.eye(n)) - bias).T
+    exprs = SympyAlgebra().affine(list(inputs), weights.T, bias)
     lines = []
     for name, expr in zip(output_names(len(exprs)), exprs, strict=False):
         lines += broken_lines(name, expr, printer)
@@ -69,7 +70,7 @@ def affine_collapse(
             r"\qquad W = "
             + _matrix(weights, printer)
             + r",\quad b = "
-            + _matrix(bias[None, :], printer)
+            + _matrix(bias[:, None], printer)
         )
     return Collapse(weights=weights, bias=bias, latex=latex, symbolic_latex=_symbolic(graph))
 
@@ -80,18 +81,22 @@ def _matrix(array: np.ndarray, printer: EquationLatexPrinter) -> str:
 
 
 def _symbolic(graph: ModelGraph) -> str:
-    """The product formula for a chain of Dense layers (layer numbers as in the layered form)."""
+    r"""The product formula for a chain of Dense layers (layer numbers as in the layered form).
+
+    `y = W^{(L)} (\dots (W^{(1)} x + b^{(1)}) \dots) + b^{(L)}` multiplies out to
+    `W = W^{(L)} \cdots W^{(1)}` and `b = \sum_k W^{(L)} \cdots W^{(k+1)} b^{(k)}`.
+    """
     if any(layer.type not in CHAIN_LAYERS or len(layer.inbound) > 1 for layer in graph.layers):
         return ""
     dense = [(i, layer) for i, layer in enumerate(graph.layers, start=1) if layer.type == "Dense"]
     if not dense:
         return ""
-    product = " ".join(f"W^{{({i})}}" for i, _ in dense)
+    product = " ".join(f"W^{{({i})}}" for i, _ in reversed(dense))
     terms = []
     for k, (i, layer) in enumerate(dense):
         if not layer.config.get("use_bias", True):
             continue
-        later = " ".join(f"W^{{({j})}}" for j, _ in dense[k + 1 :])
-        terms.append(f"b^{{({i})}}" + (f" {later}" if later else ""))
+        later = " ".join(f"W^{{({j})}}" for j, _ in reversed(dense[k + 1 :]))
+        terms.append((f"{later} " if later else "") + f"b^{{({i})}}")
     bias = " + ".join(terms) if terms else "0"
-    return rf"y = x W + b, \quad W = {product}, \quad b = {bias}"
+    return rf"y = W x + b, \quad W = {product}, \quad b = {bias}"

@@ -96,21 +96,27 @@ class MultiHeadAttentionHandler(LayerHandler):
         cfg = layer.config
         heads = cfg["num_heads"]
         self_attention = len(set(layer.inbound)) == 1 and len(layer.inbound) >= 1
-        x_q, x_k, x_v = ("x", "x", "x") if self_attention else ("x_q", "x_k", "x_v")
+        x_q, x_k, x_v = (
+            ("x_t", "x_s", "x_s") if self_attention else ("x^{q}_t", "x^{k}_s", "x^{v}_s")
+        )
         if len(layer.input_shapes) == 2 and not self_attention:
             x_k = x_v
+        # Column vectors per position t (query) and s (key, value); W^Q_n is the transpose of
+        # Keras's kernel[:, n, :], W^O_n that of the output kernel[n].
         b = (lambda r: f" + b^{{{r}}}_n") if cfg.get("use_bias", True) else (lambda r: "")
         lines = [
-            rf"Q_n &= {x_q} W^{{Q}}_n{b('Q')}, \quad K_n = {x_k} W^{{K}}_n{b('K')}, \quad "
-            rf"V_n = {x_v} W^{{V}}_n{b('V')}, \quad n = 0, \dots, {heads - 1}",
+            rf"q_{{t,n}} &= W^{{Q}}_n {x_q}{b('Q')}, \quad k_{{s,n}} = W^{{K}}_n {x_k}{b('K')}, "
+            rf"\quad v_{{s,n}} = W^{{V}}_n {x_v}{b('V')}, \quad n = 0, \dots, {heads - 1}",
             r"A_n &= \mathrm{softmax}\!\left(\frac{Q_n K_n^{\top}}{\sqrt{d_k}}\right) V_n"
-            rf", \quad d_k = {cfg['key_dim']}",
+            rf", \quad d_k = {cfg['key_dim']}, \quad \text{{rows of }} Q_n, K_n, V_n, A_n"
+            r"\text{: } q_{t,n}^{\top}, k_{s,n}^{\top}, v_{s,n}^{\top}, a_{t,n}^{\top}",
         ]
         if cfg.get("use_gate"):
-            lines.append(rf"A_n &\leftarrow A_n \odot \sigma\!\left({x_q} W^{{G}}_n{b('G')}\right)")
+            gate = rf"W^{{G}}_n {x_q}{b('G')}"
+            lines.append(rf"a_{{t,n}} &\leftarrow a_{{t,n}} \odot \sigma\!\left({gate}\right)")
         out_bias = " + b^{O}" if cfg.get("use_bias", True) else ""
-        lines.append(rf"y &= \sum_{{n=0}}^{{{heads - 1}}} A_n W^{{O}}_n{out_bias}"
-                     r" = \left[A_0, \dots, A_{h-1}\right] W^{O}" + out_bias)
+        lines.append(rf"y_t &= \sum_{{n=0}}^{{{heads - 1}}} W^{{O}}_n a_{{t,n}}{out_bias}"
+                     rf" = W^{{O}} \left[a_{{t,0}}; \dots; a_{{t,{heads - 1}}}\right]{out_bias}")
         return aligned(lines)
 
 

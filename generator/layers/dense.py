@@ -1,4 +1,4 @@
-"""Dense layers: `a = f(W x + b)`, applied to the last axis."""
+"""Dense layers: `a = f(W x + b)` with `W = kernel^T` (n_out x n_in), applied to the last axis."""
 
 from __future__ import annotations
 
@@ -33,8 +33,9 @@ class DenseHandler(LayerHandler):
         )
 
     def equation(self, layer: LayerRecord) -> str:
+        # Column convention: W_{j,i} = kernel[i, j], so row j of W holds unit j's weights.
         n_in = layer.input_shape[-1]
         bias = "b_j + " if layer.config.get("use_bias", True) else ""
-        inner = rf"{bias}\sum_{{i=0}}^{{{n_in - 1}}} W_{{i,j}}\, x_i"
+        inner = rf"{bias}\sum_{{i=0}}^{{{n_in - 1}}} W_{{j,i}}\, x_i"
         units = layer.config["units"]
         return rf"{activated(layer, ('j',), inner)}, \quad j = 0, \dots, {units - 1}"

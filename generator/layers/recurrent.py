@@ -1,8 +1,9 @@
 """Recurrent layers: SimpleRNN, GRU and LSTM, as the step equations Keras runs at each time step.
 
-Keras keeps one input kernel `W` (`d x g u`), one recurrent kernel `U` (`u x g u`) and a bias for
-`g` gates side by side; `x_t` and `h_t` are row vectors, so a gate's pre-activation is
-`x_t W_z + h_{t-1} U_z + b_z` with `W_z` the gate's block of columns, in Keras's gate order.
+Keras keeps one input kernel (`d x g u`), one recurrent kernel (`u x g u`) and a bias for `g`
+gates side by side. The equations use column vectors, like every page: a gate's pre-activation is
+`W_z x_t + U_z h_{t-1} + b_z`, where `W_z` (`u x d`) is the transpose of the gate's block of kernel
+columns and `U_z` (`u x u`) that of the recurrent kernel's, in Keras's gate order.
 """
 
 from __future__ import annotations
@@ -116,20 +117,20 @@ class _Recurrent(LayerHandler):
         return params_from_parts(kernel, recurrent, bias, formula=formula)
 
     def pre(self, layer: LayerRecord, gate: str, state: str = "h_{t-1}") -> str:
-        """The pre-activation of one gate: `x_t W_z + h_{t-1} U_z + b_z`."""
+        """The pre-activation of one gate: `W_z x_t + U_z h_{t-1} + b_z`."""
         bias = f" + b_{gate}" if layer.config.get("use_bias", True) else ""
-        return f"x_t W_{gate} + {state} U_{gate}{bias}"
+        return f"W_{gate} x_t + U_{gate} {state}{bias}"
 
 
 @register("SimpleRNN")
 class SimpleRNNHandler(_Recurrent):
-    summary = "simple recurrent layer: h_t = f(x_t W + h_{t-1} U + b)"
+    summary = "simple recurrent layer: h_t = f(W x_t + U h_{t-1} + b)"
 
     def equation(self, layer: LayerRecord) -> str:
         bias = " + b" if layer.config.get("use_bias", True) else ""
         act = layer.config.get("activation", "tanh")
         return aligned([
-            rf"h_t &= {_act(act, f'x_t W + h_{{t-1}} U{bias}')}, \quad {_time_range(layer)},"
+            rf"h_t &= {_act(act, f'W x_t + U h_{{t-1}}{bias}')}, \quad {_time_range(layer)},"
             r" \quad h_{-1} = 0",
             _output_line(layer, "h"),
         ])
@@ -150,13 +151,13 @@ class GRUHandler(_Recurrent):
             # Two bias vectors: b^x on the input side, b^h inside the reset product.
             bx = (lambda g: f" + b^{{x}}_{g}") if bias else (lambda g: "")
             bh = (lambda g: f" + b^{{h}}_{g}") if bias else (lambda g: "")
-            z = f"x_t W_z{bx('z')} + h_{{t-1}} U_z{bh('z')}"
-            r = f"x_t W_r{bx('r')} + h_{{t-1}} U_r{bh('r')}"
-            cand = rf"x_t W_h{bx('h')} + r_t \odot \left(h_{{t-1}} U_h{bh('h')}\right)"
+            z = f"W_z x_t{bx('z')} + U_z h_{{t-1}}{bh('z')}"
+            r = f"W_r x_t{bx('r')} + U_r h_{{t-1}}{bh('r')}"
+            cand = rf"W_h x_t{bx('h')} + r_t \odot \left(U_h h_{{t-1}}{bh('h')}\right)"
         else:
             z, r = self.pre(layer, "z"), self.pre(layer, "r")
             b = " + b_h" if bias else ""
-            cand = rf"x_t W_h + \left(r_t \odot h_{{t-1}}\right) U_h{b}"
+            cand = rf"W_h x_t + U_h \left(r_t \odot h_{{t-1}}\right){b}"
         return aligned([
             rf"z_t &= {_act(gate, z)}, \quad {_time_range(layer)}, \quad h_{{-1}} = 0",
             rf"r_t &= {_act(gate, r)}",
