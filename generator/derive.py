@@ -162,4 +162,8 @@ def shape_latex(shape: ShapeMath | None, fallback: Shape) -> str:
     result = r",\quad ".join(shape_text(s) for s in shape.shapes)
     if not steps:
         return result
-    return r",\quad ".join(steps) + r" \;\Rightarrow\; " + result
+    if len(steps) == 1:
+        return steps[0] + r" \;\Rightarrow\; " + result
+    # One row per dimension, so a 2-D or 3-D derivation fits the width of a page.
+    rows = [step.replace(" = ", " &= ", 1) for step in steps]
+    return r"\begin{aligned} " + r" \\ ".join([*rows, r"&\Rightarrow " + result]) + r" \end{aligned}"

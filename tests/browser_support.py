@@ -10,9 +10,10 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from html.parser import HTMLParser
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 # Debian's Chromium; never a browser downloaded by Playwright.
 CHROMIUM = Path(os.environ.get("COURSE_CHROMIUM", "/usr/bin/chromium"))
@@ -227,6 +228,32 @@ def pages_under(root: Path, section: str) -> list[str]:
 def math_count(root: Path, page: str) -> int:
     """How many arithmatex elements the static HTML of `page` holds."""
     return (root / page / "index.html").read_text(encoding="utf-8").count('class="arithmatex"')
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.targets: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        wanted = {"a": "href", "img": "src", "script": "src", "link": "href"}.get(tag)
+        self.targets += [value for name, value in attrs if name == wanted and value]
+
+
+def broken_links(root: Path, page: str) -> list[str]:
+    """Links and sources of `page` into the site itself that name no file of the built site."""
+    parser = _Links()
+    parser.feed((root / page / "index.html").read_text(encoding="utf-8"))
+    base = f"http://{LOCAL_HOST}/{page}"
+    broken = []
+    for target in parser.targets:
+        parts = urlsplit(urljoin(base, target))
+        if parts.scheme != "http" or parts.hostname != LOCAL_HOST:
+            continue  # outside links are only followed by a reader, never loaded by the page
+        path = root / unquote(parts.path).lstrip("/")
+        if not (path / "index.html" if parts.path.endswith("/") else path).is_file():
+            broken.append(target)
+    return broken
 
 
 def search_word(root: Path, page: str) -> str:

@@ -19,11 +19,12 @@ GOLDEN = {
         "params_latex",
     ): r"\left(k_h k_w c_{in} + 1\right) c_{out} = \left(3 \cdot 3 \cdot 3 + 1\right) \cdot 32"
     r" = 896",
-    ("conv", "shape_latex"): r"n'_h = \left\lfloor \frac{n_h + 2 p - k_h}{s_h} \right\rfloor + 1 = "
-    r"\left\lfloor \frac{32 + 2 \cdot 0 - 3}{1} \right\rfloor + 1 = 30,\quad "
-    r"n'_w = \left\lfloor \frac{n_w + 2 p - k_w}{s_w} \right\rfloor + 1 = "
-    r"\left\lfloor \frac{32 + 2 \cdot 0 - 3}{1} \right\rfloor + 1 = 30"
-    r" \;\Rightarrow\; 30 \times 30 \times 32",
+    ("conv", "shape_latex"): r"\begin{aligned} "
+    r"n'_h &= \left\lfloor \frac{n_h + 2 p - k_h}{s_h} \right\rfloor + 1 = "
+    r"\left\lfloor \frac{32 + 2 \cdot 0 - 3}{1} \right\rfloor + 1 = 30 \\ "
+    r"n'_w &= \left\lfloor \frac{n_w + 2 p - k_w}{s_w} \right\rfloor + 1 = "
+    r"\left\lfloor \frac{32 + 2 \cdot 0 - 3}{1} \right\rfloor + 1 = 30 \\ "
+    r"&\Rightarrow 30 \times 30 \times 32 \end{aligned}",
     (
         "conv",
         "equation",
@@ -38,11 +39,12 @@ GOLDEN = {
     r" \quad (\text{at inference: } \mu_c, \sigma^2_c \text{ are the moving mean and "
     r"variance, not trained by gradient})",
     ("pool", "params_latex"): "0",
-    ("pool", "shape_latex"): r"n'_h = \left\lfloor \frac{n_h + 2 p - k_h}{s_h} \right\rfloor + 1 = "
-    r"\left\lfloor \frac{30 + 2 \cdot 0 - 2}{2} \right\rfloor + 1 = 15,\quad "
-    r"n'_w = \left\lfloor \frac{n_w + 2 p - k_w}{s_w} \right\rfloor + 1 = "
-    r"\left\lfloor \frac{30 + 2 \cdot 0 - 2}{2} \right\rfloor + 1 = 15"
-    r" \;\Rightarrow\; 15 \times 15 \times 32",
+    ("pool", "shape_latex"): r"\begin{aligned} "
+    r"n'_h &= \left\lfloor \frac{n_h + 2 p - k_h}{s_h} \right\rfloor + 1 = "
+    r"\left\lfloor \frac{30 + 2 \cdot 0 - 2}{2} \right\rfloor + 1 = 15 \\ "
+    r"n'_w &= \left\lfloor \frac{n_w + 2 p - k_w}{s_w} \right\rfloor + 1 = "
+    r"\left\lfloor \frac{30 + 2 \cdot 0 - 2}{2} \right\rfloor + 1 = 15 \\ "
+    r"&\Rightarrow 15 \times 15 \times 32 \end{aligned}",
     ("pool", "equation"): r"a_{i,j,c} = \max_{0 \le u < 2,\, 0 \le v < 2} x_{2i+u,\, 2j+v,\, c}",
     ("flatten", "params_latex"): "0",
     (
