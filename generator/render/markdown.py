@@ -70,29 +70,33 @@ def _io_shapes(layer: DerivedLayer) -> str:
 
 
 def architecture_table(math: ModelMath) -> str:
-    """One row per layer: code, shapes, count formula with numbers, count, trainable split."""
+    """One row per layer: code, shapes, count formula with numbers, and the count.
+
+    The layer's type is in its code line, and the trainable split is said only where some
+    parameters are not trained, so the table stays narrow enough for a page.
+    """
     rows = [
-        "| # | Layer | Keras code | Shape in → out | Parameters | Count "
-        "| Trainable / non-trainable |",
-        "|--:|---|---|---|---|--:|---|",
+        "| # | Layer | Keras code | Shape in → out | Parameters | Count |",
+        "|--:|---|---|---|---|--:|",
     ]
     for i, layer in enumerate(math.layers):
         record = layer.record
         formula = f"`{layer.params_formula}`" if layer.params_formula else "(Keras's count)"
         if layer.params.formula is not None and not layer.params.parts:
             formula = "none" if layer.params.total == 0 else formula
-        trainable = record.keras_trainable
         rows.append(
-            f"| {i} | `{record.name}` ({record.type}) | {_short_code(record.code or record.type)} "
-            f"| {_io_shapes(layer)} | {formula} | {layer.params.total:,} "
-            f"| {trainable:,} / {record.keras_params - trainable:,} |"
+            f"| {i} | `{record.name}` | {_short_code(record.code or record.type)} "
+            f"| {_io_shapes(layer)} | {formula} "
+            f"| {_count(layer.params.total, record.keras_params - record.keras_trainable)} |"
         )
-    trainable = math.trainable_params
-    rows.append(
-        f"| | **Total** | | | | **{math.total_params:,}** "
-        f"| {trainable:,} / {math.total_params - trainable:,} |"
-    )
+    fixed = math.total_params - math.trainable_params
+    rows.append(f"| | **Total** | | | | **{_count(math.total_params, fixed)}** |")
     return "\n".join(rows)
+
+
+def _count(total: int, non_trainable: int) -> str:
+    """`896`, or `128 (64 non-trainable)` when training leaves some of them alone."""
+    return f"{total:,}" + (f" ({non_trainable:,} non-trainable)" if non_trainable else "")
 
 
 def _code_section(math: ModelMath, h: str) -> str:
