@@ -31,7 +31,7 @@ def model_page(math: ModelMath, heading_level: int = 1, title: str | None = None
         architecture_table(math),
         _code_section(math, h),
         f"{h}# Layer by layer",
-        *(layer_section(layer, i, h + "##") for i, layer in enumerate(math.layers)),
+        *(layer_section(layer, i, h + "##") for i, layer in enumerate(math.layers, start=1)),
     ]
     if math.equation is not None and hasattr(math.equation, "markdown"):
         parts += [f"{h}# The whole network as one function", math.equation.markdown().strip()]
@@ -72,6 +72,8 @@ def _io_shapes(layer: DerivedLayer) -> str:
 def architecture_table(math: ModelMath) -> str:
     """One row per layer: code, shapes, count formula with numbers, and the count.
 
+    Layers are numbered from 1, as in `f = f_L \\circ \\dots \\circ f_1` and `W^{(l)}`.
+
     The layer's type is in its code line, and the trainable split is said only where some
     parameters are not trained, so the table stays narrow enough for a page.
     """
@@ -79,7 +81,7 @@ def architecture_table(math: ModelMath) -> str:
         "| # | Layer | Keras code | Shape in → out | Parameters | Count |",
         "|--:|---|---|---|---|--:|",
     ]
-    for i, layer in enumerate(math.layers):
+    for i, layer in enumerate(math.layers, start=1):
         record = layer.record
         formula = f"`{layer.params_formula}`" if layer.params_formula else "(Keras's count)"
         if layer.params.formula is not None and not layer.params.parts:
