@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -217,9 +218,19 @@ def run_lessons(
     """
     jobs = jobs or os.cpu_count() or 1
     cache.clear_tmp()
-    return asyncio.run(
-        _run_all(lessons, cache, jobs, timeout, log_dir, progress or (lambda lesson, state: None))
-    )
+    work = _run_all(lessons, cache, jobs, timeout, log_dir, progress or (lambda lesson, s: None))
+    return _run_coroutine(work)
+
+
+def _run_coroutine(work: Coroutine[Any, Any, list[LessonRun]]) -> list[LessonRun]:
+    """`asyncio.run(work)`, also from a caller that already runs an event loop (a notebook, or a
+    test session driving a browser): then the work gets a loop of its own in a worker thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(work)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, work).result()
 
 
 def raise_for_failures(runs: list[LessonRun]) -> None:

@@ -41,9 +41,12 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """Debian's Chromium driven by Playwright, with a fresh profile."""
+    """Debian's Chromium driven by Playwright, with a fresh profile.
+
+    Module-scoped: Playwright's event loop must be gone before other modules run asyncio.
+    """
     try:
         from playwright.sync_api import Error, sync_playwright
     except ImportError:
@@ -61,9 +64,9 @@ def browser():
         chromium.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def course_site(browser) -> Path:
-    """The built site: `course build` of the real lessons in the repository, once per session.
+    """The built site: `course build` of the real lessons in the repository, once per module run.
 
     The real course, not the fixture course: its pages are what learners see. The build reuses
     the repository's execution cache, so only changed lessons run. `COURSE_SITE=DIR` tests an
@@ -90,7 +93,7 @@ def course_site(browser) -> Path:
     return ROOT / "site"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def site_url(course_site: Path):
     """The built site served on 127.0.0.1."""
     with serve_site(course_site) as url:

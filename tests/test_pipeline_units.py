@@ -107,6 +107,25 @@ def test_cache_lookup_misses_on_incomplete_entry(tmp_path: Path) -> None:
     assert cache.lookup(lesson, "k1") is None
 
 
+def test_lessons_run_from_inside_a_running_event_loop(tmp_path: Path) -> None:
+    """A notebook, or a test session driving a browser, already runs an event loop."""
+    import asyncio
+
+    from generator.cache import execution_key
+    from generator.execute import run_lessons
+
+    cells = notebook(("markdown", "# X"), ("code", "1 + 1"))
+    lesson = read_lesson(write_notebook(tmp_path / "01-x.ipynb", cells))
+    cache = ExecutionCache(tmp_path / "cache")
+    entry = cache.store(lesson, execution_key(lesson), cache.new_entry(), {"cells": []}, 1.0)
+
+    async def inside_a_loop() -> list:
+        return run_lessons([lesson], cache, jobs=1, log_dir=tmp_path / "logs")
+
+    (run,) = asyncio.run(inside_a_loop())
+    assert run.entry == entry and run.failure is None
+
+
 def test_generated_page_never_overwrites_a_hand_written_one(tmp_path: Path) -> None:
     make_course(tmp_path)
     (tmp_path / "docs" / "lessons").mkdir()
