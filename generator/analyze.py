@@ -13,8 +13,9 @@ from generator.frontend import describe_model
 from generator.settings import MathSettings
 
 
-def analyze_model(model: Any, sample: Any = None, settings: MathSettings | None = None
-                  ) -> ModelMath:
+def analyze_model(
+    model: Any, sample: Any = None, settings: MathSettings | None = None
+) -> ModelMath:
     """Derive `model`'s math and, where the composed-equation backend applies, its equation.
 
     Args:

@@ -25,17 +25,29 @@ def _quiet_tensorflow() -> None:
 
 @main.command("math")
 @click.argument("model_path", type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="markdown",
-              show_default=True, help="What to print.")
-@click.option("--digits", type=int, default=3, show_default=True,
-              help="Significant digits of weights in LaTeX.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="markdown",
+    show_default=True,
+    help="What to print.",
+)
+@click.option(
+    "--digits",
+    type=int,
+    default=3,
+    show_default=True,
+    help="Significant digits of weights in LaTeX.",
+)
 @click.option("--unsafe", is_flag=True, help="Allow code stored in the file to run when loading.")
 def math_command(model_path: Path, fmt: str, digits: int, unsafe: bool) -> None:
     """Print the derived math of a saved Keras model (MODEL_PATH, a .keras file)."""
     _quiet_tensorflow()
     if unsafe:
-        click.echo(f"warning: {model_path}: loading with --unsafe runs code stored in the file",
-                   err=True)
+        click.echo(
+            f"warning: {model_path}: loading with --unsafe runs code stored in the file", err=True
+        )
     from generator.analyze import analyze_model
     from generator.loading import load_model
     from generator.settings import MathSettings
@@ -83,16 +95,29 @@ def torch_command(model_path: Path, outdir: Path, unsafe: bool) -> None:
 
 
 @main.command("build")
-@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
-              help="Lessons executed at once (default: the number of cores).")
-@click.option("--timeout", type=float, default=600, show_default=True,
-              help="Seconds one cell may run.")
-@click.option("--keep-going", is_flag=True,
-              help="Build the other lessons and an error page for a failed one.")
-@click.option("--lessons", "lessons_dir", type=click.Path(path_type=Path), default=None,
-              help="The lessons directory (default: ./lessons).")
-def build_command(jobs: int | None, timeout: float, keep_going: bool,
-                  lessons_dir: Path | None) -> None:
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Lessons executed at once (default: the number of cores).",
+)
+@click.option(
+    "--timeout", type=float, default=600, show_default=True, help="Seconds one cell may run."
+)
+@click.option(
+    "--keep-going", is_flag=True, help="Build the other lessons and an error page for a failed one."
+)
+@click.option(
+    "--lessons",
+    "lessons_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="The lessons directory (default: ./lessons).",
+)
+def build_command(
+    jobs: int | None, timeout: float, keep_going: bool, lessons_dir: Path | None
+) -> None:
     """Execute the lessons (cached) and build the site into site/."""
     from generator.progress import build_with_progress
 
@@ -100,16 +125,25 @@ def build_command(jobs: int | None, timeout: float, keep_going: bool,
 
 
 @main.command("serve")
-@click.option("--dev-addr", default="127.0.0.1:8000", show_default=True,
-              help="Address to serve on.")
-@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
-              help="Lessons executed at once.")
-@click.option("--timeout", type=float, default=600, show_default=True,
-              help="Seconds one cell may run.")
-@click.option("--lessons", "lessons_dir", type=click.Path(path_type=Path), default=None,
-              help="The lessons directory (default: ./lessons).")
-def serve_command(dev_addr: str, jobs: int | None, timeout: float,
-                  lessons_dir: Path | None) -> None:
+@click.option(
+    "--dev-addr", default="127.0.0.1:8000", show_default=True, help="Address to serve on."
+)
+@click.option(
+    "--jobs", "-j", type=click.IntRange(min=1), default=None, help="Lessons executed at once."
+)
+@click.option(
+    "--timeout", type=float, default=600, show_default=True, help="Seconds one cell may run."
+)
+@click.option(
+    "--lessons",
+    "lessons_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="The lessons directory (default: ./lessons).",
+)
+def serve_command(
+    dev_addr: str, jobs: int | None, timeout: float, lessons_dir: Path | None
+) -> None:
     """Build, serve the site, and rebuild when a lesson or a page changes."""
     from generator.serve import serve
 
@@ -118,8 +152,13 @@ def serve_command(dev_addr: str, jobs: int | None, timeout: float,
 
 @main.command("new")
 @click.argument("title")
-@click.option("--lessons", "lessons_dir", type=click.Path(path_type=Path), default=None,
-              help="The lessons directory (default: ./lessons).")
+@click.option(
+    "--lessons",
+    "lessons_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="The lessons directory (default: ./lessons).",
+)
 def new_command(title: str, lessons_dir: Path | None) -> None:
     """Write a new lesson called TITLE from the template, with the next number."""
     from generator.lessons import new_lesson

@@ -1,4 +1,4 @@
-"""Derivation: every layer of a `ModelGraph` through its handler, checked against Keras's figures."""
+"""Derivation: each layer of a `ModelGraph` through its handler, checked against Keras."""
 
 from __future__ import annotations
 
@@ -166,4 +166,5 @@ def shape_latex(shape: ShapeMath | None, fallback: Shape) -> str:
         return steps[0] + r" \;\Rightarrow\; " + result
     # One row per dimension, so a 2-D or 3-D derivation fits the width of a page.
     rows = [step.replace(" = ", " &= ", 1) for step in steps]
-    return r"\begin{aligned} " + r" \\ ".join([*rows, r"&\Rightarrow " + result]) + r" \end{aligned}"
+    body = r" \\ ".join([*rows, r"&\Rightarrow " + result])
+    return rf"\begin{{aligned}} {body} \end{{aligned}}"

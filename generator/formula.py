@@ -9,6 +9,7 @@ LaTeX in symbols, its LaTeX with numbers, and plain arithmetic (`(3*3*3 + 1)*32`
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 # Binding strength, for deciding where parentheses are needed.
 _ATOM, _PRODUCT, _SUM = 3, 2, 1
@@ -30,7 +31,8 @@ class Formula:
 
     def derivation(self) -> str:
         """`symbols = numbers = result` in LaTeX, leaving out steps that say nothing new."""
-        steps = [self.latex(numbers=False), self.latex(numbers=True), f"{self.value():,}".replace(",", "{,}")]
+        result = f"{self.value():,}".replace(",", "{,}")
+        steps = [self.latex(numbers=False), self.latex(numbers=True), result]
         out: list[str] = []
         for step in steps:
             if not out or out[-1] != step:
@@ -146,7 +148,7 @@ class Mul(Formula):
     def latex(self, numbers: bool = False) -> str:
         parts = [_wrap(f, _PRODUCT, numbers) for f in self.factors]
         text = parts[0]
-        for prev, part in zip(parts, parts[1:]):
+        for prev, part in pairwise(parts):
             # Juxtaposition reads as a product between symbols; digits next to digits need a dot.
             digits = prev[-1:].isdigit() and (part[:1].isdigit() or part.startswith(r"\left"))
             text += r" \cdot " if numbers or digits else " "

@@ -34,8 +34,10 @@ def describe_model(model: Any, with_weights: bool = False) -> ModelGraph:
         )
     graph_model = getattr(model, "_functional", None) or model
     if not hasattr(graph_model, "_nodes_by_depth"):
-        raise ModelError(f"model {model.name!r} is a subclassed model; only Sequential and "
-                         "functional models have a graph to read")
+        raise ModelError(
+            f"model {model.name!r} is a subclassed model; only Sequential and "
+            "functional models have a graph to read"
+        )
     nodes = _nodes_in_order(graph_model)
     layers: list[LayerRecord] = []
     values: dict[tuple[str, str], Any] = {}
@@ -91,12 +93,15 @@ def _layer_record(layer: Any, node: Any, with_weights: bool, values: dict) -> La
         for key, value in children.weight_values.items():
             values[key] = value
     weights = tuple(
-        WeightRecord(name=_weight_name(layer, w), shape=tuple(int(d) for d in w.shape),
-                     trainable=bool(w.trainable))
+        WeightRecord(
+            name=_weight_name(layer, w),
+            shape=tuple(int(d) for d in w.shape),
+            trainable=bool(w.trainable),
+        )
         for w in layer.weights
     )
     if with_weights and children is None:
-        for record, array in zip(weights, layer.get_weights()):
+        for record, array in zip(weights, layer.get_weights(), strict=True):
             values[(layer.name, record.name)] = array
     trainable = sum(int(_size(w.shape)) for w in layer.trainable_weights)
     config = layer.get_config()  # once: serializing a config is the costly part of describing
@@ -125,8 +130,9 @@ def _operation_record(op: Any, node: Any) -> LayerRecord:
     name = "".join(f"_{ch.lower()}" if ch.isupper() else ch for ch in type(op).__name__)
     name = name.lstrip("_")
     operands = [None if hasattr(a, "_keras_history") else _plain(a) for a in node.arguments.args]
-    keywords = {k: _plain(v) for k, v in node.arguments.kwargs.items()
-                if not hasattr(v, "_keras_history")}
+    keywords = {
+        k: _plain(v) for k, v in node.arguments.kwargs.items() if not hasattr(v, "_keras_history")
+    }
     shown = ", ".join("x" if a is None else repr(a) for a in operands)
     return LayerRecord(
         name=op.name,
@@ -147,7 +153,7 @@ def _weight_name(layer: Any, weight: Any) -> str:
     path = getattr(weight, "path", weight.name)
     prefix = getattr(layer, "path", layer.name) + "/"
     if path.startswith(prefix):
-        return path[len(prefix):]
+        return path[len(prefix) :]
     return path.split("/", 1)[-1] if "/" in path else path
 
 
@@ -182,7 +188,7 @@ def _init_signature(cls: type) -> inspect.Signature:
 
 
 def code_line(layer: Any, config: dict | None = None) -> str:
-    """The Keras line that makes this layer, from its config: `Conv2D(32, (3, 3), activation="relu")`.
+    """The Keras line that makes a layer, from its config: `Conv2D(32, (3, 3), activation="relu")`.
 
     Required constructor arguments come first, by position; then every keyword whose value differs
     from the constructor's default. Pass `config` (the layer's `get_config()`) if you have it.
@@ -240,7 +246,8 @@ def _mirrors(backward: Any, forward: Any) -> bool:
     ignore = {"name", "go_backwards"}
     strip = lambda c: {k: v for k, v in c.get("config", {}).items() if k not in ignore}  # noqa: E731
     return backward.get("class_name") == forward.get("class_name") and strip(backward) == strip(
-        forward)
+        forward
+    )
 
 
 def _same(value: Any, default: Any) -> bool:

@@ -49,8 +49,9 @@ def read_config(path: Path) -> dict[str, Any]:
                 raise ModelFileError(f"{path}: not a Keras model file (no config.json inside)")
             config = json.loads(archive.read("config.json"))
     except (zipfile.BadZipFile, UnicodeDecodeError, json.JSONDecodeError):
-        raise ModelFileError(f"{path}: not a Keras model file (config.json is not valid JSON)"
-                             ) from None
+        raise ModelFileError(
+            f"{path}: not a Keras model file (config.json is not valid JSON)"
+        ) from None
     if not isinstance(config, dict) or "class_name" not in config:
         raise ModelFileError(f"{path}: not a Keras model file (config.json names no model class)")
     return config
@@ -64,17 +65,22 @@ def _quiet_keras() -> None:
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 
-def _load_failure(path: Path, config: dict[str, Any], exc: Exception, keras: Any,
-                  unsafe: bool) -> str:
+def _load_failure(
+    path: Path, config: dict[str, Any], exc: Exception, keras: Any, unsafe: bool
+) -> str:
     """One line saying why Keras could not load the file."""
     if not unsafe and any(obj.get("class_name") == "Lambda" for obj in _objects(config)):
-        return (f"{path}: the model holds code (a Lambda layer) that safe mode will not run; "
-                "pass --unsafe if you trust the file")
+        return (
+            f"{path}: the model holds code (a Lambda layer) that safe mode will not run; "
+            "pass --unsafe if you trust the file"
+        )
     missing = [name for name in _custom_names(config) if not _registered(name, keras)]
     if missing:
-        return (f"{path}: needs custom objects that are not registered here: "
-                f"{', '.join(sorted(set(missing)))}; import the code that defines them "
-                "(`@keras.saving.register_keras_serializable`) before loading")
+        return (
+            f"{path}: needs custom objects that are not registered here: "
+            f"{', '.join(sorted(set(missing)))}; import the code that defines them "
+            "(`@keras.saving.register_keras_serializable`) before loading"
+        )
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return f"{path}: cannot load: {message}"
 

@@ -18,8 +18,17 @@ from click.testing import CliRunner
 
 from generator.cli import main
 
-LAYER_KEYS = {"name", "type", "inbound", "output_shape", "params", "params_formula",
-              "params_latex", "shape_latex", "equation_latex"}
+LAYER_KEYS = {
+    "name",
+    "type",
+    "inbound",
+    "output_shape",
+    "params",
+    "params_formula",
+    "params_latex",
+    "shape_latex",
+    "equation_latex",
+}
 TOP_KEYS = {"model", "inputs", "outputs", "total_params", "layers", "equation"}
 PLAIN = re.compile(r"^[0-9+\-*() ]+$")
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
@@ -27,8 +36,13 @@ ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 
 def _course(*args: str) -> subprocess.CompletedProcess:
     """`course ...` in a fresh interpreter, as a user runs it (nothing registered, real stderr)."""
-    return subprocess.run([sys.executable, "-m", "generator.cli", *map(str, args)],
-                          capture_output=True, text=True, env=ENV, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "generator.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=300,
+    )
 
 
 def _one_error_line(result: subprocess.CompletedProcess, path) -> str:
@@ -74,13 +88,18 @@ def test_json_follows_the_schema_exactly(saved):
     doc = json.loads(result.stdout)
     assert set(doc) == TOP_KEYS
     assert doc["model"] == "two_heads"
-    assert doc["inputs"] == [{"name": "image", "shape": [None, 12, 12, 3]},
-                             {"name": "tokens", "shape": [None, 7]}]
-    assert doc["outputs"] == [{"name": "class", "shape": [None, 3]},
-                              {"name": "score", "shape": [None, 1]}]
+    assert doc["inputs"] == [
+        {"name": "image", "shape": [None, 12, 12, 3]},
+        {"name": "tokens", "shape": [None, 7]},
+    ]
+    assert doc["outputs"] == [
+        {"name": "class", "shape": [None, 3]},
+        {"name": "score", "shape": [None, 1]},
+    ]
     assert doc["total_params"] == model.count_params()
     assert sorted(layer["name"] for layer in doc["layers"]) == sorted(
-        layer.name for layer in model.layers if type(layer).__name__ != "InputLayer")
+        layer.name for layer in model.layers if type(layer).__name__ != "InputLayer"
+    )
     for layer in doc["layers"]:
         assert set(layer) == LAYER_KEYS
         keras_layer = model.get_layer(layer["name"])
@@ -99,8 +118,10 @@ def test_json_follows_the_schema_exactly(saved):
     assert by_name["lstm"]["params_formula"] == "4*(5*(5 + 4) + 5)"
 
 
-RENDERERS = [("markdown", "generator.render.markdown", "model_page"),
-             ("latex", "generator.render.latex", "model_latex")]
+RENDERERS = [
+    ("markdown", "generator.render.markdown", "model_page"),
+    ("latex", "generator.render.latex", "model_latex"),
+]
 
 
 @pytest.mark.tensorflow
@@ -119,7 +140,8 @@ def test_other_formats(saved, fmt, module, function):
     for name in ("conv", "lstm", "score"):
         assert name in text
     assert "(3 \\cdot 3 \\cdot 3 + 1) \\cdot 8" in text.replace(r"\left(", "(").replace(
-        r"\right)", ")")
+        r"\right)", ")"
+    )
 
 
 def _text_file(tmp_path):
@@ -161,8 +183,9 @@ BAD_FILES = [
 ]
 
 
-@pytest.mark.parametrize("make, reason", BAD_FILES, ids=[b[0].__name__.strip("_")
-                                                         for b in BAD_FILES])
+@pytest.mark.parametrize(
+    "make, reason", BAD_FILES, ids=[b[0].__name__.strip("_") for b in BAD_FILES]
+)
 def test_bad_files_are_one_line(tmp_path, make, reason):
     path = make(tmp_path)
     line = _one_error_line(_course("math", path, "--format", "json"), path)
@@ -216,12 +239,15 @@ def test_custom_layer_not_importable_at_load_time(keras, tmp_path):
 
 
 def test_help_does_not_import_tensorflow():
-    code = ("import sys\nfrom click.testing import CliRunner\nfrom generator.cli import main\n"
-            "r = CliRunner().invoke(main, ['--help'])\nassert r.exit_code == 0, r.output\n"
-            "r = CliRunner().invoke(main, ['math', '--help'])\nassert r.exit_code == 0\n"
-            "heavy = [m for m in ('tensorflow', 'keras', 'torch') if m in sys.modules]\n"
-            "print(','.join(heavy))\n")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            env=ENV, timeout=120)
+    code = (
+        "import sys\nfrom click.testing import CliRunner\nfrom generator.cli import main\n"
+        "r = CliRunner().invoke(main, ['--help'])\nassert r.exit_code == 0, r.output\n"
+        "r = CliRunner().invoke(main, ['math', '--help'])\nassert r.exit_code == 0\n"
+        "heavy = [m for m in ('tensorflow', 'keras', 'torch') if m in sys.modules]\n"
+        "print(','.join(heavy))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=ENV, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ""

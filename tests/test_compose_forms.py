@@ -171,11 +171,17 @@ def test_general_form_with_keras_weights_is_the_network():
     norm.adapt(rng.normal(loc=1.0, scale=2.0, size=(40, 3)).astype("float32"))
     bn = L.BatchNormalization(epsilon=0.01)
     model = keras.Sequential(
-        [keras.Input((3,)), norm, L.Dense(4, activation="tanh", bias_initializer="random_normal"),
-         bn, L.Dense(2, bias_initializer="random_normal")]
+        [
+            keras.Input((3,)),
+            norm,
+            L.Dense(4, activation="tanh", bias_initializer="random_normal"),
+            bn,
+            L.Dense(2, bias_initializer="random_normal"),
+        ]
     )
-    bn.set_weights([rng.uniform(0.5, 2.0, 4), rng.normal(size=4), rng.normal(size=4),
-                    rng.uniform(0.2, 3.0, 4)])
+    bn.set_weights(
+        [rng.uniform(0.5, 2.0, 4), rng.normal(size=4), rng.normal(size=4), rng.uniform(0.2, 3.0, 4)]
+    )
     math = _analyze(model)
     graph = math.graph
     markdown = math.equation.markdown()
@@ -184,8 +190,9 @@ def test_general_form_with_keras_weights_is_the_network():
     assert r"W^{(2)}_{1,0}" in math.equation.symbolic_latex  # unit 1 of layer 2, input 0
 
     inputs = input_symbols(graph)
-    general = walk(graph, SympyAlgebra(), inputs, resolve_activation,
-                   WeightSource(graph, symbolic=True)).outputs
+    general = walk(
+        graph, SympyAlgebra(), inputs, resolve_activation, WeightSource(graph, symbolic=True)
+    ).outputs
     values = _page_values(model, graph)
     free = {sym for expr in general for sym in expr.free_symbols} - set(inputs)
     assert {sym.name for sym in free} <= set(values)

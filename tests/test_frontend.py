@@ -28,13 +28,16 @@ def _wiring(graph):
 
 def test_sequential(keras):
     L = keras.layers
-    model = keras.Sequential([
-        keras.Input((8, 8, 3), name="image"),
-        L.Conv2D(4, 3, activation="relu", name="conv"),
-        L.MaxPooling2D(name="pool"),
-        L.Flatten(name="flat"),
-        L.Dense(10, name="out"),
-    ], name="seq")
+    model = keras.Sequential(
+        [
+            keras.Input((8, 8, 3), name="image"),
+            L.Conv2D(4, 3, activation="relu", name="conv"),
+            L.MaxPooling2D(name="pool"),
+            L.Flatten(name="flat"),
+            L.Dense(10, name="out"),
+        ],
+        name="seq",
+    )
     graph = _describe(model)
     assert (graph.name, graph.type) == ("seq", "Sequential")
     assert _wiring(graph) == [
@@ -51,7 +54,9 @@ def test_sequential(keras):
         assert record.keras_params == layer.count_params()
     conv = graph.layer("conv")
     assert [(w.name, w.shape, w.trainable) for w in conv.weights] == [
-        ("kernel", (3, 3, 3, 4), True), ("bias", (4,), True)]
+        ("kernel", (3, 3, 3, 4), True),
+        ("bias", (4,), True),
+    ]
     assert graph.keras_params == model.count_params()
 
 
@@ -84,8 +89,10 @@ def test_several_inputs_and_outputs(keras):
     model = keras.Model([a, b], [head1, head2], name="two_heads")
     graph = _describe(model)
     assert [(t.name, t.shape) for t in graph.inputs] == [("a", (None, 3)), ("b", (None, 5, 2))]
-    assert [(t.name, t.shape) for t in graph.outputs] == [("head1", (None, 2)),
-                                                           ("head2", (None, 1))]
+    assert [(t.name, t.shape) for t in graph.outputs] == [
+        ("head1", (None, 2)),
+        ("head2", (None, 1)),
+    ]
     assert graph.output_layers == ("head1", "head2")
     assert graph.layer("joined").inbound == ("fa", "fb")
     names = [r.name for r in graph.layers]
@@ -96,15 +103,18 @@ def test_several_inputs_and_outputs(keras):
 
 def test_nested_sequential_and_functional(keras):
     L = keras.layers
-    inner_seq = keras.Sequential([keras.Input((4,)), L.Dense(5, name="d1"),
-                                  L.Dense(2, name="d2")], name="inner_seq")
+    inner_seq = keras.Sequential(
+        [keras.Input((4,)), L.Dense(5, name="d1"), L.Dense(2, name="d2")], name="inner_seq"
+    )
     fi = keras.Input((2,), name="fi")
     inner_fun = keras.Model(fi, L.Dense(3, name="f1")(fi), name="inner_fun")
     x = keras.Input((4,), name="x")
     model = keras.Model(x, inner_fun(inner_seq(x)), name="outer")
     graph = _describe(model, with_weights=True)
-    assert _wiring(graph) == [("inner_seq", "Sequential", ("x",)),
-                              ("inner_fun", "Functional", ("inner_seq",))]
+    assert _wiring(graph) == [
+        ("inner_seq", "Sequential", ("x",)),
+        ("inner_fun", "Functional", ("inner_seq",)),
+    ]
     seq, fun = graph.layer("inner_seq"), graph.layer("inner_fun")
     assert [r.name for r in seq.children.layers] == ["d1", "d2"]
     assert [r.name for r in fun.children.layers] == ["f1"]
@@ -123,8 +133,7 @@ def test_shared_layer_is_one_record_fed_by_every_call(keras):
     out = L.Add(name="add")([shared(a), shared(b)])
     model = keras.Model([a, b], out)
     graph = _describe(model)
-    assert _wiring(graph) == [("shared", "Dense", ("a", "b")),
-                              ("add", "Add", ("shared", "shared"))]
+    assert _wiring(graph) == [("shared", "Dense", ("a", "b")), ("add", "Add", ("shared", "shared"))]
     assert graph.keras_params == model.count_params() == 15
 
 
@@ -150,11 +159,17 @@ def test_subclassed_model_is_a_clear_error(keras):
 
 
 CODE_LINES = [
-    (lambda L: L.Conv2D(32, (3, 3), activation="relu"), (8, 8, 3),
-     'Conv2D(32, (3, 3), activation="relu")'),
+    (
+        lambda L: L.Conv2D(32, (3, 3), activation="relu"),
+        (8, 8, 3),
+        'Conv2D(32, (3, 3), activation="relu")',
+    ),
     (lambda L: L.Dense(10), (4,), "Dense(10)"),
-    (lambda L: L.Dense(10, use_bias=False, activation="softmax"), (4,),
-     'Dense(10, activation="softmax", use_bias=False)'),
+    (
+        lambda L: L.Dense(10, use_bias=False, activation="softmax"),
+        (4,),
+        'Dense(10, activation="softmax", use_bias=False)',
+    ),
     (lambda L: L.Bidirectional(L.LSTM(8)), (5, 3), "Bidirectional(LSTM(8))"),
     (lambda L: L.TimeDistributed(L.Dense(4)), (5, 3), "TimeDistributed(Dense(4))"),
     (lambda L: L.MaxPooling2D(2), (8, 8, 3), "MaxPooling2D((2, 2))"),

@@ -12,8 +12,10 @@ import re
 import numpy as np
 import pytest
 
-pytestmark = [pytest.mark.tensorflow,
-              pytest.mark.filterwarnings("ignore:You passed `rms_scaling=True`")]
+pytestmark = [
+    pytest.mark.tensorflow,
+    pytest.mark.filterwarnings("ignore:You passed `rms_scaling=True`"),
+]
 
 PLAIN = re.compile(r"^[0-9+\-*() ]+$")
 
@@ -26,13 +28,22 @@ CASES = [
     ("dense_on_sequence", [(6, 5)], lambda L, x: L.Dense(3)(x)),
     ("conv1d_valid", [(20, 3)], lambda L, x: L.Conv1D(4, 3)(x)),
     ("conv1d_same_stride", [(21, 3)], lambda L, x: L.Conv1D(4, 4, strides=2, padding="same")(x)),
-    ("conv1d_causal_dilated", [(20, 3)],
-     lambda L, x: L.Conv1D(4, 3, padding="causal", dilation_rate=2)(x)),
+    (
+        "conv1d_causal_dilated",
+        [(20, 3)],
+        lambda L, x: L.Conv1D(4, 3, padding="causal", dilation_rate=2)(x),
+    ),
     ("conv2d_valid", [(12, 12, 3)], lambda L, x: L.Conv2D(8, (3, 3), activation="relu")(x)),
-    ("conv2d_same_stride", [(13, 13, 3)],
-     lambda L, x: L.Conv2D(8, 3, strides=2, padding="same")(x)),
-    ("conv2d_valid_stride_rect", [(13, 11, 3)],
-     lambda L, x: L.Conv2D(8, (3, 2), strides=(2, 3))(x)),
+    (
+        "conv2d_same_stride",
+        [(13, 13, 3)],
+        lambda L, x: L.Conv2D(8, 3, strides=2, padding="same")(x),
+    ),
+    (
+        "conv2d_valid_stride_rect",
+        [(13, 11, 3)],
+        lambda L, x: L.Conv2D(8, (3, 2), strides=(2, 3))(x),
+    ),
     ("conv2d_dilated", [(15, 15, 2)], lambda L, x: L.Conv2D(4, 3, dilation_rate=2)(x)),
     ("conv2d_groups", [(8, 8, 6)], lambda L, x: L.Conv2D(4, 3, groups=2)(x)),
     ("conv2d_no_bias", [(8, 8, 3)], lambda L, x: L.Conv2D(5, 3, use_bias=False)(x)),
@@ -40,29 +51,49 @@ CASES = [
     ("conv3d", [(6, 7, 8, 2)], lambda L, x: L.Conv3D(3, (2, 3, 3), padding="same")(x)),
     ("conv3d_valid_stride", [(9, 9, 9, 2)], lambda L, x: L.Conv3D(3, 3, strides=2)(x)),
     ("conv2d_transpose_valid", [(5, 5, 3)], lambda L, x: L.Conv2DTranspose(4, 3)(x)),
-    ("conv2d_transpose_same_stride", [(5, 5, 3)],
-     lambda L, x: L.Conv2DTranspose(4, 3, strides=2, padding="same")(x)),
-    ("conv2d_transpose_valid_stride", [(5, 6, 3)],
-     lambda L, x: L.Conv2DTranspose(4, (3, 2), strides=(2, 3))(x)),
-    ("conv2d_transpose_output_padding", [(5, 5, 3)],
-     lambda L, x: L.Conv2DTranspose(4, 3, strides=2, output_padding=1)(x)),
+    (
+        "conv2d_transpose_same_stride",
+        [(5, 5, 3)],
+        lambda L, x: L.Conv2DTranspose(4, 3, strides=2, padding="same")(x),
+    ),
+    (
+        "conv2d_transpose_valid_stride",
+        [(5, 6, 3)],
+        lambda L, x: L.Conv2DTranspose(4, (3, 2), strides=(2, 3))(x),
+    ),
+    (
+        "conv2d_transpose_output_padding",
+        [(5, 5, 3)],
+        lambda L, x: L.Conv2DTranspose(4, 3, strides=2, output_padding=1)(x),
+    ),
     ("conv1d_transpose", [(7, 3)], lambda L, x: L.Conv1DTranspose(2, 3, strides=2)(x)),
-    ("conv3d_transpose", [(3, 4, 5, 2)],
-     lambda L, x: L.Conv3DTranspose(2, 2, strides=2, padding="same")(x)),
+    (
+        "conv3d_transpose",
+        [(3, 4, 5, 2)],
+        lambda L, x: L.Conv3DTranspose(2, 2, strides=2, padding="same")(x),
+    ),
     ("separable_conv1d", [(12, 3)], lambda L, x: L.SeparableConv1D(4, 3, strides=2)(x)),
     ("separable_conv2d", [(10, 10, 3)], lambda L, x: L.SeparableConv2D(8, 3)(x)),
-    ("separable_conv2d_mult", [(10, 10, 3)],
-     lambda L, x: L.SeparableConv2D(8, 3, depth_multiplier=2, padding="same",
-                                    use_bias=False)(x)),
+    (
+        "separable_conv2d_mult",
+        [(10, 10, 3)],
+        lambda L, x: L.SeparableConv2D(8, 3, depth_multiplier=2, padding="same", use_bias=False)(x),
+    ),
     ("depthwise_conv2d", [(10, 10, 3)], lambda L, x: L.DepthwiseConv2D(3)(x)),
-    ("depthwise_conv2d_mult", [(10, 10, 3)],
-     lambda L, x: L.DepthwiseConv2D(3, depth_multiplier=2, strides=2, padding="same")(x)),
+    (
+        "depthwise_conv2d_mult",
+        [(10, 10, 3)],
+        lambda L, x: L.DepthwiseConv2D(3, depth_multiplier=2, strides=2, padding="same")(x),
+    ),
     ("depthwise_conv1d", [(10, 3)], lambda L, x: L.DepthwiseConv1D(3, use_bias=False)(x)),
     # Pooling
     ("max_pool1d", [(11, 3)], lambda L, x: L.MaxPooling1D(2)(x)),
     ("max_pool2d", [(9, 9, 3)], lambda L, x: L.MaxPooling2D(2)(x)),
-    ("max_pool2d_stride_same", [(9, 9, 3)],
-     lambda L, x: L.MaxPooling2D(3, strides=2, padding="same")(x)),
+    (
+        "max_pool2d_stride_same",
+        [(9, 9, 3)],
+        lambda L, x: L.MaxPooling2D(3, strides=2, padding="same")(x),
+    ),
     ("max_pool3d", [(6, 6, 6, 2)], lambda L, x: L.MaxPooling3D(2)(x)),
     ("avg_pool1d_same", [(7, 2)], lambda L, x: L.AveragePooling1D(3, 2, padding="same")(x)),
     ("avg_pool2d", [(8, 8, 3)], lambda L, x: L.AveragePooling2D((2, 3), strides=(1, 2))(x)),
@@ -93,8 +124,11 @@ CASES = [
     ("zero_padding3d", [(4, 4, 4, 2)], lambda L, x: L.ZeroPadding3D(1)(x)),
     ("up_sampling1d", [(5, 2)], lambda L, x: L.UpSampling1D(3)(x)),
     ("up_sampling2d", [(5, 6, 2)], lambda L, x: L.UpSampling2D((2, 3))(x)),
-    ("up_sampling2d_bilinear", [(5, 5, 2)],
-     lambda L, x: L.UpSampling2D(2, interpolation="bilinear")(x)),
+    (
+        "up_sampling2d_bilinear",
+        [(5, 5, 2)],
+        lambda L, x: L.UpSampling2D(2, interpolation="bilinear")(x),
+    ),
     ("up_sampling3d", [(3, 3, 3, 1)], lambda L, x: L.UpSampling3D(2)(x)),
     # Merging
     ("add", [(4,), (4,)], lambda L, a, b: L.Add()([a, b])),
@@ -127,8 +161,11 @@ CASES = [
     # Normalization
     ("batch_norm", [(6, 6, 4)], lambda L, x: L.BatchNormalization()(x)),
     ("batch_norm_no_center", [(5,)], lambda L, x: L.BatchNormalization(center=False)(x)),
-    ("batch_norm_no_scale_axis1", [(3, 5)],
-     lambda L, x: L.BatchNormalization(axis=1, scale=False)(x)),
+    (
+        "batch_norm_no_scale_axis1",
+        [(3, 5)],
+        lambda L, x: L.BatchNormalization(axis=1, scale=False)(x),
+    ),
     ("batch_norm_frozen", [(5,)], lambda L, x: _frozen(L.BatchNormalization())(x)),
     ("layer_norm", [(5, 6)], lambda L, x: L.LayerNormalization()(x)),
     ("layer_norm_two_axes", [(3, 4, 5)], lambda L, x: L.LayerNormalization(axis=[1, 2])(x)),
@@ -139,13 +176,19 @@ CASES = [
     ("unit_norm", [(5,)], lambda L, x: L.UnitNormalization()(x)),
     ("normalization", [(4, 4, 3)], lambda L, x: L.Normalization()(x)),
     ("normalization_two_axes", [(4, 3)], lambda L, x: L.Normalization(axis=(1, 2))(x)),
-    ("normalization_given", [(3,)],
-     lambda L, x: L.Normalization(mean=[1.0, 2.0, 3.0], variance=[1.0, 4.0, 9.0])(x)),
+    (
+        "normalization_given",
+        [(3,)],
+        lambda L, x: L.Normalization(mean=[1.0, 2.0, 3.0], variance=[1.0, 4.0, 9.0])(x),
+    ),
     ("normalization_invert", [(3,)], lambda L, x: L.Normalization(invert=True)(x)),
     ("rescaling", [(3,)], lambda L, x: L.Rescaling(1.0 / 255)(x)),
     ("rescaling_offset", [(4, 3)], lambda L, x: L.Rescaling(2.0, offset=-1.0)(x)),
-    ("rescaling_per_channel", [(4, 3)],
-     lambda L, x: L.Rescaling([1.0, 2.0, 3.0], offset=[0.0, 1.0, 2.0])(x)),
+    (
+        "rescaling_per_channel",
+        [(4, 3)],
+        lambda L, x: L.Rescaling([1.0, 2.0, 3.0], offset=[0.0, 1.0, 2.0])(x),
+    ),
     # Regularization
     ("dropout", [(4,)], lambda L, x: L.Dropout(0.5)(x)),
     ("spatial_dropout1d", [(5, 3)], lambda L, x: L.SpatialDropout1D(0.2)(x)),
@@ -177,16 +220,24 @@ def _frozen(layer):
 def _inner_sequential():
     import keras
 
-    return keras.Sequential([keras.Input((6,)), keras.layers.Dense(4, activation="tanh"),
-                             keras.layers.Dropout(0.1), keras.layers.BatchNormalization(),
-                             keras.layers.Dense(2)], name="inner_stack")
+    return keras.Sequential(
+        [
+            keras.Input((6,)),
+            keras.layers.Dense(4, activation="tanh"),
+            keras.layers.Dropout(0.1),
+            keras.layers.BatchNormalization(),
+            keras.layers.Dense(2),
+        ],
+        name="inner_stack",
+    )
 
 
 def _outer_sequential():
     import keras
 
-    return keras.Sequential([keras.Input((6,)), _inner_sequential(), keras.layers.Dense(3)],
-                            name="outer_stack")
+    return keras.Sequential(
+        [keras.Input((6,)), _inner_sequential(), keras.layers.Dense(3)], name="outer_stack"
+    )
 
 
 def _inner_functional():
@@ -217,8 +268,11 @@ def _derive(model):
 def _keras_layers(model):
     """Keras's own layers and operations, by name, to compare with."""
     graph_model = getattr(model, "_functional", None) or model
-    return {node.operation.name: node.operation
-            for nodes in graph_model._nodes_by_depth.values() for node in nodes}
+    return {
+        node.operation.name: node.operation
+        for nodes in graph_model._nodes_by_depth.values()
+        for node in nodes
+    }
 
 
 def _trainable_size(layer) -> int:
@@ -241,7 +295,8 @@ def _check_layers(model, math) -> None:
         keras_layer = keras_layers[name]
         assert layer.known, f"{name} ({layer.record.type}) has no handler"
         assert layer.shape_matches, (
-            f"{name}: derived {layer.shape.shapes}, Keras {layer.record.output_shapes}")
+            f"{name}: derived {layer.shape.shapes}, Keras {layer.record.output_shapes}"
+        )
         keras_count = keras_layer.count_params() if hasattr(keras_layer, "count_params") else 0
         assert layer.params.total == keras_count, name
         assert layer.params.trainable == _trainable_size(keras_layer), name
@@ -281,44 +336,52 @@ def test_every_handler_has_a_row():
     for _, shapes, build in CASES:
         collect(describe_model(_model(shapes, build)))
     sequence = ("recurrent", "wrappers", "attention", "embedding")
-    registered = {name for name, handler in REGISTRY.handlers.items()
-                  if type(handler).__module__.rsplit(".", 1)[-1] not in sequence}
+    registered = {
+        name
+        for name, handler in REGISTRY.handlers.items()
+        if type(handler).__module__.rsplit(".", 1)[-1] not in sequence
+    }
     missing = registered - seen
     assert not missing, f"no table row for {sorted(missing)}"
 
 
 # --- the seeds' figures (the issue's reviewed numbers) -------------------------------------------
 
+
 def _simple_cnn():
     import keras
 
     L = keras.layers
-    return keras.Sequential([
-        keras.Input((32, 32, 3)),
-        L.Conv2D(8, (3, 3), activation="relu"),
-        L.Conv2D(16, (3, 3), activation="relu"),
-        L.MaxPooling2D(2),
-        L.Flatten(),
-        L.Dense(128, activation="relu"),
-        L.Dense(10, activation="softmax"),
-    ])
+    return keras.Sequential(
+        [
+            keras.Input((32, 32, 3)),
+            L.Conv2D(8, (3, 3), activation="relu"),
+            L.Conv2D(16, (3, 3), activation="relu"),
+            L.MaxPooling2D(2),
+            L.Flatten(),
+            L.Dense(128, activation="relu"),
+            L.Dense(10, activation="softmax"),
+        ]
+    )
 
 
 def _tutorial_cnn():
     import keras
 
     L = keras.layers
-    return keras.Sequential([
-        keras.Input((32, 32, 3)),
-        L.Conv2D(32, (3, 3), activation="relu"),
-        L.MaxPooling2D((2, 2)),
-        L.Conv2D(64, (3, 3), activation="relu"),
-        L.MaxPooling2D((2, 2)),
-        L.Conv2D(64, (3, 3), activation="relu"),
-        L.Flatten(),
-        L.Dense(64, activation="relu"),
-        L.Dense(10),
-    ])
+    return keras.Sequential(
+        [
+            keras.Input((32, 32, 3)),
+            L.Conv2D(32, (3, 3), activation="relu"),
+            L.MaxPooling2D((2, 2)),
+            L.Conv2D(64, (3, 3), activation="relu"),
+            L.MaxPooling2D((2, 2)),
+            L.Conv2D(64, (3, 3), activation="relu"),
+            L.Flatten(),
+            L.Dense(64, activation="relu"),
+            L.Dense(10),
+        ]
+    )
 
 
 def test_simple_cnn_seed_figures():
@@ -334,7 +397,13 @@ def test_simple_cnn_seed_figures():
     assert step.formula.value() == 3136
     assert step.formula.latex(numbers=True) == r"14 \cdot 14 \cdot 16"
     assert [layer.params_formula for layer in math.layers] == [
-        "(3*3*3 + 1)*8", "(3*3*8 + 1)*16", "0", "0", "(3136 + 1)*128", "(128 + 1)*10"]
+        "(3*3*3 + 1)*8",
+        "(3*3*8 + 1)*16",
+        "0",
+        "0",
+        "(3136 + 1)*128",
+        "(128 + 1)*10",
+    ]
     _check_layers(model, math)
 
 
@@ -342,8 +411,14 @@ def test_tutorial_cnn_seed_figures():
     model = _tutorial_cnn()
     math = _derive(model)
     shapes = [layer.shape.shape for layer in math.layers]
-    assert shapes[:6] == [(None, 30, 30, 32), (None, 15, 15, 32), (None, 13, 13, 64),
-                          (None, 6, 6, 64), (None, 4, 4, 64), (None, 1024)]
+    assert shapes[:6] == [
+        (None, 30, 30, 32),
+        (None, 15, 15, 32),
+        (None, 13, 13, 64),
+        (None, 6, 6, 64),
+        (None, 4, 4, 64),
+        (None, 1024),
+    ]
     assert shapes == [tuple(layer.output.shape) for layer in model.layers]
     assert math.total_params == 122570 == model.count_params()
     _check_layers(model, math)

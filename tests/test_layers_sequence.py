@@ -13,60 +13,99 @@ pytestmark = pytest.mark.tensorflow
 # An input shape given as (shape, dtype) makes an input of that dtype.
 CASES = [
     ("simple_rnn", [(5, 3)], lambda L, x: L.SimpleRNN(4)(x)),
-    ("simple_rnn_relu_seq", [(5, 3)],
-     lambda L, x: L.SimpleRNN(4, activation="relu", return_sequences=True)(x)),
+    (
+        "simple_rnn_relu_seq",
+        [(5, 3)],
+        lambda L, x: L.SimpleRNN(4, activation="relu", return_sequences=True)(x),
+    ),
     ("simple_rnn_state", [(5, 3)], lambda L, x: L.SimpleRNN(4, return_state=True)(x)),
     ("simple_rnn_no_bias", [(5, 3)], lambda L, x: L.SimpleRNN(4, use_bias=False)(x)),
     ("gru_reset_after", [(6, 3)], lambda L, x: L.GRU(5)(x)),
     ("gru_reset_before", [(6, 3)], lambda L, x: L.GRU(5, reset_after=False)(x)),
     ("gru_no_bias", [(6, 3)], lambda L, x: L.GRU(5, use_bias=False)(x)),
-    ("gru_seq_state", [(6, 3)],
-     lambda L, x: L.GRU(5, return_sequences=True, return_state=True)(x)),
+    ("gru_seq_state", [(6, 3)], lambda L, x: L.GRU(5, return_sequences=True, return_state=True)(x)),
     ("gru_backwards", [(None, 3)], lambda L, x: L.GRU(5, go_backwards=True)(x)),
     ("lstm", [(7, 4)], lambda L, x: L.LSTM(6)(x)),
     ("lstm_seq", [(7, 4)], lambda L, x: L.LSTM(6, return_sequences=True)(x)),
     ("lstm_state", [(7, 4)], lambda L, x: L.LSTM(6, return_state=True)(x)),
-    ("lstm_seq_state_no_bias", [(7, 4)],
-     lambda L, x: L.LSTM(6, return_sequences=True, return_state=True, use_bias=False)(x)),
-    ("conv_lstm2d_seq_state", [(4, 10, 10, 3)],
-     lambda L, x: L.ConvLSTM2D(5, (3, 3), strides=2, return_sequences=True,
-                               return_state=True)(x)),
-    ("conv_lstm1d_same_dilated", [(4, 10, 3)],
-     lambda L, x: L.ConvLSTM1D(5, 3, dilation_rate=2, padding="same")(x)),
-    ("conv_lstm3d_no_bias", [(3, 6, 6, 6, 2)],
-     lambda L, x: L.ConvLSTM3D(2, 3, use_bias=False)(x)),
+    (
+        "lstm_seq_state_no_bias",
+        [(7, 4)],
+        lambda L, x: L.LSTM(6, return_sequences=True, return_state=True, use_bias=False)(x),
+    ),
+    (
+        "conv_lstm2d_seq_state",
+        [(4, 10, 10, 3)],
+        lambda L, x: L.ConvLSTM2D(5, (3, 3), strides=2, return_sequences=True, return_state=True)(
+            x
+        ),
+    ),
+    (
+        "conv_lstm1d_same_dilated",
+        [(4, 10, 3)],
+        lambda L, x: L.ConvLSTM1D(5, 3, dilation_rate=2, padding="same")(x),
+    ),
+    ("conv_lstm3d_no_bias", [(3, 6, 6, 6, 2)], lambda L, x: L.ConvLSTM3D(2, 3, use_bias=False)(x)),
     ("bi_lstm_concat", [(5, 3)], lambda L, x: L.Bidirectional(L.LSTM(4))(x)),
-    ("bi_lstm_sum_seq", [(5, 3)],
-     lambda L, x: L.Bidirectional(L.LSTM(4, return_sequences=True), merge_mode="sum")(x)),
+    (
+        "bi_lstm_sum_seq",
+        [(5, 3)],
+        lambda L, x: L.Bidirectional(L.LSTM(4, return_sequences=True), merge_mode="sum")(x),
+    ),
     ("bi_gru_mul", [(5, 3)], lambda L, x: L.Bidirectional(L.GRU(4), merge_mode="mul")(x)),
-    ("bi_gru_ave_reset_before", [(5, 3)],
-     lambda L, x: L.Bidirectional(L.GRU(4, reset_after=False), merge_mode="ave")(x)),
-    ("bi_gru_none", [(5, 3)],
-     lambda L, x: L.Bidirectional(L.GRU(4, return_sequences=True), merge_mode=None)(x)),
-    ("bi_lstm_state", [(5, 3)],
-     lambda L, x: L.Bidirectional(L.LSTM(4, return_state=True))(x)),
-    ("bi_rnn_own_backward", [(5, 3)],
-     lambda L, x: L.Bidirectional(L.SimpleRNN(4),
-                                  backward_layer=L.SimpleRNN(4, activation="relu",
-                                                            go_backwards=True))(x)),
+    (
+        "bi_gru_ave_reset_before",
+        [(5, 3)],
+        lambda L, x: L.Bidirectional(L.GRU(4, reset_after=False), merge_mode="ave")(x),
+    ),
+    (
+        "bi_gru_none",
+        [(5, 3)],
+        lambda L, x: L.Bidirectional(L.GRU(4, return_sequences=True), merge_mode=None)(x),
+    ),
+    ("bi_lstm_state", [(5, 3)], lambda L, x: L.Bidirectional(L.LSTM(4, return_state=True))(x)),
+    (
+        "bi_rnn_own_backward",
+        [(5, 3)],
+        lambda L, x: L.Bidirectional(
+            L.SimpleRNN(4), backward_layer=L.SimpleRNN(4, activation="relu", go_backwards=True)
+        )(x),
+    ),
     ("td_dense", [(5, 3)], lambda L, x: L.TimeDistributed(L.Dense(7, activation="relu"))(x)),
     ("td_batchnorm", [(5, 6)], lambda L, x: L.TimeDistributed(L.BatchNormalization())(x)),
-    ("td_conv2d", [(4, 10, 10, 3)],
-     lambda L, x: L.TimeDistributed(L.Conv2D(8, (3, 3), strides=2, padding="same"))(x)),
+    (
+        "td_conv2d",
+        [(4, 10, 10, 3)],
+        lambda L, x: L.TimeDistributed(L.Conv2D(8, (3, 3), strides=2, padding="same"))(x),
+    ),
     ("mha_self", [(6, 16)], lambda L, x: L.MultiHeadAttention(num_heads=4, key_dim=8)(x, x)),
-    ("mha_cross", [(4, 8), (6, 5)],
-     lambda L, q, v: L.MultiHeadAttention(2, 3, value_dim=4)(q, v)),
-    ("mha_cross_key_out", [(4, 8), (6, 5), (6, 7)],
-     lambda L, q, v, k: L.MultiHeadAttention(2, 3, output_shape=(2, 5))(q, v, key=k)),
-    ("mha_no_bias_gate", [(4, 8), (6, 5)],
-     lambda L, q, v: L.MultiHeadAttention(3, 2, use_bias=False, use_gate=True)(q, v)),
-    ("mha_self_scores", [(6, 16)],
-     lambda L, x: L.MultiHeadAttention(2, 4)(x, x, return_attention_scores=True)),
+    ("mha_cross", [(4, 8), (6, 5)], lambda L, q, v: L.MultiHeadAttention(2, 3, value_dim=4)(q, v)),
+    (
+        "mha_cross_key_out",
+        [(4, 8), (6, 5), (6, 7)],
+        lambda L, q, v, k: L.MultiHeadAttention(2, 3, output_shape=(2, 5))(q, v, key=k),
+    ),
+    (
+        "mha_no_bias_gate",
+        [(4, 8), (6, 5)],
+        lambda L, q, v: L.MultiHeadAttention(3, 2, use_bias=False, use_gate=True)(q, v),
+    ),
+    (
+        "mha_self_scores",
+        [(6, 16)],
+        lambda L, x: L.MultiHeadAttention(2, 4)(x, x, return_attention_scores=True),
+    ),
     ("attention_dot", [(4, 8), (6, 8)], lambda L, q, v: L.Attention()([q, v])),
-    ("attention_concat_scale", [(4, 8), (6, 8)],
-     lambda L, q, v: L.Attention(use_scale=True, score_mode="concat")([q, v])),
-    ("additive_attention", [(4, 8), (6, 8), (6, 8)],
-     lambda L, q, v, k: L.AdditiveAttention()([q, v, k])),
+    (
+        "attention_concat_scale",
+        [(4, 8), (6, 8)],
+        lambda L, q, v: L.Attention(use_scale=True, score_mode="concat")([q, v]),
+    ),
+    (
+        "additive_attention",
+        [(4, 8), (6, 8), (6, 8)],
+        lambda L, q, v, k: L.AdditiveAttention()([q, v, k]),
+    ),
     ("embedding", [((7,), "int32")], lambda L, x: L.Embedding(50, 4)(x)),
     ("embedding_2d", [((3, 7), "int32")], lambda L, x: L.Embedding(50, 4, mask_zero=True)(x)),
 ]
@@ -127,12 +166,17 @@ def test_cross_attention_scores_shape_is_what_the_layer_returns():
 
 # ---- the printed gate equations, run in NumPy, against Keras ----
 
+
 def _sigmoid(z):
     return 1.0 / (1.0 + np.exp(-z))
 
 
-ACT = {"tanh": np.tanh, "sigmoid": _sigmoid, "relu": lambda z: np.maximum(z, 0.0),
-       "hard_sigmoid": lambda z: np.clip(z + 3.0, 0.0, 6.0) / 6.0}
+ACT = {
+    "tanh": np.tanh,
+    "sigmoid": _sigmoid,
+    "relu": lambda z: np.maximum(z, 0.0),
+    "hard_sigmoid": lambda z: np.clip(z + 3.0, 0.0, 6.0) / 6.0,
+}
 
 
 def _blocks(matrix, n):
@@ -181,36 +225,58 @@ def lstm_step(x, state, w, act):
 
 
 STEP_CASES = [
-    ("simple_rnn", lambda L: L.SimpleRNN(4, return_sequences=True),
-     [r"h_t &= \tanh\!\left(W x_t + U h_{t-1} + b\right)"]),
-    ("simple_rnn_relu", lambda L: L.SimpleRNN(4, activation="relu", return_sequences=True),
-     [r"h_t &= \mathrm{relu}\!\left(W x_t + U h_{t-1} + b\right)"]),
-    ("gru_reset_after", lambda L: L.GRU(4, return_sequences=True),
-     [r"z_t &= \sigma\!\left(W_z x_t + b^{x}_z + U_z h_{t-1} + b^{h}_z\right)",
-      r"r_t &= \sigma\!\left(W_r x_t + b^{x}_r + U_r h_{t-1} + b^{h}_r\right)",
-      r"\tilde{h}_t &= \tanh\!\left(W_h x_t + b^{x}_h + r_t \odot "
-      r"\left(U_h h_{t-1} + b^{h}_h\right)\right)",
-      r"h_t &= z_t \odot h_{t-1} + \left(1 - z_t\right) \odot \tilde{h}_t"]),
-    ("gru_reset_before", lambda L: L.GRU(4, reset_after=False, return_sequences=True),
-     [r"z_t &= \sigma\!\left(W_z x_t + U_z h_{t-1} + b_z\right)",
-      r"r_t &= \sigma\!\left(W_r x_t + U_r h_{t-1} + b_r\right)",
-      r"\tilde{h}_t &= \tanh\!\left(W_h x_t + U_h \left(r_t \odot h_{t-1}\right) + b_h\right)",
-      r"h_t &= z_t \odot h_{t-1} + \left(1 - z_t\right) \odot \tilde{h}_t"]),
-    ("gru_hard_sigmoid", lambda L: L.GRU(4, recurrent_activation="hard_sigmoid",
-                                         return_sequences=True),
-     [r"z_t &= \mathrm{hsig}\!\left("]),
-    ("lstm", lambda L: L.LSTM(4, return_sequences=True),
-     [r"i_t &= \sigma\!\left(W_i x_t + U_i h_{t-1} + b_i\right)",
-      r"f_t &= \sigma\!\left(W_f x_t + U_f h_{t-1} + b_f\right)",
-      r"\tilde{c}_t &= \tanh\!\left(W_c x_t + U_c h_{t-1} + b_c\right)",
-      r"c_t &= f_t \odot c_{t-1} + i_t \odot \tilde{c}_t",
-      r"o_t &= \sigma\!\left(W_o x_t + U_o h_{t-1} + b_o\right)",
-      r"h_t &= o_t \odot \tanh\!\left(c_t\right)"]),
+    (
+        "simple_rnn",
+        lambda L: L.SimpleRNN(4, return_sequences=True),
+        [r"h_t &= \tanh\!\left(W x_t + U h_{t-1} + b\right)"],
+    ),
+    (
+        "simple_rnn_relu",
+        lambda L: L.SimpleRNN(4, activation="relu", return_sequences=True),
+        [r"h_t &= \mathrm{relu}\!\left(W x_t + U h_{t-1} + b\right)"],
+    ),
+    (
+        "gru_reset_after",
+        lambda L: L.GRU(4, return_sequences=True),
+        [
+            r"z_t &= \sigma\!\left(W_z x_t + b^{x}_z + U_z h_{t-1} + b^{h}_z\right)",
+            r"r_t &= \sigma\!\left(W_r x_t + b^{x}_r + U_r h_{t-1} + b^{h}_r\right)",
+            r"\tilde{h}_t &= \tanh\!\left(W_h x_t + b^{x}_h + r_t \odot "
+            r"\left(U_h h_{t-1} + b^{h}_h\right)\right)",
+            r"h_t &= z_t \odot h_{t-1} + \left(1 - z_t\right) \odot \tilde{h}_t",
+        ],
+    ),
+    (
+        "gru_reset_before",
+        lambda L: L.GRU(4, reset_after=False, return_sequences=True),
+        [
+            r"z_t &= \sigma\!\left(W_z x_t + U_z h_{t-1} + b_z\right)",
+            r"r_t &= \sigma\!\left(W_r x_t + U_r h_{t-1} + b_r\right)",
+            r"\tilde{h}_t &= \tanh\!\left(W_h x_t + U_h \left(r_t \odot h_{t-1}\right) + b_h\right)",  # noqa: E501
+            r"h_t &= z_t \odot h_{t-1} + \left(1 - z_t\right) \odot \tilde{h}_t",
+        ],
+    ),
+    (
+        "gru_hard_sigmoid",
+        lambda L: L.GRU(4, recurrent_activation="hard_sigmoid", return_sequences=True),
+        [r"z_t &= \mathrm{hsig}\!\left("],
+    ),
+    (
+        "lstm",
+        lambda L: L.LSTM(4, return_sequences=True),
+        [
+            r"i_t &= \sigma\!\left(W_i x_t + U_i h_{t-1} + b_i\right)",
+            r"f_t &= \sigma\!\left(W_f x_t + U_f h_{t-1} + b_f\right)",
+            r"\tilde{c}_t &= \tanh\!\left(W_c x_t + U_c h_{t-1} + b_c\right)",
+            r"c_t &= f_t \odot c_{t-1} + i_t \odot \tilde{c}_t",
+            r"o_t &= \sigma\!\left(W_o x_t + U_o h_{t-1} + b_o\right)",
+            r"h_t &= o_t \odot \tanh\!\left(c_t\right)",
+        ],
+    ),
 ]
 
 
-@pytest.mark.parametrize("make, lines", [c[1:] for c in STEP_CASES],
-                         ids=[c[0] for c in STEP_CASES])
+@pytest.mark.parametrize("make, lines", [c[1:] for c in STEP_CASES], ids=[c[0] for c in STEP_CASES])
 def test_printed_gate_equations_compute_what_keras_computes(make, lines):
     import keras
 
@@ -258,8 +324,12 @@ def test_bidirectional_count_is_twice_the_inner_layer():
     assert math.params_formula.startswith("2*")
 
 
-MERGES = {"concat": lambda f, b: np.concatenate([f, b], axis=-1), "sum": lambda f, b: f + b,
-          "mul": lambda f, b: f * b, "ave": lambda f, b: (f + b) / 2}
+MERGES = {
+    "concat": lambda f, b: np.concatenate([f, b], axis=-1),
+    "sum": lambda f, b: f + b,
+    "mul": lambda f, b: f * b,
+    "ave": lambda f, b: (f + b) / 2,
+}
 
 
 @pytest.mark.parametrize("mode", sorted(MERGES))
@@ -269,8 +339,9 @@ def test_bidirectional_equation_in_numpy(mode):
 
     steps, d_in = 4, 3
     x_in = keras.Input((steps, d_in))
-    layer = keras.layers.Bidirectional(keras.layers.SimpleRNN(3, return_sequences=True),
-                                       merge_mode=mode)
+    layer = keras.layers.Bidirectional(
+        keras.layers.SimpleRNN(3, return_sequences=True), merge_mode=mode
+    )
     model = keras.Model(x_in, layer(x_in))
     rng = np.random.default_rng(2)
     weights = [rng.normal(scale=0.5, size=w.shape).astype("float32") for w in layer.get_weights()]
@@ -308,9 +379,13 @@ def test_multi_head_attention_equation_in_numpy(use_gate):
     weights = [rng.normal(scale=0.5, size=w.shape).astype("float32") for w in layer.get_weights()]
     layer.set_weights(weights)
     _, math = _layer_and_math(model)
-    for line in (r"q_{t,n} &= W^{Q}_n x^{q}_t + b^{Q}_n", r"k_{s,n} = W^{K}_n x^{k}_s + b^{K}_n",
-                 r"v_{s,n} = W^{V}_n x^{v}_s + b^{V}_n", r"\frac{Q_n K_n^{\top}}{\sqrt{d_k}}",
-                 r"y_t &= \sum_{n=0}^{1} W^{O}_n a_{t,n} + b^{O}"):
+    for line in (
+        r"q_{t,n} &= W^{Q}_n x^{q}_t + b^{Q}_n",
+        r"k_{s,n} = W^{K}_n x^{k}_s + b^{K}_n",
+        r"v_{s,n} = W^{V}_n x^{v}_s + b^{V}_n",
+        r"\frac{Q_n K_n^{\top}}{\sqrt{d_k}}",
+        r"y_t &= \sum_{n=0}^{1} W^{O}_n a_{t,n} + b^{O}",
+    ):
         assert line in math.equation, f"{line!r} not in {math.equation}"
     assert (r"\sigma\!\left(W^{G}_n x^{q}_t + b^{G}_n\right)" in math.equation) == use_gate
     named = {w.path.split("/", 1)[1]: v for w, v in zip(layer.weights, weights, strict=True)}

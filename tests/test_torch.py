@@ -93,9 +93,26 @@ def sequential(shape: tuple, layers: list, dtype: str = "float32") -> keras.Mode
     return randomize(keras.Sequential([keras.Input(shape, dtype=dtype), *layers]))
 
 
-ACTIVATIONS = ["relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "silu", "mish", "softplus",
-               "softsign", "sigmoid", "hard_sigmoid", "hard_silu", "tanh", "exponential",
-               "softmax", "log_softmax", "linear"]
+ACTIVATIONS = [
+    "relu",
+    "relu6",
+    "leaky_relu",
+    "elu",
+    "selu",
+    "gelu",
+    "silu",
+    "mish",
+    "softplus",
+    "softsign",
+    "sigmoid",
+    "hard_sigmoid",
+    "hard_silu",
+    "tanh",
+    "exponential",
+    "softmax",
+    "log_softmax",
+    "linear",
+]
 
 # One row per translated layer type and setting: (id, input shape, layers).
 SEQUENTIAL_CASES = [
@@ -103,50 +120,91 @@ SEQUENTIAL_CASES = [
     ("dense_no_bias_rank3", (3, 5), lambda: [L.Dense(4, use_bias=False)]),
     ("conv1d_valid", (10, 3), lambda: [L.Conv1D(4, 3)]),
     ("conv1d_same_strides", (11, 3), lambda: [L.Conv1D(4, 4, strides=2, padding="same")]),
-    ("conv1d_causal_dilation", (12, 3),
-     lambda: [L.Conv1D(4, 3, padding="causal", dilation_rate=2)]),
+    (
+        "conv1d_causal_dilation",
+        (12, 3),
+        lambda: [L.Conv1D(4, 3, padding="causal", dilation_rate=2)],
+    ),
     ("conv2d_valid_relu", (8, 8, 3), lambda: [L.Conv2D(4, 3, activation="relu")]),
     ("conv2d_same_even_kernel", (8, 8, 3), lambda: [L.Conv2D(4, 4, padding="same")]),
-    ("conv2d_same_strides_asymmetric", (8, 8, 3),
-     lambda: [L.Conv2D(4, 3, strides=2, padding="same")]),
-    ("conv2d_same_strides_symmetric", (9, 9, 3),
-     lambda: [L.Conv2D(4, 3, strides=2, padding="same")]),
+    (
+        "conv2d_same_strides_asymmetric",
+        (8, 8, 3),
+        lambda: [L.Conv2D(4, 3, strides=2, padding="same")],
+    ),
+    (
+        "conv2d_same_strides_symmetric",
+        (9, 9, 3),
+        lambda: [L.Conv2D(4, 3, strides=2, padding="same")],
+    ),
     ("conv2d_valid_strides_rect", (9, 8, 3), lambda: [L.Conv2D(4, (3, 2), strides=(2, 1))]),
-    ("conv2d_dilation_same", (10, 10, 3),
-     lambda: [L.Conv2D(4, 3, dilation_rate=2, padding="same")]),
+    (
+        "conv2d_dilation_same",
+        (10, 10, 3),
+        lambda: [L.Conv2D(4, 3, dilation_rate=2, padding="same")],
+    ),
     ("conv2d_groups", (8, 8, 4), lambda: [L.Conv2D(6, 3, groups=2)]),
     ("conv3d_same_strides", (6, 7, 8, 2), lambda: [L.Conv3D(3, 3, strides=2, padding="same")]),
     ("conv3d_valid", (5, 5, 5, 2), lambda: [L.Conv3D(3, 2)]),
-    ("conv2d_transpose_same_k3s2", (5, 5, 3),
-     lambda: [L.Conv2DTranspose(4, 3, strides=2, padding="same")]),
-    ("conv2d_transpose_same_k4s2", (5, 5, 3),
-     lambda: [L.Conv2DTranspose(4, 4, strides=2, padding="same")]),
+    (
+        "conv2d_transpose_same_k3s2",
+        (5, 5, 3),
+        lambda: [L.Conv2DTranspose(4, 3, strides=2, padding="same")],
+    ),
+    (
+        "conv2d_transpose_same_k4s2",
+        (5, 5, 3),
+        lambda: [L.Conv2DTranspose(4, 4, strides=2, padding="same")],
+    ),
     ("conv2d_transpose_valid", (5, 5, 3), lambda: [L.Conv2DTranspose(4, 3, strides=2)]),
     (
         "conv2d_transpose_same_k1s2",
         (4, 4, 3),
         lambda: [L.Conv2DTranspose(2, 1, strides=2, padding="same")],
     ),
-    ("conv2d_transpose_output_padding", (5, 5, 3), lambda: [
-        L.Conv2DTranspose(4, 3, strides=2, output_padding=1),
-        L.Conv2DTranspose(2, 3, strides=2, padding="same", output_padding=1)]),
-    ("conv2d_transpose_dilation", (5, 5, 3),
-     lambda: [L.Conv2DTranspose(4, 3, dilation_rate=2, padding="same")]),
+    (
+        "conv2d_transpose_output_padding",
+        (5, 5, 3),
+        lambda: [
+            L.Conv2DTranspose(4, 3, strides=2, output_padding=1),
+            L.Conv2DTranspose(2, 3, strides=2, padding="same", output_padding=1),
+        ],
+    ),
+    (
+        "conv2d_transpose_dilation",
+        (5, 5, 3),
+        lambda: [L.Conv2DTranspose(4, 3, dilation_rate=2, padding="same")],
+    ),
     ("conv1d_transpose_same", (6, 3), lambda: [L.Conv1DTranspose(2, 3, strides=2, padding="same")]),
-    ("conv3d_transpose_same", (3, 4, 3, 2),
-     lambda: [L.Conv3DTranspose(2, 3, strides=(2, 1, 2), padding="same")]),
-    ("depthwise_conv2d", (8, 8, 3),
-     lambda: [L.DepthwiseConv2D(3, depth_multiplier=2, strides=2, padding="same")]),
+    (
+        "conv3d_transpose_same",
+        (3, 4, 3, 2),
+        lambda: [L.Conv3DTranspose(2, 3, strides=(2, 1, 2), padding="same")],
+    ),
+    (
+        "depthwise_conv2d",
+        (8, 8, 3),
+        lambda: [L.DepthwiseConv2D(3, depth_multiplier=2, strides=2, padding="same")],
+    ),
     ("depthwise_conv1d", (9, 3), lambda: [L.DepthwiseConv1D(3, depth_multiplier=2)]),
-    ("separable_conv2d", (8, 8, 3),
-     lambda: [L.SeparableConv2D(5, 3, depth_multiplier=2, padding="same", activation="relu")]),
+    (
+        "separable_conv2d",
+        (8, 8, 3),
+        lambda: [L.SeparableConv2D(5, 3, depth_multiplier=2, padding="same", activation="relu")],
+    ),
     ("separable_conv1d", (10, 3), lambda: [L.SeparableConv1D(4, 3, strides=2)]),
     ("max_pool1d_same", (9, 3), lambda: [L.MaxPooling1D(2, padding="same")]),
     ("max_pool2d_valid", (8, 8, 3), lambda: [L.MaxPooling2D(2)]),
-    ("max_pool2d_same_asymmetric", (8, 8, 3),
-     lambda: [L.MaxPooling2D(3, strides=2, padding="same")]),
-    ("max_pool2d_same_symmetric", (9, 9, 3),
-     lambda: [L.MaxPooling2D(3, strides=2, padding="same")]),
+    (
+        "max_pool2d_same_asymmetric",
+        (8, 8, 3),
+        lambda: [L.MaxPooling2D(3, strides=2, padding="same")],
+    ),
+    (
+        "max_pool2d_same_symmetric",
+        (9, 9, 3),
+        lambda: [L.MaxPooling2D(3, strides=2, padding="same")],
+    ),
     ("max_pool3d_valid", (4, 6, 6, 2), lambda: [L.MaxPooling3D(2)]),
     ("avg_pool1d_valid_strides", (9, 3), lambda: [L.AveragePooling1D(3, strides=2)]),
     ("avg_pool2d_same_asymmetric", (9, 9, 3), lambda: [L.AveragePooling2D(2, padding="same")]),
@@ -155,8 +213,11 @@ SEQUENTIAL_CASES = [
         (9, 9, 3),
         lambda: [L.AveragePooling2D(3, strides=2, padding="same")],
     ),
-    ("avg_pool2d_same_stride1_even", (5, 5, 2),
-     lambda: [L.AveragePooling2D(2, strides=1, padding="same")]),
+    (
+        "avg_pool2d_same_stride1_even",
+        (5, 5, 2),
+        lambda: [L.AveragePooling2D(2, strides=1, padding="same")],
+    ),
     ("avg_pool3d_same", (5, 5, 5, 2), lambda: [L.AveragePooling3D(2, padding="same")]),
     ("global_avg_pool2d", (5, 5, 3), lambda: [L.GlobalAveragePooling2D()]),
     ("global_max_pool1d_sequence", (7, 3), lambda: [L.GlobalMaxPooling1D()]),
@@ -166,11 +227,13 @@ SEQUENTIAL_CASES = [
     ("global_max_pool2d_after_conv", (6, 6, 3), lambda: [L.Conv2D(4, 3), L.GlobalMaxPooling2D()]),
     ("flatten_after_conv_dense", (6, 6, 3), lambda: [L.Conv2D(4, 3), L.Flatten(), L.Dense(5)]),
     ("flatten_after_conv1d_dense", (7, 3), lambda: [L.Conv1D(4, 3), L.Flatten(), L.Dense(5)]),
-    ("flatten_after_conv3d_dense", (4, 4, 4, 2),
-     lambda: [L.Conv3D(3, 3), L.Flatten(), L.Dense(5)]),
+    ("flatten_after_conv3d_dense", (4, 4, 4, 2), lambda: [L.Conv3D(3, 3), L.Flatten(), L.Dense(5)]),
     ("flatten_after_conv_output", (6, 6, 3), lambda: [L.Conv2D(4, 3), L.Flatten()]),
-    ("flatten_dropout_dense", (6, 6, 3),
-     lambda: [L.Conv2D(4, 3), L.Flatten(), L.Dropout(0.5), L.Dense(5)]),
+    (
+        "flatten_dropout_dense",
+        (6, 6, 3),
+        lambda: [L.Conv2D(4, 3), L.Flatten(), L.Dropout(0.5), L.Dense(5)],
+    ),
     ("flatten_softmax", (4, 4, 3), lambda: [L.Conv2D(2, 3), L.Flatten(), L.Activation("softmax")]),
     ("flatten_sequence", (4, 3), lambda: [L.Flatten(), L.Dense(2)]),
     ("reshape_to_image", (12,), lambda: [L.Reshape((2, 2, 3)), L.Conv2D(2, 1)]),
@@ -185,23 +248,35 @@ SEQUENTIAL_CASES = [
     ("layernorm", (6, 4), lambda: [L.LayerNormalization()]),
     ("layernorm_axes", (3, 4, 2), lambda: [L.LayerNormalization(axis=[1, 2, 3])]),
     ("simple_rnn", (5, 3), lambda: [L.SimpleRNN(4)]),
-    ("simple_rnn_relu_sequences", (5, 3),
-     lambda: [L.SimpleRNN(4, activation="relu", return_sequences=True)]),
+    (
+        "simple_rnn_relu_sequences",
+        (5, 3),
+        lambda: [L.SimpleRNN(4, activation="relu", return_sequences=True)],
+    ),
     ("gru_reset_after", (5, 3), lambda: [L.GRU(4, return_sequences=True)]),
     ("gru_reset_before", (5, 3), lambda: [L.GRU(4, reset_after=False)]),
     ("gru_reset_before_no_bias", (5, 3), lambda: [L.GRU(4, use_bias=False, reset_after=False)]),
     ("lstm_backwards", (5, 3), lambda: [L.LSTM(3, go_backwards=True, return_sequences=True)]),
-    ("bidirectional_gru_mul_sequences", (5, 3),
-     lambda: [L.Bidirectional(L.GRU(2, return_sequences=True), merge_mode="mul")]),
+    (
+        "bidirectional_gru_mul_sequences",
+        (5, 3),
+        lambda: [L.Bidirectional(L.GRU(2, return_sequences=True), merge_mode="mul")],
+    ),
     ("gru_backwards", (5, 3), lambda: [L.GRU(4, go_backwards=True, return_sequences=True)]),
     ("lstm", (5, 3), lambda: [L.LSTM(4)]),
     ("lstm_sequences_no_bias", (5, 3), lambda: [L.LSTM(4, return_sequences=True, use_bias=False)]),
-    ("bidirectional_lstm_concat", (5, 3),
-     lambda: [L.Bidirectional(L.LSTM(3, return_sequences=True))]),
+    (
+        "bidirectional_lstm_concat",
+        (5, 3),
+        lambda: [L.Bidirectional(L.LSTM(3, return_sequences=True))],
+    ),
     ("bidirectional_lstm_last", (5, 3), lambda: [L.Bidirectional(L.LSTM(3))]),
     ("bidirectional_gru_sum", (5, 3), lambda: [L.Bidirectional(L.GRU(3), merge_mode="sum")]),
-    ("bidirectional_rnn_ave_sequences", (5, 3),
-     lambda: [L.Bidirectional(L.SimpleRNN(2, return_sequences=True), merge_mode="ave")]),
+    (
+        "bidirectional_rnn_ave_sequences",
+        (5, 3),
+        lambda: [L.Bidirectional(L.SimpleRNN(2, return_sequences=True), merge_mode="ave")],
+    ),
     ("conv1d_then_lstm", (8, 3), lambda: [L.Conv1D(4, 3), L.LSTM(2)]),
     ("relu6_layer", (6,), lambda: [L.ReLU(max_value=6.0)]),
     ("relu_threshold_layer", (6,), lambda: [L.ReLU(negative_slope=0.1, threshold=0.5)]),
@@ -225,12 +300,23 @@ SEQUENTIAL_CASES = [
     ("spatial_dropout1d", (5, 2), lambda: [L.SpatialDropout1D(0.3), L.Conv1D(2, 1)]),
     ("spatial_dropout3d", (2, 2, 2, 2), lambda: [L.SpatialDropout3D(0.3)]),
     ("gaussian_noise", (6,), lambda: [L.GaussianNoise(0.1), L.Dense(2)]),
-    ("inference_identities", (6,), lambda: [
-        L.GaussianDropout(0.2), L.AlphaDropout(0.2), L.ActivityRegularization(0.1),
-        L.Identity(), L.Dense(2)]),
+    (
+        "inference_identities",
+        (6,),
+        lambda: [
+            L.GaussianDropout(0.2),
+            L.AlphaDropout(0.2),
+            L.ActivityRegularization(0.1),
+            L.Identity(),
+            L.Dense(2),
+        ],
+    ),
     ("rescaling", (4, 4, 3), lambda: [L.Rescaling(1 / 255, offset=-1.0), L.Conv2D(2, 1)]),
-    ("rescaling_per_channel_image", (4, 4, 3), lambda: [
-        L.Rescaling([1.0, 2.0, 3.0], offset=[0.1, 0.2, 0.3]), L.Conv2D(2, 1)]),
+    (
+        "rescaling_per_channel_image",
+        (4, 4, 3),
+        lambda: [L.Rescaling([1.0, 2.0, 3.0], offset=[0.1, 0.2, 0.3]), L.Conv2D(2, 1)],
+    ),
     ("rescaling_per_channel_sequence", (5, 3), lambda: [L.Rescaling([1.0, 2.0, 3.0]), L.LSTM(2)]),
     ("prelu_per_channel_image", (5, 5, 3), lambda: [L.PReLU(shared_axes=[1, 2])]),
     ("prelu_vector", (4,), lambda: [L.PReLU()]),
@@ -259,8 +345,9 @@ SEQUENTIAL_CASES = [
 ]
 
 
-@pytest.mark.parametrize("case, shape, layers", SEQUENTIAL_CASES,
-                         ids=[c[0] for c in SEQUENTIAL_CASES])
+@pytest.mark.parametrize(
+    "case, shape, layers", SEQUENTIAL_CASES, ids=[c[0] for c in SEQUENTIAL_CASES]
+)
 def test_sequential_layer_matches_keras(case, shape, layers, tmp_path):
     model = sequential(shape, layers())
     assert max_difference(model, [sample(shape, 1)], tmp_path) < TOLERANCE
@@ -318,8 +405,10 @@ def _two_inputs_two_outputs() -> keras.Model:
 
 
 def _nested() -> keras.Model:
-    block = keras.Sequential([keras.Input((8, 8, 3)), L.Conv2D(4, 3, padding="same"),
-                              L.BatchNormalization(), L.ReLU()], name="conv_block")
+    block = keras.Sequential(
+        [keras.Input((8, 8, 3)), L.Conv2D(4, 3, padding="same"), L.BatchNormalization(), L.ReLU()],
+        name="conv_block",
+    )
     image = keras.Input((8, 8, 3))
     features = block(image)
     out = L.Dense(2)(L.Flatten()(L.MaxPooling2D()(L.Add()([features, L.Conv2D(4, 1)(image)]))))
@@ -367,8 +456,9 @@ FUNCTIONAL_CASES = [
 ]
 
 
-@pytest.mark.parametrize("case, build, shapes", FUNCTIONAL_CASES,
-                         ids=[c[0] for c in FUNCTIONAL_CASES])
+@pytest.mark.parametrize(
+    "case, build, shapes", FUNCTIONAL_CASES, ids=[c[0] for c in FUNCTIONAL_CASES]
+)
 def test_functional_model_matches_keras(case, build, shapes, tmp_path):
     model = randomize(build())
     inputs = [sample(shape, i) for i, shape in enumerate(shapes)]
@@ -376,11 +466,18 @@ def test_functional_model_matches_keras(case, build, shapes, tmp_path):
 
 
 def simple_cnn() -> keras.Model:
-    return keras.Sequential([
-        keras.Input((32, 32, 3)), L.Conv2D(8, 3, activation="relu"),
-        L.Conv2D(16, 3, activation="relu"), L.MaxPooling2D(2), L.Flatten(),
-        L.Dense(128, activation="relu"), L.Dense(10, activation="softmax"),
-    ], name="simple_cnn")
+    return keras.Sequential(
+        [
+            keras.Input((32, 32, 3)),
+            L.Conv2D(8, 3, activation="relu"),
+            L.Conv2D(16, 3, activation="relu"),
+            L.MaxPooling2D(2),
+            L.Flatten(),
+            L.Dense(128, activation="relu"),
+            L.Dense(10, activation="softmax"),
+        ],
+        name="simple_cnn",
+    )
 
 
 def test_simple_cnn_source_reads_like_hand_written(tmp_path, monkeypatch):
@@ -409,17 +506,28 @@ def test_parameter_counts_match_pytorch(tmp_path):
     """Counted from generated shapes (no torch needed) = PyTorch's own count, per layer."""
     from generator.analyze import analyze_model
 
-    model = randomize(keras.Sequential([
-        keras.Input((8, 8, 3)), L.Conv2D(4, 3), L.BatchNormalization(name="bn"),
-        L.Reshape((36, 4)), L.LSTM(5, name="lstm"), L.Dense(2),
-    ]))
+    model = randomize(
+        keras.Sequential(
+            [
+                keras.Input((8, 8, 3)),
+                L.Conv2D(4, 3),
+                L.BatchNormalization(name="bn"),
+                L.Reshape((36, 4)),
+                L.LSTM(5, name="lstm"),
+                L.Dense(2),
+            ]
+        )
+    )
     module = translate_model(describe_model(model, with_weights=True))
     net = load_generated(write_torch_package(model, tmp_path)).load()
     for count in module.counts:
         attr = getattr(net, count.name, None)
         params = sum(p.numel() for p in attr.parameters()) if attr is not None else 0
-        buffers = sum(b.numel() for n, b in attr.named_buffers()
-                      if not n.endswith("num_batches_tracked")) if attr is not None else 0
+        buffers = (
+            sum(b.numel() for n, b in attr.named_buffers() if not n.endswith("num_batches_tracked"))
+            if attr is not None
+            else 0
+        )
         assert (count.torch_params, count.torch_buffers) == (params, buffers), count.name
     by_name = {c.name: c for c in module.counts}
     assert by_name["lstm"].torch_params == by_name["lstm"].keras + 4 * 5  # PyTorch's 2nd bias
@@ -453,7 +561,9 @@ def test_course_torch_command_end_to_end(tmp_path):
     outdir = tmp_path / "out"
     result = subprocess.run(
         [sys.executable, "-m", "generator.cli", "torch", str(tmp_path / "cnn.keras"), str(outdir)],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     assert "model.py" in result.stdout
@@ -474,8 +584,7 @@ APPLICATIONS = [
 @pytest.mark.slow
 @pytest.mark.parametrize("name, options", APPLICATIONS, ids=[a[0] for a in APPLICATIONS])
 def test_application_matches_keras(name, options, tmp_path):
-    model = getattr(keras.applications, name)(weights=None, classifier_activation=None,
-                                              **options)
+    model = getattr(keras.applications, name)(weights=None, classifier_activation=None, **options)
     rng = np.random.default_rng(0)
     for weight in model.weights:  # the moving statistics must not be the trivial 0 and 1
         if "moving_variance" in weight.path:

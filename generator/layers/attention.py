@@ -42,8 +42,9 @@ def _with_scores(layer: LayerRecord, out: Shape, scores: Shape, note: str = "") 
     # the record's second output says the call asked for them.
     if len(layer.output_shapes) < 2:
         return ShapeMath(shape=out)
-    return MultiShapeMath(shape=out, all_shapes=(out, scores),
-                          note=note or "the output, then the scores")
+    return MultiShapeMath(
+        shape=out, all_shapes=(out, scores), note=note or "the output, then the scores"
+    )
 
 
 @register("MultiHeadAttention")
@@ -115,8 +116,10 @@ class MultiHeadAttentionHandler(LayerHandler):
             gate = rf"W^{{G}}_n {x_q}{b('G')}"
             lines.append(rf"a_{{t,n}} &\leftarrow a_{{t,n}} \odot \sigma\!\left({gate}\right)")
         out_bias = " + b^{O}" if cfg.get("use_bias", True) else ""
-        lines.append(rf"y_t &= \sum_{{n=0}}^{{{heads - 1}}} W^{{O}}_n a_{{t,n}}{out_bias}"
-                     rf" = W^{{O}} \left[a_{{t,0}}; \dots; a_{{t,{heads - 1}}}\right]{out_bias}")
+        lines.append(
+            rf"y_t &= \sum_{{n=0}}^{{{heads - 1}}} W^{{O}}_n a_{{t,n}}{out_bias}"
+            rf" = W^{{O}} \left[a_{{t,0}}; \dots; a_{{t,{heads - 1}}}\right]{out_bias}"
+        )
         return aligned(lines)
 
 
@@ -134,8 +137,9 @@ class DotAttentionHandler(LayerHandler):
         parts = []
         if cfg.get("use_scale", layer.type == "AdditiveAttention"):
             dim = _roles(layer)[0][-1]
-            parts.append(ParamPart("s", Sym("d", dim) if layer.type == "AdditiveAttention"
-                                   else Num(1)))
+            parts.append(
+                ParamPart("s", Sym("d", dim) if layer.type == "AdditiveAttention" else Num(1))
+            )
         if layer.type == "Attention" and cfg.get("score_mode", "dot") == "concat":
             parts.append(ParamPart("c", Num(1)))
         return params_from_parts(*parts)
@@ -152,7 +156,9 @@ class DotAttentionHandler(LayerHandler):
         else:
             s = r"s\, " if scaled else ""
             score = rf"e_{{t,u}} &= {s}\sum_j q_{{t,j}}\, k_{{u,j}}"
-        return aligned([
-            score,
-            r"y_t &= \sum_u \mathrm{softmax}_u\!\left(e_{t,u}\right) v_u",
-        ])
+        return aligned(
+            [
+                score,
+                r"y_t &= \sum_u \mathrm{softmax}_u\!\left(e_{t,u}\right) v_u",
+            ]
+        )

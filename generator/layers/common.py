@@ -31,8 +31,9 @@ def channel_axis(layer: LayerRecord) -> int:
     return -1 if channels_last(layer) else 1
 
 
-def with_dims(shape: Shape, axes: list[int], dims: list[int | None], channels: int | None,
-              layer: LayerRecord) -> Shape:
+def with_dims(
+    shape: Shape, axes: list[int], dims: list[int | None], channels: int | None, layer: LayerRecord
+) -> Shape:
     """`shape` with its spatial `axes` replaced by `dims` and its channels by `channels`."""
     out = list(shape)
     for axis, dim in zip(axes, dims, strict=True):
@@ -42,8 +43,9 @@ def with_dims(shape: Shape, axes: list[int], dims: list[int | None], channels: i
     return tuple(out)
 
 
-def window_output(n: int | None, k: int, s: int, d: int, padding: str, axis: str
-                  ) -> tuple[int | None, Formula | None]:
+def window_output(
+    n: int | None, k: int, s: int, d: int, padding: str, axis: str
+) -> tuple[int | None, Formula | None]:
     """Output length of a sliding window (convolution or pooling) along one axis.
 
     `valid` keeps only full windows: `floor((n + 2p - k) / s) + 1` with `p = 0` (with dilation the
@@ -62,8 +64,9 @@ def window_output(n: int | None, k: int, s: int, d: int, padding: str, axis: str
     return formula.value(), formula
 
 
-def transposed_output(n: int | None, k: int, s: int, d: int, padding: str, axis: str,
-                      output_padding: int | None) -> tuple[int | None, Formula | None]:
+def transposed_output(
+    n: int | None, k: int, s: int, d: int, padding: str, axis: str, output_padding: int | None
+) -> tuple[int | None, Formula | None]:
     """Output length of a transposed convolution, as Keras computes it."""
     if n is None:
         return None, None
@@ -71,8 +74,12 @@ def transposed_output(n: int | None, k: int, s: int, d: int, padding: str, axis:
     span: Formula = sk if d == 1 else Mul((Sym(f"d_{axis}", d), sk - 1)) + 1
     if output_padding is not None:
         pad = span.value() // 2 if padding == "same" else 0
-        formula: Formula = Mul((sn - 1, ss)) + span - Mul((Num(2), Sym("p", pad))) + Sym(
-            f"o_{axis}", output_padding)
+        formula: Formula = (
+            Mul((sn - 1, ss))
+            + span
+            - Mul((Num(2), Sym("p", pad)))
+            + Sym(f"o_{axis}", output_padding)
+        )
     elif padding == "same":
         formula = Mul((sn, ss))
     elif span.value() >= s:

@@ -28,7 +28,8 @@ _RANK = {"1D": 1, "2D": 2, "3D": 3}
 
 
 def _rank(layer: LayerRecord) -> int:
-    return _RANK[layer.type[-2:]] if layer.type[-2:] in _RANK else _RANK[layer.type.split("Conv")[1][:2]]
+    suffix = layer.type[-2:] if layer.type[-2:] in _RANK else layer.type.split("Conv")[1][:2]
+    return _RANK[suffix]
 
 
 def _window(layer: LayerRecord) -> tuple[int, tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
@@ -44,7 +45,7 @@ def _window(layer: LayerRecord) -> tuple[int, tuple[int, ...], tuple[int, ...], 
 def _kernel_syms(layer: LayerRecord) -> list[Formula]:
     rank, kernel, _, _ = _window(layer)
     names = AXIS_NAMES[rank] if rank > 1 else ("",)
-    return [Sym(f"k_{a}" if a else "k", k) for a, k in zip(names, kernel)]
+    return [Sym(f"k_{a}" if a else "k", k) for a, k in zip(names, kernel, strict=True)]
 
 
 def _c_in(layer: LayerRecord) -> int:
@@ -59,13 +60,13 @@ def _index_terms(layer: LayerRecord, out_idx: tuple[str, ...], win_idx: tuple[st
     """`s i + d u` for each spatial axis, leaving out unit strides and dilations."""
     _, _, strides, dilations = _window(layer)
     terms = []
-    for o, w, s, d in zip(out_idx, win_idx, strides, dilations):
+    for o, w, s, d in zip(out_idx, win_idx, strides, dilations, strict=True):
         terms.append(f"{'' if s == 1 else s}{o} + {'' if d == 1 else d}{w}")
     return r",\, ".join(terms)
 
 
 def _sums(idx: tuple[str, ...], limits: tuple[int, ...]) -> str:
-    return " ".join(rf"\sum_{{{i}=0}}^{{{n - 1}}}" for i, n in zip(idx, limits))
+    return " ".join(rf"\sum_{{{i}=0}}^{{{n - 1}}}" for i, n in zip(idx, limits, strict=True))
 
 
 _OUT_IDX = {1: ("t",), 2: ("i", "j"), 3: ("i", "j", "l")}
@@ -83,7 +84,9 @@ class _SlidingWindow(LayerHandler):
         axes = spatial_axes(layer, rank)
         padding = layer.config.get("padding", "valid")
         dims, formulas = [], []
-        for axis, name, k, s, d in zip(axes, AXIS_NAMES[rank], kernel, strides, dilations):
+        for axis, name, k, s, d in zip(
+            axes, AXIS_NAMES[rank], kernel, strides, dilations, strict=True
+        ):
             dim, formula = window_output(layer.input_shape[axis], k, s, d, padding, name)
             dims.append(dim)
             formulas.append(formula)
@@ -105,7 +108,8 @@ class ConvHandler(_SlidingWindow):
         if not _bias(layer):
             return params_from_parts(ParamPart("W", weights * c_out))
         return params_from_parts(
-            ParamPart("W", Mul((weights, c_out))), ParamPart("b", c_out),
+            ParamPart("W", Mul((weights, c_out))),
+            ParamPart("b", c_out),
             formula=(weights + 1) * c_out,
         )
 
@@ -119,7 +123,7 @@ class ConvHandler(_SlidingWindow):
             rf"{bias}{_sums(win_idx, kernel)} \sum_{{c=0}}^{{{c_in - 1}}} "
             rf"W_{{{','.join(win_idx)},c,k}}\, {x}_{{{_index_terms(layer, out_idx, win_idx)},\, c}}"
         )
-        padded = (r" \quad (\tilde{x}: x \text{ padded with zeros})" if x != "x" else "")
+        padded = r" \quad (\tilde{x}: x \text{ padded with zeros})" if x != "x" else ""
         return f"{activated(layer, (*out_idx, 'k'), inner)}{padded}"
 
 
@@ -134,8 +138,9 @@ class ConvTransposeHandler(ConvHandler):
         out_pad = layer.config.get("output_padding")
         out_pad = as_tuple(out_pad, rank) if out_pad is not None else (None,) * rank
         dims, formulas = [], []
-        for axis, name, k, s, d, o in zip(axes, AXIS_NAMES[rank], kernel, strides, dilations,
-                                          out_pad):
+        for axis, name, k, s, d, o in zip(
+            axes, AXIS_NAMES[rank], kernel, strides, dilations, out_pad, strict=True
+        ):
             dim, formula = transposed_output(layer.input_shape[axis], k, s, d, padding, name, o)
             dims.append(dim)
             formulas.append(formula)
@@ -147,8 +152,8 @@ class ConvTransposeHandler(ConvHandler):
         out_idx, win_idx = _OUT_IDX[rank], _WIN_IDX[rank]
         src = ("m", "n", "q")[:rank]
         cond = r",\ ".join(
-            f"{'' if s == 1 else s}{m} + {u} = {o}" for m, u, s, o in zip(src, win_idx, strides,
-                                                                           out_idx)
+            f"{'' if s == 1 else s}{m} + {u} = {o}"
+            for m, u, s, o in zip(src, win_idx, strides, out_idx, strict=True)
         )
         bias = "b_k + " if _bias(layer) else ""
         inner = (
@@ -173,7 +178,8 @@ class DepthwiseConvHandler(_SlidingWindow):
         if not _bias(layer):
             return params_from_parts(ParamPart("W", Mul((window, c_in, m))))
         return params_from_parts(
-            ParamPart("W", Mul((window, c_in, m))), ParamPart("b", Mul((c_in, m))),
+            ParamPart("W", Mul((window, c_in, m))),
+            ParamPart("b", Mul((c_in, m))),
             formula=Mul((window + 1, c_in, m)),
         )
 

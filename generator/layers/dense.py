@@ -28,7 +28,8 @@ class DenseHandler(LayerHandler):
         if not layer.config.get("use_bias", True):
             return params_from_parts(ParamPart("W", n_in * n_out))
         return params_from_parts(
-            ParamPart("W", n_in * n_out), ParamPart("b", n_out),
+            ParamPart("W", n_in * n_out),
+            ParamPart("b", n_out),
             formula=(n_in + 1) * n_out,
         )
 

@@ -129,11 +129,13 @@ class SimpleRNNHandler(_Recurrent):
     def equation(self, layer: LayerRecord) -> str:
         bias = " + b" if layer.config.get("use_bias", True) else ""
         act = layer.config.get("activation", "tanh")
-        return aligned([
-            rf"h_t &= {_act(act, f'W x_t + U h_{{t-1}}{bias}')}, \quad {_time_range(layer)},"
-            r" \quad h_{-1} = 0",
-            _output_line(layer, "h"),
-        ])
+        return aligned(
+            [
+                rf"h_t &= {_act(act, f'W x_t + U h_{{t-1}}{bias}')}, \quad {_time_range(layer)},"
+                r" \quad h_{-1} = 0",
+                _output_line(layer, "h"),
+            ]
+        )
 
 
 @register("GRU")
@@ -158,13 +160,15 @@ class GRUHandler(_Recurrent):
             z, r = self.pre(layer, "z"), self.pre(layer, "r")
             b = " + b_h" if bias else ""
             cand = rf"W_h x_t + U_h \left(r_t \odot h_{{t-1}}\right){b}"
-        return aligned([
-            rf"z_t &= {_act(gate, z)}, \quad {_time_range(layer)}, \quad h_{{-1}} = 0",
-            rf"r_t &= {_act(gate, r)}",
-            rf"\tilde{{h}}_t &= {_act(act, cand)}",
-            r"h_t &= z_t \odot h_{t-1} + \left(1 - z_t\right) \odot \tilde{h}_t",
-            _output_line(layer, "h"),
-        ])
+        return aligned(
+            [
+                rf"z_t &= {_act(gate, z)}, \quad {_time_range(layer)}, \quad h_{{-1}} = 0",
+                rf"r_t &= {_act(gate, r)}",
+                rf"\tilde{{h}}_t &= {_act(act, cand)}",
+                r"h_t &= z_t \odot h_{t-1} + \left(1 - z_t\right) \odot \tilde{h}_t",
+                _output_line(layer, "h"),
+            ]
+        )
 
 
 @register("LSTM")
@@ -174,16 +178,18 @@ class LSTMHandler(_Recurrent):
     def equation(self, layer: LayerRecord) -> str:
         gate = layer.config.get("recurrent_activation", "sigmoid")
         act = layer.config.get("activation", "tanh")
-        return aligned([
-            rf"i_t &= {_act(gate, self.pre(layer, 'i'))}, \quad {_time_range(layer)},"
-            r" \quad h_{-1} = c_{-1} = 0",
-            rf"f_t &= {_act(gate, self.pre(layer, 'f'))}",
-            rf"\tilde{{c}}_t &= {_act(act, self.pre(layer, 'c'))}",
-            r"c_t &= f_t \odot c_{t-1} + i_t \odot \tilde{c}_t",
-            rf"o_t &= {_act(gate, self.pre(layer, 'o'))}",
-            rf"h_t &= o_t \odot {_act(act, 'c_t')}",
-            _output_line(layer, "h, c"),
-        ])
+        return aligned(
+            [
+                rf"i_t &= {_act(gate, self.pre(layer, 'i'))}, \quad {_time_range(layer)},"
+                r" \quad h_{-1} = c_{-1} = 0",
+                rf"f_t &= {_act(gate, self.pre(layer, 'f'))}",
+                rf"\tilde{{c}}_t &= {_act(act, self.pre(layer, 'c'))}",
+                r"c_t &= f_t \odot c_{t-1} + i_t \odot \tilde{c}_t",
+                rf"o_t &= {_act(gate, self.pre(layer, 'o'))}",
+                rf"h_t &= o_t \odot {_act(act, 'c_t')}",
+                _output_line(layer, "h, c"),
+            ]
+        )
 
 
 @register("ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D")
@@ -206,8 +212,9 @@ class ConvLSTMHandler(LayerHandler):
         padding = layer.config.get("padding", "valid")
         axes = spatial_axes(layer, rank)
         dims, formulas = [], []
-        for axis, name, k, s, d in zip(axes, AXIS_NAMES[rank], kernel, strides, dilations,
-                                       strict=True):
+        for axis, name, k, s, d in zip(
+            axes, AXIS_NAMES[rank], kernel, strides, dilations, strict=True
+        ):
             dim, formula = window_output(step[axis], k, s, d, padding, name)
             dims.append(dim)
             formulas.append(formula)
@@ -222,12 +229,15 @@ class ConvLSTMHandler(LayerHandler):
         rank = self.rank(layer)
         names = AXIS_NAMES[rank] if rank > 1 else ("",)
         kernel = as_tuple(layer.config["kernel_size"], rank)
-        window = product([Sym(f"k_{a}" if a else "k", k) for a, k in zip(names, kernel,
-                                                                          strict=True)])
+        window = product(
+            [Sym(f"k_{a}" if a else "k", k) for a, k in zip(names, kernel, strict=True)]
+        )
         c_in = Sym(r"c_{in}", self.step_shape(layer)[channel_axis(layer)])
         f = Sym("f", layer.config["filters"])
-        parts = [ParamPart("W", Mul((Num(4), window, c_in, f))),
-                 ParamPart("U", Mul((Num(4), window, f, f)))]
+        parts = [
+            ParamPart("W", Mul((Num(4), window, c_in, f))),
+            ParamPart("U", Mul((Num(4), window, f, f))),
+        ]
         per_gate: Formula = Mul((window, c_in + f, f))
         if layer.config.get("use_bias", True):
             parts.append(ParamPart("b", Mul((Num(4), f))))
@@ -242,15 +252,17 @@ class ConvLSTMHandler(LayerHandler):
         def pre(g: str) -> str:
             return rf"W_{g} \star x_t + U_{g} \star h_{{t-1}}" + (f" + b_{g}" if bias else "")
 
-        return aligned([
-            rf"i_t &= {_act(gate, pre('i'))}, \quad {_time_range(layer)},"
-            r" \quad h_{-1} = c_{-1} = 0",
-            rf"f_t &= {_act(gate, pre('f'))}",
-            rf"\tilde{{c}}_t &= {_act(act, pre('c'))}",
-            r"c_t &= f_t \odot c_{t-1} + i_t \odot \tilde{c}_t",
-            rf"o_t &= {_act(gate, pre('o'))}",
-            rf"h_t &= o_t \odot {_act(act, 'c_t')}",
-            r"&\star: \text{multi-channel convolution, summing over the window and every "
-            r"input channel; } U \star \text{ with stride 1 and same padding}",
-            _output_line(layer, "h, c"),
-        ])
+        return aligned(
+            [
+                rf"i_t &= {_act(gate, pre('i'))}, \quad {_time_range(layer)},"
+                r" \quad h_{-1} = c_{-1} = 0",
+                rf"f_t &= {_act(gate, pre('f'))}",
+                rf"\tilde{{c}}_t &= {_act(act, pre('c'))}",
+                r"c_t &= f_t \odot c_{t-1} + i_t \odot \tilde{c}_t",
+                rf"o_t &= {_act(gate, pre('o'))}",
+                rf"h_t &= o_t \odot {_act(act, 'c_t')}",
+                r"&\star: \text{multi-channel convolution, summing over the window and every "
+                r"input channel; } U \star \text{ with stride 1 and same padding}",
+                _output_line(layer, "h, c"),
+            ]
+        )

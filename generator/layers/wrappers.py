@@ -23,8 +23,9 @@ from generator.layers.registry import (
 )
 
 
-def inner_record(layer: LayerRecord, key: str, input_shape: Shape,
-                 output_shapes: tuple[Shape, ...] = ()) -> LayerRecord:
+def inner_record(
+    layer: LayerRecord, key: str, input_shape: Shape, output_shapes: tuple[Shape, ...] = ()
+) -> LayerRecord:
     """The wrapped layer `config[key]` as a record of its own, seeing `input_shape`.
 
     `output_shapes` is what Keras says the inner layer returns, where the wrapper tells; the
@@ -33,8 +34,9 @@ def inner_record(layer: LayerRecord, key: str, input_shape: Shape,
     serialized = layer.config[key]
     config = serialized["config"]
     prefix = config["name"] + "/"
-    weights = tuple(replace(w, name=w.name[len(prefix):]) for w in layer.weights
-                    if w.name.startswith(prefix))
+    weights = tuple(
+        replace(w, name=w.name[len(prefix) :]) for w in layer.weights if w.name.startswith(prefix)
+    )
     record = LayerRecord(
         name=config["name"],
         type=serialized["class_name"],
@@ -56,7 +58,7 @@ def _equation_lines(equation: str) -> list[str]:
     """An equation's lines, unwrapped from `aligned` when it has several (with `&` kept)."""
     begin, end = r"\begin{aligned} ", r" \end{aligned}"
     if equation.startswith(begin) and equation.endswith(end):
-        return equation[len(begin):-len(end)].split(r" \\ ")
+        return equation[len(begin) : -len(end)].split(r" \\ ")
     return ["&" + equation]
 
 
@@ -118,8 +120,9 @@ class BidirectionalHandler(_Wrapper):
             return _unknown(layer)
         fp, bp = fh.params(forward), bh.params(backward)
         parts = (*_prefixed(fp.parts, "forward"), *_prefixed(bp.parts, "backward"))
-        if _same_layer(layer.config["layer"], layer.config.get("backward_layer",
-                                                               layer.config["layer"])):
+        if _same_layer(
+            layer.config["layer"], layer.config.get("backward_layer", layer.config["layer"])
+        ):
             formula = Mul((Num(2), fp.formula))
         else:
             formula = fp.formula + bp.formula
@@ -131,10 +134,12 @@ class BidirectionalHandler(_Wrapper):
         steps = layer.input_shape[1]
         last = "T - 1" if steps is None else str(steps - 1)
         lines = [r"&\text{forward pass, } \overrightarrow{h}_t = h_t:"]
-        lines += [line for line in _equation_lines(self.equation_of(forward))
-                  if not line.startswith("y")]
-        if _same_layer(layer.config["layer"], layer.config.get("backward_layer",
-                                                               layer.config["layer"])):
+        lines += [
+            line for line in _equation_lines(self.equation_of(forward)) if not line.startswith("y")
+        ]
+        if _same_layer(
+            layer.config["layer"], layer.config.get("backward_layer", layer.config["layer"])
+        ):
             lines.append(
                 r"&\text{backward pass: the same equations with their own weights, "
                 rf"from }} t = {last} \text{{ down to }} 0, \text{{ giving }} "
@@ -142,8 +147,11 @@ class BidirectionalHandler(_Wrapper):
             )
         else:
             lines.append(r"&\text{backward pass, } \overleftarrow{h}_t = h_t:")
-            lines += [line for line in _equation_lines(self.equation_of(backward))
-                      if not line.startswith("y")]
+            lines += [
+                line
+                for line in _equation_lines(self.equation_of(backward))
+                if not line.startswith("y")
+            ]
         fw = r"\overrightarrow{h}_t" if sequences else rf"\overrightarrow{{h}}_{{{last}}}"
         bw = r"\overleftarrow{h}_t" if sequences else r"\overleftarrow{h}_0"
         lhs = "y_t" if sequences else "y"
@@ -193,7 +201,9 @@ class TimeDistributedHandler(_Wrapper):
     def equation(self, layer: LayerRecord) -> str:
         steps = layer.input_shape[1]
         last = "T - 1" if steps is None else str(steps - 1)
-        lines = [rf"a_t &= g\left(x_t\right), \quad t = 0, \dots, {last}, "
-                 r"\quad \text{the same } g \text{ (same weights) at every step:}"]
+        lines = [
+            rf"a_t &= g\left(x_t\right), \quad t = 0, \dots, {last}, "
+            r"\quad \text{the same } g \text{ (same weights) at every step:}"
+        ]
         lines += _equation_lines(self.equation_of(self.inner(layer)))
         return aligned(lines)

@@ -37,15 +37,21 @@ def write_module(module: TorchModule, outdir: Path) -> Path:
 
 
 _DIFFERENCES = (
-    ({"SimpleRNN", "GRU", "LSTM", "Bidirectional"},
-     "PyTorch's recurrent layers add a second bias vector to each gate (`bias_hh`); Keras's "
-     "LSTM and SimpleRNN have one, so the translation sets the second to zero."),
-    ({"BatchNormalization", "LayerNormalization", "GroupNormalization"},
-     "Where Keras leaves out the scale or the shift, PyTorch's affine normalization still has "
-     "both; the translation fixes the missing one at 1 or 0."),
-    ({"Normalization"},
-     "Keras's Normalization also counts the samples it was adapted on; the count plays no part "
-     "in the output."),
+    (
+        {"SimpleRNN", "GRU", "LSTM", "Bidirectional"},
+        "PyTorch's recurrent layers add a second bias vector to each gate (`bias_hh`); Keras's "
+        "LSTM and SimpleRNN have one, so the translation sets the second to zero.",
+    ),
+    (
+        {"BatchNormalization", "LayerNormalization", "GroupNormalization"},
+        "Where Keras leaves out the scale or the shift, PyTorch's affine normalization still has "
+        "both; the translation fixes the missing one at 1 or 0.",
+    ),
+    (
+        {"Normalization"},
+        "Keras's Normalization also counts the samples it was adapted on; the count plays no part "
+        "in the output.",
+    ),
 )
 
 
@@ -61,8 +67,10 @@ def torch_tab_markdown(math: ModelMath) -> str | None:
         "|---|---|--:|--:|--:|",
     ]
     for count in module.counts:
-        rows.append(f"| `{count.name}` | {count.type} | {count.keras:,} | {count.torch_params:,} "
-                    f"| {count.torch_buffers:,} |")
+        rows.append(
+            f"| `{count.name}` | {count.type} | {count.keras:,} | {count.torch_params:,} "
+            f"| {count.torch_buffers:,} |"
+        )
     keras = sum(c.keras for c in module.counts)
     params = sum(c.torch_params for c in module.counts)
     buffers = sum(c.torch_buffers for c in module.counts)
@@ -76,12 +84,17 @@ def torch_tab_markdown(math: ModelMath) -> str | None:
             "model.parameters())` leaves them out."
         )
     source = module.source.rstrip("\n")
-    return "\n".join([
-        "```python",
-        source,
-        "```",
-        "",
-        *rows,
-        "",
-        *(f"{note}\n" for note in notes),
-    ]).rstrip("\n") + "\n"
+    return (
+        "\n".join(
+            [
+                "```python",
+                source,
+                "```",
+                "",
+                *rows,
+                "",
+                *(f"{note}\n" for note in notes),
+            ]
+        ).rstrip("\n")
+        + "\n"
+    )

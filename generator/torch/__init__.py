@@ -12,8 +12,14 @@ from generator.graph import ModelGraph
 from generator.torch.registry import Layout, TranslationError, translated_layers
 from generator.torch.source import LayerCount, TorchClass, _Program, translate_graph
 
-__all__ = ["TorchModule", "translate_model", "translated_layers", "TranslationError",
-           "LayerCount", "Layout"]
+__all__ = [
+    "TorchModule",
+    "translate_model",
+    "translated_layers",
+    "TranslationError",
+    "LayerCount",
+    "Layout",
+]
 
 WEIGHTS_FILE = "weights.npz"
 
@@ -83,6 +89,10 @@ def translate_model(graph: ModelGraph) -> TorchModule:
         inputs=_names(main.input_layouts, main.input_shapes),
         outputs=_names(main.output_layouts, main.output_shapes),
     )
-    parts = [header, *program.helpers, *(c.source for c in program.classes.values()),
-             _LOAD.format(name=main.name, weights=WEIGHTS_FILE)]
+    parts = [
+        header,
+        *program.helpers,
+        *(c.source for c in program.classes.values()),
+        _LOAD.format(name=main.name, weights=WEIGHTS_FILE),
+    ]
     return TorchModule(main=main, source="\n\n".join(p.rstrip("\n") + "\n" for p in parts))

@@ -127,8 +127,9 @@ def multi_head_attention(ctx: LayerContext) -> Result:
     if config.get("use_gate") or config.get("output_shape") is not None:
         raise ctx.error("uses a gate or a custom output shape")
     if any(v.rank != 3 for v in ctx.inputs) or config.get("attention_axes") not in (None, [1]):
-        raise ctx.error("attends over axes other than the sequence of a (batch, time, features) "
-                        "tensor")
+        raise ctx.error(
+            "attends over axes other than the sequence of a (batch, time, features) tensor"
+        )
     if config.get("sliding_window"):
         raise ctx.error("attends within a sliding window")
     heads, key_dim = int(config["num_heads"]), int(config["key_dim"])
@@ -141,31 +142,38 @@ def multi_head_attention(ctx: LayerContext) -> Result:
     kernels = [ctx.weight("kernel", name) for name in names]
     biases = [ctx.weight("bias", name) for name in names] if bias else []
     x = _attention_inputs(ctx)
-    native = (bias and len(set(sizes)) == 1 and heads * key_dim == query_size
-              and value_dim == key_dim)
+    native = (
+        bias and len(set(sizes)) == 1 and heads * key_dim == query_size and value_dim == key_dim
+    )
     if native:
         # nn.MultiheadAttention stacks the three projections, each as (heads * dim, features).
         e = query_size
         in_proj = np.concatenate([k.reshape(e, e).T for k in kernels[:3]])
         layer = ctx.module(
             f"nn.MultiheadAttention(embed_dim={e}, num_heads={heads}, batch_first=True)",
-            in_proj_weight=in_proj, in_proj_bias=np.concatenate([b.reshape(e) for b in biases[:3]]),
-            **{"out_proj.weight": np.ascontiguousarray(kernels[3].reshape(e, e).T),
-               "out_proj.bias": biases[3]},
+            in_proj_weight=in_proj,
+            in_proj_bias=np.concatenate([b.reshape(e) for b in biases[:3]]),
+            **{
+                "out_proj.weight": np.ascontiguousarray(kernels[3].reshape(e, e).T),
+                "out_proj.bias": biases[3],
+            },
         )
         query, value, *rest = [ctx.input(i, CL) for i in range(len(ctx.inputs))]
         key = rest[0] if rest else value
         ctx.line(f"{ctx.out}, _ = {layer}({query}, {key}, {value}, need_weights=False)")
         return Result(ctx.out, CL)
     ctx.use_helper(MULTI_HEAD_ATTENTION)
-    state = {f"{n}_kernel": k for n, k in zip(("query", "key", "value", "output"), kernels,
-                                               strict=True)}
-    state.update({f"{n}_bias": b for n, b in zip(("query", "key", "value", "output"), biases,
-                                                  strict=True)})
+    state = {
+        f"{n}_kernel": k for n, k in zip(("query", "key", "value", "output"), kernels, strict=True)
+    }
+    state.update(
+        {f"{n}_bias": b for n, b in zip(("query", "key", "value", "output"), biases, strict=True)}
+    )
     layer = ctx.module(
         f"KerasMultiHeadAttention(query_size={query_size}, key_size={key_size}, "
         f"value_size={value_size}, heads={heads}, key_dim={key_dim}, value_dim={value_dim}"
-        + ("" if bias else ", bias=False") + ")",
+        + ("" if bias else ", bias=False")
+        + ")",
         **state,
     )
     return Result(f"{layer}({x})", CL)

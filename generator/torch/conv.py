@@ -41,8 +41,9 @@ def _ints(value: object, n: int) -> tuple[int, ...]:
     return value if len(value) == n else (value[0],) * n
 
 
-def _window(ctx: LayerContext, n: int, size_key: str = "kernel_size",
-            stride_key: str = "strides") -> tuple[tuple[int, ...], ...]:
+def _window(
+    ctx: LayerContext, n: int, size_key: str = "kernel_size", stride_key: str = "strides"
+) -> tuple[tuple[int, ...], ...]:
     if ctx.config.get("data_format", "channels_last") == "channels_first":
         raise ctx.error("reads channels-first data; only Keras's default channels_last translates")
     kernel = _ints(ctx.config[size_key], n)
@@ -52,8 +53,12 @@ def _window(ctx: LayerContext, n: int, size_key: str = "kernel_size",
     return kernel, strides, dilation
 
 
-def same_pads(sizes: tuple[int, ...], kernel: tuple[int, ...], strides: tuple[int, ...],
-              dilation: tuple[int, ...]) -> list[tuple[int, int]]:
+def same_pads(
+    sizes: tuple[int, ...],
+    kernel: tuple[int, ...],
+    strides: tuple[int, ...],
+    dilation: tuple[int, ...],
+) -> list[tuple[int, int]]:
     """TensorFlow's `same` padding per axis: what keeps `ceil(n / s)` outputs; the odd one at
     the end."""
     pairs = []
@@ -79,8 +84,10 @@ def _padded(ctx: LayerContext, kernel, strides, dilation, pad_value: str = ""):
         return _f_pad(x, [((kernel[0] - 1) * dilation[0], 0)]), "", None
     if all(s == 1 for s in strides):
         # With stride 1 the padding does not depend on the input's length.
-        pairs = [((k - 1) * d // 2, (k - 1) * d - (k - 1) * d // 2)
-                 for k, d in zip(kernel, dilation, strict=True)]
+        pairs = [
+            ((k - 1) * d // 2, (k - 1) * d - (k - 1) * d // 2)
+            for k, d in zip(kernel, dilation, strict=True)
+        ]
         if all(a == b for a, b in pairs) and not pad_value:
             return x, ', padding="same"', None
     else:
@@ -128,8 +135,11 @@ def conv(ctx: LayerContext) -> Result:
         state["bias"] = ctx.weight("bias")
     else:
         extra += ", bias=False"
-    layer = ctx.module(f"nn.Conv{n}d(in_channels={cin}, out_channels={cout}, "
-                       f"kernel_size={int_arg(kernel)}{extra})", **state)
+    layer = ctx.module(
+        f"nn.Conv{n}d(in_channels={cin}, out_channels={cout}, "
+        f"kernel_size={int_arg(kernel)}{extra})",
+        **state,
+    )
     return _finish(ctx, f"{layer}({x})")
 
 
@@ -167,8 +177,11 @@ def conv_transpose(ctx: LayerContext) -> Result:
         state["bias"] = ctx.weight("bias")
     else:
         options += ", bias=False"
-    layer = ctx.module(f"nn.ConvTranspose{n}d(in_channels={cin}, out_channels={cout}, "
-                       f"kernel_size={int_arg(kernel)}{options})", **state)
+    layer = ctx.module(
+        f"nn.ConvTranspose{n}d(in_channels={cin}, out_channels={cout}, "
+        f"kernel_size={int_arg(kernel)}{options})",
+        **state,
+    )
     expr = f"{layer}({ctx.input(0, CF)})"
     if any(s != ":" for s in slices):
         # Keras keeps one more row at the start than PyTorch's symmetric cropping would.
@@ -176,16 +189,20 @@ def conv_transpose(ctx: LayerContext) -> Result:
     return _finish(ctx, expr)
 
 
-def _depthwise_module(ctx: LayerContext, n: int, kernel_array: np.ndarray, padding: str,
-                      options: str, bias: bool) -> tuple[str, np.ndarray]:
+def _depthwise_module(
+    ctx: LayerContext, n: int, kernel_array: np.ndarray, padding: str, options: str, bias: bool
+) -> tuple[str, np.ndarray]:
     """`nn.ConvNd(c, c * m, groups=c)` and its weight from Keras's (*window, c, m) kernel."""
     window, (cin, multiplier) = kernel_array.shape[:-2], kernel_array.shape[-2:]
     kernel = _ints(list(window), n)
     # Keras's output channel c * m + j is PyTorch's too: flatten (c, m) in that order.
     weight = kernel_array.reshape(*window, cin * multiplier).transpose(n, *range(n))
-    constructor = (f"nn.Conv{n}d(in_channels={cin}, out_channels={cin * multiplier}, "
-                   f"kernel_size={int_arg(kernel)}{padding}{options}, groups={cin}"
-                   + ("" if bias else ", bias=False") + ")")
+    constructor = (
+        f"nn.Conv{n}d(in_channels={cin}, out_channels={cin * multiplier}, "
+        f"kernel_size={int_arg(kernel)}{padding}{options}, groups={cin}"
+        + ("" if bias else ", bias=False")
+        + ")"
+    )
     return constructor, np.ascontiguousarray(weight[:, None])
 
 
@@ -195,8 +212,9 @@ def depthwise_conv(ctx: LayerContext) -> Result:
     kernel, strides, dilation = _window(ctx, n)
     x, padding, _ = _padded(ctx, kernel, strides, dilation)
     use_bias = ctx.config.get("use_bias", True)
-    constructor, weight = _depthwise_module(ctx, n, ctx.weight("kernel"), padding,
-                                            _options(strides, dilation), use_bias)
+    constructor, weight = _depthwise_module(
+        ctx, n, ctx.weight("kernel"), padding, _options(strides, dilation), use_bias
+    )
     state = {"weight": weight}
     if use_bias:
         state["bias"] = ctx.weight("bias")
@@ -209,8 +227,9 @@ def separable_conv(ctx: LayerContext) -> Result:
     n = _rank(ctx)
     kernel, strides, dilation = _window(ctx, n)
     x, padding, _ = _padded(ctx, kernel, strides, dilation)
-    depthwise, weight = _depthwise_module(ctx, n, ctx.weight("depthwise_kernel"), padding,
-                                          _options(strides, dilation), bias=False)
+    depthwise, weight = _depthwise_module(
+        ctx, n, ctx.weight("depthwise_kernel"), padding, _options(strides, dilation), bias=False
+    )
     pointwise = _torch_kernel(ctx.weight("pointwise_kernel"))
     cmid, cout = pointwise.shape[1], pointwise.shape[0]
     state = {"0.weight": weight, "1.weight": pointwise}
@@ -227,14 +246,22 @@ def separable_conv(ctx: LayerContext) -> Result:
     return _finish(ctx, f"{layer}({x})")
 
 
-@translation("MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "AveragePooling1D",
-             "AveragePooling2D", "AveragePooling3D", wants=CF)
+@translation(
+    "MaxPooling1D",
+    "MaxPooling2D",
+    "MaxPooling3D",
+    "AveragePooling1D",
+    "AveragePooling2D",
+    "AveragePooling3D",
+    wants=CF,
+)
 def pooling(ctx: LayerContext) -> Result:
     n = _rank(ctx)
     kernel, strides, _ = _window(ctx, n, "pool_size")
     is_max = ctx.record.type.startswith("Max")
-    x, padding, pairs = _padded(ctx, kernel, strides, (1,) * n,
-                                pad_value=', value=float("-inf")' if is_max else ", 0")
+    x, padding, pairs = _padded(
+        ctx, kernel, strides, (1,) * n, pad_value=', value=float("-inf")' if is_max else ", 0"
+    )
     stride = f", stride={int_arg(strides)}" if strides != kernel else ""
     if is_max:
         layer = ctx.module(f"nn.MaxPool{n}d(kernel_size={int_arg(kernel)}{stride}{padding})")
@@ -242,17 +269,25 @@ def pooling(ctx: LayerContext) -> Result:
     if pairs is not None:
         ctx.use_helper(AVG_POOL_SAME)
         pads = ", ".join(f"{a}, {b}" for a, b in reversed(pairs))
-        return Result(f"avg_pool_same({ctx.input(0, CF)}, kernel_size={int_arg(kernel)}, "
-                      f"stride={int_arg(strides)}, pads=({pads}))", CF)
+        return Result(
+            f"avg_pool_same({ctx.input(0, CF)}, kernel_size={int_arg(kernel)}, "
+            f"stride={int_arg(strides)}, pads=({pads}))",
+            CF,
+        )
     # Keras averages only over real inputs at the borders.
     exclude = ", count_include_pad=False" if padding else ""
-    layer = ctx.module(f"nn.AvgPool{n}d(kernel_size={int_arg(kernel)}{stride}{padding}"
-                       f"{exclude})")
+    layer = ctx.module(f"nn.AvgPool{n}d(kernel_size={int_arg(kernel)}{stride}{padding}{exclude})")
     return Result(f"{layer}({x})", CF)
 
 
-@translation("GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D",
-             "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D")
+@translation(
+    "GlobalAveragePooling1D",
+    "GlobalAveragePooling2D",
+    "GlobalAveragePooling3D",
+    "GlobalMaxPooling1D",
+    "GlobalMaxPooling2D",
+    "GlobalMaxPooling3D",
+)
 def global_pooling(ctx: LayerContext) -> Result:
     value = ctx.value()
     if ctx.config.get("data_format", "channels_last") == "channels_first":

@@ -38,10 +38,8 @@ def dense(ctx: LayerContext) -> Result:
         state["bias"] = ctx.weight("bias")
     else:
         bias = ", bias=False"
-    layer = ctx.module(f"nn.Linear(in_features={in_features}, out_features={units}{bias})",
-                       **state)
-    return Result(activate(ctx, f"{layer}({x})", ctx.config.get("activation"), value.rank, CL),
-                  CL)
+    layer = ctx.module(f"nn.Linear(in_features={in_features}, out_features={units}{bias})", **state)
+    return Result(activate(ctx, f"{layer}({x})", ctx.config.get("activation"), value.rank, CL), CL)
 
 
 @translation("Embedding", wants=CL)
@@ -59,11 +57,13 @@ def embedding(ctx: LayerContext) -> Result:
 
 # --- activations ---------------------------------------------------------------------------------
 
+
 @translation("Activation")
 def activation_layer(ctx: LayerContext) -> Result:
     value = ctx.value()
-    return Result(activate(ctx, value.expr, ctx.config["activation"], value.rank, value.layout),
-                  value.layout)
+    return Result(
+        activate(ctx, value.expr, ctx.config["activation"], value.rank, value.layout), value.layout
+    )
 
 
 @translation("ReLU")
@@ -111,22 +111,23 @@ def softmax(ctx: LayerContext) -> Result:
 
 # --- the identity at inference -------------------------------------------------------------------
 
+
 @translation("Dropout")
 def dropout(ctx: LayerContext) -> Result:
     layer = ctx.module(f"nn.Dropout(p={float(ctx.config['rate'])!r})")
     return Result(f"{layer}({ctx.input()})", ctx.value().layout)
 
 
-@translation("SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D",
-             wants=Layout("cf"))
+@translation("SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", wants=Layout("cf"))
 def spatial_dropout(ctx: LayerContext) -> Result:
     n = int(ctx.record.type[-2])
     layer = ctx.module(f"nn.Dropout{n}d(p={float(ctx.config['rate'])!r})")
     return Result(f"{layer}({ctx.input(0, Layout('cf'))})", Layout("cf"))
 
 
-@translation("GaussianNoise", "GaussianDropout", "AlphaDropout", "ActivityRegularization",
-             "Identity")
+@translation(
+    "GaussianNoise", "GaussianDropout", "AlphaDropout", "ActivityRegularization", "Identity"
+)
 def identity(ctx: LayerContext) -> Result:
     """Layers that only act in training (or not at all): the output is the input."""
     return Result(ctx.input(), ctx.value().layout)
@@ -216,13 +217,17 @@ def prelu(ctx: LayerContext) -> Result:
         layer = ctx.module(f"nn.PReLU(num_parameters={channels})", weight=alpha.reshape(-1))
         return Result(f"{layer}({ctx.input(0, layout)})", layout)
     ctx.use_helper(PRELU_PER_ENTRY)
-    layer = ctx.module(f"PReLUPerEntry({tuple(alpha.shape)})",
-                       alpha=np.ascontiguousarray(alpha))
+    layer = ctx.module(f"PReLUPerEntry({tuple(alpha.shape)})", alpha=np.ascontiguousarray(alpha))
     return Result(f"{layer}({ctx.input(0, CL)})", CL)
 
 
-_OPS = {"ops.add": " + ", "ops.subtract": " - ", "ops.multiply": " * ", "ops.divide": " / ",
-        "ops.true_divide": " / "}
+_OPS = {
+    "ops.add": " + ",
+    "ops.subtract": " - ",
+    "ops.multiply": " * ",
+    "ops.divide": " / ",
+    "ops.true_divide": " / ",
+}
 
 
 @translation(*_OPS)

@@ -93,8 +93,9 @@ def rms_normalization(ctx: LayerContext) -> Result:
     shape = _trailing(ctx)
     shape_code = str(shape[0]) if len(shape) == 1 else str(shape)
     eps = float(ctx.config.get("epsilon", 1e-6))
-    layer = ctx.module(f"nn.RMSNorm({shape_code}, eps={eps!r})",
-                       weight=ctx.weight("scale").reshape(shape))
+    layer = ctx.module(
+        f"nn.RMSNorm({shape_code}, eps={eps!r})", weight=ctx.weight("scale").reshape(shape)
+    )
     return Result(f"{layer}({ctx.input(0, CL)})", CL)
 
 
@@ -114,8 +115,9 @@ def group_normalization(ctx: LayerContext) -> Result:
     else:
         affine = ", affine=False"
     # Both frameworks put channels c*G/C .. into group c: the groups are contiguous blocks.
-    layer = ctx.module(f"nn.GroupNorm(num_groups={groups}, num_channels={channels}, "
-                       f"eps={eps!r}{affine})", **state)
+    layer = ctx.module(
+        f"nn.GroupNorm(num_groups={groups}, num_channels={channels}, eps={eps!r}{affine})", **state
+    )
     return Result(f"{layer}({ctx.input(0, CF)})", CF)
 
 
@@ -126,8 +128,9 @@ def unit_normalization(ctx: LayerContext) -> Result:
     dim = str(dims[0]) if len(dims) == 1 else str(tuple(dims))
     x = value.expr
     # Keras caps 1 / norm at 1e12 rather than flooring the norm: the same away from zero.
-    return Result(f"{x} * torch.rsqrt(({x} * {x}).sum(dim={dim}, keepdim=True)).clamp(max=1e12)",
-                  value.layout)
+    return Result(
+        f"{x} * torch.rsqrt(({x} * {x}).sum(dim={dim}, keepdim=True)).clamp(max=1e12)", value.layout
+    )
 
 
 STANDARDIZE = '''\
@@ -162,6 +165,10 @@ def normalization(ctx: LayerContext) -> Result:
         raise ctx.error("normalizes per entry over axes other than the last")
     ctx.use_helper(STANDARDIZE)
     size = int(mean.size)
-    layer = ctx.module(f"Standardize({size})", buffers=("mean", "variance"),
-                       mean=mean.reshape(size), variance=variance.reshape(size))
+    layer = ctx.module(
+        f"Standardize({size})",
+        buffers=("mean", "variance"),
+        mean=mean.reshape(size),
+        variance=variance.reshape(size),
+    )
     return Result(f"{layer}({ctx.input(0, CL)})", CL)

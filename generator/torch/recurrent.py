@@ -37,7 +37,7 @@ class GRUResetBefore(nn.Module):
 
 def _gates(array: np.ndarray, units: int, order: tuple[int, ...]) -> np.ndarray:
     """Reorder gate blocks along the last axis: Keras's GRU z, r, h is PyTorch's r, z, n."""
-    blocks = [array[..., i * units:(i + 1) * units] for i in range(len(order))]
+    blocks = [array[..., i * units : (i + 1) * units] for i in range(len(order))]
     return np.concatenate([blocks[i] for i in order], axis=-1)
 
 
@@ -53,8 +53,9 @@ def _check(ctx: LayerContext, config: dict, kind: str) -> None:
         raise ctx.error("uses a recurrent activation other than sigmoid")
 
 
-def _state(ctx: LayerContext, kind: str, config: dict, prefix: str, suffix: str,
-           reset_before: bool = False) -> dict[str, np.ndarray]:
+def _state(
+    ctx: LayerContext, kind: str, config: dict, prefix: str, suffix: str, reset_before: bool = False
+) -> dict[str, np.ndarray]:
     units = int(config["units"])
     kernel = ctx.weight("kernel", prefix)
     recurrent = ctx.weight("recurrent_kernel", prefix)
@@ -106,20 +107,26 @@ def recurrent(ctx: LayerContext) -> Result:
     if kind == "GRU" and not config.get("reset_after", True):
         ctx.use_helper(GRU_RESET_BEFORE)
         bias = "" if config.get("use_bias", True) else ", bias=False"
-        layer = ctx.module(f"GRUResetBefore(input_size={input_size}, "
-                           f"hidden_size={config['units']}{bias})",
-                           **_state(ctx, kind, config, "", "", reset_before=True))
+        layer = ctx.module(
+            f"GRUResetBefore(input_size={input_size}, hidden_size={config['units']}{bias})",
+            **_state(ctx, kind, config, "", "", reset_before=True),
+        )
     else:
-        layer = ctx.module(_constructor(kind, config, input_size, False),
-                           **_state(ctx, kind, config, "", ""))
+        layer = ctx.module(
+            _constructor(kind, config, input_size, False), **_state(ctx, kind, config, "", "")
+        )
     ctx.line(f"{ctx.out}, _ = {layer}({x})")
     if config.get("return_sequences"):
         return Result(ctx.out, CL)
     return Result(f"{ctx.out}[:, -1]", CL)
 
 
-_MERGE = {"concat": "torch.cat([{a}, {b}], dim=-1)", "sum": "{a} + {b}", "mul": "{a} * {b}",
-          "ave": "({a} + {b}) / 2"}
+_MERGE = {
+    "concat": "torch.cat([{a}, {b}], dim=-1)",
+    "sum": "{a} + {b}",
+    "mul": "{a} * {b}",
+    "ave": "({a} + {b}) / 2",
+}
 
 
 @translation("Bidirectional", wants=CL)

@@ -84,8 +84,11 @@ class Registered:
 
     @property
     def buffer_values(self) -> int:
-        return sum(int(np.prod(self.state[k].shape)) for k in self.buffers
-                   if k.rsplit(".", 1)[-1] != "num_batches_tracked")
+        return sum(
+            int(np.prod(self.state[k].shape))
+            for k in self.buffers
+            if k.rsplit(".", 1)[-1] != "num_batches_tracked"
+        )
 
 
 @dataclass
@@ -130,12 +133,14 @@ class LayerContext:
     def has_weight(self, name: str) -> bool:
         return any(w.name.split("/")[-1] == name for w in self.record.weights)
 
-    def module(self, constructor: str, attr: str | None = None, buffers: tuple[str, ...] = (),
-               **state: Any) -> str:
+    def module(
+        self, constructor: str, attr: str | None = None, buffers: tuple[str, ...] = (), **state: Any
+    ) -> str:
         """Register `self.<attr> = <constructor>` with its state; returns `self.<attr>`."""
         attr = attr or self.attr
-        self.modules.append(Registered(self.record.name, attr, constructor, dict(state),
-                                       frozenset(buffers)))
+        self.modules.append(
+            Registered(self.record.name, attr, constructor, dict(state), frozenset(buffers))
+        )
         return f"self.{attr}"
 
     def use_helper(self, source: str) -> None:
@@ -204,6 +209,7 @@ def translated_layers() -> list[str]:
 
 
 # --- layouts -------------------------------------------------------------------------------------
+
 
 def _natural_dims(dims: tuple[int, ...]) -> str:
     return ", ".join(str(d) for d in dims)
@@ -275,14 +281,17 @@ TORCH_ACTIVATIONS: dict[str, str] = {
 }
 
 
-def activate(ctx: LayerContext, expr: str, activation: object, rank: int, layout: Layout,
-             axis: int = -1) -> str:
+def activate(
+    ctx: LayerContext, expr: str, activation: object, rank: int, layout: Layout, axis: int = -1
+) -> str:
     """`expr` passed through a Keras activation (softmax over Keras axis `axis`)."""
     name = activation_name(activation)
     template = TORCH_ACTIVATIONS.get(name)
     if template is None:
-        raise ctx.error(f"uses activation {name!r}, which has no PyTorch translation "
-                        f"(known: {', '.join(sorted(TORCH_ACTIVATIONS))})")
+        raise ctx.error(
+            f"uses activation {name!r}, which has no PyTorch translation "
+            f"(known: {', '.join(sorted(TORCH_ACTIVATIONS))})"
+        )
     return template.format(x=expr, dim=torch_dim(axis, rank, layout) if rank > 1 else -1)
 
 

@@ -67,8 +67,9 @@ def cropping(ctx: LayerContext) -> Result:
     n = int(ctx.record.type[-2])
     pairs = _pairs(ctx.config["cropping"], n)
     sizes = ctx.value().shape[1:-1]
-    slices = [f"{a}:{size - b}" if a or b else ":"
-              for (a, b), size in zip(pairs, sizes, strict=True)]
+    slices = [
+        f"{a}:{size - b}" if a or b else ":" for (a, b), size in zip(pairs, sizes, strict=True)
+    ]
     return Result(f"{ctx.input(0, CF)}[:, :, {', '.join(slices)}]", CF)
 
 
@@ -85,6 +86,7 @@ def upsampling(ctx: LayerContext) -> Result:
         return Result(f'F.interpolate({x}, scale_factor={factor}, mode="nearest")', CF)
     if mode == "bilinear" and n == 2:
         # tf.image.resize samples at half-pixel centres, as align_corners=False does.
-        return Result(f'F.interpolate({x}, scale_factor={factor}, mode="bilinear", '
-                      "align_corners=False)", CF)
+        return Result(
+            f'F.interpolate({x}, scale_factor={factor}, mode="bilinear", align_corners=False)', CF
+        )
     raise ctx.error(f"resizes with interpolation={mode!r}; nearest and bilinear translate")

@@ -26,10 +26,39 @@ from generator.torch.registry import (
 
 # Names a generated attribute or variable must not take (nn.Module's own, the imports').
 _RESERVED = set(keyword.kwlist) | {
-    "self", "torch", "nn", "F", "np", "h", "forward", "training", "train", "eval", "to", "cpu",
-    "cuda", "type", "float", "double", "half", "apply", "parameters", "buffers", "children",
-    "modules", "state_dict", "load_state_dict", "zero_grad", "register_buffer", "add_module",
-    "extra_repr", "named_modules", "requires_grad_", "bfloat16", "load", "dump_patches",
+    "self",
+    "torch",
+    "nn",
+    "F",
+    "np",
+    "h",
+    "forward",
+    "training",
+    "train",
+    "eval",
+    "to",
+    "cpu",
+    "cuda",
+    "type",
+    "float",
+    "double",
+    "half",
+    "apply",
+    "parameters",
+    "buffers",
+    "children",
+    "modules",
+    "state_dict",
+    "load_state_dict",
+    "zero_grad",
+    "register_buffer",
+    "add_module",
+    "extra_repr",
+    "named_modules",
+    "requires_grad_",
+    "bfloat16",
+    "load",
+    "dump_patches",
 }
 
 
@@ -170,8 +199,12 @@ class _GraphTranslator:
         name = self.class_name()
         source = self.source(name, inputs, outputs, out_layouts, returned)
         torch_class = TorchClass(
-            name=name, source=source, state=self.state, buffers=frozenset(self.buffers),
-            input_layouts=tuple(v.layout for v in inputs), output_layouts=out_layouts,
+            name=name,
+            source=source,
+            state=self.state,
+            buffers=frozenset(self.buffers),
+            input_layouts=tuple(v.layout for v in inputs),
+            output_layouts=out_layouts,
             input_shapes=tuple(v.shape for v in inputs),
             output_shapes=tuple(v.shape for v in outputs),
             counts=tuple(self.counts.values()),
@@ -205,8 +238,10 @@ class _GraphTranslator:
     def layer(self, record: LayerRecord) -> None:
         inputs = [self.env[name] for name in record.inbound]
         if len(record.output_shapes) != 1:
-            raise TranslationError(f"layer {record.name!r} ({record.type}) has several outputs; "
-                                   "only single-output layers translate")
+            raise TranslationError(
+                f"layer {record.name!r} ({record.type}) has several outputs; "
+                "only single-output layers translate"
+            )
         out = self.variable(record.name)
         attr = identifier(record.name)
         ctx = LayerContext(record, inputs, attr, out, self.graph.weight_values)
@@ -233,8 +268,9 @@ class _GraphTranslator:
         child = translate_graph(ctx.record.children, self.program)
         args = ", ".join(ctx.input(i, lay) for i, lay in enumerate(child.input_layouts))
         state = {k: v for k, v in child.state.items()}
-        ctx.modules.append(Registered(ctx.record.name, ctx.attr, f"{child.name}()", state,
-                                      child.buffers))
+        ctx.modules.append(
+            Registered(ctx.record.name, ctx.attr, f"{child.name}()", state, child.buffers)
+        )
         return Result(f"self.{ctx.attr}({args})", child.output_layouts[0])
 
     def register(self, record: LayerRecord, modules: list[Registered]) -> None:
@@ -254,14 +290,22 @@ class _GraphTranslator:
                 self.state[f"{module.attr}.{key}"] = value
             self.buffers.update(f"{module.attr}.{key}" for key in module.buffers)
         if record.name not in self.counts:
-            self.counts[record.name] = LayerCount(record.name, record.type, record.keras_params,
-                                                  params, buffers)
+            self.counts[record.name] = LayerCount(
+                record.name, record.type, record.keras_params, params, buffers
+            )
 
-    def source(self, name: str, inputs: list[Value], outputs: list[Value],
-               out_layouts: tuple[Layout, ...], returned: str) -> str:
+    def source(
+        self,
+        name: str,
+        inputs: list[Value],
+        outputs: list[Value],
+        out_layouts: tuple[Layout, ...],
+        returned: str,
+    ) -> str:
         shapes_in = ", ".join(torch_shape(v.shape, v.layout) for v in inputs)
-        shapes_out = ", ".join(torch_shape(v.shape, lay)
-                               for v, lay in zip(outputs, out_layouts, strict=True))
+        shapes_out = ", ".join(
+            torch_shape(v.shape, lay) for v, lay in zip(outputs, out_layouts, strict=True)
+        )
         lines = [
             f"class {name}(nn.Module):",
             f'    """Keras model {self.graph.name!r} in PyTorch: {shapes_in} -> {shapes_out}."""',

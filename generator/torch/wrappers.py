@@ -24,9 +24,13 @@ def time_distributed(ctx: LayerContext) -> Result:
     value = ctx.value()
     steps = value.shape[1] if value.shape[1] is not None else f"{ctx.input(0, CL)}.shape[1]"
     # The inner layer sees (batch * steps, ...): fold the steps into the batch, then unfold.
-    record = replace(ctx.record, type=inner["class_name"], config=inner["config"],
-                     input_shapes=((None, *value.shape[2:]),),
-                     output_shapes=((None, *ctx.record.output_shape[2:]),))
+    record = replace(
+        ctx.record,
+        type=inner["class_name"],
+        config=inner["config"],
+        input_shapes=((None, *value.shape[2:]),),
+        output_shapes=((None, *ctx.record.output_shape[2:]),),
+    )
     folded = Value(f"{ctx.input(0, CL)}.flatten(0, 1)", record.input_shape, CL)
     inner_ctx = LayerContext(record, [folded], ctx.attr, ctx.out, ctx.weight_values)
     result = entry.function(inner_ctx)
