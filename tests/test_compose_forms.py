@@ -277,7 +277,10 @@ def test_conv_model_gets_the_layered_form():
     assert equation.latex == equation.layered_latex
     assert r"f &= f_{3} \circ f_{2} \circ f_{1}" in equation.latex
     for i, layer in enumerate(math.layers, start=1):
-        assert f"f_{{{i}}} &: \\quad {layer.equation}" in equation.latex
+        name = layer.record.name.replace("_", r"\_")
+        assert rf"\underset{{\text{{{name}}}}}{{f_{{{i}}}}} &: \quad {layer.equation}" in (
+            equation.latex
+        )
     assert equation.expansion_ops > 0
     assert "$$" in equation.markdown()
 

@@ -10,7 +10,7 @@ from sympy.printing.latex import LatexPrinter
 
 from generator.equation.functions import ActivationFunction, SoftmaxUnit
 
-LINE_CHARS = 170  # LaTeX characters per line of a broken sum; about a page width when typeset
+LINE_CHARS = 120  # LaTeX characters per line of a broken sum; fits a page when typeset
 # Heads TeX typesets as operators: they bring their own thin space after a coefficient.
 OPERATOR_HEADS = (r"\tanh", r"\exp", r"\log", r"\max", r"\min", r"\operatorname")
 BROKEN = ((r"\Bigl(", r"\Bigr)"), (r"\biggl(", r"\biggr)"))  # an inner, an outer broken group
