@@ -94,26 +94,41 @@ def torch_command(model_path: Path, outdir: Path, unsafe: bool) -> None:
     click.echo(f"wrote {written}")
 
 
+def _execution_options(command):
+    """`--jobs`, `--timeout` and `--lessons`: how the lessons run, for `build` and `serve`."""
+    for option in reversed(
+        [
+            click.option(
+                "--jobs",
+                "-j",
+                type=click.IntRange(min=1),
+                default=None,
+                help="Lessons executed at once (default: the number of cores).",
+            ),
+            click.option(
+                "--timeout",
+                type=float,
+                default=600,
+                show_default=True,
+                help="Seconds one cell may run.",
+            ),
+            click.option(
+                "--lessons",
+                "lessons_dir",
+                type=click.Path(path_type=Path),
+                default=None,
+                help="The lessons directory (default: ./lessons).",
+            ),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
 @main.command("build")
-@click.option(
-    "--jobs",
-    "-j",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Lessons executed at once (default: the number of cores).",
-)
-@click.option(
-    "--timeout", type=float, default=600, show_default=True, help="Seconds one cell may run."
-)
+@_execution_options
 @click.option(
     "--keep-going", is_flag=True, help="Build the other lessons and an error page for a failed one."
-)
-@click.option(
-    "--lessons",
-    "lessons_dir",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="The lessons directory (default: ./lessons).",
 )
 def build_command(
     jobs: int | None, timeout: float, keep_going: bool, lessons_dir: Path | None
@@ -128,19 +143,7 @@ def build_command(
 @click.option(
     "--dev-addr", default="127.0.0.1:8000", show_default=True, help="Address to serve on."
 )
-@click.option(
-    "--jobs", "-j", type=click.IntRange(min=1), default=None, help="Lessons executed at once."
-)
-@click.option(
-    "--timeout", type=float, default=600, show_default=True, help="Seconds one cell may run."
-)
-@click.option(
-    "--lessons",
-    "lessons_dir",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="The lessons directory (default: ./lessons).",
-)
+@_execution_options
 def serve_command(
     dev_addr: str, jobs: int | None, timeout: float, lessons_dir: Path | None
 ) -> None:

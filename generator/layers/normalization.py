@@ -40,23 +40,46 @@ def _eps(layer: LayerRecord) -> str:
     return number(layer.config.get("epsilon", 1e-3))
 
 
+def _scale_shift_parts(
+    layer: LayerRecord, c: Formula, scale: bool, center: bool
+) -> list[ParamPart]:
+    """The learned scale `gamma` and shift `beta`, each of size `c`, where the config has them."""
+    parts = []
+    if scale:
+        parts.append(ParamPart(r"\gamma", c, _trainable(layer, "gamma", True)))
+    if center:
+        parts.append(ParamPart(r"\beta", c, _trainable(layer, "beta", True)))
+    return parts
+
+
+def _scale_shift_count(parts: list[ParamPart], c: Formula) -> ParamMath:
+    """`2c` for a scale and a shift, `c` for one of them, 0 for neither."""
+    if not parts:
+        return params_from_parts(formula=Num(0))
+    return params_from_parts(*parts, formula=Mul((Num(len(parts)), c)) if len(parts) > 1 else None)
+
+
+def _scale_shift_latex(layer: LayerRecord, index: str) -> tuple[str, str]:
+    """`\\gamma_c\\, ` and ` + \\beta_c` for the equation, empty where the config has none."""
+    gamma = rf"\gamma_{index}\, " if layer.config.get("scale", True) else ""
+    beta = rf" + \beta_{index}" if layer.config.get("center", True) else ""
+    return gamma, beta
+
+
 @register("BatchNormalization")
 class BatchNormalizationHandler(LayerHandler):
     summary = "batch normalization: per channel, standardize with running statistics, then scale"
 
     def params(self, layer: LayerRecord) -> ParamMath:
         c = product(_size_syms(layer, _axes(layer)))
-        parts = []
-        if layer.config.get("scale", True):
-            parts.append(ParamPart(r"\gamma", c, _trainable(layer, "gamma", True)))
-        if layer.config.get("center", True):
-            parts.append(ParamPart(r"\beta", c, _trainable(layer, "beta", True)))
+        parts = _scale_shift_parts(
+            layer, c, layer.config.get("scale", True), layer.config.get("center", True)
+        )
         parts += [ParamPart(r"\mu", c, trainable=False), ParamPart(r"\sigma^2", c, trainable=False)]
         return params_from_parts(*parts, formula=Mul((Num(len(parts)), c)))
 
     def equation(self, layer: LayerRecord) -> str:
-        gamma = r"\gamma_c\, " if layer.config.get("scale", True) else ""
-        beta = r" + \beta_c" if layer.config.get("center", True) else ""
+        gamma, beta = _scale_shift_latex(layer, "c")
         return (
             rf"a_{{\dots,c}} = {gamma}\frac{{x_{{\dots,c}} - \mu_c}}{{\sqrt{{\sigma^2_c + "
             rf"{_eps(layer)}}}}}{beta} \quad (\text{{at inference: }} \mu_c, \sigma^2_c "
@@ -71,16 +94,9 @@ class LayerNormalizationHandler(LayerHandler):
     def params(self, layer: LayerRecord) -> ParamMath:
         c = product(_size_syms(layer, _axes(layer)))
         rms = layer.config.get("rms_scaling", False)
-        parts = []
-        if layer.config.get("scale", True) or rms:
-            parts.append(ParamPart(r"\gamma", c, _trainable(layer, "gamma", True)))
-        if layer.config.get("center", True) and not rms:
-            parts.append(ParamPart(r"\beta", c, _trainable(layer, "beta", True)))
-        if not parts:
-            return params_from_parts(formula=Num(0))
-        return params_from_parts(
-            *parts, formula=Mul((Num(len(parts)), c)) if len(parts) > 1 else None
-        )
+        scale = layer.config.get("scale", True) or rms
+        center = layer.config.get("center", True) and not rms
+        return _scale_shift_count(_scale_shift_parts(layer, c, scale, center), c)
 
     def equation(self, layer: LayerRecord) -> str:
         axes = _axes(layer)
@@ -93,8 +109,7 @@ class LayerNormalizationHandler(LayerHandler):
                 rf"\sigma^2 = \frac{{1}}{{n}}\sum_m (x_m - \mu)^2 \quad (\text{{over {over}; "
                 r"} x \text{ is not centered})"
             )
-        gamma = r"\gamma_k\, " if layer.config.get("scale", True) else ""
-        beta = r" + \beta_k" if layer.config.get("center", True) else ""
+        gamma, beta = _scale_shift_latex(layer, "k")
         return (
             rf"a_k = {gamma}\frac{{x_k - \mu}}{{\sqrt{{\sigma^2 + {eps}}}}}{beta}, \quad "
             rf"\mu = \frac{{1}}{{n}}\sum_m x_m,\ \sigma^2 = \frac{{1}}{{n}}\sum_m (x_m - \mu)^2 "
@@ -125,21 +140,12 @@ class GroupNormalizationHandler(LayerHandler):
 
     def params(self, layer: LayerRecord) -> ParamMath:
         c = product(_size_syms(layer, _axes(layer)))
-        parts = []
-        if layer.config.get("scale", True):
-            parts.append(ParamPart(r"\gamma", c, _trainable(layer, "gamma", True)))
-        if layer.config.get("center", True):
-            parts.append(ParamPart(r"\beta", c, _trainable(layer, "beta", True)))
-        if not parts:
-            return params_from_parts(formula=Num(0))
-        return params_from_parts(
-            *parts, formula=Mul((Num(len(parts)), c)) if len(parts) > 1 else None
-        )
+        scale, center = layer.config.get("scale", True), layer.config.get("center", True)
+        return _scale_shift_count(_scale_shift_parts(layer, c, scale, center), c)
 
     def equation(self, layer: LayerRecord) -> str:
         groups = layer.config.get("groups", 32)
-        gamma = r"\gamma_c\, " if layer.config.get("scale", True) else ""
-        beta = r" + \beta_c" if layer.config.get("center", True) else ""
+        gamma, beta = _scale_shift_latex(layer, "c")
         return (
             rf"a_{{\dots,c}} = {gamma}\frac{{x_{{\dots,c}} - \mu_{{g(c)}}}}"
             rf"{{\sqrt{{\sigma^2_{{g(c)}} + {_eps(layer)}}}}}{beta} \quad (\mu_g, \sigma^2_g: "
