@@ -40,10 +40,10 @@ def mlp(architecture, seed=0):
 
 
 def main() -> None:
-    from generator.compose import compose_equation, expression_growth
-    from generator.derive import derive_model
-    from generator.frontend import describe_model
-    from generator.settings import MathSettings
+    from generator import compose_equation, expression_growth
+    from generator.equation.settings import MathSettings
+    from generator.layers.derive import derive_model
+    from generator.model.frontend import describe_model
 
     settings = MathSettings(max_closed_form_ops=10**6)
     print(

@@ -36,8 +36,8 @@ def main() -> int:
 
     import keras
 
-    from generator.derive import derive_model
-    from generator.frontend import describe_model
+    from generator.layers.derive import derive_model
+    from generator.model.frontend import describe_model
 
     build_time, model = _timed(lambda: keras.applications.ResNet50(weights=None), 1)
     with tempfile.TemporaryDirectory() as tmp:

@@ -48,9 +48,9 @@ def math_command(model_path: Path, fmt: str, digits: int, unsafe: bool) -> None:
         click.echo(
             f"warning: {model_path}: loading with --unsafe runs code stored in the file", err=True
         )
-    from generator.analyze import analyze_model
-    from generator.loading import load_model
-    from generator.settings import MathSettings
+    from generator.equation.analyze import analyze_model
+    from generator.equation.settings import MathSettings
+    from generator.model.loading import load_model
 
     model = load_model(model_path, unsafe=unsafe)
     math = analyze_model(model, settings=MathSettings(digits=digits))
@@ -86,8 +86,8 @@ def render_math(math, fmt: str, model_path: Path) -> str:
 def torch_command(model_path: Path, outdir: Path, unsafe: bool) -> None:
     """Write PyTorch source equal to a saved Keras model into OUTDIR/model.py."""
     _quiet_tensorflow()
-    from generator.loading import load_model
-    from generator.render.torch import write_torch_package
+    from generator.model.loading import load_model
+    from generator.torch.writer import write_torch_package
 
     model = load_model(model_path, unsafe=unsafe)
     written = write_torch_package(model, outdir)
@@ -134,7 +134,7 @@ def build_command(
     jobs: int | None, timeout: float, keep_going: bool, lessons_dir: Path | None
 ) -> None:
     """Execute the lessons (cached) and build the site into site/."""
-    from generator.progress import build_with_progress
+    from generator.site.progress import build_with_progress
 
     build_with_progress(Path.cwd(), lessons_dir, jobs, timeout, keep_going)
 
@@ -148,7 +148,7 @@ def serve_command(
     dev_addr: str, jobs: int | None, timeout: float, lessons_dir: Path | None
 ) -> None:
     """Build, serve the site, and rebuild when a lesson or a page changes."""
-    from generator.serve import serve
+    from generator.site.serve import serve
 
     serve(Path.cwd(), lessons_dir, dev_addr, jobs, timeout)
 
@@ -164,7 +164,7 @@ def serve_command(
 )
 def new_command(title: str, lessons_dir: Path | None) -> None:
     """Write a new lesson called TITLE from the template, with the next number."""
-    from generator.lessons import new_lesson
+    from generator.site.lessons import new_lesson
 
     path = new_lesson(lessons_dir or Path.cwd() / "lessons", title)
     click.echo(f"wrote {path}")
@@ -175,7 +175,7 @@ def clean_command() -> None:
     """Remove the build output: build/, site/ and the execution cache."""
     import shutil
 
-    from generator.site import CoursePaths
+    from generator.site.mkdocs import CoursePaths
 
     paths = CoursePaths.at(Path.cwd())
     for path in (paths.build, paths.site, paths.cache):

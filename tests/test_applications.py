@@ -40,8 +40,8 @@ def _build(name, input_shape):
 
 @pytest.mark.parametrize("name, input_shape", APPLICATIONS, ids=[a[0] for a in APPLICATIONS])
 def test_application_matches_keras(name, input_shape):
-    from generator.derive import derive_model
-    from generator.frontend import describe_model
+    from generator.layers.derive import derive_model
+    from generator.model.frontend import describe_model
 
     model = _build(name, input_shape)
     math = derive_model(describe_model(model))

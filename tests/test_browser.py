@@ -183,7 +183,7 @@ CHECK_CASES = [
 @pytest.fixture(scope="module")
 def scratch_site(tmp_path_factory):
     """An empty directory served on 127.0.0.1, with MathJax at `mathjax/`; yields (dir, url)."""
-    from generator.mathjax import mathjax_es5
+    from generator.site.mathjax import mathjax_es5
 
     root = tmp_path_factory.mktemp("scratch")
     (root / "mathjax").symlink_to(mathjax_es5(), target_is_directory=True)

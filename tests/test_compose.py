@@ -152,8 +152,8 @@ def assert_close(ours, predicted, tolerance=1e-5):
 
 @pytest.mark.parametrize("widths, build", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_numpy_closed_form_equals_predict(widths, build):
-    from generator.analyze import analyze_model
     from generator.equation.algebra import expression_ops
+    from generator.equation.analyze import analyze_model
 
     model = _build(widths, build)
     math = analyze_model(model)
@@ -171,7 +171,7 @@ def test_numpy_closed_form_equals_predict(widths, build):
 
 @pytest.mark.parametrize("widths, build", [CASES[0][1:], CASES[-2][1:]], ids=["one", "merge"])
 def test_numpy_module_is_self_contained(widths, build):
-    from generator.analyze import analyze_model
+    from generator.equation.analyze import analyze_model
 
     model = _build(widths, build)
     source = analyze_model(model).equation.numpy
@@ -198,7 +198,7 @@ def test_registered_gelu_tanh_is_recognised():
         return keras.activations.gelu(x, approximate=True)
 
     model = _build([2], lambda L, r, x: _dense(L, 1)(_dense(L, 3, gelu_approx)(x)))
-    from generator.analyze import analyze_model
+    from generator.equation.analyze import analyze_model
 
     equation = analyze_model(model).equation
     assert equation.closed_form

@@ -34,8 +34,8 @@ def _mlp(units, activation="tanh", output_activation="linear", seed=3):
 
 
 def _analyze(model, **overrides):
-    from generator.analyze import analyze_model
-    from generator.settings import MathSettings
+    from generator import analyze_model
+    from generator.equation.settings import MathSettings
 
     return analyze_model(model, settings=MathSettings().merge(**overrides))
 
@@ -162,7 +162,7 @@ def test_general_form_with_keras_weights_is_the_network():
 
     from generator.equation.algebra import SympyAlgebra
     from generator.equation.build import WeightSource, input_symbols, resolve_activation, walk
-    from generator.render.numpy import load_function, module_source
+    from generator.equation.numpy_source import load_function, module_source
 
     keras.utils.set_random_seed(5)
     rng = np.random.default_rng(5)
@@ -235,7 +235,7 @@ def _derivatives(model, point, order):
 
 @pytest.mark.parametrize("order, point", [(1, 0.0), (3, 0.0), (5, 0.4)])
 def test_taylor_coefficients_and_error(order, point):
-    from generator.compose import taylor
+    from generator import taylor
 
     model = _mlp((1, 3, 2, 1))
     equation = _analyze(model).equation
@@ -249,7 +249,7 @@ def test_taylor_coefficients_and_error(order, point):
 
 
 def test_taylor_error_shrinks_with_order_and_plot():
-    from generator.compose import plot_approximation, taylor
+    from generator import plot_approximation, taylor
 
     model = _mlp((1, 10, 2, 1))
     equation = _analyze(model).equation
@@ -286,9 +286,9 @@ def test_conv_model_gets_the_layered_form():
 
 
 def test_size_limit_returns_layered_form_fast():
-    from generator.compose import compose_equation
-    from generator.derive import derive_model
-    from generator.frontend import describe_model
+    from generator.equation.compose import compose_equation
+    from generator.layers.derive import derive_model
+    from generator.model.frontend import describe_model
 
     model = _mlp((8, 512, 512, 512, 4))
     math = derive_model(describe_model(model, with_weights=True))
@@ -301,7 +301,7 @@ def test_size_limit_returns_layered_form_fast():
 
 
 def test_json_field_and_growth():
-    from generator.compose import expression_growth, growth_table, plot_growth
+    from generator import expression_growth, growth_table, plot_growth
     from generator.render.json import model_json
 
     math = _analyze(_mlp((2, 2, 1), "sigmoid", "sigmoid"))
@@ -319,9 +319,9 @@ def test_json_field_and_growth():
 def test_resnet50_returns_the_layered_form_quickly():
     import keras
 
-    from generator.compose import compose_equation
-    from generator.derive import derive_model
-    from generator.frontend import describe_model
+    from generator.equation.compose import compose_equation
+    from generator.layers.derive import derive_model
+    from generator.model.frontend import describe_model
 
     model = keras.applications.ResNet50(weights=None)
     math = derive_model(describe_model(model, with_weights=True))

@@ -218,7 +218,7 @@ def test_general_form_keeps_its_dots_when_broken():
 
 def test_latex_and_numpy_come_from_one_expression():
     """Only the printing rounds: the NumPy module keeps 0.99996, -1.0004 and 2e-5."""
-    from generator.render.numpy import load_function, module_source
+    from generator.equation.numpy_source import load_function, module_source
 
     hidden = add(mul(0.99996, X), mul(-1.0004, X1), 2e-5)
     expr = mul(1.0, apply("tanh", hidden))
@@ -284,7 +284,7 @@ KERAS = [
 def test_keras_models(build, n_in, expected):
     import keras
 
-    from generator.analyze import analyze_model
+    from generator.equation.analyze import analyze_model
 
     model = _model(build(keras.layers), n_in)
     equation = analyze_model(model).equation

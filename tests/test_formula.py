@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from generator.formula import CeilDiv, FloorDiv, Mul, Num, Sub, Sym, product, total
+from generator.layers.formula import CeilDiv, FloorDiv, Mul, Num, Sub, Sym, product, total
 
 kh, kw, cin, cout = Sym("k_h", 3), Sym("k_w", 3), Sym(r"c_{in}", 3), Sym(r"c_{out}", 32)
 n, s, k = Sym("n_h", 32), Sym("s_h", 2), Sym("k_h", 3)

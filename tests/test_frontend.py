@@ -17,7 +17,7 @@ def keras():
 
 
 def _describe(model, **kwargs):
-    from generator.frontend import describe_model
+    from generator.model.frontend import describe_model
 
     return describe_model(model, **kwargs)
 

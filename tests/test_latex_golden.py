@@ -69,8 +69,8 @@ GOLDEN = {
 def derived():
     import keras
 
-    from generator.derive import derive_model
-    from generator.frontend import describe_model
+    from generator.layers.derive import derive_model
+    from generator.model.frontend import describe_model
 
     L = keras.layers
     model = keras.Sequential(

@@ -259,8 +259,8 @@ def _model(shapes, build):
 
 
 def _derive(model):
-    from generator.derive import derive_model
-    from generator.frontend import describe_model
+    from generator.layers.derive import derive_model
+    from generator.model.frontend import describe_model
 
     return derive_model(describe_model(model))
 
@@ -322,8 +322,8 @@ def test_layer_matches_keras(shapes, build):
 def test_every_handler_has_a_row():
     """The table covers every registered layer type (the sequence layers' handlers have their
     own table in `test_layers_sequence.py`)."""
-    from generator.frontend import describe_model
     from generator.layers.registry import REGISTRY
+    from generator.model.frontend import describe_model
 
     seen: set[str] = set()
 
@@ -436,7 +436,7 @@ def test_softmax_equation_is_over_the_vector():
 def test_unknown_layer_keeps_keras_count_and_says_so():
     import keras
 
-    from generator.derive import UNKNOWN_NOTE
+    from generator.layers.derive import UNKNOWN_NOTE
 
     class Doubler(keras.layers.Layer):
         def build(self, input_shape):

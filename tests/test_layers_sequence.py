@@ -125,8 +125,8 @@ def _model(shapes, build):
 
 
 def _layer_and_math(model):
-    from generator.derive import derive_layer
-    from generator.frontend import describe_model
+    from generator.layers.derive import derive_layer
+    from generator.model.frontend import describe_model
 
     graph = describe_model(model)
     (record,) = graph.layers

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from generator import cache as cache_module
-from generator.build import build_course
-from generator.execute import ExecutionFailed, KernelError
+from generator.site import cache as cache_module
+from generator.site.build import build_course
+from generator.site.execute import ExecutionFailed, KernelError
 from tests.pipeline_support import Events, edit_cell, make_course, notebook, write_notebook
 
 pytestmark = pytest.mark.kernel

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from generator.cache import ExecutionCache
-from generator.lessons import LessonError, find_lessons, new_lesson, read_lesson
-from generator.pages import lesson_page
-from generator.site import CoursePaths, SiteError, stage
+from generator.site.cache import ExecutionCache
+from generator.site.lessons import LessonError, find_lessons, new_lesson, read_lesson
+from generator.site.mkdocs import CoursePaths, SiteError, stage
+from generator.site.pages import lesson_page
 from tests.pipeline_support import ROOT, make_course, notebook, write_notebook
 
 
@@ -111,8 +111,8 @@ def test_lessons_run_from_inside_a_running_event_loop(tmp_path: Path) -> None:
     """A notebook, or a test session driving a browser, already runs an event loop."""
     import asyncio
 
-    from generator.cache import execution_key
-    from generator.execute import run_lessons
+    from generator.site.cache import execution_key
+    from generator.site.execute import run_lessons
 
     cells = notebook(("markdown", "# X"), ("code", "1 + 1"))
     lesson = read_lesson(write_notebook(tmp_path / "01-x.ipynb", cells))
@@ -165,8 +165,9 @@ class _SavedModel:
 
 
 def _stub_math(passed: bool):
-    from generator.derive import Check, ModelMath
-    from generator.graph import ModelGraph, TensorRecord
+    from generator.equation.analyze import ModelMath
+    from generator.layers.derive import Check
+    from generator.model.graph import ModelGraph, TensorRecord
 
     graph = ModelGraph(
         "stub", "Sequential", (TensorRecord("x", (None, 2)),), (TensorRecord("x", (None, 2)),), ()
@@ -178,12 +179,12 @@ def _stub_math(passed: bool):
 def test_publish_writes_artifacts_or_names_the_failed_check(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, passed: bool
 ) -> None:
-    import generator.analyze
+    import generator.equation.analyze
     from generator.exceptions import CheckFailed
-    from generator.publish import publish
+    from generator.site.publish import publish
 
     monkeypatch.setattr(
-        generator.analyze,
+        generator.equation.analyze,
         "analyze_model",
         lambda model, sample=None, settings=None: _stub_math(passed),
     )

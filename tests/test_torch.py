@@ -14,9 +14,9 @@ torch = pytest.importorskip("torch", reason="PyTorch is not installed (pip insta
 keras = pytest.importorskip("keras", reason="Keras is not installed")
 
 from generator.exceptions import CourseError  # noqa: E402
-from generator.frontend import describe_model  # noqa: E402
-from generator.render.torch import torch_tab_markdown, write_torch_package  # noqa: E402
+from generator.model.frontend import describe_model  # noqa: E402
 from generator.torch import translate_model, translated_layers  # noqa: E402
+from generator.torch.writer import torch_tab_markdown, write_torch_package  # noqa: E402
 
 pytestmark = [pytest.mark.torch, pytest.mark.tensorflow]
 
@@ -504,7 +504,7 @@ def test_untranslated_layer_names_the_layer():
 
 def test_parameter_counts_match_pytorch(tmp_path):
     """Counted from generated shapes (no torch needed) = PyTorch's own count, per layer."""
-    from generator.analyze import analyze_model
+    from generator.equation.analyze import analyze_model
 
     model = randomize(
         keras.Sequential(
@@ -537,7 +537,7 @@ def test_parameter_counts_match_pytorch(tmp_path):
 
 
 def test_tab_is_none_for_untranslated_model():
-    from generator.derive import derive_model
+    from generator.layers.derive import derive_model
 
     model = untranslated()
     assert torch_tab_markdown(derive_model(describe_model(model))) is None

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from generator.activations import ACTIVATIONS, ELEMENTWISE, activation_name
-from generator.graph import LayerRecord, ModelGraph
+from generator.model.activations import ACTIVATIONS, ELEMENTWISE, activation_name
+from generator.model.graph import LayerRecord, ModelGraph
 
 IDENTITY = {
     "Dropout",

@@ -10,7 +10,7 @@ import sympy as sp
 
 from generator.equation.algebra import SympyAlgebra
 from generator.equation.latex import EquationLatexPrinter, aligned, broken_lines, output_names
-from generator.graph import ModelGraph
+from generator.model.graph import ModelGraph
 
 CHAIN_LAYERS = {
     "Dense",

@@ -6,7 +6,7 @@ from functools import cache
 
 import sympy as sp
 
-from generator.activations import ACTIVATIONS, Activation
+from generator.model.activations import ACTIVATIONS, Activation
 
 
 class ActivationFunction(sp.Function):

@@ -15,7 +15,7 @@ import numpy as np
 
 from generator.equation.algebra import CountAlgebra, SympyAlgebra, expression_ops
 from generator.equation.build import Resolved, WeightSource, input_symbols, walk
-from generator.graph import LayerRecord, ModelGraph, TensorRecord, WeightRecord
+from generator.model.graph import LayerRecord, ModelGraph, TensorRecord, WeightRecord
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from math import prod
 
-from generator.derive import ModelMath
-from generator.graph import ModelGraph
+from generator.layers.derive import DerivedModel
+from generator.model.graph import ModelGraph
 
 POOLING = ("MaxPooling", "AveragePooling")
 RECURRENT = ("RNN", "LSTM", "GRU", "Bidirectional", "TimeDistributed")
@@ -15,7 +15,7 @@ def _text(name: str) -> str:
     return name.replace("_", r"\_")
 
 
-def layered_latex(math: ModelMath) -> str:
+def layered_latex(math: DerivedModel) -> str:
     """The composition, then each `f_l` as its layer's equation from the engine."""
     n = len(math.layers)
     if n <= 4:

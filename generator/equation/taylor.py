@@ -63,7 +63,7 @@ def taylor(
     """The Taylor polynomial of a one-input network's output `output` around `point`.
 
     Args:
-        source: a `ComposedEquation` with a closed form, or a Keras model (composed here).
+        source: a `ComposedEquation` with a closed form (`generator.taylor` also takes a model).
         order: the polynomial's degree.
         point: the expansion point.
         interval: where the maximum error is measured; `point ± 1` when omitted.
@@ -107,13 +107,11 @@ def taylor(
 
 
 def _equation(source: Any):
-    if hasattr(source, "expressions") and hasattr(source, "inputs"):
-        if not source.closed_form:
-            raise ValueError(f"no closed form to expand: {source.reason}")
-        return source
-    from generator.analyze import analyze_model
-
-    return _equation(analyze_model(source).equation)
+    if not (hasattr(source, "expressions") and hasattr(source, "inputs")):
+        raise TypeError(f"expected a composed equation, not {type(source).__name__}")
+    if not source.closed_form:
+        raise ValueError(f"no closed form to expand: {source.reason}")
+    return source
 
 
 @cache

@@ -7,10 +7,10 @@ from typing import Any
 
 import numpy as np
 
-from generator.activations import ACTIVATIONS, ELEMENTWISE
-from generator.derive import Check
-from generator.graph import ModelGraph
-from generator.settings import MathSettings
+from generator.equation.settings import MathSettings
+from generator.layers.derive import Check
+from generator.model.activations import ACTIVATIONS, ELEMENTWISE
+from generator.model.graph import ModelGraph
 
 PROBE_POINTS = np.linspace(-5.0, 5.0, 81)
 
@@ -53,7 +53,7 @@ def predict_error(
 def keras_prober(model: Any) -> Callable[[str], str | None]:
     """Names a layer's activation by evaluating it: for functions Keras serialized by a
     custom name (a registered tanh-approximate GELU, say). Returns `None` if none matches."""
-    from generator.render.numpy import numpy_activation
+    from generator.equation.numpy_source import numpy_activation
 
     def probe(layer_name: str) -> str | None:
         try:

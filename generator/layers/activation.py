@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from generator.activations import ACTIVATIONS, activation_latex, activation_name
-from generator.formula import Sym, product
-from generator.graph import LayerRecord
 from generator.layers.common import VECTOR_ACTIVATIONS
+from generator.layers.formula import Sym, product
 from generator.layers.registry import (
     LayerHandler,
     ParamMath,
@@ -13,6 +11,8 @@ from generator.layers.registry import (
     params_from_parts,
     register,
 )
+from generator.model.activations import ACTIVATIONS, activation_latex, activation_name
+from generator.model.graph import LayerRecord
 
 
 def number(value: float) -> str:

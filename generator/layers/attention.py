@@ -7,8 +7,7 @@ an optional sigmoid gate), attends per head and projects the heads back with `at
 
 from __future__ import annotations
 
-from generator.formula import Formula, Mul, Num, Sym, product, total
-from generator.graph import LayerRecord, Shape
+from generator.layers.formula import Formula, Mul, Num, Sym, product, total
 from generator.layers.recurrent import aligned
 from generator.layers.registry import (
     LayerHandler,
@@ -19,6 +18,7 @@ from generator.layers.registry import (
     params_from_parts,
     register,
 )
+from generator.model.graph import LayerRecord, Shape
 
 
 def _roles(layer: LayerRecord) -> tuple[Shape, Shape, Shape]:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from generator.activations import activation_latex, activation_name
-from generator.formula import CeilDiv, FloorDiv, Formula, Mul, Num, Sym
-from generator.graph import LayerRecord, Shape
+from generator.layers.formula import CeilDiv, FloorDiv, Formula, Mul, Num, Sym
 from generator.layers.registry import DimStep
+from generator.model.activations import activation_latex, activation_name
+from generator.model.graph import LayerRecord, Shape
 
 AXIS_NAMES = {1: ("l",), 2: ("h", "w"), 3: ("d", "h", "w")}
 

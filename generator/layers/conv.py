@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from generator.formula import Formula, Mul, Sym, product
-from generator.graph import LayerRecord
 from generator.layers.common import (
     AXIS_NAMES,
     activated,
@@ -15,6 +13,7 @@ from generator.layers.common import (
     window_output,
     with_dims,
 )
+from generator.layers.formula import Formula, Mul, Sym, product
 from generator.layers.registry import (
     LayerHandler,
     ParamMath,
@@ -23,6 +22,7 @@ from generator.layers.registry import (
     params_from_parts,
     register,
 )
+from generator.model.graph import LayerRecord
 
 _RANK = {"1D": 1, "2D": 2, "3D": 3}
 

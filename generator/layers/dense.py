@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from generator.formula import Sym
-from generator.graph import LayerRecord
 from generator.layers.common import activated
+from generator.layers.formula import Sym
 from generator.layers.registry import (
     LayerHandler,
     ParamMath,
@@ -13,6 +12,7 @@ from generator.layers.registry import (
     params_from_parts,
     register,
 )
+from generator.model.graph import LayerRecord
 
 
 @register("Dense")

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from generator.formula import Sym
-from generator.graph import LayerRecord
+from generator.layers.formula import Sym
 from generator.layers.registry import (
     LayerHandler,
     ParamMath,
@@ -12,6 +11,7 @@ from generator.layers.registry import (
     params_from_parts,
     register,
 )
+from generator.model.graph import LayerRecord
 
 
 @register("Embedding")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from generator.formula import Sym, total
-from generator.graph import LayerRecord, Shape
+from generator.layers.formula import Sym, total
 from generator.layers.registry import DimStep, LayerHandler, ShapeMath, register
+from generator.model.graph import LayerRecord, Shape
 
 
 def broadcast(shapes: tuple[Shape, ...]) -> Shape:

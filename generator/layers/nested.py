@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from generator.formula import Formula, Num, Sym, total
-from generator.graph import LayerRecord, ModelGraph
+from generator.layers.formula import Formula, Num, Sym, total
 from generator.layers.registry import (
     LayerHandler,
     MultiShapeMath,
@@ -13,6 +12,7 @@ from generator.layers.registry import (
     handler_for,
     register,
 )
+from generator.model.graph import LayerRecord, ModelGraph
 
 
 def text_name(name: str) -> str:

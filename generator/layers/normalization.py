@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from generator.formula import Formula, Mul, Num, Sym, product
-from generator.graph import LayerRecord
 from generator.layers.activation import number
+from generator.layers.formula import Formula, Mul, Num, Sym, product
 from generator.layers.registry import (
     LayerHandler,
     ParamMath,
@@ -12,6 +11,7 @@ from generator.layers.registry import (
     params_from_parts,
     register,
 )
+from generator.model.graph import LayerRecord
 
 
 def _axes(layer: LayerRecord, default: int | list[int] | None = -1) -> list[int]:

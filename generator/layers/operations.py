@@ -6,10 +6,10 @@ The frontend records such a call as type `ops.<function>` with its operands in
 
 from __future__ import annotations
 
-from generator.graph import LayerRecord
 from generator.layers.merge import broadcast, operand
 from generator.layers.normalization import constant_latex
 from generator.layers.registry import LayerHandler, ShapeMath, register
+from generator.model.graph import LayerRecord
 
 _SYMBOLS = {
     "ops.add": "+",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from generator.graph import LayerRecord
 from generator.layers.common import (
     AXIS_NAMES,
     as_tuple,
@@ -13,6 +12,7 @@ from generator.layers.common import (
     with_dims,
 )
 from generator.layers.registry import LayerHandler, ShapeMath, register
+from generator.model.graph import LayerRecord
 
 _RANK = {"1D": 1, "2D": 2, "3D": 3}
 _OUT_IDX = {1: ("t",), 2: ("i", "j"), 3: ("l", "i", "j")}

@@ -10,9 +10,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from generator.activations import activation_latex, activation_name
-from generator.formula import Formula, Mul, Num, Sym, product
-from generator.graph import LayerRecord, Shape
 from generator.layers.common import (
     AXIS_NAMES,
     as_tuple,
@@ -22,6 +19,7 @@ from generator.layers.common import (
     window_output,
     with_dims,
 )
+from generator.layers.formula import Formula, Mul, Num, Sym, product
 from generator.layers.registry import (
     LayerHandler,
     MultiShapeMath,
@@ -31,6 +29,8 @@ from generator.layers.registry import (
     params_from_parts,
     register,
 )
+from generator.model.activations import activation_latex, activation_name
+from generator.model.graph import LayerRecord, Shape
 
 #: Gate names in the order Keras stacks their columns in the kernels.
 GATES = {"SimpleRNN": ("h",), "GRU": ("z", "r", "h"), "LSTM": ("i", "f", "c", "o")}

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from generator.formula import Formula, Num, total
-from generator.graph import LayerRecord, Shape
+from generator.layers.formula import Formula, Num, total
+from generator.model.graph import LayerRecord, Shape
 
 
 @dataclass(frozen=True)
@@ -134,13 +134,9 @@ register = REGISTRY.register
 
 def handler_for(type_name: str) -> LayerHandler | None:
     """The handler for a Keras class name, or `None` when no formula is known for it."""
-    import generator.layers  # noqa: F401  (fills the table)
-
     return REGISTRY.handlers.get(type_name)
 
 
 def supported_layers() -> list[str]:
     """Every Keras class name that has a handler, sorted."""
-    import generator.layers  # noqa: F401
-
     return sorted(REGISTRY.handlers)

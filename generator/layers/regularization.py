@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from string import Template
 
-from generator.graph import LayerRecord
 from generator.layers.activation import number
 from generator.layers.registry import LayerHandler, register
+from generator.model.graph import LayerRecord
 
 _TRAINING = {
     "Dropout": r"\text{training: each entry zeroed with probability } $rate,"

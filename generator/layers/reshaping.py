@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from generator.formula import Add, Formula, Mul, Sub, Sym, product
-from generator.graph import LayerRecord, Shape
 from generator.layers.common import AXIS_NAMES, as_tuple, spatial_axes, with_dims
+from generator.layers.formula import Add, Formula, Mul, Sub, Sym, product
 from generator.layers.registry import DimStep, LayerHandler, ShapeMath, register
+from generator.model.graph import LayerRecord, Shape
 
 _RANK = {"1D": 1, "2D": 2, "3D": 3}
 _IDX = {1: ("t",), 2: ("i", "j"), 3: ("l", "i", "j")}

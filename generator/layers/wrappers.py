@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from generator.formula import Mul, Num
-from generator.graph import LayerRecord, Shape
+from generator.layers.formula import Mul, Num
 from generator.layers.recurrent import aligned
 from generator.layers.registry import (
     LayerHandler,
@@ -21,6 +20,7 @@ from generator.layers.registry import (
     handler_for,
     register,
 )
+from generator.model.graph import LayerRecord, Shape
 
 
 def inner_record(

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from generator.derive import DerivedLayer, ModelMath
-from generator.graph import Shape
+from generator.equation.analyze import ModelMath
+from generator.layers.derive import DerivedLayer
+from generator.model.graph import Shape
 
 
 def _shape(shape: Shape) -> list[int | None]:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from generator.derive import DerivedLayer, ModelMath, shape_text
+from generator.equation.analyze import ModelMath
+from generator.layers.derive import DerivedLayer, shape_text
 
 
 def _escape(text: str) -> str:

@@ -6,7 +6,8 @@ a table holds only short inline math and plain figures, so it stays readable on 
 
 from __future__ import annotations
 
-from generator.derive import DerivedLayer, ModelMath, shape_text
+from generator.equation.analyze import ModelMath
+from generator.layers.derive import DerivedLayer, shape_text
 
 #: Longest Keras code line shown whole in the architecture table; longer ones are cut there
 #: and shown in full in the layer's own section.
@@ -17,7 +18,7 @@ def model_page(math: ModelMath, heading_level: int = 1, title: str | None = None
     """The whole page of one model in Markdown with arithmatex math.
 
     Args:
-        math: the derived math (`generator.analyze.analyze_model`).
+        math: the derived math (`generator.equation.analyze.analyze_model`).
         title: the model's name in the title (`publish(name=...)`); its Keras name by default.
         heading_level: level of the title; sections are one level below (a lesson embeds the
             page with a deeper level).
@@ -113,7 +114,7 @@ def _code_section(math: ModelMath, h: str) -> str:
 
 def _torch_tab(math: ModelMath) -> str | None:
     try:
-        from generator.render.torch import torch_tab_markdown
+        from generator.torch.writer import torch_tab_markdown
     except ImportError:
         return None
     try:

@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from generator.graph import ModelGraph
+from generator.model.graph import ModelGraph
+from generator.torch import (  # noqa: F401  (their decorators fill the translation table)
+    attention,
+    conv,
+    core,
+    normalization,
+    recurrent,
+    reshaping,
+    wrappers,
+)
 from generator.torch.registry import Layout, TranslationError, translated_layers
 from generator.torch.source import LayerCount, TorchClass, _Program, translate_graph
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from generator.activations import activation_name
+from generator.model.activations import activation_name
 from generator.torch.registry import CL, LayerContext, Result, translation
 
 GRU_RESET_BEFORE = '''\

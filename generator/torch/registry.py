@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from generator.activations import activation_name
 from generator.exceptions import CourseError
-from generator.graph import LayerRecord, Shape
+from generator.model.activations import activation_name
+from generator.model.graph import LayerRecord, Shape
 
 
 class TranslationError(CourseError):
@@ -185,26 +185,12 @@ def translation(*type_names: str, wants: Layout | None = None):
     return decorate
 
 
-def _fill_table() -> None:
-    from generator.torch import (  # noqa: F401  (their decorators fill it)
-        attention,
-        conv,
-        core,
-        normalization,
-        recurrent,
-        reshaping,
-        wrappers,
-    )
-
-
 def translation_for(type_name: str) -> Translation | None:
-    _fill_table()
     return _TABLE.get(type_name)
 
 
 def translated_layers() -> list[str]:
     """Every Keras class name with a PyTorch translation, sorted."""
-    _fill_table()
     return sorted(_TABLE)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from generator.graph import LayerRecord, ModelGraph, Shape
+from generator.model.graph import LayerRecord, ModelGraph, Shape
 from generator.torch.registry import (
     CF,
     CL,

@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from generator.execute import LessonRun
-from generator.lessons import Lesson
-from generator.pages import lesson_page
-from generator.site import OUTLINE_MARKER, Content, CoursePaths, SiteError
+from generator.site.execute import LessonRun
+from generator.site.lessons import Lesson
+from generator.site.mkdocs import OUTLINE_MARKER, Content, CoursePaths, SiteError
+from generator.site.pages import lesson_page
 
 
 def _published(run: LessonRun) -> list[dict[str, Any]]:

@@ -5,12 +5,20 @@ This is the one entry point the CLI and `publish()` use; it runs where Keras is 
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, fields
 from typing import Any
 
-from generator.derive import ModelMath, derive_model
-from generator.frontend import describe_model
-from generator.settings import MathSettings
+from generator.equation.compose import ComposedEquation, compose_equation
+from generator.equation.settings import MathSettings
+from generator.layers.derive import DerivedModel, derive_model
+from generator.model.frontend import describe_model
+
+
+@dataclass(frozen=True)
+class ModelMath(DerivedModel):
+    """A derived model with its composed equation (`None` where none applies)."""
+
+    equation: ComposedEquation | None = None
 
 
 def analyze_model(
@@ -26,10 +34,11 @@ def analyze_model(
     """
     settings = settings or MathSettings()
     graph = describe_model(model, with_weights=True)
-    math = derive_model(graph)
-    from generator.compose import compose_equation
-
-    equation = compose_equation(model, math, sample=sample, settings=settings)
+    derived = derive_model(graph)
+    equation = compose_equation(model, derived, sample=sample, settings=settings)
+    base = {f.name: getattr(derived, f.name) for f in fields(DerivedModel)}
     if equation is None:
-        return math
-    return replace(math, equation=equation, checks=math.checks + tuple(equation.checks))
+        return ModelMath(**base)
+    return ModelMath(
+        **{**base, "checks": derived.checks + tuple(equation.checks)}, equation=equation
+    )

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, replace
 
-from generator.graph import LayerRecord, ModelGraph, Shape
 from generator.layers.registry import ParamMath, ShapeMath, handler_for
+from generator.model.graph import LayerRecord, ModelGraph, Shape
 
 UNKNOWN_NOTE = "No formula is known for this layer type; the count is Keras's own."
 
@@ -21,7 +20,7 @@ class DerivedLayer:
     params: ParamMath
     equation: str | None
     note: str = ""
-    children: ModelMath | None = None
+    children: DerivedModel | None = None
 
     @property
     def params_formula(self) -> str | None:
@@ -57,14 +56,12 @@ class Check:
 
 
 @dataclass(frozen=True)
-class ModelMath:
-    """Everything derived for one model. `equation` is the composed equation, when built."""
+class DerivedModel:
+    """Every layer of a model derived, with the checks of shapes and counts against Keras."""
 
     graph: ModelGraph
     layers: tuple[DerivedLayer, ...]
     checks: tuple[Check, ...] = ()
-    equation: Any = None
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def total_params(self) -> int:
@@ -105,10 +102,10 @@ def derive_layer(record: LayerRecord) -> DerivedLayer:
     )
 
 
-def derive_model(graph: ModelGraph) -> ModelMath:
+def derive_model(graph: ModelGraph) -> DerivedModel:
     """Derive every layer and check shapes and counts against Keras's."""
     layers = tuple(derive_layer(record) for record in graph.layers)
-    return ModelMath(graph=graph, layers=layers, checks=_checks(graph, layers))
+    return DerivedModel(graph=graph, layers=layers, checks=_checks(graph, layers))
 
 
 def _checks(graph: ModelGraph, layers: tuple[DerivedLayer, ...]) -> tuple[Check, ...]:

@@ -15,7 +15,6 @@ from typing import Any
 
 import sympy as sp
 
-from generator.derive import Check, ModelMath
 from generator.equation.algebra import CountAlgebra, SympyAlgebra
 from generator.equation.build import (
     Resolved,
@@ -27,25 +26,14 @@ from generator.equation.build import (
     walk,
 )
 from generator.equation.collapse import Collapse, affine_collapse
-from generator.equation.growth import expression_growth, growth_table
 from generator.equation.latex import EquationLatexPrinter, closed_form_latex
 from generator.equation.layered import count_text, layered_latex, rough_ops
-from generator.equation.plots import plot_approximation, plot_growth
-from generator.equation.taylor import TaylorApprox, taylor
+from generator.equation.settings import MathSettings
 from generator.equation.verify import keras_prober, predict_error, sample_inputs
-from generator.graph import LayerRecord
-from generator.settings import MathSettings
+from generator.layers.derive import Check, DerivedModel
+from generator.model.graph import LayerRecord
 
-__all__ = [
-    "ComposedEquation",
-    "TaylorApprox",
-    "compose_equation",
-    "expression_growth",
-    "growth_table",
-    "plot_approximation",
-    "plot_growth",
-    "taylor",
-]
+__all__ = ["ComposedEquation", "compose_equation"]
 
 SYMBOLIC_TERMS = 4  # a sum in the general form shows its first two terms, dots, its last
 
@@ -101,7 +89,7 @@ class ComposedEquation:
 
     def function(self):
         """The closed form as a NumPy function `f(x)` (the module's own code)."""
-        from generator.render.numpy import load_function
+        from generator.equation.numpy_source import load_function
 
         if self.numpy is None:
             raise ValueError(f"no closed form: {self.reason}")
@@ -192,7 +180,7 @@ def _folded_kinds(layers: Any) -> tuple[str, ...]:
 
 
 def compose_equation(
-    model: Any, math: ModelMath, sample: Any = None, settings: MathSettings | None = None
+    model: Any, math: DerivedModel, sample: Any = None, settings: MathSettings | None = None
 ) -> ComposedEquation | None:
     """The whole network as one function (see `ComposedEquation`).
 
@@ -256,7 +244,7 @@ def _once_per_layer(resolve: Callable[[LayerRecord], Resolved | None]):
 
 def _closed_form(
     model: Any,
-    math: ModelMath,
+    math: DerivedModel,
     inputs: list[sp.Symbol],
     resolve: Callable[[LayerRecord], Resolved | None],
     ops: int,
@@ -265,7 +253,7 @@ def _closed_form(
     base: dict[str, Any],
 ) -> ComposedEquation:
     """Build, print and check the closed form (the size was checked by the caller)."""
-    from generator.render.numpy import load_function, module_source
+    from generator.equation.numpy_source import load_function, module_source
 
     graph = math.graph
     built = walk(graph, SympyAlgebra(), inputs, resolve, WeightSource(graph))

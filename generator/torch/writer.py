@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from generator.derive import ModelMath
 from generator.exceptions import CourseError
+from generator.layers.derive import DerivedModel
 from generator.torch import WEIGHTS_FILE, TorchModule, TranslationError, translate_model
 
 
@@ -18,7 +18,7 @@ def write_torch_package(model: Any, outdir: Path) -> Path:
     Raises:
         TranslationError: a layer has no PyTorch translation (the message names it).
     """
-    from generator.frontend import describe_model
+    from generator.model.frontend import describe_model
 
     module = translate_model(describe_model(model, with_weights=True))
     return write_module(module, Path(outdir))
@@ -55,7 +55,7 @@ _DIFFERENCES = (
 )
 
 
-def torch_tab_markdown(math: ModelMath) -> str | None:
+def torch_tab_markdown(math: DerivedModel) -> str | None:
     """The body of a model page's PyTorch tab: the generated source and, per layer, PyTorch's
     parameter counts beside Keras's; `None` when some layer has no translation."""
     try:

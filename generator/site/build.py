@@ -9,8 +9,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from generator.lessons import Lesson, find_lessons
-from generator.site import Content, CoursePaths, hand_written
+from generator.site.lessons import Lesson, find_lessons
+from generator.site.mkdocs import Content, CoursePaths, hand_written
 
 SITE_FORMAT = 1  # bump when the layout of generated pages changes without a generator edit
 
@@ -41,8 +41,8 @@ class BuildReport:
 
 def site_key(paths: CoursePaths, lessons: list[Lesson]) -> str:
     """Hash of everything the site is made from; equal to the last build's = nothing to do."""
-    from generator.cache import data_digests, generator_digest, versions_digest
-    from generator.mathjax import VERSION
+    from generator.site.cache import data_digests, generator_digest, versions_digest
+    from generator.site.mathjax import VERSION
 
     digest = hashlib.sha256(
         f"{SITE_FORMAT}\0{VERSION}\0{generator_digest()}\0"
@@ -93,9 +93,9 @@ def build_course(
         )
         return BuildReport(rows, False, time.perf_counter() - start)
 
-    from generator.cache import ExecutionCache
-    from generator.execute import raise_for_failures, run_lessons
-    from generator.render.site_pages import generated_pages, nav_for
+    from generator.site.cache import ExecutionCache
+    from generator.site.execute import raise_for_failures, run_lessons
+    from generator.site.site_pages import generated_pages, nav_for
 
     runs = run_lessons(
         lessons,
@@ -108,8 +108,8 @@ def build_course(
     if not keep_going:
         raise_for_failures(runs)
     pages, models = generated_pages(paths, runs)
-    from generator.mathjax import mathjax_files
-    from generator.site import build_site, stage
+    from generator.site.mathjax import mathjax_files
+    from generator.site.mkdocs import build_site, stage
 
     files: dict[str, Content] = {**pages, **mathjax_files()}
     stage(paths, files)

@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.console import Console
 
 from generator.exceptions import CourseError
-from generator.site import CoursePaths
+from generator.site.mkdocs import CoursePaths
 
 POLL_SECONDS = 1.0
 
@@ -31,7 +31,7 @@ def serve(
     """Build once, then serve `build/docs` with live reload; lesson edits rebuild the pages."""
     from mkdocs.commands.serve import serve as mkdocs_serve
 
-    from generator.progress import build_with_progress
+    from generator.site.progress import build_with_progress
 
     console = Console(stderr=True)
     paths = CoursePaths.at(root, lessons_dir)

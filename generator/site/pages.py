@@ -7,8 +7,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from generator.lessons import Lesson, source
-from generator.publish import DISPLAY_KEY
+from generator.site.lessons import Lesson, source
+from generator.site.publish import DISPLAY_KEY
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 #: stderr lines from TensorFlow's C++ start-up, not the learner's business.

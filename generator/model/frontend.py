@@ -1,7 +1,8 @@
 """The Keras frontend: a Keras model becomes a `ModelGraph` of layer records.
 
-This is the only module, with `generator.compose`'s weight reading and `generator.loading`, that
-touches Keras objects; it imports nothing from Keras at module level.
+This is the only module, with `generator.equation.compose`'s weight reading and
+`generator.model.loading`, that touches Keras objects; it imports nothing from Keras at module
+level.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 from generator.exceptions import ModelError
-from generator.graph import LayerRecord, ModelGraph, Shape, TensorRecord, WeightRecord
+from generator.model.graph import LayerRecord, ModelGraph, Shape, TensorRecord, WeightRecord
 
 # Arguments a reader needs to see even at their default: `MaxPooling2D((2, 2))`.
 _ALWAYS_SHOWN = {"pool_size"}

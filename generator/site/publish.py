@@ -8,11 +8,11 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from generator.equation.settings import MathSettings
 from generator.exceptions import CheckFailed
-from generator.settings import MathSettings
 
 if TYPE_CHECKING:  # the build imports this module for its constants: keep it light
-    from generator.derive import ModelMath
+    from generator.equation.analyze import ModelMath
 
 #: Set by the build's executor to the directory where a lesson's model artifacts go.
 ARTIFACTS_ENV = "COURSE_ARTIFACTS"
@@ -49,7 +49,7 @@ def publish(
         CheckFailed: a derived figure disagrees with Keras; the message names the model and
             the check, so a wrong figure fails the lesson and the build.
     """
-    from generator.analyze import analyze_model
+    from generator.equation.analyze import analyze_model
     from generator.render.markdown import model_page
 
     name = name or model.name

@@ -1,6 +1,6 @@
 """The framework-neutral model description: a graph of layer records.
 
-The frontend (`generator.frontend`) builds these from a Keras model; every other part of the
+The frontend (`generator.model.frontend`) builds these from a Keras model; every other part of the
 generator reads only these records, so none of it needs TensorFlow.
 """
 

@@ -22,7 +22,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from generator.lessons import Lesson, LessonError, source
+from generator.site.lessons import Lesson, LessonError, source
 
 #: Distributions whose versions can change a lesson's outputs.
 RUNTIME_PACKAGES = (
@@ -40,7 +40,11 @@ RUNTIME_PACKAGES = (
 )
 #: Cell tags that change how nbclient runs a cell.
 EXECUTION_TAGS = ("skip-execution", "raises-exception")
-GENERATOR_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+#: Modules that never run inside a lesson's kernel: the site build and the command. Editing
+#: them re-executes no lesson; everything else (`publish()` and all it imports) is in the key.
+OUTSIDE_KERNEL = ("cli.py", "site/")
+INSIDE_KERNEL = ("site/__init__.py", "site/publish.py")
 
 
 def _sha(data: Any) -> str:
@@ -49,12 +53,22 @@ def _sha(data: Any) -> str:
 
 @lru_cache(maxsize=1)
 def generator_digest() -> str:
-    """Hash of every Python file of the generator package."""
+    """Hash of the generator's code that runs inside a lesson's kernel (see `kernel_files`)."""
     digest = hashlib.sha256()
-    for path in sorted(GENERATOR_DIR.rglob("*.py")):
-        digest.update(path.relative_to(GENERATOR_DIR).as_posix().encode() + b"\0")
+    for path in kernel_files():
+        digest.update(path.relative_to(PACKAGE_DIR).as_posix().encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")
     return digest.hexdigest()
+
+
+def kernel_files() -> list[Path]:
+    """The package's Python files that a lesson's kernel imports: all but `OUTSIDE_KERNEL`."""
+    files = []
+    for path in sorted(PACKAGE_DIR.rglob("*.py")):
+        name = path.relative_to(PACKAGE_DIR).as_posix()
+        if name in INSIDE_KERNEL or not name.startswith(OUTSIDE_KERNEL):
+            files.append(path)
+    return files
 
 
 @lru_cache(maxsize=1)

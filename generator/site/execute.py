@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from generator.cache import CacheEntry, ExecutionCache, execution_key
 from generator.exceptions import CourseError
-from generator.lessons import Lesson, source
-from generator.publish import ARTIFACTS_ENV
+from generator.site.cache import CacheEntry, ExecutionCache, execution_key
+from generator.site.lessons import Lesson, source
+from generator.site.publish import ARTIFACTS_ENV
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 #: Lines of the failing cell quoted in the error message.

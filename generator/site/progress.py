@@ -7,9 +7,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from generator.build import BuildReport, build_course
-from generator.execute import ExecutionFailed
-from generator.lessons import Lesson
+from generator.site.build import BuildReport, build_course
+from generator.site.execute import ExecutionFailed
+from generator.site.lessons import Lesson
 
 STATES = {
     "running": "[yellow]running[/]",

@@ -8,7 +8,6 @@ import numpy as np
 import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
 
-from generator.activations import ACTIVATIONS
 from generator.equation.functions import (
     BUILTIN,
     ActivationFunction,
@@ -17,6 +16,7 @@ from generator.equation.functions import (
     SoftmaxUnit,
 )
 from generator.equation.latex import MemoPrinting, mul_factors
+from generator.model.activations import ACTIVATIONS
 
 # erf to about 1e-7 (Numerical Recipes' erfc, Chebyshev fit): NumPy has no erf of its own.
 ERF_SOURCE = '''def erf(z):
