@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from math import prod
 
+from generator.layers.common import aligned
 from generator.layers.derive import DerivedModel
 from generator.model.graph import ModelGraph
 
@@ -28,7 +29,7 @@ def layered_latex(math: DerivedModel) -> str:
         body = layer.equation or rf"\text{{(no equation known for {_text(record.type)})}}"
         # The layer's name sits under its f_l, so the row is no wider than its equation.
         lines.append(rf"\underset{{\text{{{_text(record.name)}}}}}{{f_{{{i}}}}} &: \quad {body}")
-    return "\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}"
+    return aligned(lines, "\n")
 
 
 def rough_ops(graph: ModelGraph) -> int | None:

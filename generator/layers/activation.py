@@ -11,7 +11,7 @@ from generator.layers.registry import (
     params_from_parts,
     register,
 )
-from generator.model.activations import ACTIVATIONS, activation_latex, activation_name
+from generator.model.activations import layer_activation
 from generator.model.graph import LayerRecord
 
 
@@ -34,12 +34,10 @@ class ActivationHandler(LayerHandler):
     summary = "activation: a fixed function applied entry by entry"
 
     def equation(self, layer: LayerRecord) -> str:
-        value = layer.config.get("activation", "linear")
-        name, f = activation_name(value), activation_latex(value)
+        act = layer_activation(layer)
+        name, f, row = act.name, act.latex, act.row
         if name in VECTOR_ACTIVATIONS:
-            row = ACTIVATIONS[name]
             return rf"a = {f}(x) \ (\text{{over the last axis}}), \quad {row.definition}"
-        row = ACTIVATIONS.get(name)
         definition = rf", \quad {row.definition}" if row else ""
         return rf"a = {f}(x) \ (\text{{entrywise}}){definition}"
 
@@ -82,7 +80,7 @@ class LeakyReLUHandler(LayerHandler):
     summary = "leaky ReLU: a small slope below zero instead of zero"
 
     def equation(self, layer: LayerRecord) -> str:
-        slope = layer.config.get("negative_slope", layer.config.get("alpha", 0.3))
+        slope = layer_activation(layer).param("negative_slope")
         return (
             rf"a = \begin{{cases}} x & x \ge 0 \\ {number(slope)}\,x & x < 0 \end{{cases}}"
             r" \ (\text{entrywise})"
@@ -94,7 +92,7 @@ class ELUHandler(LayerHandler):
     summary = "ELU: x above zero, a saturating exponential below"
 
     def equation(self, layer: LayerRecord) -> str:
-        alpha = number(layer.config.get("alpha", 1.0))
+        alpha = number(layer_activation(layer).param("alpha"))
         scale = "" if alpha == "1" else rf"{alpha}\,"
         return (
             rf"a = \begin{{cases}} x & x > 0 \\ {scale}(e^{{x}} - 1) & x \le 0 \end{{cases}}"

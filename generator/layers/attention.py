@@ -7,8 +7,8 @@ an optional sigmoid gate), attends per head and projects the heads back with `at
 
 from __future__ import annotations
 
+from generator.layers.common import aligned
 from generator.layers.formula import Formula, Mul, Num, Sym, product, total
-from generator.layers.recurrent import aligned
 from generator.layers.registry import (
     LayerHandler,
     MultiShapeMath,

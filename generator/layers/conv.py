@@ -13,6 +13,9 @@ from generator.layers.common import (
     window_output,
     with_dims,
 )
+from generator.layers.common import (
+    spatial_rank as _rank,
+)
 from generator.layers.formula import Formula, Mul, Sym, product
 from generator.layers.registry import (
     LayerHandler,
@@ -23,13 +26,6 @@ from generator.layers.registry import (
     register,
 )
 from generator.model.graph import LayerRecord
-
-_RANK = {"1D": 1, "2D": 2, "3D": 3}
-
-
-def _rank(layer: LayerRecord) -> int:
-    suffix = layer.type[-2:] if layer.type[-2:] in _RANK else layer.type.split("Conv")[1][:2]
-    return _RANK[suffix]
 
 
 def _window(layer: LayerRecord) -> tuple[int, tuple[int, ...], tuple[int, ...], tuple[int, ...]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from generator.layers.common import aligned
 from generator.layers.registry import ParamMath, ShapeMath, handler_for
 from generator.model.graph import LayerRecord, ModelGraph, Shape
 
@@ -163,5 +164,4 @@ def shape_latex(shape: ShapeMath | None, fallback: Shape) -> str:
         return steps[0] + r" \;\Rightarrow\; " + result
     # One row per dimension, so a 2-D or 3-D derivation fits the width of a page.
     rows = [step.replace(" = ", " &= ", 1) for step in steps]
-    body = r" \\ ".join([*rows, r"&\Rightarrow " + result])
-    return rf"\begin{{aligned}} {body} \end{{aligned}}"
+    return aligned([*rows, r"&\Rightarrow " + result])

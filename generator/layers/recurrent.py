@@ -12,6 +12,7 @@ from dataclasses import replace
 
 from generator.layers.common import (
     AXIS_NAMES,
+    aligned,
     as_tuple,
     channel_axis,
     spatial_axes,
@@ -79,11 +80,6 @@ def _output_line(layer: LayerRecord, states: str) -> str:
     if layer.config.get("return_state"):
         line += rf", \quad \text{{states }} {states} \text{{ at }} t = {last_t}"
     return line
-
-
-def aligned(lines: list[str]) -> str:
-    """LaTeX lines joined in an `aligned` block."""
-    return r"\begin{aligned} " + r" \\ ".join(lines) + r" \end{aligned}"
 
 
 class _Recurrent(LayerHandler):

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from generator.layers.common import AXIS_NAMES, as_tuple, spatial_axes, with_dims
+from generator.layers.common import (
+    AXIS_NAMES,
+    as_tuple,
+    spatial_axes,
+    with_dims,
+)
+from generator.layers.common import (
+    spatial_rank as _rank,
+)
 from generator.layers.formula import Add, Formula, Mul, Sub, Sym, product
 from generator.layers.registry import DimStep, LayerHandler, ShapeMath, register
 from generator.model.graph import LayerRecord, Shape
 
-_RANK = {"1D": 1, "2D": 2, "3D": 3}
 _IDX = {1: ("t",), 2: ("i", "j"), 3: ("l", "i", "j")}
 _LETTERS = ("i", "j", "k", "l", "m", "q", "r")
 _SEP = r",\, "
-
-
-def _rank(layer: LayerRecord) -> int:
-    return _RANK[layer.type[-2:]]
 
 
 def _dim_syms(shape: Shape) -> list[Formula]:

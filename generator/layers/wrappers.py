@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from generator.layers.common import aligned
 from generator.layers.formula import Mul, Num
-from generator.layers.recurrent import aligned
 from generator.layers.registry import (
     LayerHandler,
     MultiShapeMath,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from generator.equation.analyze import ModelMath
 from generator.layers.derive import DerivedLayer, shape_text
+from generator.render.equation_page import equation_section
 
 #: Longest Keras code line shown whole in the architecture table; longer ones are cut there
 #: and shown in full in the layer's own section.
@@ -34,8 +35,11 @@ def model_page(math: ModelMath, heading_level: int = 1, title: str | None = None
         f"{h}# Layer by layer",
         *(layer_section(layer, i, h + "##") for i, layer in enumerate(math.layers, start=1)),
     ]
-    if math.equation is not None and hasattr(math.equation, "markdown"):
-        parts += [f"{h}# The whole network as one function", math.equation.markdown().strip()]
+    if math.equation is not None:
+        parts += [
+            f"{h}# The whole network as one function",
+            equation_section(math.equation).strip(),
+        ]
     parts += [f"{h}# Checks", checks_list(math)]
     return "\n\n".join(p for p in parts if p) + "\n"
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
-from generator.model.activations import activation_name
+from generator.model.activations import layer_activation
+from generator.model.graph import LayerRecord
 from generator.torch.registry import CL, LayerContext, Result, translation
 
 GRU_RESET_BEFORE = '''\
@@ -41,16 +44,19 @@ def _gates(array: np.ndarray, units: int, order: tuple[int, ...]) -> np.ndarray:
     return np.concatenate([blocks[i] for i in order], axis=-1)
 
 
-def _check(ctx: LayerContext, config: dict, kind: str) -> None:
+def _check(ctx: LayerContext, layer: LayerRecord) -> str:
+    """Refuse what PyTorch's recurrent modules cannot do; the activation's name otherwise."""
+    kind, config = layer.type, layer.config
     for flag in ("return_state", "stateful"):
         if config.get(flag):
             raise ctx.error(f"is built with {flag}=True, which has no translation here")
-    activation = activation_name(config.get("activation", "tanh"))
+    activation = layer_activation(layer).name
     allowed = ("tanh", "relu") if kind == "SimpleRNN" else ("tanh",)
     if activation not in allowed:
         raise ctx.error(f"uses activation {activation!r}; PyTorch's {kind} has {allowed}")
-    if kind != "SimpleRNN" and activation_name(config.get("recurrent_activation")) != "sigmoid":
+    if kind != "SimpleRNN" and layer_activation(layer, "recurrent_activation").name != "sigmoid":
         raise ctx.error("uses a recurrent activation other than sigmoid")
+    return activation
 
 
 def _state(
@@ -82,10 +88,12 @@ def _state(
     return {k: np.ascontiguousarray(v) for k, v in state.items()}
 
 
-def _constructor(kind: str, config: dict, input_size: int, bidirectional: bool) -> str:
+def _constructor(
+    kind: str, config: dict, input_size: int, bidirectional: bool, activation: str
+) -> str:
     units = int(config["units"])
     options = ""
-    if kind == "SimpleRNN" and activation_name(config.get("activation")) == "relu":
+    if kind == "SimpleRNN" and activation == "relu":
         options += ', nonlinearity="relu"'
     if not config.get("use_bias", True):
         options += ", bias=False"
@@ -99,7 +107,7 @@ def _constructor(kind: str, config: dict, input_size: int, bidirectional: bool) 
 @translation("SimpleRNN", "GRU", "LSTM", wants=CL)
 def recurrent(ctx: LayerContext) -> Result:
     kind, config = ctx.record.type, ctx.config
-    _check(ctx, config, kind)
+    activation = _check(ctx, ctx.record)
     input_size = int(ctx.value().shape[-1])
     x = ctx.input(0, CL)
     if config.get("go_backwards"):
@@ -113,7 +121,8 @@ def recurrent(ctx: LayerContext) -> Result:
         )
     else:
         layer = ctx.module(
-            _constructor(kind, config, input_size, False), **_state(ctx, kind, config, "", "")
+            _constructor(kind, config, input_size, False, activation),
+            **_state(ctx, kind, config, "", ""),
         )
     ctx.line(f"{ctx.out}, _ = {layer}({x})")
     if config.get("return_sequences"):
@@ -140,13 +149,13 @@ def bidirectional(ctx: LayerContext) -> Result:
     merge = ctx.config.get("merge_mode", "concat")
     if merge not in _MERGE:
         raise ctx.error(f"merges with {merge!r}; concat, sum, mul and ave translate")
-    _check(ctx, config, kind)
+    activation = _check(ctx, replace(ctx.record, type=kind, config=config))
     if config.get("go_backwards"):
         raise ctx.error("wraps a layer that already goes backwards")
     state = _state(ctx, kind, config, "forward_", "")
     state.update(_state(ctx, kind, config, "backward_", "_reverse"))
     input_size = int(ctx.value().shape[-1])
-    layer = ctx.module(_constructor(kind, config, input_size, True), **state)
+    layer = ctx.module(_constructor(kind, config, input_size, True, activation), **state)
     x, out, units = ctx.input(0, CL), ctx.out, int(config["units"])
     if config.get("return_sequences"):
         # PyTorch returns the backward outputs in forward time order, as Keras does.
