@@ -14,7 +14,7 @@ the fused `activation=` of a `Dense` or `Conv2D` layer and the activation layers
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import sympy as sp
@@ -149,14 +149,6 @@ ACTIVATIONS: dict[str, Activation] = {
             torch="F.silu({x})",
         ),
         Activation(
-            "swish",
-            r"\mathrm{silu}",
-            r"\mathrm{silu}(z) = z\,\sigma(z)",
-            lambda z: z / (1 + sp.exp(-z)),
-            f"z * {_SIGMOID}",
-            torch="F.silu({x})",
-        ),
-        Activation(
             "mish",
             r"\mathrm{mish}",
             r"\mathrm{mish}(z) = z \tanh(\ln(1 + e^{z}))",
@@ -205,14 +197,6 @@ ACTIVATIONS: dict[str, Activation] = {
             torch="F.hardswish({x})",
         ),
         Activation(
-            "hard_swish",
-            r"\mathrm{hsilu}",
-            r"\mathrm{hsilu}(z) = z\,\frac{\mathrm{relu6}(z + 3)}{6}",
-            lambda z: z * _hard_sigmoid(z),
-            f"z * {_HARD_SIGMOID}",
-            torch="F.hardswish({x})",
-        ),
-        Activation(
             "tanh",
             r"\tanh",
             r"\tanh(z) = \frac{e^{z} - e^{-z}}{e^{z} + e^{-z}}",
@@ -242,6 +226,12 @@ ACTIVATIONS: dict[str, Activation] = {
         ),
     ]
 }
+
+#: Keras's other names for the same functions (a NumPy module names its function as the model).
+ALIASES = {"swish": "silu", "hard_swish": "hard_silu"}
+ACTIVATIONS.update(
+    {alias: replace(ACTIVATIONS[name], name=alias) for alias, name in ALIASES.items()}
+)
 
 #: Applied to each unit on its own (softmax and log-softmax mix the units of a layer).
 ELEMENTWISE = frozenset(name for name, row in ACTIVATIONS.items() if row.sympy is not None)
