@@ -555,6 +555,7 @@ def test_course_torch_command_names_an_untranslated_layer(tmp_path):
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.slow  # a `course torch` subprocess imports TensorFlow and PyTorch again
 def test_course_torch_command_end_to_end(tmp_path):
     model = randomize(simple_cnn(), scale=0.1)
     model.save(tmp_path / "cnn.keras")
