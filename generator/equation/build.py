@@ -39,10 +39,6 @@ SUPPORTED = IDENTITY | set(MERGE_TYPES) | ACTIVATION_LAYERS | AFFINE_LAYERS | {"
 KERAS_EPSILON = 1e-7  # keras.config.epsilon(), Normalization's floor on the deviation
 
 
-#: What one layer applies after its affine part, read once from its record.
-Resolved = LayerActivation
-
-
 def input_symbols(graph: ModelGraph) -> list[sp.Symbol]:
     """`x_0 ... x_{n-1}`: the features of every input, in input order."""
     n = sum(t.shape[-1] for t in graph.inputs)
@@ -50,7 +46,7 @@ def input_symbols(graph: ModelGraph) -> list[sp.Symbol]:
 
 
 def unsupported_reason(
-    graph: ModelGraph, resolve: Callable[[LayerRecord], Resolved | None]
+    graph: ModelGraph, resolve: Callable[[LayerRecord], LayerActivation | None]
 ) -> str | None:
     """Why `graph` has no closed form here (a layer type, a tensor rank), or `None`."""
     others = list(
@@ -79,7 +75,7 @@ def unsupported_reason(
 
 def resolve_activation(
     layer: LayerRecord, probe: Callable[[str], str | None] | None = None
-) -> Resolved | None:
+) -> LayerActivation | None:
     """The activation a layer applies after its affine part; `None` when it is not known.
 
     `probe(layer_name)` names an activation Keras could not (a registered function such as a
@@ -90,11 +86,11 @@ def resolve_activation(
         return None
     if act.name == "softmax":
         # A softmax over the units of a (batch, features) layer: its last axis.
-        return Resolved("softmax") if act.param("axis") in (None, -1, 1) else None
+        return LayerActivation("softmax") if act.param("axis") in (None, -1, 1) else None
     if act.name in ELEMENTWISE:
         return act
     found = probe(layer.name) if probe else None
-    return Resolved(found) if found else None
+    return LayerActivation(found) if found else None
 
 
 @dataclass(frozen=True)
@@ -133,7 +129,7 @@ def walk(
     graph: ModelGraph,
     algebra: Any,
     inputs: list[Any],
-    resolve: Callable[[LayerRecord], Resolved | None],
+    resolve: Callable[[LayerRecord], LayerActivation | None],
     weights: WeightSource,
 ) -> Walk:
     """Run every layer of `graph` (checked by `unsupported_reason`) through `algebra`."""
@@ -231,7 +227,7 @@ def normalization_fold(
 
 
 def activation_names_used(
-    math_layers: list[LayerRecord], resolve: Callable[[LayerRecord], Resolved | None]
+    math_layers: list[LayerRecord], resolve: Callable[[LayerRecord], LayerActivation | None]
 ) -> list[str]:
     """The distinct non-linear activations of the layers, in order of first use."""
     names: list[str] = []

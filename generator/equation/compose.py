@@ -18,7 +18,6 @@ import sympy as sp
 
 from generator.equation.algebra import CountAlgebra, SympyAlgebra
 from generator.equation.build import (
-    Resolved,
     WeightSource,
     activation_names_used,
     fold_kind,
@@ -33,6 +32,7 @@ from generator.equation.layered import count_text, layered_latex, rough_ops
 from generator.equation.settings import MathSettings
 from generator.equation.verify import keras_prober, predict_error, sample_inputs
 from generator.layers.derive import Check, DerivedModel
+from generator.model.activations import LayerActivation
 from generator.model.graph import LayerRecord
 
 __all__ = ["ComposedEquation", "compose_equation"]
@@ -155,11 +155,11 @@ def compose_equation(
     return _closed_form(model, math, inputs, resolve, ops, sample, settings, base)
 
 
-def _once_per_layer(resolve: Callable[[LayerRecord], Resolved | None]):
+def _once_per_layer(resolve: Callable[[LayerRecord], LayerActivation | None]):
     """`resolve` remembered by layer name: probing a live activation costs a Keras call."""
-    known: dict[str, Resolved | None] = {}
+    known: dict[str, LayerActivation | None] = {}
 
-    def remembered(layer: LayerRecord) -> Resolved | None:
+    def remembered(layer: LayerRecord) -> LayerActivation | None:
         if layer.name not in known:
             known[layer.name] = resolve(layer)
         return known[layer.name]
@@ -171,7 +171,7 @@ def _closed_form(
     model: Any,
     math: DerivedModel,
     inputs: list[sp.Symbol],
-    resolve: Callable[[LayerRecord], Resolved | None],
+    resolve: Callable[[LayerRecord], LayerActivation | None],
     ops: int,
     sample: Any,
     settings: MathSettings,
