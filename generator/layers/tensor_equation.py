@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from generator.layers.registry import WorkedExample
-from generator.layers.tensor_expr import BATCH, Context, Expr, Idx, Term, number
+from generator.layers.tensor_expr import BATCH, Context, Expr, Func, Idx, Read, Term, at, number
 from generator.model.activations import activation_latex, activation_name, numpy_function
 
 #: Activations that act on a whole vector (the last axis), not on each number by itself.
@@ -104,6 +104,8 @@ class TensorEquation:
             main = rf"{vector}, \quad z_{{{labels}}} = {body}"
         elif name == "linear":
             main = f"{self.lhs()} = {body}"
+        elif isinstance(self.body, Read) and not any(m.shown for m in self.body.maps):
+            main = rf"{self.lhs()} = {activation_latex(name)}({body})"
         else:
             main = rf"{self.lhs()} = {activation_latex(name)}\!\left({body}\right)"
         if self.ranges:
@@ -270,3 +272,19 @@ class IndexMapEquation:
 def activation_spec(config: Mapping[str, Any]) -> str:
     """The name of a layer's activation in the table (`linear` when it has none)."""
     return activation_name(config.get("activation", "linear"))
+
+
+def hidden_indices(shape: Sequence[int | None], prefix: str = "t") -> tuple[Idx, ...]:
+    """One unprinted index per axis of `shape` (batch excluded): `a = f(x)` entry by entry."""
+    return tuple(Idx(f"{prefix}{k}", d, shown=False) for k, d in enumerate(shape[1:]))
+
+
+def read_all(symbol: str, k: int, indices: Sequence[Idx]) -> Read:
+    """Input `k` read at the same position as the output: `x` (or `x_{i,j}` if shown)."""
+    return Read(symbol, ("input", k), tuple(at(i) for i in indices))
+
+
+def entrywise(shape: Sequence[int | None], fn, template: str, note: str = "") -> TensorEquation:
+    """`a = f(x)` applied to every entry; `template` writes `f` of `{0}` in LaTeX."""
+    indices = hidden_indices(shape)
+    return TensorEquation(indices, Func(fn, (read_all("x", 0, indices),), template), note=note)

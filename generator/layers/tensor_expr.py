@@ -196,7 +196,7 @@ class Read(Expr):
             return self.symbol
         if len(subs) == 1 and len(subs[0]) == 1:
             return f"{self.symbol}_{subs[0]}"
-        sep = r",\, " if any(len(s) > 2 for s in subs) else ","
+        sep = r",\, " if any(" " in s for s in subs) else ","
         return f"{self.symbol}_{{{sep.join(subs)}}}"
 
     def values(self, ctx: Context, env: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -250,7 +250,11 @@ class Sum(Expr):
     def latex(self) -> str:
         out = self.terms[0].latex()
         for t in self.terms[1:]:
-            out += f" - {t.arg.latex()}" if isinstance(t, Neg) else f" + {t.latex()}"
+            text = t.arg.latex() if isinstance(t, Neg) else t.latex()
+            if isinstance(t, Neg) or text.startswith("-"):
+                out += f" - {text.removeprefix('-')}"
+            else:
+                out += f" + {text}"
         return out
 
     def values(self, ctx: Context, env: Mapping[str, np.ndarray]) -> np.ndarray:
