@@ -6,9 +6,13 @@ The frontend records such a call as type `ops.<function>` with its operands in
 
 from __future__ import annotations
 
-from generator.layers.merge import broadcast, operand
+import numpy as np
+
+from generator.layers.merge import broadcast, broadcast_read, operand
 from generator.layers.normalization import constant_latex
 from generator.layers.registry import LayerHandler, ShapeMath, register
+from generator.layers.tensor_equation import TensorEquation, hidden_indices
+from generator.layers.tensor_expr import Const, Expr, Func, Idx
 from generator.model.graph import LayerRecord
 
 _SYMBOLS = {
@@ -20,13 +24,24 @@ _SYMBOLS = {
 }
 
 
-def _term(value: object, tensors: int, counter: list[int]) -> str:
+_FUNCTIONS = {
+    "ops.add": np.add,
+    "ops.subtract": np.subtract,
+    "ops.multiply": np.multiply,
+    "ops.divide": np.divide,
+    "ops.true_divide": np.divide,
+}
+
+
+def _term(value: object, tensors: int, counter: list[int], out: tuple[Idx, ...], layer) -> Expr:
+    """An operand: the next input tensor (`x`, or `x^{(m)}`), a number, or an array constant."""
     if value is None:
         counter[0] += 1
-        return "x" if tensors == 1 else operand(counter[0])
+        symbol = "x" if tensors == 1 else operand(counter[0])
+        return broadcast_read(symbol, counter[0] - 1, layer.input_shapes[counter[0] - 1], out)
     if isinstance(value, int | float):
-        return constant_latex(value, "c")
-    return "c"  # an array constant
+        return Const(float(value), constant_latex(value, "c"))
+    return Const(np.asarray(value, dtype=float), "c")  # an array constant, broadcast
 
 
 @register(*_SYMBOLS)
@@ -36,14 +51,23 @@ class EntrywiseOperationHandler(LayerHandler):
     def output_shape(self, layer: LayerRecord) -> ShapeMath:
         return ShapeMath(shape=broadcast(layer.input_shapes))
 
-    def equation(self, layer: LayerRecord) -> str:
+    def equation(self, layer: LayerRecord) -> TensorEquation:
         operands = layer.config.get("operands", [None, None])
         tensors = sum(1 for a in operands if a is None)
+        out = hidden_indices(broadcast(layer.input_shapes))
         counter = [0]
-        terms = [_term(a, tensors, counter) for a in operands]
-        symbol = _SYMBOLS[layer.type]
+        terms = tuple(_term(a, tensors, counter, out, layer) for a in operands)
+        symbol, fn = _SYMBOLS[layer.type], _FUNCTIONS[layer.type]
         if symbol == "/" and len(terms) == 2:
-            body = rf"\frac{{{terms[0]}}}{{{terms[1]}}}"
+            template = r"\frac{{{0}}}{{{1}}}"
         else:
-            body = f" {symbol} ".join(terms)
-        return rf"a = {body} \quad (\text{{entrywise}})"
+            template = f" {symbol} ".join(f"{{{k}}}" for k in range(len(terms)))
+
+        def combine(*values: np.ndarray) -> np.ndarray:
+            result = values[0]
+            for value in values[1:]:
+                result = fn(result, value)
+            return result
+
+        body = Func(combine, terms, template)
+        return TensorEquation(out, body, note=r" \quad (\text{entrywise})")

@@ -263,10 +263,22 @@ class IndexMapEquation:
         return sample_positions(output_shape, count, rng)
 
     def worked_example(self, inputs, weights, index=None):
-        index = tuple(index if index is not None else (np.prod(self.output) - 1,))
-        out = self.evaluate(inputs, weights)
-        value = float(out[(0, *index)])
-        return WorkedExample(index=index, value=value, latex=f"a_{{{index}}} = {_plain(value)}")
+        """Where one output entry comes from: `a_{18} = x_{1,2,0} = 0.25`."""
+        x = np.asarray(inputs[0])
+        dims = x.shape[1:]
+        order = self.source_order or tuple(range(len(dims)))
+        if index is None:
+            index = tuple(d // 2 for d in self.output)
+        flat = int(np.ravel_multi_index(tuple(index), self.output))
+        read = np.unravel_index(flat, tuple(dims[a] for a in order))
+        source = [0] * len(dims)
+        for axis, value in zip(order, read, strict=True):
+            source[axis] = int(value)
+        value = float(x[(0, *source)])
+        lhs = ",".join(str(int(i)) for i in index)
+        rhs = ",".join(str(i) for i in source)
+        text = rf"a_{{{lhs}}} = x_{{{rhs}}} = {_plain(value)}"
+        return WorkedExample(index=tuple(int(i) for i in index), value=value, latex=text)
 
 
 def activation_spec(config: Mapping[str, Any]) -> str:
