@@ -327,7 +327,8 @@ class SeparableConvHandler(_SlidingWindow):
     def equation(self, layer: LayerRecord) -> TensorEquation:
         # The depthwise step defines y with c_in m channels; the 1x1 step sums over all of them.
         y = depthwise(layer, self.output_shape(layer).shape, "D", "depthwise_kernel", None)
-        y = replace(y, note="", example=None)
+        m = layer.config.get("depth_multiplier", 1)
+        y = replace(y, note=rf", \quad q = 0, \dots, {m - 1}" if m > 1 else "", example=None)
         win = _Window(layer, self.output_shape(layer).shape)
         k = Idx("k", layer.config["filters"])
         n = Idx("c'", _c_in(layer) * layer.config.get("depth_multiplier", 1))
