@@ -12,6 +12,7 @@ import pytest
 
 from generator.layers.tensor_equation import TensorEquation, sample_positions
 from generator.layers.tensor_expr import Func, Idx, Prod, Read, Reduce, Sum, Term, at
+from generator.model.activations import ACTIVATIONS
 from tests.test_layers import CASES
 
 # --- quick, no TensorFlow: the printer and the evaluator on hand-made equations -----------------
@@ -185,6 +186,132 @@ def check_equations(model, tmp_path, rng=None):
     return checked
 
 
+ACTIVATION_NAMES = [name for name in ACTIVATIONS if name != "gelu_tanh"]  # not a Keras name
+
+# Configurations beyond the table of tests/test_layers.py: every activation, strides with
+# dilation, groups in 1D and 3D, depth multipliers with padding, layers without bias, channels
+# first (Keras on CPU runs it by transposing), padding on transposed convolutions.
+EXTRA = [
+    *(
+        (f"dense_{name}", [(5,)], lambda L, x, name=name: L.Dense(4, activation=name)(x))
+        for name in ACTIVATION_NAMES
+    ),
+    *(
+        (f"activation_{name}", [(3, 4)], lambda L, x, name=name: L.Activation(name)(x))
+        for name in ACTIVATION_NAMES
+    ),
+    (
+        "conv2d_tanh_stride_dilation",
+        [(13, 13, 2)],
+        lambda L, x: L.Conv2D(3, 3, strides=2, dilation_rate=1, activation="tanh")(x),
+    ),
+    (
+        "conv2d_same_dilated",
+        [(9, 9, 2)],
+        lambda L, x: L.Conv2D(3, 3, padding="same", dilation_rate=2)(x),
+    ),
+    (
+        "conv2d_same_even_kernel",
+        [(7, 8, 2)],
+        lambda L, x: L.Conv2D(3, (2, 4), strides=(2, 3), padding="same")(x),
+    ),
+    (
+        "conv1d_groups_causal",
+        [(9, 4)],
+        lambda L, x: L.Conv1D(6, 3, groups=2, padding="causal", use_bias=False)(x),
+    ),
+    (
+        "conv3d_groups_same",
+        [(4, 5, 6, 4)],
+        lambda L, x: L.Conv3D(4, 2, groups=4, padding="same")(x),
+    ),
+    (
+        "conv2d_groups_softmax",
+        [(6, 6, 4)],
+        lambda L, x: L.Conv2D(6, 3, groups=2, activation="softmax")(x),
+    ),
+    (
+        "conv2d_channels_first",
+        [(3, 9, 8)],
+        lambda L, x: L.Conv2D(4, 3, strides=2, padding="same", data_format="channels_first")(x),
+    ),
+    (
+        "conv2d_transpose_same_dilated",
+        [(5, 5, 2)],
+        lambda L, x: L.Conv2DTranspose(3, 3, padding="same", dilation_rate=2)(x),
+    ),
+    (
+        "conv2d_transpose_same_output_padding",
+        [(4, 5, 2)],
+        lambda L, x: L.Conv2DTranspose(3, 4, strides=3, padding="same", output_padding=1)(x),
+    ),
+    (
+        "conv1d_transpose_no_bias_relu",
+        [(6, 2)],
+        lambda L, x: L.Conv1DTranspose(3, 4, strides=3, use_bias=False, activation="relu")(x),
+    ),
+    (
+        "depthwise_conv2d_mult_same_stride",
+        [(9, 8, 3)],
+        lambda L, x: L.DepthwiseConv2D(3, strides=2, depth_multiplier=3, padding="same")(x),
+    ),
+    (
+        "depthwise_conv1d_mult_relu",
+        [(10, 2)],
+        lambda L, x: L.DepthwiseConv1D(4, depth_multiplier=2, activation="relu")(x),
+    ),
+    (
+        "separable_conv2d_mult_stride_relu",
+        [(11, 10, 3)],
+        lambda L, x: L.SeparableConv2D(5, 3, strides=2, depth_multiplier=2, activation="relu")(x),
+    ),
+    (
+        "separable_conv1d_same_dilated",
+        [(12, 2)],
+        lambda L, x: L.SeparableConv1D(3, 3, padding="same", dilation_rate=2, depth_multiplier=3)(
+            x
+        ),
+    ),
+    (
+        "max_pool2d_channels_first",
+        [(3, 8, 7)],
+        lambda L, x: L.MaxPooling2D(2, padding="same", data_format="channels_first")(x),
+    ),
+    (
+        "avg_pool2d_same_stride1",
+        [(5, 6, 2)],
+        lambda L, x: L.AveragePooling2D(3, strides=1, padding="same")(x),
+    ),
+    (
+        "global_avg2d_channels_first",
+        [(3, 4, 5)],
+        lambda L, x: L.GlobalAveragePooling2D(data_format="channels_first")(x),
+    ),
+    ("embedding_sequence", [(6,)], None),
+    ("batch_norm_channels_first", [(3, 4, 4)], lambda L, x: L.BatchNormalization(axis=1)(x)),
+    (
+        "cropping2d_channels_first",
+        [(2, 8, 9)],
+        lambda L, x: L.Cropping2D(((1, 2), (2, 0)), data_format="channels_first")(x),
+    ),
+    (
+        "zero_padding2d_channels_first",
+        [(2, 4, 5)],
+        lambda L, x: L.ZeroPadding2D(((1, 0), (2, 1)), data_format="channels_first")(x),
+    ),
+    (
+        "up_sampling2d_channels_first",
+        [(2, 3, 4)],
+        lambda L, x: L.UpSampling2D((2, 3), data_format="channels_first")(x),
+    ),
+    (
+        "up_sampling2d_bilinear_rect",
+        [(4, 5, 2)],
+        lambda L, x: L.UpSampling2D((3, 2), interpolation="bilinear")(x),
+    ),
+]
+
+
 @pytest.mark.slow
 @pytest.mark.tensorflow
 @pytest.mark.parametrize(("shapes", "build"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
@@ -192,3 +319,19 @@ def test_equation_matches_keras(shapes, build, tmp_path):
     from tests.test_layers import _model
 
     assert check_equations(_model(shapes, build), tmp_path) >= 1
+
+
+@pytest.mark.slow
+@pytest.mark.tensorflow
+@pytest.mark.parametrize(("shapes", "build"), [c[1:] for c in EXTRA], ids=[c[0] for c in EXTRA])
+def test_more_configurations_match_keras(shapes, build, tmp_path):
+    import keras
+
+    from tests.test_layers import _model
+
+    if build is None:  # integer token ids in range for the embedding
+        x = keras.Input(shapes[0], dtype="int32")
+        model = keras.Model(x, keras.layers.Embedding(10, 3)(x))
+    else:
+        model = _model(shapes, build)
+    assert check_equations(model, tmp_path) >= 1
