@@ -130,7 +130,9 @@ def _random_inputs(model, rng):
     for tensor in model.inputs:
         shape = (2, *tensor.shape[1:])
         if "int" in str(tensor.dtype):
-            out.append(rng.integers(0, 10, size=shape))
+            ids = rng.integers(1, 10, size=shape)
+            ids[0, -2:] = 0  # padded steps: a mask leaves them out
+            out.append(ids)
         else:
             out.append(rng.uniform(-1, 1, size=shape).astype("float32"))
     return out
@@ -155,7 +157,8 @@ def check_equations(model, tmp_path, rng=None):
     ]
     probe = keras.Model(loaded.inputs, [tensors[n][0] for n in names])
     inputs = _random_inputs(loaded, rng)
-    values = dict(zip(names, [np.asarray(v) for v in probe(inputs)], strict=True))
+    outputs = [keras.ops.convert_to_numpy(v).astype(np.float64) for v in probe(inputs)]
+    values = dict(zip(names, outputs, strict=True))
     checked = 0
     for layer in math.layers:
         record = layer.record
@@ -288,6 +291,7 @@ EXTRA = [
         lambda L, x: L.GlobalAveragePooling2D(data_format="channels_first")(x),
     ),
     ("embedding_sequence", [(6,)], None),
+    ("embedding_mask_average", [(6,)], "mask"),
     ("batch_norm_channels_first", [(3, 4, 4)], lambda L, x: L.BatchNormalization(axis=1)(x)),
     (
         "cropping2d_channels_first",
@@ -329,9 +333,12 @@ def test_more_configurations_match_keras(shapes, build, tmp_path):
 
     from tests.test_layers import _model
 
-    if build is None:  # integer token ids in range for the embedding
+    if build is None or build == "mask":  # integer token ids in range for the embedding
         x = keras.Input(shapes[0], dtype="int32")
-        model = keras.Model(x, keras.layers.Embedding(10, 3)(x))
+        a = keras.layers.Embedding(10, 3, mask_zero=build == "mask")(x)
+        if build == "mask":  # the mask (token != 0) leaves padded steps out of the mean
+            a = keras.layers.GlobalAveragePooling1D()(keras.layers.Dense(4)(a))
+        model = keras.Model(x, a)
     else:
         model = _model(shapes, build)
     assert check_equations(model, tmp_path) >= 1

@@ -1,4 +1,4 @@
-"""Tensor operations written between layers (`x + 3.0`): entrywise arithmetic, no weights.
+"""Tensor operations written between layers (`x + 3.0`): entrywise arithmetic and comparisons.
 
 The frontend records such a call as type `ops.<function>` with its operands in
 `config["operands"]` (each input tensor as `None`, each constant as its value).
@@ -21,6 +21,8 @@ _SYMBOLS = {
     "ops.multiply": r"\cdot",
     "ops.divide": "/",
     "ops.true_divide": "/",
+    "ops.equal": "=",
+    "ops.not_equal": r"\neq",
 }
 
 
@@ -30,6 +32,8 @@ _FUNCTIONS = {
     "ops.multiply": np.multiply,
     "ops.divide": np.divide,
     "ops.true_divide": np.divide,
+    "ops.equal": np.equal,
+    "ops.not_equal": np.not_equal,  # Embedding(mask_zero=True)'s mask: the token is not 0
 }
 
 
@@ -70,4 +74,8 @@ class EntrywiseOperationHandler(LayerHandler):
             return result
 
         body = Func(combine, terms, template)
+        if layer.type in ("ops.equal", "ops.not_equal"):
+            return TensorEquation(
+                out, body, note=r" \quad (\text{entrywise: 1 where true, else 0})"
+            )
         return TensorEquation(out, body, note=r" \quad (\text{entrywise})")

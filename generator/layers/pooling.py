@@ -18,7 +18,7 @@ from generator.layers.common import (
 from generator.layers.conv import padding_before
 from generator.layers.registry import LayerHandler, ShapeMath, register
 from generator.layers.tensor_equation import TensorEquation
-from generator.layers.tensor_expr import Idx, Read, Reduce, Term, at
+from generator.layers.tensor_expr import Func, Idx, Prod, Read, Reduce, Term, at
 from generator.model.graph import LayerRecord
 
 _RANK = {"1D": 1, "2D": 2, "3D": 3}
@@ -132,8 +132,23 @@ class GlobalPoolingHandler(LayerHandler):
         first = not channels_last(layer)
         x = Read("x", ("input", 0), (at(c), *map(at, win)) if first else (*map(at, win), at(c)))
         kind = "max" if "Max" in layer.type else "mean"
+        if kind == "mean" and rank == 1 and len(layer.input_shapes) == 2:
+            return _masked_mean(win[0], c, first)
         out: tuple[Idx, ...] = (c,)
         if layer.config.get("keepdims", False):
             ones = tuple(Idx(f"o{k}", 1, shown=False) for k in range(rank))
             out = (c, *ones) if first else (*ones, c)
         return TensorEquation(out, Reduce(kind, win, x, style="limits"))
+
+
+def _masked_mean(t: Idx, c: Idx, first: bool) -> TensorEquation:
+    """Average pooling over the steps the mask keeps: `sum_t m_t x_{t,c} / sum_t m_t`."""
+    x = Read("x", ("input", 0), (at(c), at(t)) if first else (at(t), at(c)))
+    mask = Read("m", ("input", 1), (at(t),))
+    body = Func(
+        lambda num, den: num / den,
+        (Reduce("sum", (t,), Prod((mask, x))), Reduce("sum", (t,), mask)),
+        r"\frac{{{0}}}{{{1}}}",
+    )
+    note = r" \quad (m_u = 1 \text{ for the steps the mask keeps, else } 0)"
+    return TensorEquation((c,), body, note=note)

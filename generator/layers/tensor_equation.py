@@ -151,7 +151,7 @@ class TensorEquation:
             z = self._pre_activation(ctx, full).reshape(len(positions), n)
             a = _softmax(z, log=name == "log_softmax")
             return a[np.arange(len(positions)), positions[:, -1]]
-        z = self._pre_activation(ctx, positions)
+        z = self._pre_activation(ctx, positions).astype(np.float64)
         if name == "linear":
             return z
         return numpy_function(name)(z, **self.activation_params)
