@@ -145,12 +145,14 @@ class TensorEquation:
         """The output at `positions` (P x (1 + rank)), the activation applied."""
         name = activation_name(self.activation)
         if name in VECTOR_ACTIVATIONS:
+            # The whole vector at each distinct leading position, computed once.
             n = self.indices[-1].size
-            full = np.repeat(positions, n, axis=0)
-            full[:, -1] = np.tile(np.arange(n), len(positions))
-            z = self._pre_activation(ctx, full).reshape(len(positions), n)
+            leading, which = np.unique(positions[:, :-1], axis=0, return_inverse=True)
+            full = np.repeat(np.column_stack([leading, np.zeros(len(leading), int)]), n, axis=0)
+            full[:, -1] = np.tile(np.arange(n), len(leading))
+            z = self._pre_activation(ctx, full).reshape(len(leading), n)
             a = _softmax(z, log=name == "log_softmax")
-            return a[np.arange(len(positions)), positions[:, -1]]
+            return a[np.asarray(which).reshape(-1), positions[:, -1]]
         z = self._pre_activation(ctx, positions).astype(np.float64)
         if name == "linear":
             return z
