@@ -104,6 +104,45 @@ def test_vector_activation_and_functions():
     assert TensorEquation((j,), root).latex() == r"a_j = \sqrt{x_j}"
 
 
+def test_index_map_equation_reads_in_row_major_order():
+    from generator.layers.tensor_equation import IndexMapEquation
+
+    x = np.arange(2 * 3 * 4 * 2.0).reshape(2, 3, 4, 2)
+    flatten = IndexMapEquation("", (24,), (0, 1, 2))
+    np.testing.assert_array_equal(flatten.evaluate([x], {}), x.reshape(2, 24))
+    channels_first = IndexMapEquation("", (24,), (1, 2, 0))
+    expected = np.transpose(x, (0, 2, 3, 1)).reshape(2, 24)
+    np.testing.assert_array_equal(channels_first.evaluate([x], {}), expected)
+    example = channels_first.worked_example([x], {}, (7,))
+    assert example.value == expected[0, 7] and example.index == (7,)
+
+
+def test_transposed_and_grouped_index_maps():
+    from generator.layers.tensor_expr import Affine
+
+    # a_t = sum_u W_u x_{(t + 1 - u)/2}: only whole-number indices inside x contribute.
+    t, u = Idx("t", 6), Idx("u", 3)
+    x = Read("x", ("input", 0), (Affine((Term(t), Term(u, -1)), 1, 2),), outside=0.0)
+    w = Read("W", ("weight", "w"), (at(u),), batched=False)
+    eq = TensorEquation((t,), Reduce("sum", (u,), Prod((w, x))))
+    assert eq.latex() == r"a_t = \sum_{u=0}^{2} W_u\, x_{(t - u + 1)/2}"
+    xs, ws = np.array([[1.0, 10.0, 100.0]]), np.array([1.0, 2.0, 3.0])
+    expected = np.zeros(6)
+    for m in range(3):  # each input spreads its filter: out[2m + u - 1] += w_u x_m
+        for k in range(3):
+            if 0 <= 2 * m + k - 1 < 6:
+                expected[2 * m + k - 1] += ws[k] * xs[0, m]
+    np.testing.assert_allclose(eq.evaluate([xs], {"w": ws})[0], expected)
+    # Channel 2g + c of a grouped read, with g = floor(k / 3) an alias of the output index.
+    k, c, g = Idx("k", 6), Idx("c", 2), Idx("g", 2)
+    read = Read("x", ("input", 0), (at(Term(g, 2), c),))
+    grouped = TensorEquation((k,), Reduce("sum", (c,), read), aliases=((g, Term(k, div=3)),))
+    assert grouped.latex() == r"a_k = \sum_{c=0}^{1} x_{2g + c}"
+    np.testing.assert_allclose(
+        grouped.evaluate([np.array([[1.0, 2.0, 30.0, 40.0]])], {})[0], [3, 3, 3, 70, 70, 70]
+    )
+
+
 # --- every layer of the table against Keras --------------------------------------------------
 
 

@@ -67,11 +67,14 @@ class FlattenHandler(LayerHandler):
             letters, dims = [*letters[1:], letters[0]], [*dims[1:], dims[0]]
             order = (*range(1, len(order)), 0)
         # Row-major (C) order: the last index runs fastest.
-        flat = letters[0]
-        for letter, d in zip(letters[1:], dims[1:], strict=True):
+        flat, numbers = letters[0], f"{{{order[0]}}}"
+        for axis, letter, d in zip(order[1:], letters[1:], dims[1:], strict=True):
             flat = f"({flat})" if "+" in flat else flat
+            numbers = f"({numbers})" if "+" in numbers else numbers
             flat = rf"{'n' if d is None else d} {flat} + {letter}"
-        return IndexMapEquation(rf"a_n = x_{{{x_index}}}, \quad n = {flat}", (size,), order)
+            numbers = rf"{d} \cdot {numbers} + {{{axis}}}"
+        text = rf"a_n = x_{{{x_index}}}, \quad n = {flat}"
+        return IndexMapEquation(text, (size,), order, numbers)
 
 
 @register("Reshape")

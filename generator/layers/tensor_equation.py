@@ -239,15 +239,17 @@ class TensorEquation:
 
 @dataclass(frozen=True)
 class IndexMapEquation:
-    """A layer that only moves numbers (Flatten, Reshape): output entry `n` is input entry `m`.
+    """A layer that only moves numbers (Flatten, Reshape): the input read in row-major order
+    (its axes taken in `source_order`), written in row-major order into the `output` shape.
 
-    `latex` says where each input entry lands; `source(flat)` gives, for row-major positions
-    of the output (batch excluded), the row-major positions in the input they copy.
+    `text` says where each input entry lands; `position` (Flatten) is the output position of
+    input entry `(i, j, k)` in LaTeX, `{0}`, `{1}`, ... standing for the input's indices.
     """
 
     text: str
     output: tuple[int, ...]
-    source_order: tuple[int, ...] | None = None  # the input's axes in the order they are read
+    source_order: tuple[int, ...] | None = None
+    position: str = ""
 
     def latex(self) -> str:
         return self.text
@@ -280,6 +282,9 @@ class IndexMapEquation:
         lhs = ",".join(str(int(i)) for i in index)
         rhs = ",".join(str(i) for i in source)
         text = rf"a_{{{lhs}}} = x_{{{rhs}}} = {_plain(value)}"
+        if self.position:
+            where = self.position.format(*source)
+            text = rf"n = {where} = {flat}: \quad " + text
         return WorkedExample(index=tuple(int(i) for i in index), value=value, latex=text)
 
 
