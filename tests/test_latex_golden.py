@@ -54,7 +54,7 @@ GOLDEN = {
         "flatten",
         "shape_latex",
     ): r"n' = n_h n_w c = 15 \cdot 15 \cdot 32 = 7200 \;\Rightarrow\; 7200",
-    ("flatten", "equation_latex"): r"a_n = x_{i,j,k}, \quad n = 32 (15 i + j) + k",
+    ("flatten", "equation_latex"): r"a_n = x_{i,j,c}, \quad n = 32 (15 i + j) + c",
     (
         "dense",
         "params_latex",

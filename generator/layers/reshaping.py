@@ -56,7 +56,8 @@ class FlattenHandler(LayerHandler):
 
     def equation(self, layer: LayerRecord) -> IndexMapEquation:
         dims = list(layer.input_shape[1:])
-        letters = list(_LETTERS[: len(dims)])
+        # An image's entries are x_{i,j,c}, as the pooling or convolution before wrote them.
+        letters = ["i", "j", "c"] if len(dims) == 3 else list(_LETTERS[: len(dims)])
         order = tuple(range(len(dims)))
         size = self.output_shape(layer).shape[1]
         if len(dims) <= 1:
