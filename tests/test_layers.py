@@ -146,6 +146,8 @@ CASES = [
     ("ops_two_tensors", [(4,), (4,)], lambda L, a, b: (a - b) / 2.0 - 1.0),
     ("ops_divide_tensors", [(4,), (4,)], lambda L, a, b: 1.0 - a / b),
     ("ops_divide_function", [(4,), (4,)], lambda L, a, b: _ops().divide(a, b)),
+    ("ops_not_equal", [(4,)], lambda L, x: _ops().not_equal(x, 0.0)),
+    ("ops_equal_tensors", [(4,), (4,)], lambda L, a, b: _ops().equal(a, b)),
     # Activations
     ("activation_relu", [(4,)], lambda L, x: L.Activation("relu")(x)),
     ("activation_softmax", [(4,)], lambda L, x: L.Activation("softmax")(x)),

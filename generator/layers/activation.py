@@ -19,7 +19,7 @@ from generator.layers.tensor_equation import (
     hidden_indices,
     read_all,
 )
-from generator.layers.tensor_expr import Affine, Func, Idx, Read, Reduce, Sum, at
+from generator.layers.tensor_expr import Affine, Func, Idx, Read, Reduce, at
 from generator.model.activations import ACTIVATIONS, activation_name
 from generator.model.graph import LayerRecord
 
@@ -50,7 +50,6 @@ def softmax_equation(
     exp_m = Func(np.exp, (x_m,), "e^{{{0}}}")
     total = Reduce("sum", tuple(window), exp_m)
     if log:
-        body = Sum((x_k, Func(lambda z: -np.log(z), (total,), r"- \ln {0}")))
         body = Func(lambda a, b: a - np.log(b), (x_k, total), r"{0} - \ln {1}")
     else:
         body = Func(lambda a, b: np.exp(a) / b, (x_k, total), r"\frac{{e^{{{0}}}}}{{{1}}}")

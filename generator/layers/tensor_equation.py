@@ -1,5 +1,4 @@
-"""A layer's equation as an object: output indices, a right-hand side, an activation; printed
-in LaTeX and evaluated with NumPy at chosen output positions."""
+"""The layer equation as an object: printed in LaTeX, evaluated with NumPy at chosen positions."""
 
 from __future__ import annotations
 

@@ -1,9 +1,4 @@
-"""Index expressions: indices with ranges, affine index maps, and the terms a layer sums or maxes.
-
-Every node prints itself in LaTeX (`latex()`), evaluates itself with NumPy on many output positions
-at once (`values(ctx, env)`: `env` maps an index name to an integer array, one axis per open
-reduction) and writes itself with the numbers put in at one position (`numbers(ctx, env)`).
-"""
+"""Index expressions: indices with ranges, affine index maps, and the terms a layer reduces."""
 
 from __future__ import annotations
 
@@ -151,7 +146,13 @@ class Context:
 
 
 class Expr:
-    """A node of an equation's right-hand side."""
+    """A node of an equation's right-hand side.
+
+    Every node prints itself in LaTeX (`latex()`), evaluates itself with NumPy at many output
+    positions at once (`values(ctx, env)`: `env` maps an index name to an integer array, with one
+    trailing axis per open reduction) and writes itself with the numbers put in at one position
+    (`numbers(ctx, env)`).
+    """
 
     def latex(self) -> str:
         raise NotImplementedError
