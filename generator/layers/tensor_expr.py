@@ -139,6 +139,9 @@ class Context:
         if kind == "input":
             return self.inputs[key]
         if kind == "weight":
+            if key not in self.weights:
+                known = ", ".join(sorted(self.weights)) or "none"
+                raise KeyError(f"the equation reads weight {key!r}; the layer has: {known}")
             return self.weights[key]
         if kind == "const":
             return np.asarray(key)
@@ -362,6 +365,9 @@ class Reduce(Expr):
     def _body(self, ctx: Context, env: Mapping[str, np.ndarray]) -> np.ndarray:
         """The body at every combination of the window indices, on trailing axes."""
         k = len(self.indices)
+        unknown = [i.name for i in self.indices if i.size is None]
+        if unknown:
+            raise ValueError(f"the range of {', '.join(unknown)} is unknown (an axis of size None)")
         inner = {name: np.asarray(v)[(..., *([None] * k))] for name, v in env.items()}
         depth = next(iter(inner.values())).ndim - k if inner else 0
         for pos, idx in enumerate(self.indices):
@@ -379,15 +385,15 @@ class Reduce(Expr):
     def numbers(self, ctx: Context, env: Mapping[str, np.ndarray]) -> str:
         scalar = {name: np.asarray(v).reshape(-1)[:1] for name, v in env.items()}
         count = math.prod(i.size for i in self.indices)
-        if self.kind == "mean_inside":
-            count = int(np.count_nonzero(~np.isnan(self._body(ctx, scalar))))
+        if self.kind != "sum":  # what lies outside (nan, -inf: padding) is not a term
+            count = int(np.count_nonzero(np.isfinite(self._body(ctx, scalar))))
         terms = []
         for combo in itertools.product(*(range(i.size) for i in self.indices)):
             inner = dict(scalar)
             inner.update(
                 {i.name: np.asarray([v]) for i, v in zip(self.indices, combo, strict=True)}
             )
-            if self.kind == "mean_inside" and np.isnan(self.body.values(ctx, inner)).any():
+            if self.kind != "sum" and not np.isfinite(self.body.values(ctx, inner)).all():
                 continue
             terms.append(self.body.numbers(ctx, inner))
             if len(terms) == SHOWN_TERMS + 1:
