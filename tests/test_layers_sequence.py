@@ -146,7 +146,7 @@ def test_shapes_and_counts_match_keras(shapes, build):
     assert (math.params.trainable, math.params.non_trainable) == (trainable, non_trainable)
     assert PLAIN.match(math.params_formula), math.params_formula
     assert eval(math.params_formula) == layer.count_params()  # noqa: S307 - digits and + - * ( )
-    assert math.equation and math.equation.strip()
+    assert math.equation_latex and math.equation_latex.strip()
     assert math.params_latex and math.shape_latex
 
 
@@ -289,7 +289,7 @@ def test_printed_gate_equations_compute_what_keras_computes(make, lines):
     weights = [rng.normal(scale=0.5, size=w.shape).astype("float32") for w in layer.get_weights()]
     layer.set_weights(weights)
     _, math = _layer_and_math(model)
-    equation = math.equation
+    equation = math.equation_latex
     positions = [equation.find(line) for line in lines]
     assert -1 not in positions, f"printed equation lacks a line:\n{equation}"
     assert positions == sorted(positions), "gate lines out of order"
@@ -347,7 +347,7 @@ def test_bidirectional_equation_in_numpy(mode):
     weights = [rng.normal(scale=0.5, size=w.shape).astype("float32") for w in layer.get_weights()]
     layer.set_weights(weights)
     _, math = _layer_and_math(model)
-    assert r"\overleftarrow{h}_t" in math.equation and "t = 3" in math.equation
+    assert r"\overleftarrow{h}_t" in math.equation_latex and "t = 3" in math.equation_latex
     x = rng.normal(size=(steps, d_in)).astype("float32")
     act = {"activation": "tanh"}
     fw, bw = [np.zeros(3)], [np.zeros(3)]
@@ -386,8 +386,8 @@ def test_multi_head_attention_equation_in_numpy(use_gate):
         r"\frac{Q_n K_n^{\top}}{\sqrt{d_k}}",
         r"y_t &= \sum_{n=0}^{1} W^{O}_n a_{t,n} + b^{O}",
     ):
-        assert line in math.equation, f"{line!r} not in {math.equation}"
-    assert (r"\sigma\!\left(W^{G}_n x^{q}_t + b^{G}_n\right)" in math.equation) == use_gate
+        assert line in math.equation_latex, f"{line!r} not in {math.equation_latex}"
+    assert (r"\sigma\!\left(W^{G}_n x^{q}_t + b^{G}_n\right)" in math.equation_latex) == use_gate
     named = {w.path.split("/", 1)[1]: v for w, v in zip(layer.weights, weights, strict=True)}
 
     def project(role, x, n):  # one column vector per position: W_n x_t + b_n
@@ -415,7 +415,7 @@ def test_embedding_is_a_row_lookup():
     layer = keras.layers.Embedding(12, 3)
     model = keras.Model(tokens, layer(tokens))
     _, math = _layer_and_math(model)
-    assert "E_{x_t,\\, j}" in math.equation
+    assert "E_{x_t,\\, j}" in math.equation_latex
     ids = np.array([[3, 0, 11, 3, 7]])
     table = layer.get_weights()[0]
     np.testing.assert_allclose(np.asarray(model(ids))[0], table[ids[0]], atol=0)

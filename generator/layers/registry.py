@@ -8,12 +8,22 @@ renderers and the docs read this table.
 A handler derives three things from a `LayerRecord`, never from Keras itself:
 - `output_shape`: the output shape, with the formula of every dimension that changes;
 - `params`: the parameter count as a formula, split into trainable and non-trainable parts;
-- `equation`: what the layer computes, in LaTeX index notation.
+- `equation`: what the layer computes, as a `LayerEquation`: an object that prints itself in LaTeX
+  index notation and evaluates itself with NumPy (checked against Keras's output of the layer).
+
+Most handlers build a `TensorEquation` (`generator/layers/tensor_equation.py`): output indices
+with their ranges, a right-hand side of `Read`s through affine index maps (`s i + d u - p`),
+`Reduce`s over window indices and `Func`s, and an activation from the activation table; a layer
+that is not an indexed sum (a recurrence over time) may implement the protocol directly.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+import numpy as np
 
 from generator.layers.formula import Formula, Num, total
 from generator.model.graph import LayerRecord, Shape
@@ -91,6 +101,70 @@ def params_from_parts(*parts: ParamPart, formula: Formula | None = None) -> Para
 NO_PARAMS = ParamMath(formula=Num(0))
 
 
+@dataclass(frozen=True)
+class WorkedExample:
+    """One output element computed with the numbers put in.
+
+    Attributes:
+        index: position in the layer's (first) output, without the batch axis.
+        value: what the equation gives there (first item of the sample).
+        latex: the element with the numbers put in: the inputs in the window, the weights, the
+            bias, the sum, the activation, the result; long sums show their first terms and
+            `+ 23 more terms`.
+    """
+
+    index: tuple[int, ...]
+    value: float
+    latex: str
+
+
+@runtime_checkable
+class LayerEquation(Protocol):
+    """What a layer computes: printed as LaTeX for the page, evaluated with NumPy for the check."""
+
+    def latex(self) -> str:
+        """The display-math LaTeX the page shows."""
+        ...
+
+    def evaluate(
+        self,
+        inputs: Sequence[np.ndarray],
+        weights: Mapping[str, np.ndarray],
+        positions: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """The layer's output computed from the equation.
+
+        Args:
+            inputs: the layer call's input arrays with the batch axis, as Keras feeds them.
+            weights: `WeightRecord.name -> array`, in Keras's layout (Dense kernel n_in x n_out).
+            positions: int array `(P, rank of output incl. batch)` of output positions, or `None`
+                for the whole first output.
+
+        Returns:
+            The values at `positions` (shape `(P,)`), or the whole output array.
+        """
+        ...
+
+    def worked_example(
+        self,
+        inputs: Sequence[np.ndarray],
+        weights: Mapping[str, np.ndarray],
+        index: tuple[int, ...] | None = None,
+    ) -> WorkedExample | None:
+        """One element with its numbers; `index` None lets the equation pick one (for a padded
+        layer, a border element where padding contributes)."""
+        ...
+
+    def sample_positions(
+        self,
+        output_shape: tuple[int, ...],
+        count: int = 16,
+        rng: np.random.Generator | None = None,
+    ) -> np.ndarray:
+        """At least `count` output positions (with the batch index), always with the corners."""
+        ...
+
+
 class LayerHandler:
     """Derives the math of one kind of layer. Subclasses override what differs."""
 
@@ -104,7 +178,8 @@ class LayerHandler:
     def params(self, layer: LayerRecord) -> ParamMath:
         return NO_PARAMS
 
-    def equation(self, layer: LayerRecord) -> str:
+    def equation(self, layer: LayerRecord) -> LayerEquation | None:
+        """What the layer computes, or `None` for a layer with no equation."""
         raise NotImplementedError
 
 

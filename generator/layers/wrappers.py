@@ -83,7 +83,8 @@ class _Wrapper(LayerHandler):
         handler = handler_for(record.type)
         if handler is None:
             return rf"\text{{{record.type}}}"
-        return handler.equation(record)
+        equation = handler.equation(record)
+        return equation if isinstance(equation, str) or equation is None else equation.latex()
 
 
 @register("Bidirectional")

@@ -25,7 +25,7 @@ def layer_json(layer: DerivedLayer) -> dict[str, Any]:
         "params_formula": layer.params_formula,
         "params_latex": layer.params_latex,
         "shape_latex": layer.shape_latex,
-        "equation_latex": layer.equation,
+        "equation_latex": layer.equation_latex,
     }
 
 

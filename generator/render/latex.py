@@ -28,8 +28,8 @@ def layer_latex(layer: DerivedLayer, index: int) -> str:
         lines.append(rf"Parameters: {record.keras_params} (counted by Keras).")
     else:
         lines.append(rf"Parameters: \[ {layer.params_latex} \]")
-    if layer.equation:
-        lines.append(rf"Equation: \[ {layer.equation} \]")
+    if layer.equation_latex:
+        lines.append(rf"Equation: \[ {layer.equation_latex} \]")
     return "\n\n".join(lines)
 
 

@@ -149,8 +149,8 @@ def layer_section(layer: DerivedLayer, index: int, h: str) -> str:
     if layer.shape is not None and layer.shape.note:
         parts.append(f"*{layer.shape.note}*")
     parts.append(_params_text(layer))
-    if layer.equation:
-        parts += ["**Equation**", display(layer.equation)]
+    if layer.equation_latex:
+        parts += ["**Equation**", display(layer.equation_latex)]
     if layer.note:
         parts.append(f"!!! note\n    {layer.note}")
     if layer.children is not None:
