@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from generator.layers.common import (
     AXIS_NAMES,
-    activated,
     as_tuple,
     channel_axis,
     spatial_axes,
@@ -22,7 +23,11 @@ from generator.layers.registry import (
     params_from_parts,
     register,
 )
+from generator.layers.tensor_equation import TensorEquation, activation_spec
+from generator.layers.tensor_expr import Affine, Expr, Idx, Prod, Read, Reduce, Sum, Term, at
 from generator.model.graph import LayerRecord
+
+ZERO_PADDING = r" \quad (x = 0 \text{ outside the input: zero padding})"
 
 _RANK = {"1D": 1, "2D": 2, "3D": 3}
 
@@ -56,21 +61,85 @@ def _bias(layer: LayerRecord) -> bool:
     return layer.config.get("use_bias", True)
 
 
-def _index_terms(layer: LayerRecord, out_idx: tuple[str, ...], win_idx: tuple[str, ...]) -> str:
-    """`s i + d u` for each spatial axis, leaving out unit strides and dilations."""
-    _, _, strides, dilations = _window(layer)
-    terms = []
-    for o, w, s, d in zip(out_idx, win_idx, strides, dilations, strict=True):
-        terms.append(f"{'' if s == 1 else s}{o} + {'' if d == 1 else d}{w}")
-    return r",\, ".join(terms)
-
-
-def _sums(idx: tuple[str, ...], limits: tuple[int, ...]) -> str:
-    return " ".join(rf"\sum_{{{i}=0}}^{{{n - 1}}}" for i, n in zip(idx, limits, strict=True))
-
-
 _OUT_IDX = {1: ("t",), 2: ("i", "j"), 3: ("i", "j", "l")}
 _WIN_IDX = {1: ("u",), 2: ("u", "v"), 3: ("u", "v", "r")}
+
+
+def padding_before(n: int | None, out: int | None, k: int, s: int, d: int, padding: str) -> int:
+    """How many zeros come before the input along one axis (TensorFlow's `same` rule)."""
+    if padding == "causal":
+        return d * (k - 1)
+    if padding != "same" or n is None or out is None:
+        return 0
+    return max((out - 1) * s + d * (k - 1) + 1 - n, 0) // 2
+
+
+class _Window:
+    """A convolution's index maps: output `i`, window `u` -> input `s i + d u - p`."""
+
+    def __init__(self, layer: LayerRecord, out_shape: tuple, transposed: bool = False):
+        self.layer = layer
+        rank, self.kernel, self.strides, self.dilations = _window(layer)
+        self.first = not channels_last_of(layer)
+        spatial_in = [layer.input_shape[a] for a in spatial_axes(layer, rank)]
+        spatial_out = [out_shape[a] for a in spatial_axes(layer, rank)]
+        padding = layer.config.get("padding", "valid")
+        self.padded = padding != "valid"
+        self.out = tuple(Idx(n, o) for n, o in zip(_OUT_IDX[rank], spatial_out, strict=True))
+        self.win = tuple(Idx(n, k) for n, k in zip(_WIN_IDX[rank], self.kernel, strict=True))
+        if transposed:  # the forward convolution runs from the output to the input
+            spatial_in, spatial_out = spatial_out, spatial_in
+        self.pads = tuple(
+            padding_before(n, o, k, st, d, padding)
+            for n, o, k, st, d in zip(
+                spatial_in, spatial_out, self.kernel, self.strides, self.dilations, strict=True
+            )
+        )
+
+    def positions(self) -> tuple[Affine, ...]:
+        """`s i + d u - p` along each spatial axis."""
+        return tuple(
+            at(Term(o, s), Term(w, d), -p)
+            for o, w, s, d, p in zip(
+                self.out, self.win, self.strides, self.dilations, self.pads, strict=True
+            )
+        )
+
+    def sources(self) -> tuple[Affine, ...]:
+        """`(i + p - d u) / s`: the input a transposed convolution spreads onto output `i`."""
+        return tuple(
+            Affine((Term(o), Term(w, -d)), p, s)
+            for o, w, s, d, p in zip(
+                self.out, self.win, self.strides, self.dilations, self.pads, strict=True
+            )
+        )
+
+    def x(self, channel: Affine, spatial: tuple[Affine, ...] | None = None) -> Read:
+        spatial = self.positions() if spatial is None else spatial
+        maps = (channel, *spatial) if self.first else (*spatial, channel)
+        return Read("x", ("input", 0), maps, outside=0.0 if self.padded else None)
+
+    def output(self, channel: Idx) -> tuple[Idx, ...]:
+        return (channel, *self.out) if self.first else (*self.out, channel)
+
+    @property
+    def example(self) -> tuple[int, ...]:
+        """A corner, where the padding is read when there is any."""
+        return (0,) * (len(self.out) + 1)
+
+
+def channels_last_of(layer: LayerRecord) -> bool:
+    return layer.config.get("data_format", "channels_last") != "channels_first"
+
+
+def _weight(symbol: str, name: str, maps: tuple[Affine, ...], order=None) -> Read:
+    return Read(symbol, ("weight", name), maps, batched=False, order=order)
+
+
+def _with_bias(layer: LayerRecord, body: Expr, index: Affine) -> Expr:
+    if not _bias(layer):
+        return body
+    return Sum((_weight("b", "bias", (index,)), body))
 
 
 class _SlidingWindow(LayerHandler):
@@ -113,18 +182,34 @@ class ConvHandler(_SlidingWindow):
             formula=(weights + 1) * c_out,
         )
 
-    def equation(self, layer: LayerRecord) -> str:
-        rank, kernel, _, _ = _window(layer)
-        out_idx, win_idx = _OUT_IDX[rank], _WIN_IDX[rank]
-        c_in = _c_in(layer) // layer.config.get("groups", 1)
-        x = r"\tilde{x}" if layer.config.get("padding", "valid") != "valid" else "x"
-        bias = "b_k + " if _bias(layer) else ""
-        inner = (
-            rf"{bias}{_sums(win_idx, kernel)} \sum_{{c=0}}^{{{c_in - 1}}} "
-            rf"W_{{{','.join(win_idx)},c,k}}\, {x}_{{{_index_terms(layer, out_idx, win_idx)},\, c}}"
+    def equation(self, layer: LayerRecord) -> TensorEquation:
+        win = _Window(layer, self.output_shape(layer).shape)
+        groups = layer.config.get("groups", 1)
+        k, c = Idx("k", layer.config["filters"]), Idx("c", _c_in(layer) // groups)
+        aliases: tuple = ()
+        note = ZERO_PADDING if win.padded else ""
+        channel = at(c)
+        if groups > 1:
+            # Filter k reads only the channels of its group g: input channel g c_g + c.
+            per_group = layer.config["filters"] // groups
+            g = Idx("g", groups)
+            aliases = ((g, Term(k, div=per_group)),)
+            channel = at(Term(g, c.size), c)
+            note += (
+                rf" \quad (g = \lfloor k / {per_group} \rfloor: \text{{the group of filter }} k"
+                rf"\text{{, which reads input channels }} {c.size} g, \dots, {c.size} g + "
+                rf"{c.size - 1})"
+            )
+        w = _weight("W", "kernel", (*(at(u) for u in win.win), at(c), at(k)))
+        body = Reduce("sum", (*win.win, c), Prod((w, win.x(channel))))
+        return TensorEquation(
+            win.output(k),
+            _with_bias(layer, body, at(k)),
+            activation_spec(layer.config),
+            aliases=aliases,
+            note=note,
+            example=win.example,
         )
-        padded = r" \quad (\tilde{x}: x \text{ padded with zeros})" if x != "x" else ""
-        return f"{activated(layer, (*out_idx, 'k'), inner)}{padded}"
 
 
 @register("Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose")
@@ -147,21 +232,24 @@ class ConvTransposeHandler(ConvHandler):
         shape = with_dims(layer.input_shape, axes, dims, layer.config["filters"], layer)
         return ShapeMath(shape=shape, steps=steps_for(AXIS_NAMES[rank], formulas))
 
-    def equation(self, layer: LayerRecord) -> str:
-        rank, kernel, strides, _ = _window(layer)
-        out_idx, win_idx = _OUT_IDX[rank], _WIN_IDX[rank]
-        src = ("m", "n", "q")[:rank]
-        cond = r",\ ".join(
-            f"{'' if s == 1 else s}{m} + {u} = {o}"
-            for m, u, s, o in zip(src, win_idx, strides, out_idx, strict=True)
+    def equation(self, layer: LayerRecord) -> TensorEquation:
+        win = _Window(layer, self.output_shape(layer).shape, transposed=True)
+        k, c = Idx("k", layer.config["filters"]), Idx("c", _c_in(layer))
+        w = _weight("W", "kernel", (*(at(u) for u in win.win), at(k), at(c)))
+        x = win.x(at(c), win.sources())
+        x = Read(x.symbol, x.source, x.maps, outside=0.0)
+        body = Reduce("sum", (*win.win, c), Prod((w, x)))
+        note = (
+            r" \quad (\text{only the terms whose input index is a whole number inside } x"
+            r"\text{; each input spreads its filter over the output})"
         )
-        bias = "b_k + " if _bias(layer) else ""
-        inner = (
-            rf"{bias}\sum_{{{','.join(src)},\,{','.join(win_idx)}:\ {cond}}} "
-            rf"\sum_{{c=0}}^{{{_c_in(layer) - 1}}} W_{{{','.join(win_idx)},k,c}}\, "
-            rf"x_{{{','.join(src)},c}}"
+        return TensorEquation(
+            win.output(k),
+            _with_bias(layer, body, at(k)),
+            activation_spec(layer.config),
+            note=note,
+            example=win.example,
         )
-        return activated(layer, (*out_idx, "k"), inner)
 
 
 @register("DepthwiseConv1D", "DepthwiseConv2D")
@@ -183,20 +271,41 @@ class DepthwiseConvHandler(_SlidingWindow):
             formula=Mul((window + 1, c_in, m)),
         )
 
-    def equation(self, layer: LayerRecord) -> str:
-        rank, kernel, _, _ = _window(layer)
-        out_idx, win_idx = _OUT_IDX[rank], _WIN_IDX[rank]
-        m = layer.config.get("depth_multiplier", 1)
-        x = r"\tilde{x}" if layer.config.get("padding", "valid") != "valid" else "x"
-        bias = "b_{c,q} + " if _bias(layer) else ""
-        inner = (
-            rf"{bias}{_sums(win_idx, kernel)} W_{{{','.join(win_idx)},c,q}}\, "
-            rf"{x}_{{{_index_terms(layer, out_idx, win_idx)},\, c}}"
-        )
-        channel = rf"\, {m}c+q" if m > 1 else "c"
-        rng = rf", \quad q = 0, \dots, {m - 1}" if m > 1 else ""
-        inner = inner if m > 1 else inner.replace(",q}", "}")
-        return f"{activated(layer, (*out_idx, channel), inner)}{rng}"
+    def equation(self, layer: LayerRecord) -> TensorEquation:
+        return depthwise(layer, self.output_shape(layer).shape, "W", "kernel", "bias")
+
+
+def depthwise(
+    layer: LayerRecord, out_shape: tuple, symbol: str, kernel: str, bias: str | None
+) -> TensorEquation:
+    """`a_{i,j,mc+q} = b_{mc+q} + sum_{u,v} W_{u,v,c,q} x_{si+du-p, sj+dv-p, c}`: channel `c`
+    feeds output channels `mc, ..., mc + m - 1` (depth multiplier `m`), never another."""
+    win = _Window(layer, out_shape)
+    m, c_in = layer.config.get("depth_multiplier", 1), _c_in(layer)
+    if m == 1:
+        c = Idx("c", c_in)
+        out, aliases, channel = c, (), at(c)
+        w = _weight(symbol, kernel, (*(at(u) for u in win.win), at(c), Affine(())))
+        w = Read(w.symbol, w.source, w.maps, batched=False, order=tuple(range(len(win.win) + 1)))
+    else:
+        out = Idx("k", c_in * m, label=f"{m}c+q")
+        c, q = Idx("c", c_in), Idx("q", m)
+        aliases = ((c, Term(out, div=m)), (q, Term(out, mod=m)))
+        channel = at(Term(c, m), q)
+        w = _weight(symbol, kernel, (*(at(u) for u in win.win), at(c), at(q)))
+    body: Expr = Reduce("sum", win.win, Prod((w, win.x(at(c)))))
+    if bias is not None and _bias(layer):
+        body = Sum((_weight("b", bias, (channel,)), body))
+    return TensorEquation(
+        win.output(out),
+        body,
+        activation_spec(layer.config) if bias is not None else "linear",
+        aliases=aliases,
+        note=(rf", \quad q = 0, \dots, {m - 1}" if m > 1 and bias is not None else "")
+        + (ZERO_PADDING if win.padded else ""),
+        example=win.example,
+        symbol="a" if bias is not None else "y",
+    )
 
 
 @register("SeparableConv1D", "SeparableConv2D")
@@ -215,16 +324,28 @@ class SeparableConvHandler(_SlidingWindow):
             return params_from_parts(*parts, formula=depthwise + (Mul((c_in, m)) + 1) * c_out)
         return params_from_parts(*parts)
 
-    def equation(self, layer: LayerRecord) -> str:
-        rank, kernel, _, _ = _window(layer)
-        out_idx, win_idx = _OUT_IDX[rank], _WIN_IDX[rank]
-        c_in = _c_in(layer)
-        m = layer.config.get("depth_multiplier", 1)
-        x = r"\tilde{x}" if layer.config.get("padding", "valid") != "valid" else "x"
-        depth = (
-            rf"y_{{{','.join(out_idx)},c}} = {_sums(win_idx, kernel)} "
-            rf"D_{{{','.join(win_idx)},c}}\, {x}_{{{_index_terms(layer, out_idx, win_idx)},\, c}}"
+    def equation(self, layer: LayerRecord) -> TensorEquation:
+        # The depthwise step defines y with c_in m channels; the 1x1 step sums over all of them.
+        y = depthwise(layer, self.output_shape(layer).shape, "D", "depthwise_kernel", None)
+        y = replace(y, note="", example=None)
+        win = _Window(layer, self.output_shape(layer).shape)
+        k = Idx("k", layer.config["filters"])
+        n = Idx("c'", _c_in(layer) * layer.config.get("depth_multiplier", 1))
+        out = win.output(k)
+        spatial = tuple(at(i) for i in win.out)
+        y_maps = (at(n), *spatial) if win.first else (*spatial, at(n))
+        read_y = Read("y", ("def", "y"), y_maps)
+        rank = len(win.out)
+        p = _weight(
+            "P", "pointwise_kernel", (*([Affine(())] * rank), at(n), at(k)), order=(rank, rank + 1)
         )
-        bias = "b_k + " if _bias(layer) else ""
-        inner = rf"{bias}\sum_{{c=0}}^{{{c_in * m - 1}}} P_{{c,k}}\, y_{{{','.join(out_idx)},c}}"
-        return rf"{depth}, \qquad {activated(layer, (*out_idx, 'k'), inner)}"
+        body = Reduce("sum", (n,), Prod((p, read_y)))
+        return TensorEquation(
+            out,
+            _with_bias(layer, body, at(k)),
+            activation_spec(layer.config),
+            definitions=(y,),
+            definitions_first=True,
+            note=ZERO_PADDING if win.padded else "",
+            example=win.example,
+        )

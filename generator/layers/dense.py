@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from generator.layers.common import activated
 from generator.layers.formula import Sym
 from generator.layers.registry import (
     LayerHandler,
@@ -12,6 +11,8 @@ from generator.layers.registry import (
     params_from_parts,
     register,
 )
+from generator.layers.tensor_equation import TensorEquation, activation_spec
+from generator.layers.tensor_expr import Idx, Prod, Read, Reduce, Sum, at
 from generator.model.graph import LayerRecord
 
 
@@ -33,10 +34,14 @@ class DenseHandler(LayerHandler):
             formula=(n_in + 1) * n_out,
         )
 
-    def equation(self, layer: LayerRecord) -> str:
+    def equation(self, layer: LayerRecord) -> TensorEquation:
         # Column convention: W_{j,i} = kernel[i, j], so row j of W holds unit j's weights.
-        n_in = layer.input_shape[-1]
-        bias = "b_j + " if layer.config.get("use_bias", True) else ""
-        inner = rf"{bias}\sum_{{i=0}}^{{{n_in - 1}}} W_{{j,i}}\, x_i"
-        units = layer.config["units"]
-        return rf"{activated(layer, ('j',), inner)}, \quad j = 0, \dots, {units - 1}"
+        shape = layer.input_shape
+        lead = tuple(Idx(f"t{k}", d, shown=False) for k, d in enumerate(shape[1:-1]))
+        i, j = Idx("i", shape[-1]), Idx("j", layer.config["units"])
+        x = Read("x", ("input", 0), tuple(at(t) for t in lead) + (at(i),))
+        w = Read("W", ("weight", "kernel"), (at(i), at(j)), batched=False, order=(1, 0))
+        body = Reduce("sum", (i,), Prod((w, x)))
+        if layer.config.get("use_bias", True):
+            body = Sum((Read("b", ("weight", "bias"), (at(j),), batched=False), body))
+        return TensorEquation((*lead, j), body, activation_spec(layer.config), ranges=True)

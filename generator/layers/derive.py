@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from generator.layers.registry import ParamMath, ShapeMath, handler_for
+from generator.layers.registry import LayerEquation, ParamMath, ShapeMath, handler_for
 from generator.model.graph import LayerRecord, ModelGraph, Shape
 
 UNKNOWN_NOTE = "No formula is known for this layer type; the count is Keras's own."
@@ -18,9 +18,14 @@ class DerivedLayer:
     known: bool
     shape: ShapeMath | None
     params: ParamMath
-    equation: str | None
+    equation: LayerEquation | None
     note: str = ""
     children: DerivedModel | None = None
+
+    @property
+    def equation_latex(self) -> str | None:
+        """What the layer computes in LaTeX, as the pages show it (`None`: no equation)."""
+        return None if self.equation is None else self.equation.latex()
 
     @property
     def params_formula(self) -> str | None:

@@ -230,3 +230,17 @@ def activation_latex(value: object) -> str:
         return row.latex
     escaped = name.replace("_", r"\_")
     return rf"\mathrm{{{escaped}}}"
+
+
+def numpy_function(name: str) -> Callable[..., Any]:
+    """An elementwise activation of the table as a NumPy function of `z` (and its parameters)."""
+    import math
+
+    import numpy as np
+
+    row = ACTIVATIONS[activation_name(name)]
+    namespace: dict = {"np": np, "erf": np.vectorize(math.erf, otypes=[float])}
+    params = "".join(f", {key}={value!r}" for key, value in row.params.items())
+    source = f"def {row.name}(z{params}):\n    return {row.numpy}\n"
+    exec(compile(source, f"<activation {row.name}>", "exec"), namespace)  # noqa: S102
+    return namespace[row.name]

@@ -1,0 +1,272 @@
+"""A layer's equation as an object: output indices, a right-hand side, an activation; printed
+in LaTeX and evaluated with NumPy at chosen output positions."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from generator.layers.registry import WorkedExample
+from generator.layers.tensor_expr import BATCH, Context, Expr, Idx, Term, number
+from generator.model.activations import activation_latex, activation_name, numpy_function
+
+#: Activations that act on a whole vector (the last axis), not on each number by itself.
+VECTOR_ACTIVATIONS = ("softmax", "log_softmax")
+#: Gathered entries per chunk of positions: bounds the memory of one evaluation.
+CHUNK_ENTRIES = 2_000_000
+
+
+def _softmax(z: np.ndarray, log: bool = False) -> np.ndarray:
+    shifted = z - z.max(axis=-1, keepdims=True)
+    if log:
+        return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    e = np.exp(shifted)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _plain(value: float) -> str:
+    """A result in a worked example: four significant digits."""
+    return number(value).strip("()")
+
+
+def sample_positions(
+    output_shape: Sequence[int | None], count: int = 16, rng: np.random.Generator | None = None
+) -> np.ndarray:
+    """At least `count` output positions (batch index first): every corner, then random ones."""
+    dims = [1 if d is None else int(d) for d in output_shape[1:]]
+    batch = 1 if output_shape[0] is None else int(output_shape[0])
+    corners = list(itertools.product(*({0, n - 1} for n in dims)))[:64]
+    rng = rng or np.random.default_rng(0)
+    extra = max(count - len(corners), 0)
+    rows = [(0, *c) for c in corners]
+    for _ in range(extra):
+        rows.append((int(rng.integers(batch)), *(int(rng.integers(n)) for n in dims)))
+    return np.asarray(rows, dtype=np.int64).reshape(len(rows), len(dims) + 1)
+
+
+@dataclass(frozen=True)
+class TensorEquation:
+    """`a_{indices} = f(body)`, with the tensors it defines on the way (`y`, `\\mu`).
+
+    Attributes:
+        indices: the output's indices in array order, without the batch axis.
+        body: the right-hand side before the activation.
+        activation: a name of the activation table (`linear`, `relu`, `softmax`, ...).
+        activation_params: its parameters where Keras's config sets them.
+        aliases: indices defined by an output index (`c = k // 3`, `q = k mod 3`).
+        definitions: named tensors the body reads with `Read(source=("def", name))`.
+        definitions_first: print the definitions before the output's equation.
+        symbol: the output's symbol (`a`; `y` for a definition).
+        ranges: print the range of each shown output index (`j = 0, \\dots, 9`).
+        note: LaTeX appended to the equation (`\\quad (x = 0 \\text{ outside})`).
+        example: the output position (no batch) a worked example shows by default.
+    """
+
+    indices: tuple[Idx, ...]
+    body: Expr
+    activation: str = "linear"
+    activation_params: Mapping[str, float] = field(default_factory=dict)
+    aliases: tuple[tuple[Idx, Term], ...] = ()
+    definitions: tuple[TensorEquation, ...] = ()
+    definitions_first: bool = False
+    symbol: str = "a"
+    ranges: bool = False
+    note: str = ""
+    example: tuple[int, ...] | None = None
+
+    # --- printing -------------------------------------------------------------------------
+    def lhs(self, symbol: str | None = None, last: str | None = None) -> str:
+        labels = [i.label or i.name for i in self.indices if i.shown]
+        if last is not None and labels:
+            labels[-1] = last
+        symbol = symbol or self.symbol
+        if not labels:
+            return symbol
+        if len(labels) == 1 and len(labels[0]) == 1:
+            return f"{symbol}_{labels[0]}"
+        return f"{symbol}_{{{','.join(labels)}}}"
+
+    def latex(self) -> str:
+        name = activation_name(self.activation)
+        body = self.body.latex()
+        if name in VECTOR_ACTIVATIONS:
+            f = activation_latex(name)
+            shown = [i for i in self.indices if i.shown]
+            if len(shown) <= 1:
+                vector = rf"{self.symbol} = {f}(z)"
+            else:
+                vector = rf"{self.lhs(last=':')} = {f}\!\left({self.lhs('z', last=':')}\right)"
+            labels = ",".join(i.label or i.name for i in shown)
+            main = rf"{vector}, \quad z_{{{labels}}} = {body}"
+        elif name == "linear":
+            main = f"{self.lhs()} = {body}"
+        else:
+            main = rf"{self.lhs()} = {activation_latex(name)}\!\left({body}\right)"
+        if self.ranges:
+            main += "".join(
+                rf", \quad {i.name} = 0, \dots, {i.size - 1}"
+                for i in self.indices
+                if i.shown and i.size is not None and not i.label
+            )
+        defs = [d.latex() for d in self.definitions]
+        if self.definitions_first:
+            text = r", \qquad ".join([*defs, main])
+        else:
+            text = r", \quad ".join([main, *defs])
+        return text + self.note
+
+    # --- evaluation -----------------------------------------------------------------------
+    def _env(self, positions: np.ndarray) -> dict[str, np.ndarray]:
+        env = {BATCH: positions[:, 0]}
+        for k, idx in enumerate(self.indices):
+            env[idx.name] = positions[:, k + 1]
+        for idx, term in self.aliases:
+            env[idx.name] = term.values(env)
+        return env
+
+    def _pre_activation(self, ctx: Context, positions: np.ndarray) -> np.ndarray:
+        step = max(1, CHUNK_ENTRIES // max(1, self.body.volume()))
+        out = [
+            np.broadcast_to(
+                self.body.values(ctx, self._env(positions[s : s + step])),
+                (len(positions[s : s + step]),),
+            )
+            for s in range(0, len(positions), step)
+        ]
+        return np.concatenate(out) if out else np.zeros(0)
+
+    def values_at(self, ctx: Context, positions: np.ndarray) -> np.ndarray:
+        """The output at `positions` (P x (1 + rank)), the activation applied."""
+        name = activation_name(self.activation)
+        if name in VECTOR_ACTIVATIONS:
+            n = self.indices[-1].size
+            full = np.repeat(positions, n, axis=0)
+            full[:, -1] = np.tile(np.arange(n), len(positions))
+            z = self._pre_activation(ctx, full).reshape(len(positions), n)
+            a = _softmax(z, log=name == "log_softmax")
+            return a[np.arange(len(positions)), positions[:, -1]]
+        z = self._pre_activation(ctx, positions)
+        if name == "linear":
+            return z
+        return numpy_function(name)(z, **self.activation_params)
+
+    def at(self, ctx: Context, index: list[np.ndarray], outside: float | None) -> np.ndarray:
+        """This definition read at broadcast index arrays (batch first), as `Read` needs it."""
+        index = np.broadcast_arrays(*index)
+        shape = index[0].shape
+        flat = np.stack([ix.reshape(-1) for ix in index], axis=1)
+        return self.values_at(ctx, flat).reshape(shape)
+
+    def context(self, inputs: Sequence[np.ndarray], weights: Mapping[str, Any]) -> Context:
+        inputs = [np.asarray(x, dtype=np.float64) for x in inputs]
+        weights = {k: np.asarray(v, dtype=np.float64) for k, v in weights.items()}
+        defs = {d.symbol: d for d in self.definitions}
+        return Context(inputs, weights, defs)
+
+    def output_shape(self, inputs: Sequence[np.ndarray]) -> tuple[int, ...]:
+        """The output's shape with batch; an index of unknown size takes the input's size."""
+        batch = np.shape(inputs[0])[0]
+        dims = [
+            idx.size if idx.size is not None else np.shape(inputs[0])[k + 1]
+            for k, idx in enumerate(self.indices)
+        ]
+        return (batch, *dims)
+
+    def evaluate(
+        self,
+        inputs: Sequence[np.ndarray],
+        weights: Mapping[str, np.ndarray],
+        positions: np.ndarray | None = None,
+    ) -> np.ndarray:
+        ctx = self.context(inputs, weights)
+        if positions is not None:
+            return self.values_at(ctx, np.asarray(positions, dtype=np.int64))
+        shape = self.output_shape(inputs)
+        grid = np.indices(shape).reshape(len(shape), -1).T
+        return self.values_at(ctx, grid).reshape(shape)
+
+    def sample_positions(
+        self,
+        output_shape: tuple[int, ...],
+        count: int = 16,
+        rng: np.random.Generator | None = None,
+    ) -> np.ndarray:
+        return sample_positions(output_shape, count, rng)
+
+    # --- worked example -------------------------------------------------------------------
+    def worked_example(
+        self,
+        inputs: Sequence[np.ndarray],
+        weights: Mapping[str, np.ndarray],
+        index: tuple[int, ...] | None = None,
+    ) -> WorkedExample | None:
+        index = tuple(index if index is not None else self.example or (0,) * len(self.indices))
+        ctx = self.context(inputs, weights)
+        position = np.asarray([(0, *index)], dtype=np.int64)
+        value = float(self.values_at(ctx, position)[0])
+        env = self._env(position)
+        numbers = self.body.numbers(ctx, env)
+        z = float(np.asarray(self.body.values(ctx, env)).reshape(-1)[0])
+        name = activation_name(self.activation)
+        lhs = self._lhs_numbers(index)
+        if name in VECTOR_ACTIVATIONS:
+            zname = lhs.replace(self.symbol, "z", 1)
+            text = (
+                rf"{zname} = {numbers} = {number(z)}, \quad {lhs} = "
+                rf"{activation_latex(name)}(z)_{{{index[-1]}}} = {_plain(value)}"
+            )
+        elif name == "linear":
+            text = f"{lhs} = {numbers} = {_plain(value)}"
+        else:
+            f = activation_latex(name)
+            text = rf"{lhs} = {f}\!\left({numbers}\right) = {f}({number(z)}) = {_plain(value)}"
+        return WorkedExample(index=index, value=value, latex=text)
+
+    def _lhs_numbers(self, index: tuple[int, ...]) -> str:
+        shown = [str(v) for v, idx in zip(index, self.indices, strict=True) if idx.shown]
+        if not shown:
+            return self.symbol
+        return f"{self.symbol}_{{{','.join(shown)}}}"
+
+
+@dataclass(frozen=True)
+class IndexMapEquation:
+    """A layer that only moves numbers (Flatten, Reshape): output entry `n` is input entry `m`.
+
+    `latex` says where each input entry lands; `source(flat)` gives, for row-major positions
+    of the output (batch excluded), the row-major positions in the input they copy.
+    """
+
+    text: str
+    output: tuple[int, ...]
+    source_order: tuple[int, ...] | None = None  # the input's axes in the order they are read
+
+    def latex(self) -> str:
+        return self.text
+
+    def evaluate(self, inputs, weights, positions=None):
+        x = np.asarray(inputs[0], dtype=np.float64)
+        if self.source_order is not None:
+            x = np.transpose(x, (0, *(a + 1 for a in self.source_order)))
+        out = x.reshape(x.shape[0], *self.output)
+        if positions is None:
+            return out
+        return out[tuple(np.asarray(positions).T)]
+
+    def sample_positions(self, output_shape, count=16, rng=None):
+        return sample_positions(output_shape, count, rng)
+
+    def worked_example(self, inputs, weights, index=None):
+        index = tuple(index if index is not None else (np.prod(self.output) - 1,))
+        out = self.evaluate(inputs, weights)
+        value = float(out[(0, *index)])
+        return WorkedExample(index=index, value=value, latex=f"a_{{{index}}} = {_plain(value)}")
+
+
+def activation_spec(config: Mapping[str, Any]) -> str:
+    """The name of a layer's activation in the table (`linear` when it has none)."""
+    return activation_name(config.get("activation", "linear"))
