@@ -9,7 +9,6 @@ given, skipping masked steps as Keras does.
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -17,7 +16,12 @@ from typing import Any
 import numpy as np
 
 from generator.layers.registry import WorkedExample
-from generator.model.activations import ACTIVATIONS, activation_latex, activation_name
+from generator.model.activations import (
+    ELEMENTWISE,
+    activation_latex,
+    activation_name,
+    numpy_function,
+)
 
 #: Gate names in the order Keras stacks their columns in the kernels.
 GATES = {"SimpleRNN": ("h",), "GRU": ("z", "r", "h"), "LSTM": ("i", "f", "c", "o")}
@@ -27,12 +31,9 @@ SHOWN_TERMS = 3
 
 def numpy_activation(value: object) -> Callable[[np.ndarray], np.ndarray]:
     """An activation of the table (by config value) as a NumPy function, with Keras's defaults."""
-    row = ACTIVATIONS[activation_name(value)]
-    if not row.numpy:
-        raise NotImplementedError(f"{row.name} acts on a whole vector")
-    params = ", ".join(f"{k}={v!r}" for k, v in row.params.items())
-    namespace = {"np": np, "erf": np.vectorize(math.erf)}
-    return eval(f"lambda z{', ' + params if params else ''}: {row.numpy}", namespace)  # noqa: S307
+    if activation_name(value) not in ELEMENTWISE:
+        raise NotImplementedError(f"no NumPy form for the activation {activation_name(value)!r}")
+    return numpy_function(activation_name(value))
 
 
 def num(value: float) -> str:

@@ -23,8 +23,13 @@ MERGES = {
 
 
 def inner_weights(weights: Mapping[str, np.ndarray], name: str) -> dict[str, np.ndarray]:
-    """The weights of the wrapped layer `name`, named as that layer names them."""
+    """The weights of the wrapped layer `name`, named as that layer names them.
+
+    A wrapper of one layer may hold them with or without that layer's name in front (Keras's
+    paths differ between a model built in memory and the same model loaded from a file)."""
     prefix = name + "/"
+    if not any(k.startswith(prefix) for k in weights):
+        return dict(weights)
     return {k[len(prefix) :]: v for k, v in weights.items() if k.startswith(prefix)}
 
 

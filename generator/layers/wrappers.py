@@ -40,6 +40,8 @@ def inner_record(
     weights = tuple(
         replace(w, name=w.name[len(prefix) :]) for w in layer.weights if w.name.startswith(prefix)
     )
+    if not any(w.name.startswith(prefix) for w in layer.weights):
+        weights = layer.weights  # a loaded one-layer wrapper names them without the prefix
     record = LayerRecord(
         name=config["name"],
         type=serialized["class_name"],
