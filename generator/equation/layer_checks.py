@@ -104,7 +104,7 @@ def compare_layer(
     diff = np.abs(ours - reference)
     largest = float(diff.max()) if diff.size else 0.0
     scaled = diff / np.maximum(1.0, np.abs(reference))
-    passed = bool(np.all(np.isfinite(ours))) and (not scaled.size or scaled.max() <= tolerance)
+    passed = bool(np.all(np.isfinite(ours))) and bool(not scaled.size or scaled.max() <= tolerance)
     return LayerCheck(passed, largest, int(reference.size))
 
 

@@ -25,7 +25,7 @@ def layered_latex(math: DerivedModel) -> str:
     lines = [rf"f &= {chain}" if n else "f &= \\mathrm{id}"]
     for i, layer in enumerate(math.layers, start=1):
         record = layer.record
-        body = layer.equation or rf"\text{{(no equation known for {_text(record.type)})}}"
+        body = layer.equation_latex or rf"\text{{(no equation known for {_text(record.type)})}}"
         # The layer's name sits under its f_l, so the row is no wider than its equation.
         lines.append(rf"\underset{{\text{{{_text(record.name)}}}}}{{f_{{{i}}}}} &: \quad {body}")
     return "\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}"

@@ -25,7 +25,9 @@ class DerivedLayer:
     @property
     def equation_latex(self) -> str | None:
         """What the layer computes in LaTeX, as the pages show it (`None`: no equation)."""
-        return None if self.equation is None else self.equation.latex()
+        if self.equation is None or isinstance(self.equation, str):
+            return self.equation  # a str: a handler still printing LaTeX only
+        return self.equation.latex()
 
     @property
     def params_formula(self) -> str | None:

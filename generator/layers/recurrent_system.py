@@ -283,7 +283,8 @@ class RecurrentSystem:
                     rf"\left({num(b)} + {factor(w['bh_h'][j])}\right)"
                 )
             else:
-                inner = rf"{num(a)} + {factor(b)} + {factor(pre - a - b)}"
+                bias = w[f"b_{z}"][j] + (w[f"bh_{z}"][j] if self.kind == "GRU" else 0.0)
+                inner = rf"{num(a)} + {factor(b)} + {factor(bias)}"
             value = numpy_activation(fn)(np.array(pre))
             lines.append(
                 rf"{name}_{{t,{j}}} &= {activation_latex(fn)}\!\left({inner}\right)"
