@@ -69,7 +69,7 @@ def main() -> int:
         ("describe_model", describe_time),
         ("derive_model", derive_only),
         ("derive_model(describe_model(model))", total_time),
-        ("probe every layer call (one predict)", probe_time),
+        ("probe every layer call (one call)", probe_time),
         ("derive with the equation checks", checked_time),
     ]
     print(

@@ -16,8 +16,10 @@ import numpy as np
 
 from generator.exceptions import CourseError
 
-#: Items of a random sample; the first is the worked examples' item.
+#: Items of a random sample; the first is the worked examples' item. An image-sized input gets
+#: one item: each layer's output is then already thousands of numbers to compare.
 SAMPLE_ITEMS = 2
+LARGE_INPUT = 4096
 #: Length given to a dimension the model leaves open (a variable-length sequence).
 OPEN_LENGTH = 5
 
@@ -146,12 +148,18 @@ def probe_layers(model: Any, sample: Any = None, seed: int = 0) -> Probe:
     """Every layer call's inputs, outputs and input masks on `sample` (drawn when `None`).
 
     One `keras.Model` from the model's inputs to every tensor a layer reads or writes, and one
-    `predict`: each layer's arrays are exactly what Keras computed inside the whole model.
+    call: each layer's arrays are exactly what Keras computed inside the whole model.
     """
     import keras
 
     graph_model = _graph_model(model)
-    arrays = random_sample(model, seed=seed) if sample is None else as_sample(model, sample)
+    if sample is None:
+        shapes = [[d or OPEN_LENGTH for d in t.shape[1:]] for t in graph_model.inputs]
+        size = sum(int(np.prod(shape)) for shape in shapes)
+        items = 1 if size > LARGE_INPUT else SAMPLE_ITEMS
+        arrays = random_sample(model, items=items, seed=seed)
+    else:
+        arrays = as_sample(model, sample)
     fed = {id(t): a for t, a in zip(graph_model.inputs, arrays, strict=True)}
     nodes = _first_calls(graph_model)
     wanted: dict[int, Any] = {}
@@ -166,10 +174,11 @@ def probe_layers(model: Any, sample: Any = None, seed: int = 0) -> Probe:
     values = dict(fed)
     if wanted:
         probe = keras.Model(graph_model.inputs, list(wanted.values()))
-        feed = arrays[0] if len(arrays) == 1 else arrays
-        outs = probe.predict(feed, verbose=0, batch_size=len(arrays[0]))
+        # One eager call: `predict` would trace a function first, which costs far more than
+        # running a single batch through once.
+        outs = probe(list(arrays), training=False)
         outs = outs if isinstance(outs, list | tuple) else [outs]
-        values.update(zip(wanted, (np.asarray(o) for o in outs), strict=True))
+        values.update(zip(wanted, (keras.ops.convert_to_numpy(o) for o in outs), strict=True))
     layers = {}
     for node in nodes:
         masks = tuple(
