@@ -278,7 +278,7 @@ def test_conv_model_gets_the_layered_form():
     assert r"f &= f_{3} \circ f_{2} \circ f_{1}" in equation.latex
     for i, layer in enumerate(math.layers, start=1):
         name = layer.record.name.replace("_", r"\_")
-        assert rf"\underset{{\text{{{name}}}}}{{f_{{{i}}}}} &: \quad {layer.equation}" in (
+        assert rf"\underset{{\text{{{name}}}}}{{f_{{{i}}}}} &: \quad {layer.equation_latex}" in (
             equation.latex
         )
     assert equation.expansion_ops > 0
