@@ -27,14 +27,14 @@ GOLDEN = {
     r"&\Rightarrow 30 \times 30 \times 32 \end{aligned}",
     (
         "conv",
-        "equation",
+        "equation_latex",
     ): r"a_{i,j,k} = \mathrm{relu}\!\left(b_k + \sum_{u=0}^{2} \sum_{v=0}^{2} \sum_{c=0}^{2} "
     r"W_{u,v,c,k}\, x_{i + u,\, j + v,\, c}\right)",
     ("bn", "params_latex"): r"4 c = 4 \cdot 32 = 128",
     ("bn", "shape_latex"): r"30 \times 30 \times 32",
     (
         "bn",
-        "equation",
+        "equation_latex",
     ): r"a_{\dots,c} = \gamma_c\, \frac{x_{\dots,c} - \mu_c}{\sqrt{\sigma^2_c + 0.001}} + \beta_c"
     r" \quad (\text{at inference: } \mu_c, \sigma^2_c \text{ are the moving mean and "
     r"variance, not trained by gradient})",
@@ -45,13 +45,16 @@ GOLDEN = {
     r"n'_w &= \left\lfloor \frac{n_w + 2 p - k_w}{s_w} \right\rfloor + 1 = "
     r"\left\lfloor \frac{30 + 2 \cdot 0 - 2}{2} \right\rfloor + 1 = 15 \\ "
     r"&\Rightarrow 15 \times 15 \times 32 \end{aligned}",
-    ("pool", "equation"): r"a_{i,j,c} = \max_{0 \le u < 2,\, 0 \le v < 2} x_{2i+u,\, 2j+v,\, c}",
+    (
+        "pool",
+        "equation_latex",
+    ): r"a_{i,j,c} = \max_{0 \le u < 2,\, 0 \le v < 2} x_{2i + u,\, 2j + v,\, c}",
     ("flatten", "params_latex"): "0",
     (
         "flatten",
         "shape_latex",
     ): r"n' = n_h n_w c = 15 \cdot 15 \cdot 32 = 7200 \;\Rightarrow\; 7200",
-    ("flatten", "equation"): r"a_{(i \cdot 15 + j) \cdot 32 + k} = x_{i,j,k}",
+    ("flatten", "equation_latex"): r"a_n = x_{i,j,c}, \quad n = 32 (15 i + j) + c",
     (
         "dense",
         "params_latex",
@@ -59,9 +62,24 @@ GOLDEN = {
     ("dense", "shape_latex"): "10",
     (
         "dense",
-        "equation",
+        "equation_latex",
     ): r"a = \mathrm{softmax}(z), \quad z_{j} = b_j + \sum_{i=0}^{7199} W_{j,i}\, x_i, \quad "
     r"j = 0, \dots, 9",
+}
+
+
+# The two equations issue 11 found wrong. Filter k of a grouped convolution reads only the
+# channels of its group; a separable convolution's depthwise step defines all c_in m channels
+# that the pointwise sum reads.
+FIXED = {
+    "grouped": r"a_{i,j,k} = \mathrm{relu}\!\left(b_k + \sum_{u=0}^{2} \sum_{v=0}^{2} "
+    r"\sum_{c=0}^{2} W_{u,v,c,k}\, x_{i + u,\, j + v,\, 3g + c}\right) \quad "
+    r"(g = \lfloor k / 2 \rfloor: \text{the group of filter } k\text{, which reads input "
+    r"channels } 3 g, \dots, 3 g + 2)",
+    "separable": r"y_{i,j,3c+q} = \sum_{u=0}^{2} \sum_{v=0}^{2} D_{u,v,c,q}\, "
+    r"x_{i + u - 1,\, j + v - 1,\, c}, \quad q = 0, \dots, 2, \qquad a_{i,j,k} = b_k + "
+    r"\sum_{c'=0}^{17} P_{c',k}\, y_{i,j,c'} \quad (x = 0 \text{ outside the input: zero "
+    r"padding})",
 }
 
 
@@ -103,3 +121,25 @@ def test_latex_matches_golden(derived, layer, field):
     expected = GOLDEN[(layer, field)]
     if actual != expected:
         pytest.fail(f"{layer}.{field} differs from its golden string:\n{_diff(expected, actual)}")
+
+
+@pytest.fixture(scope="module")
+def fixed():
+    import keras
+
+    from generator.layers.derive import derive_model
+    from generator.model.frontend import describe_model
+
+    L = keras.layers
+    x = keras.Input((8, 8, 6))
+    grouped = L.Conv2D(4, 3, groups=2, activation="relu", name="grouped")(x)
+    separable = L.SeparableConv2D(4, 3, depth_multiplier=3, padding="same", name="separable")(x)
+    model = keras.Model(x, [grouped, separable])
+    return {layer.record.name: layer for layer in derive_model(describe_model(model)).layers}
+
+
+@pytest.mark.parametrize("layer", list(FIXED))
+def test_fixed_equations_match_golden(fixed, layer):
+    actual, expected = fixed[layer].equation_latex, FIXED[layer]
+    if actual != expected:
+        pytest.fail(f"{layer} differs from its golden string:\n{_diff(expected, actual)}")

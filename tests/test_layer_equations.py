@@ -12,6 +12,7 @@ import pytest
 
 from generator.layers.tensor_equation import TensorEquation, sample_positions
 from generator.layers.tensor_expr import Func, Idx, Prod, Read, Reduce, Sum, Term, at
+from generator.model.activations import ACTIVATIONS
 from tests.test_layers import CASES
 
 # --- quick, no TensorFlow: the printer and the evaluator on hand-made equations -----------------
@@ -103,6 +104,45 @@ def test_vector_activation_and_functions():
     assert TensorEquation((j,), root).latex() == r"a_j = \sqrt{x_j}"
 
 
+def test_index_map_equation_reads_in_row_major_order():
+    from generator.layers.tensor_equation import IndexMapEquation
+
+    x = np.arange(2 * 3 * 4 * 2.0).reshape(2, 3, 4, 2)
+    flatten = IndexMapEquation("", (24,), (0, 1, 2))
+    np.testing.assert_array_equal(flatten.evaluate([x], {}), x.reshape(2, 24))
+    channels_first = IndexMapEquation("", (24,), (1, 2, 0))
+    expected = np.transpose(x, (0, 2, 3, 1)).reshape(2, 24)
+    np.testing.assert_array_equal(channels_first.evaluate([x], {}), expected)
+    example = channels_first.worked_example([x], {}, (7,))
+    assert example.value == expected[0, 7] and example.index == (7,)
+
+
+def test_transposed_and_grouped_index_maps():
+    from generator.layers.tensor_expr import Affine
+
+    # a_t = sum_u W_u x_{(t + 1 - u)/2}: only whole-number indices inside x contribute.
+    t, u = Idx("t", 6), Idx("u", 3)
+    x = Read("x", ("input", 0), (Affine((Term(t), Term(u, -1)), 1, 2),), outside=0.0)
+    w = Read("W", ("weight", "w"), (at(u),), batched=False)
+    eq = TensorEquation((t,), Reduce("sum", (u,), Prod((w, x))))
+    assert eq.latex() == r"a_t = \sum_{u=0}^{2} W_u\, x_{(t - u + 1)/2}"
+    xs, ws = np.array([[1.0, 10.0, 100.0]]), np.array([1.0, 2.0, 3.0])
+    expected = np.zeros(6)
+    for m in range(3):  # each input spreads its filter: out[2m + u - 1] += w_u x_m
+        for k in range(3):
+            if 0 <= 2 * m + k - 1 < 6:
+                expected[2 * m + k - 1] += ws[k] * xs[0, m]
+    np.testing.assert_allclose(eq.evaluate([xs], {"w": ws})[0], expected)
+    # Channel 2g + c of a grouped read, with g = floor(k / 3) an alias of the output index.
+    k, c, g = Idx("k", 6), Idx("c", 2), Idx("g", 2)
+    read = Read("x", ("input", 0), (at(Term(g, 2), c),))
+    grouped = TensorEquation((k,), Reduce("sum", (c,), read), aliases=((g, Term(k, div=3)),))
+    assert grouped.latex() == r"a_k = \sum_{c=0}^{1} x_{2g + c}"
+    np.testing.assert_allclose(
+        grouped.evaluate([np.array([[1.0, 2.0, 30.0, 40.0]])], {})[0], [3, 3, 3, 70, 70, 70]
+    )
+
+
 # --- every layer of the table against Keras --------------------------------------------------
 
 
@@ -129,7 +169,9 @@ def _random_inputs(model, rng):
     for tensor in model.inputs:
         shape = (2, *tensor.shape[1:])
         if "int" in str(tensor.dtype):
-            out.append(rng.integers(0, 10, size=shape))
+            ids = rng.integers(1, 10, size=shape)
+            ids[0, -2:] = 0  # padded steps: a mask leaves them out
+            out.append(ids)
         else:
             out.append(rng.uniform(-1, 1, size=shape).astype("float32"))
     return out
@@ -154,7 +196,8 @@ def check_equations(model, tmp_path, rng=None):
     ]
     probe = keras.Model(loaded.inputs, [tensors[n][0] for n in names])
     inputs = _random_inputs(loaded, rng)
-    values = dict(zip(names, [np.asarray(v) for v in probe(inputs)], strict=True))
+    outputs = [keras.ops.convert_to_numpy(v).astype(np.float64) for v in probe(inputs)]
+    values = dict(zip(names, outputs, strict=True))
     checked = 0
     for layer in math.layers:
         record = layer.record
@@ -185,6 +228,133 @@ def check_equations(model, tmp_path, rng=None):
     return checked
 
 
+ACTIVATION_NAMES = [name for name in ACTIVATIONS if name != "gelu_tanh"]  # not a Keras name
+
+# Configurations beyond the table of tests/test_layers.py: every activation, strides with
+# dilation, groups in 1D and 3D, depth multipliers with padding, layers without bias, channels
+# first (Keras on CPU runs it by transposing), padding on transposed convolutions.
+EXTRA = [
+    *(
+        (f"dense_{name}", [(5,)], lambda L, x, name=name: L.Dense(4, activation=name)(x))
+        for name in ACTIVATION_NAMES
+    ),
+    *(
+        (f"activation_{name}", [(3, 4)], lambda L, x, name=name: L.Activation(name)(x))
+        for name in ACTIVATION_NAMES
+    ),
+    (
+        "conv2d_tanh_stride_dilation",
+        [(13, 13, 2)],
+        lambda L, x: L.Conv2D(3, 3, strides=2, dilation_rate=1, activation="tanh")(x),
+    ),
+    (
+        "conv2d_same_dilated",
+        [(9, 9, 2)],
+        lambda L, x: L.Conv2D(3, 3, padding="same", dilation_rate=2)(x),
+    ),
+    (
+        "conv2d_same_even_kernel",
+        [(7, 8, 2)],
+        lambda L, x: L.Conv2D(3, (2, 4), strides=(2, 3), padding="same")(x),
+    ),
+    (
+        "conv1d_groups_causal",
+        [(9, 4)],
+        lambda L, x: L.Conv1D(6, 3, groups=2, padding="causal", use_bias=False)(x),
+    ),
+    (
+        "conv3d_groups_same",
+        [(4, 5, 6, 4)],
+        lambda L, x: L.Conv3D(4, 2, groups=4, padding="same")(x),
+    ),
+    (
+        "conv2d_groups_softmax",
+        [(6, 6, 4)],
+        lambda L, x: L.Conv2D(6, 3, groups=2, activation="softmax")(x),
+    ),
+    (
+        "conv2d_channels_first",
+        [(3, 9, 8)],
+        lambda L, x: L.Conv2D(4, 3, strides=2, padding="same", data_format="channels_first")(x),
+    ),
+    (
+        "conv2d_transpose_same_dilated",
+        [(5, 5, 2)],
+        lambda L, x: L.Conv2DTranspose(3, 3, padding="same", dilation_rate=2)(x),
+    ),
+    (
+        "conv2d_transpose_same_output_padding",
+        [(4, 5, 2)],
+        lambda L, x: L.Conv2DTranspose(3, 4, strides=3, padding="same", output_padding=1)(x),
+    ),
+    (
+        "conv1d_transpose_no_bias_relu",
+        [(6, 2)],
+        lambda L, x: L.Conv1DTranspose(3, 4, strides=3, use_bias=False, activation="relu")(x),
+    ),
+    (
+        "depthwise_conv2d_mult_same_stride",
+        [(9, 8, 3)],
+        lambda L, x: L.DepthwiseConv2D(3, strides=2, depth_multiplier=3, padding="same")(x),
+    ),
+    (
+        "depthwise_conv1d_mult_relu",
+        [(10, 2)],
+        lambda L, x: L.DepthwiseConv1D(4, depth_multiplier=2, activation="relu")(x),
+    ),
+    (
+        "separable_conv2d_mult_stride_relu",
+        [(11, 10, 3)],
+        lambda L, x: L.SeparableConv2D(5, 3, strides=2, depth_multiplier=2, activation="relu")(x),
+    ),
+    (
+        "separable_conv1d_same_dilated",
+        [(12, 2)],
+        lambda L, x: L.SeparableConv1D(3, 3, padding="same", dilation_rate=2, depth_multiplier=3)(
+            x
+        ),
+    ),
+    (
+        "max_pool2d_channels_first",
+        [(3, 8, 7)],
+        lambda L, x: L.MaxPooling2D(2, padding="same", data_format="channels_first")(x),
+    ),
+    (
+        "avg_pool2d_same_stride1",
+        [(5, 6, 2)],
+        lambda L, x: L.AveragePooling2D(3, strides=1, padding="same")(x),
+    ),
+    (
+        "global_avg2d_channels_first",
+        [(3, 4, 5)],
+        lambda L, x: L.GlobalAveragePooling2D(data_format="channels_first")(x),
+    ),
+    ("embedding_sequence", [(6,)], None),
+    ("embedding_mask_average", [(6,)], "mask"),
+    ("batch_norm_channels_first", [(3, 4, 4)], lambda L, x: L.BatchNormalization(axis=1)(x)),
+    (
+        "cropping2d_channels_first",
+        [(2, 8, 9)],
+        lambda L, x: L.Cropping2D(((1, 2), (2, 0)), data_format="channels_first")(x),
+    ),
+    (
+        "zero_padding2d_channels_first",
+        [(2, 4, 5)],
+        lambda L, x: L.ZeroPadding2D(((1, 0), (2, 1)), data_format="channels_first")(x),
+    ),
+    (
+        "up_sampling2d_channels_first",
+        [(2, 3, 4)],
+        lambda L, x: L.UpSampling2D((2, 3), data_format="channels_first")(x),
+    ),
+    (
+        "up_sampling2d_bilinear_rect",
+        [(4, 5, 2)],
+        lambda L, x: L.UpSampling2D((3, 2), interpolation="bilinear")(x),
+    ),
+]
+
+
 @pytest.mark.slow
 @pytest.mark.tensorflow
 @pytest.mark.parametrize(("shapes", "build"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
@@ -192,3 +362,22 @@ def test_equation_matches_keras(shapes, build, tmp_path):
     from tests.test_layers import _model
 
     assert check_equations(_model(shapes, build), tmp_path) >= 1
+
+
+@pytest.mark.slow
+@pytest.mark.tensorflow
+@pytest.mark.parametrize(("shapes", "build"), [c[1:] for c in EXTRA], ids=[c[0] for c in EXTRA])
+def test_more_configurations_match_keras(shapes, build, tmp_path):
+    import keras
+
+    from tests.test_layers import _model
+
+    if build is None or build == "mask":  # integer token ids in range for the embedding
+        x = keras.Input(shapes[0], dtype="int32")
+        a = keras.layers.Embedding(10, 3, mask_zero=build == "mask")(x)
+        if build == "mask":  # the mask (token != 0) leaves padded steps out of the mean
+            a = keras.layers.GlobalAveragePooling1D()(keras.layers.Dense(4)(a))
+        model = keras.Model(x, a)
+    else:
+        model = _model(shapes, build)
+    assert check_equations(model, tmp_path) >= 1

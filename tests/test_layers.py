@@ -146,6 +146,8 @@ CASES = [
     ("ops_two_tensors", [(4,), (4,)], lambda L, a, b: (a - b) / 2.0 - 1.0),
     ("ops_divide_tensors", [(4,), (4,)], lambda L, a, b: 1.0 - a / b),
     ("ops_divide_function", [(4,), (4,)], lambda L, a, b: _ops().divide(a, b)),
+    ("ops_not_equal", [(4,)], lambda L, x: _ops().not_equal(x, 0.0)),
+    ("ops_equal_tensors", [(4,), (4,)], lambda L, a, b: _ops().equal(a, b)),
     # Activations
     ("activation_relu", [(4,)], lambda L, x: L.Activation("relu")(x)),
     ("activation_softmax", [(4,)], lambda L, x: L.Activation("softmax")(x)),
@@ -304,7 +306,7 @@ def _check_layers(model, math) -> None:
         formula = layer.params_formula
         assert formula is not None and PLAIN.match(formula), formula
         assert eval(formula) == keras_count, formula  # noqa: S307 - digits and + - * ( ) only
-        assert isinstance(layer.equation, str) and layer.equation.strip(), name
+        assert layer.equation_latex and layer.equation_latex.strip(), name
         assert layer.params_latex and layer.shape_latex, name
         if layer.children is not None:
             _check_layers(keras_layer, layer.children)
@@ -429,8 +431,8 @@ def test_softmax_equation_is_over_the_vector():
 
     model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(3, activation="softmax")])
     (layer,) = _derive(model).layers
-    assert layer.equation.startswith(r"a = \mathrm{softmax}(z), \quad z_{j} = b_j + ")
-    assert r"\mathrm{softmax}\!\left(b_j" not in layer.equation
+    assert layer.equation_latex.startswith(r"a = \mathrm{softmax}(z), \quad z_{j} = b_j + ")
+    assert r"\mathrm{softmax}\!\left(b_j" not in layer.equation_latex
 
 
 def test_unknown_layer_keeps_keras_count_and_says_so():

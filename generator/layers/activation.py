@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from generator.layers.common import VECTOR_ACTIVATIONS
 from generator.layers.formula import Sym, product
 from generator.layers.registry import (
@@ -11,7 +13,14 @@ from generator.layers.registry import (
     params_from_parts,
     register,
 )
-from generator.model.activations import ACTIVATIONS, activation_latex, activation_name
+from generator.layers.tensor_equation import (
+    TensorEquation,
+    entrywise,
+    hidden_indices,
+    read_all,
+)
+from generator.layers.tensor_expr import Affine, Func, Idx, Read, Reduce, at
+from generator.model.activations import ACTIVATIONS, activation_name
 from generator.model.graph import LayerRecord
 
 
@@ -21,34 +30,67 @@ def number(value: float) -> str:
     return str(int(value)) if value.is_integer() else f"{value:.6g}"
 
 
-def _softmax(f: str, axis: int, rank: int) -> str:
-    where = "the last axis" if axis in (-1, rank - 1) else f"axis {axis}"
-    return (
-        rf"a = {f}(x) \ (\text{{over {where}}}), \quad "
-        rf"{f}(x)_k = \frac{{e^{{x_k}}}}{{\sum_m e^{{x_m}}}}"
-    )
+def softmax_equation(
+    layer: LayerRecord, axes: list[int], log: bool = False, note: str = ""
+) -> TensorEquation:
+    """`a_k = e^{x_k} / sum_m e^{x_m}` over `axes` of the input (batch is axis 0)."""
+    shape = layer.input_shape
+    rank = len(shape)
+    axes = sorted(a % rank for a in axes)
+    names = ("k", "l", "n")
+    out = list(hidden_indices(shape))
+    window = []
+    for pos, axis in enumerate(axes):
+        out[axis - 1] = Idx(names[pos], shape[axis])
+        window.append(Idx(("m", "r", "s")[pos], shape[axis]))
+    inner = list(out)
+    for axis, w in zip(axes, window, strict=True):
+        inner[axis - 1] = w
+    x_k, x_m = read_all("x", 0, out), read_all("x", 0, inner)
+    exp_m = Func(np.exp, (x_m,), "e^{{{0}}}")
+    total = Reduce("sum", tuple(window), exp_m)
+    if log:
+        body = Func(lambda a, b: a - np.log(b), (x_k, total), r"{0} - \ln {1}")
+    else:
+        body = Func(lambda a, b: np.exp(a) / b, (x_k, total), r"\frac{{e^{{{0}}}}}{{{1}}}")
+    return TensorEquation(tuple(out), body, note=note)
+
+
+def _where(layer: LayerRecord, axes: list[int]) -> str:
+    rank = len(layer.input_shape)
+    if axes == [rank - 1]:
+        return r" \quad (\text{over the last axis})"
+    return rf" \quad (\text{{over axis {', '.join(str(a) for a in axes)}}})"
 
 
 @register("Activation")
 class ActivationHandler(LayerHandler):
     summary = "activation: a fixed function applied entry by entry"
 
-    def equation(self, layer: LayerRecord) -> str:
+    def equation(self, layer: LayerRecord) -> TensorEquation:
         value = layer.config.get("activation", "linear")
-        name, f = activation_name(value), activation_latex(value)
+        name = activation_name(value)
+        rank = len(layer.input_shape)
         if name in VECTOR_ACTIVATIONS:
-            row = ACTIVATIONS[name]
-            return rf"a = {f}(x) \ (\text{{over the last axis}}), \quad {row.definition}"
+            return softmax_equation(
+                layer, [rank - 1], name == "log_softmax", _where(layer, [-1 % rank])
+            )
+        indices = hidden_indices(layer.input_shape)
         row = ACTIVATIONS.get(name)
         definition = rf", \quad {row.definition}" if row else ""
-        return rf"a = {f}(x) \ (\text{{entrywise}}){definition}"
+        return TensorEquation(
+            indices,
+            read_all("x", 0, indices),
+            name,
+            note=rf" \ (\text{{entrywise}}){definition}",
+        )
 
 
 @register("ReLU")
 class ReLUHandler(LayerHandler):
     summary = "ReLU: zero below a threshold, optionally capped and leaky"
 
-    def equation(self, layer: LayerRecord) -> str:
+    def equation(self, layer: LayerRecord) -> TensorEquation:
         cfg = layer.config
         top, slope = cfg.get("max_value"), float(cfg.get("negative_slope", 0.0) or 0.0)
         theta = float(cfg.get("threshold", 0.0) or 0.0)
@@ -59,10 +101,16 @@ class ReLUHandler(LayerHandler):
                 rf"{number(slope)}\,x" if theta == 0 else rf"{number(slope)}\,(x - {number(theta)})"
             )
         )
+        top_value = np.inf if top is None else float(top)
+
+        def relu(x: np.ndarray) -> np.ndarray:
+            return np.where(x >= theta, np.minimum(x, top_value), slope * (x - theta))
+
         if top is None and slope == 0 and theta == 0:
-            return r"a = \max(0, x) \ (\text{entrywise})"
+            return entrywise(layer.input_shape, relu, r"\max(0, {0})", r" \ (\text{entrywise})")
         if top is not None and slope == 0 and theta == 0:
-            return rf"a = \min(\max(0, x), {number(top)}) \ (\text{{entrywise}})"
+            template = rf"\min(\max(0, {{0}}), {number(top)})"
+            return entrywise(layer.input_shape, relu, template, r" \ (\text{entrywise})")
         cases = [rf"{below} & x < {number(theta)}"]
         if top is None:
             cases.append(rf"x & x \ge {number(theta)}")
@@ -71,21 +119,27 @@ class ReLUHandler(LayerHandler):
                 rf"x & {number(theta)} \le x < {number(top)}",
                 rf"{number(top)} & x \ge {number(top)}",
             ]
-        return (
-            r"a = \begin{cases} " + r" \\ ".join(cases) + r" \end{cases}"
-            r" \ (\text{entrywise})"
+        template = (r"\begin{{cases}} " + r" \\ ".join(cases) + r" \end{{cases}}").replace(
+            "x", "{0}"
         )
+        return entrywise(layer.input_shape, relu, template, r" \ (\text{entrywise})")
 
 
 @register("LeakyReLU")
 class LeakyReLUHandler(LayerHandler):
     summary = "leaky ReLU: a small slope below zero instead of zero"
 
-    def equation(self, layer: LayerRecord) -> str:
-        slope = layer.config.get("negative_slope", layer.config.get("alpha", 0.3))
-        return (
-            rf"a = \begin{{cases}} x & x \ge 0 \\ {number(slope)}\,x & x < 0 \end{{cases}}"
-            r" \ (\text{entrywise})"
+    def equation(self, layer: LayerRecord) -> TensorEquation:
+        slope = float(layer.config.get("negative_slope", layer.config.get("alpha", 0.3)))
+        template = (
+            rf"\begin{{{{cases}}}} {{0}} & {{0}} \ge 0 \\ {number(slope)}\,{{0}} & {{0}} < 0 "
+            r"\end{{cases}}"
+        )
+        return entrywise(
+            layer.input_shape,
+            lambda x: np.where(x >= 0, x, slope * x),
+            template,
+            r" \ (\text{entrywise})",
         )
 
 
@@ -93,12 +147,19 @@ class LeakyReLUHandler(LayerHandler):
 class ELUHandler(LayerHandler):
     summary = "ELU: x above zero, a saturating exponential below"
 
-    def equation(self, layer: LayerRecord) -> str:
-        alpha = number(layer.config.get("alpha", 1.0))
+    def equation(self, layer: LayerRecord) -> TensorEquation:
+        value = float(layer.config.get("alpha", 1.0))
+        alpha = number(value)
         scale = "" if alpha == "1" else rf"{alpha}\,"
-        return (
-            rf"a = \begin{{cases}} x & x > 0 \\ {scale}(e^{{x}} - 1) & x \le 0 \end{{cases}}"
-            r" \ (\text{entrywise})"
+        template = (
+            rf"\begin{{{{cases}}}} {{0}} & {{0}} > 0 \\ {scale}(e^{{{{{{0}}}}}} - 1) & "
+            r"{0} \le 0 \end{{cases}}"
+        )
+        return entrywise(
+            layer.input_shape,
+            lambda x: np.where(x > 0, x, value * np.expm1(np.minimum(x, 0.0))),
+            template,
+            r" \ (\text{entrywise})",
         )
 
 
@@ -106,15 +167,11 @@ class ELUHandler(LayerHandler):
 class SoftmaxHandler(LayerHandler):
     summary = "softmax: positive entries that sum to 1 along an axis"
 
-    def equation(self, layer: LayerRecord) -> str:
+    def equation(self, layer: LayerRecord) -> TensorEquation:
         axis = layer.config.get("axis", -1)
-        axis = axis[0] if isinstance(axis, list) and len(axis) == 1 else axis
-        if isinstance(axis, list):
-            return (
-                rf"a = \mathrm{{softmax}}(x) \ (\text{{over axes {axis}}}), \quad "
-                r"\mathrm{softmax}(x)_k = \frac{e^{x_k}}{\sum_m e^{x_m}}"
-            )
-        return _softmax(r"\mathrm{softmax}", axis, len(layer.input_shape))
+        axes = list(axis) if isinstance(axis, list) else [axis]
+        rank = len(layer.input_shape)
+        return softmax_equation(layer, axes, note=_where(layer, sorted(a % rank for a in axes)))
 
 
 _IDX = ("i", "j", "k", "l", "m")
@@ -139,13 +196,14 @@ class PReLUHandler(LayerHandler):
         trainable = weight.trainable if weight is not None else True
         return params_from_parts(ParamPart(r"\alpha", product(syms), trainable=trainable))
 
-    def equation(self, layer: LayerRecord) -> str:
-        rank = len(layer.input_shape) - 1
-        idx = _IDX[:rank]
-        alpha_idx = ",".join(idx[k - 1] for k in self._alpha_axes(layer))
-        alpha = rf"\alpha_{{{alpha_idx}}}" if alpha_idx else r"\alpha"
-        x = f"x_{{{','.join(idx)}}}"
-        return (
-            rf"a_{{{','.join(idx)}}} = \begin{{cases}} {x} & {x} \ge 0 \\ "
-            rf"{alpha}\, {x} & {x} < 0 \end{{cases}}"
-        )
+    def equation(self, layer: LayerRecord) -> TensorEquation:
+        shape = layer.input_shape
+        indices = tuple(Idx(n, d) for n, d in zip(_IDX, shape[1:], strict=False))
+        varying = self._alpha_axes(layer)
+        maps = tuple(at(i) if k + 1 in varying else Affine(()) for k, i in enumerate(indices))
+        order = tuple(k for k in range(len(indices)) if k + 1 in varying)
+        alpha = Read(r"\alpha", ("weight", "alpha"), maps, batched=False, order=order)
+        x = read_all("x", 0, indices)
+        template = r"\begin{{cases}} {1} & {1} \ge 0 \\ {0}\, {1} & {1} < 0 \end{{cases}}"
+        body = Func(lambda a, v: np.where(v >= 0, v, a * v), (alpha, x), template)
+        return TensorEquation(indices, body)

@@ -124,8 +124,13 @@ class _Window:
 
     @property
     def example(self) -> tuple[int, ...]:
-        """A corner, where the padding is read when there is any."""
-        return (0,) * (len(self.out) + 1)
+        """A corner where padding is read if any is: the first position when zeros come before
+        the input, else the last (`same` padding with an even window pads at the end)."""
+        spatial = tuple(
+            0 if p > 0 or not self.padded or o.size is None else o.size - 1
+            for p, o in zip(self.pads, self.out, strict=True)
+        )
+        return (0, *spatial) if self.first else (*spatial, 0)
 
 
 def channels_last_of(layer: LayerRecord) -> bool:
@@ -327,7 +332,8 @@ class SeparableConvHandler(_SlidingWindow):
     def equation(self, layer: LayerRecord) -> TensorEquation:
         # The depthwise step defines y with c_in m channels; the 1x1 step sums over all of them.
         y = depthwise(layer, self.output_shape(layer).shape, "D", "depthwise_kernel", None)
-        y = replace(y, note="", example=None)
+        m = layer.config.get("depth_multiplier", 1)
+        y = replace(y, note=rf", \quad q = 0, \dots, {m - 1}" if m > 1 else "", example=None)
         win = _Window(layer, self.output_shape(layer).shape)
         k = Idx("k", layer.config["filters"])
         n = Idx("c'", _c_in(layer) * layer.config.get("depth_multiplier", 1))

@@ -26,7 +26,7 @@ class DerivedLayer:
     def equation_latex(self) -> str | None:
         """What the layer computes in LaTeX, as the pages show it (`None`: no equation)."""
         if self.equation is None or isinstance(self.equation, str):
-            return self.equation  # a str: a handler still printing LaTeX only
+            return self.equation  # a handler not yet returning an object prints its string
         return self.equation.latex()
 
     @property

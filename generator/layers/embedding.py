@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
 from generator.layers.formula import Sym
 from generator.layers.registry import (
     LayerHandler,
@@ -11,7 +16,27 @@ from generator.layers.registry import (
     params_from_parts,
     register,
 )
+from generator.layers.tensor_equation import TensorEquation, hidden_indices
+from generator.layers.tensor_expr import BATCH, Context, Expr, Idx, at
 from generator.model.graph import LayerRecord
+
+
+@dataclass(frozen=True)
+class TokenRow(Expr):
+    """`E_{x_t, j}`: the table's row picked by the integer token `x_t` (a data-dependent index)."""
+
+    positions: tuple[Idx, ...]
+    column: Idx
+
+    def latex(self) -> str:
+        token = "x_t" if len(self.positions) == 1 else "x"
+        return rf"E_{{{token},\, {self.column.name}}}"
+
+    def values(self, ctx: Context, env: Mapping[str, np.ndarray]) -> np.ndarray:
+        ids = np.asarray(ctx.inputs[0])
+        index = [env[BATCH], *(at(i).values(env)[0] for i in self.positions)]
+        tokens = ids[tuple(np.broadcast_arrays(*index))].astype(np.int64)
+        return np.asarray(ctx.weights["embeddings"])[tokens, env[self.column.name]]
 
 
 @register("Embedding")
@@ -26,9 +51,11 @@ class EmbeddingHandler(LayerHandler):
         dim = Sym("d", layer.config["output_dim"])
         return params_from_parts(ParamPart("E", vocab * dim))
 
-    def equation(self, layer: LayerRecord) -> str:
+    def equation(self, layer: LayerRecord) -> TensorEquation:
         v, d = layer.config["input_dim"], layer.config["output_dim"]
-        return (
-            rf"a_{{t,j}} = E_{{x_t,\, j}}, \quad x_t \in \{{0, \dots, {v - 1}\}},"
-            rf" \quad j = 0, \dots, {d - 1}"
-        )
+        positions = hidden_indices(layer.input_shape)
+        if len(positions) == 1:
+            positions = (Idx("t", positions[0].size),)
+        j = Idx("j", d)
+        note = rf", \quad x_t \in \{{0, \dots, {v - 1}\}}, \quad j = 0, \dots, {d - 1}"
+        return TensorEquation((*positions, j), TokenRow(positions, j), note=note)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numpy as np
+
 from generator.layers.formula import Formula, Num, Sym, total
 from generator.layers.registry import (
     LayerHandler,
@@ -12,6 +16,7 @@ from generator.layers.registry import (
     handler_for,
     register,
 )
+from generator.layers.tensor_equation import sample_positions
 from generator.model.graph import LayerRecord, ModelGraph
 
 
@@ -78,7 +83,13 @@ class NestedModelHandler(LayerHandler):
                 )
         return ParamMath(formula=total(terms), parts=tuple(parts))
 
-    def equation(self, layer: LayerRecord) -> str:
+    def equation(self, layer: LayerRecord) -> NestedEquation | None:
+        graph = self._graph(layer)
+        if graph is None or not graph.layers:
+            return None
+        return NestedEquation(layer, self._latex(layer))
+
+    def _latex(self, layer: LayerRecord) -> str:
         graph = self._graph(layer)
         name = text_name(layer.name)
         if graph is None or not graph.layers:
@@ -98,6 +109,49 @@ class NestedModelHandler(LayerHandler):
             rf"a = \mathrm{{{name}}}(x) \quad (\text{{a graph of {n} layers, evaluated in "
             rf"the order }} {order})"
         )
+
+
+@dataclass(frozen=True)
+class NestedEquation:
+    """A nested model's equation: its layers' equations, run in order on the inner graph.
+
+    The weights come from the inner graph's recorded values (`describe_model(...,
+    with_weights=True)`), or else from `weights` keyed `inner layer name/weight name`.
+    """
+
+    record: LayerRecord
+    text: str
+
+    def latex(self) -> str:
+        return self.text
+
+    def evaluate(self, inputs, weights, positions=None):
+        graph = self.record.children
+        values = {t.name: np.asarray(x) for t, x in zip(graph.inputs, inputs, strict=False)}
+        for child in graph.layers:
+            handler = handler_for(child.type)
+            equation = handler.equation(child) if handler is not None else None
+            if equation is None:
+                raise ValueError(f"layer {child.name!r} ({child.type}) has no equation")
+            child_weights = {
+                w.name: graph.weight_values.get(
+                    (child.name, w.name), weights.get(f"{child.name}/{w.name}")
+                )
+                for w in child.weights
+            }
+            values[child.name] = equation.evaluate(
+                [values[n] for n in child.inbound], child_weights
+            )
+        out = values[graph.outputs[0].name]
+        if positions is None:
+            return out
+        return out[tuple(np.asarray(positions).T)]
+
+    def sample_positions(self, output_shape, count=16, rng=None):
+        return sample_positions(output_shape, count, rng)
+
+    def worked_example(self, inputs, weights, index=None):
+        return None  # the inner layers show their own
 
 
 def _is_chain(graph: ModelGraph) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from generator.layers.activation import number
 from generator.layers.formula import Formula, Mul, Num, Sym, product
 from generator.layers.registry import (
@@ -10,6 +12,20 @@ from generator.layers.registry import (
     ParamPart,
     params_from_parts,
     register,
+)
+from generator.layers.tensor_equation import TensorEquation, hidden_indices, read_all
+from generator.layers.tensor_expr import (
+    Affine,
+    Const,
+    Expr,
+    Func,
+    Idx,
+    Prod,
+    Read,
+    Reduce,
+    Sum,
+    Term,
+    at,
 )
 from generator.model.graph import LayerRecord
 
@@ -66,6 +82,45 @@ def _scale_shift_latex(layer: LayerRecord, index: str) -> tuple[str, str]:
     return gamma, beta
 
 
+def _channel_indices(layer: LayerRecord, axes: list[int], name: str = "c") -> tuple[Idx, ...]:
+    """Hidden indices, except the normalized `axes` (`c`); leading axes print as `\\dots`."""
+    out = list(hidden_indices(layer.input_shape))
+    names = [name] if len(axes) == 1 else [f"{name}_{k}" for k in range(len(axes))]
+    for axis, n in zip(axes, names, strict=True):
+        out[axis - 1] = Idx(n, layer.input_shape[axis])
+    if out and not out[0].shown:
+        out[0] = Idx(r"\dots", out[0].size)
+    return tuple(out)
+
+
+def _param(symbol: str, name: str, indices: tuple[Idx, ...], axes: list[int]) -> Read:
+    """A per-channel weight (`\\gamma_c`) read along the normalized axes."""
+    return Read(symbol, ("weight", name), tuple(at(indices[a - 1]) for a in axes), batched=False)
+
+
+def _standardized(
+    layer: LayerRecord,
+    x: Expr,
+    mu: Expr,
+    var: Expr,
+    eps: float,
+    index: tuple[Idx, ...],
+    axes: list[int],
+    names: tuple[str, str] = ("gamma", "beta"),
+) -> Expr:
+    """`gamma (x - mu) / sqrt(var + eps) + beta`, with the scale and shift the config has."""
+    body: Expr = Func(
+        lambda a, m, v: (a - m) / np.sqrt(v + eps),
+        (x, mu, var),
+        rf"\frac{{{{{{0}} - {{1}}}}}}{{{{\sqrt{{{{{{2}} + {number(eps)}}}}}}}}}",
+    )
+    if layer.config.get("scale", True):
+        body = Prod((_param(r"\gamma", names[0], index, axes), body))
+    if layer.config.get("center", True):
+        body = Sum((body, _param(r"\beta", names[1], index, axes)))
+    return body
+
+
 @register("BatchNormalization")
 class BatchNormalizationHandler(LayerHandler):
     summary = "batch normalization: per channel, standardize with running statistics, then scale"
@@ -78,13 +133,18 @@ class BatchNormalizationHandler(LayerHandler):
         parts += [ParamPart(r"\mu", c, trainable=False), ParamPart(r"\sigma^2", c, trainable=False)]
         return params_from_parts(*parts, formula=Mul((Num(len(parts)), c)))
 
-    def equation(self, layer: LayerRecord) -> str:
-        gamma, beta = _scale_shift_latex(layer, "c")
-        return (
-            rf"a_{{\dots,c}} = {gamma}\frac{{x_{{\dots,c}} - \mu_c}}{{\sqrt{{\sigma^2_c + "
-            rf"{_eps(layer)}}}}}{beta} \quad (\text{{at inference: }} \mu_c, \sigma^2_c "
-            r"\text{ are the moving mean and variance, not trained by gradient})"
+    def equation(self, layer: LayerRecord) -> TensorEquation:
+        axes = _axes(layer)
+        index = _channel_indices(layer, axes)
+        mu = _param(r"\mu", "moving_mean", index, axes)
+        var = _param(r"\sigma^2", "moving_variance", index, axes)
+        eps = float(layer.config.get("epsilon", 1e-3))
+        body = _standardized(layer, read_all("x", 0, index), mu, var, eps, index, axes)
+        note = (
+            r" \quad (\text{at inference: } \mu_c, \sigma^2_c \text{ are the moving mean and "
+            r"variance, not trained by gradient})"
         )
+        return TensorEquation(index, body, note=note)
 
 
 @register("LayerNormalization")
@@ -98,23 +158,51 @@ class LayerNormalizationHandler(LayerHandler):
         center = layer.config.get("center", True) and not rms
         return _scale_shift_count(_scale_shift_parts(layer, c, scale, center), c)
 
-    def equation(self, layer: LayerRecord) -> str:
+    def equation(self, layer: LayerRecord) -> TensorEquation:
         axes = _axes(layer)
         over = "the last axis" if axes == [len(layer.input_shape) - 1] else f"axes {axes}"
-        eps = _eps(layer)
+        eps = float(layer.config.get("epsilon", 1e-3))
+        index, mu, var, defs = _moments(layer, axes, r"\mu", r"\sigma^2")
+        x = read_all("x", 0, index)
+        note = rf" \quad (\text{{over {over}, for each example}})"
         if layer.config.get("rms_scaling", False):
             # Keras's (deprecated) rms_scaling divides by the standard deviation, as written.
-            return (
-                rf"a_k = \gamma_k \frac{{x_k}}{{\sqrt{{\sigma^2 + {eps}}}}}, \quad "
-                rf"\sigma^2 = \frac{{1}}{{n}}\sum_m (x_m - \mu)^2 \quad (\text{{over {over}; "
-                r"} x \text{ is not centered})"
+            body: Expr = Func(
+                lambda a, v: a / np.sqrt(v + eps),
+                (x, var),
+                rf"\frac{{{{{{0}}}}}}{{{{\sqrt{{{{{{1}} + {number(eps)}}}}}}}}}",
             )
-        gamma, beta = _scale_shift_latex(layer, "k")
-        return (
-            rf"a_k = {gamma}\frac{{x_k - \mu}}{{\sqrt{{\sigma^2 + {eps}}}}}{beta}, \quad "
-            rf"\mu = \frac{{1}}{{n}}\sum_m x_m,\ \sigma^2 = \frac{{1}}{{n}}\sum_m (x_m - \mu)^2 "
-            rf"\quad (\text{{over {over}, for each example}})"
-        )
+            body = Prod((_param(r"\gamma", "gamma", index, axes), body))
+            note = rf" \quad (\text{{over {over}; }} x \text{{ is not centered}})"
+        else:
+            body = _standardized(layer, x, mu, var, eps, index, axes)
+        return TensorEquation(index, body, definitions=defs, note=note)
+
+
+def _moments(
+    layer: LayerRecord, axes: list[int], mu_symbol: str, var_symbol: str
+) -> tuple[tuple[Idx, ...], Read, Read, tuple[TensorEquation, ...]]:
+    """The output's indices and the mean and variance of each example over `axes`."""
+    index = list(hidden_indices(layer.input_shape))
+    names = ("k", "l", "n") if len(axes) > 1 else ("k",)
+    window = ("m", "r", "s")
+    for pos, axis in enumerate(axes):
+        index[axis - 1] = Idx(names[pos], layer.input_shape[axis])
+    kept = [k for k in range(len(index)) if k + 1 not in axes]
+    stat_index = tuple(index[k] for k in kept)
+    inner = list(index)
+    sums = []
+    for pos, axis in enumerate(axes):
+        inner[axis - 1] = Idx(window[pos], layer.input_shape[axis])
+        sums.append(inner[axis - 1])
+    stat = tuple(at(i) for i in stat_index)
+    mu = Read(mu_symbol, ("def", mu_symbol), stat)
+    x_m = read_all("x", 0, inner)
+    mu_eq = TensorEquation(stat_index, Reduce("mean", tuple(sums), x_m), symbol=mu_symbol)
+    square = Func(lambda a, m: (a - m) ** 2, (x_m, mu), r"({0} - {1})^2")
+    var_eq = TensorEquation(stat_index, Reduce("mean", tuple(sums), square), symbol=var_symbol)
+    var = Read(var_symbol, ("def", var_symbol), stat)
+    return tuple(index), mu, var, (mu_eq, var_eq)
 
 
 @register("RMSNormalization")
@@ -125,12 +213,26 @@ class RMSNormalizationHandler(LayerHandler):
         c = product(_size_syms(layer, _axes(layer)))
         return params_from_parts(ParamPart(r"\gamma", c, _trainable(layer, "scale", True)))
 
-    def equation(self, layer: LayerRecord) -> str:
+    def equation(self, layer: LayerRecord) -> TensorEquation:
         eps = layer.config.get("epsilon")
-        eps = r"\epsilon" if eps is None else number(eps)
-        return (
-            rf"a_k = \gamma_k \frac{{x_k}}{{\sqrt{{\frac{{1}}{{n}}\sum_m x_m^2 + {eps}}}}}"
-            r" \quad (\text{over the normalized axes, for each example})"
+        eps = 1e-7 if eps is None else float(eps)  # Keras's backend epsilon when not given
+        axes = _axes(layer)
+        index, _, _, _ = _moments(layer, axes, "", "")
+        inner = [Idx(("m", "r", "s")[p], layer.input_shape[a]) for p, a in enumerate(axes)]
+        reads = list(index)
+        for axis, i in zip(axes, inner, strict=True):
+            reads[axis - 1] = i
+        mean_square = Reduce(
+            "mean", tuple(inner), Func(np.square, (read_all("x", 0, reads),), "{0}^2")
+        )
+        body = Func(
+            lambda a, ms: a / np.sqrt(ms + eps),
+            (read_all("x", 0, index), mean_square),
+            rf"\frac{{{{{{0}}}}}}{{{{\sqrt{{{{{{1}} + {number(eps)}}}}}}}}}",
+        )
+        body = Prod((_param(r"\gamma", "scale", index, axes), body))
+        return TensorEquation(
+            index, body, note=r" \quad (\text{over the normalized axes, for each example})"
         )
 
 
@@ -143,23 +245,53 @@ class GroupNormalizationHandler(LayerHandler):
         scale, center = layer.config.get("scale", True), layer.config.get("center", True)
         return _scale_shift_count(_scale_shift_parts(layer, c, scale, center), c)
 
-    def equation(self, layer: LayerRecord) -> str:
+    def equation(self, layer: LayerRecord) -> TensorEquation:
         groups = layer.config.get("groups", 32)
-        gamma, beta = _scale_shift_latex(layer, "c")
-        return (
-            rf"a_{{\dots,c}} = {gamma}\frac{{x_{{\dots,c}} - \mu_{{g(c)}}}}"
-            rf"{{\sqrt{{\sigma^2_{{g(c)}} + {_eps(layer)}}}}}{beta} \quad (\mu_g, \sigma^2_g: "
-            rf"\text{{mean and variance over every position and the channels of group }} g "
-            rf"\text{{ of {groups}, for each example}})"
+        axis = _axes(layer)[0]
+        index = _channel_indices(layer, [axis])
+        size = layer.input_shape[axis] // groups
+        g, c_g = Idx("g", groups), Idx("c", size)
+        window = [Idx("mrsn"[k], d) for k, d in enumerate(layer.input_shape[1:])]
+        window[axis - 1] = c_g
+        reads = [at(w) for w in window]
+        reads[axis - 1] = at(Term(g, size), c_g)
+        x_m = Read("x", ("input", 0), tuple(reads))
+        sums = tuple(window)
+        mu_eq = TensorEquation((g,), Reduce("mean", sums, x_m), symbol=r"\mu")
+        group = Affine((Term(index[axis - 1], div=size),))
+        mu_at_g = Read(r"\mu", ("def", r"\mu"), (at(g),))
+        square = Func(lambda a, m: (a - m) ** 2, (x_m, mu_at_g), r"({0} - {1})^2")
+        var_eq = TensorEquation((g,), Reduce("mean", sums, square), symbol=r"\sigma^2")
+        mu = Read(r"\mu", ("def", r"\mu"), (group,))
+        var = Read(r"\sigma^2", ("def", r"\sigma^2"), (group,))
+        eps = float(layer.config.get("epsilon", 1e-3))
+        body = _standardized(layer, read_all("x", 0, index), mu, var, eps, index, [axis])
+        note = (
+            rf" \quad (\mu_g, \sigma^2_g: \text{{mean and variance over every position and the "
+            rf"{size} channels of group }} g = \lfloor c / {size} \rfloor \text{{ of {groups}, "
+            r"for each example})"
         )
+        return TensorEquation(index, body, definitions=(mu_eq, var_eq), note=note)
 
 
 @register("UnitNormalization")
 class UnitNormalizationHandler(LayerHandler):
     summary = "unit normalization: each vector divided by its Euclidean length"
 
-    def equation(self, layer: LayerRecord) -> str:
-        return r"a_k = \frac{x_k}{\sqrt{\sum_m x_m^2}} \quad (\text{over the last axis})"
+    def equation(self, layer: LayerRecord) -> TensorEquation:
+        axes = _axes(layer)
+        index, _, _, _ = _moments(layer, axes, "", "")
+        inner = [Idx(("m", "r", "s")[p], layer.input_shape[a]) for p, a in enumerate(axes)]
+        reads = list(index)
+        for axis, i in zip(axes, inner, strict=True):
+            reads[axis - 1] = i
+        total = Reduce("sum", tuple(inner), Func(np.square, (read_all("x", 0, reads),), "{0}^2"))
+        body = Func(
+            lambda a, ss: a / np.sqrt(np.maximum(ss, 1e-12)),
+            (read_all("x", 0, index), total),
+            r"\frac{{{0}}}{{\sqrt{{{1}}}}}",
+        )
+        return TensorEquation(index, body, note=r" \quad (\text{over the last axis})")
 
 
 @register("Normalization")
@@ -177,38 +309,67 @@ class NormalizationHandler(LayerHandler):
         )
         return params_from_parts(*parts, formula=Mul((Num(2), c)) + 1)
 
-    def equation(self, layer: LayerRecord) -> str:
-        sub = "_c" if _axes(layer) else ""
-        mu, var = rf"\mu{sub}", rf"\sigma^2{sub}"
-        x = r"x_{\dots,c}" if sub else "x"
-        lhs = r"a_{\dots,c}" if sub else "a"
+    def equation(self, layer: LayerRecord) -> TensorEquation:
+        axes = _axes(layer)
+        index = _channel_indices(layer, axes) if axes else hidden_indices(layer.input_shape)
+        mean, variance = layer.config.get("mean"), layer.config.get("variance")
+        if mean is not None and variance is not None:
+            shape = tuple(layer.input_shape[a] for a in axes)
+            mu_src = ("const", np.broadcast_to(np.asarray(mean, dtype=float), shape))
+            var_src = ("const", np.broadcast_to(np.asarray(variance, dtype=float), shape))
+        else:
+            mu_src, var_src = ("weight", "mean"), ("weight", "variance")
+        maps = tuple(at(index[a - 1]) for a in axes)
+        mu = Read(r"\mu", mu_src, maps, batched=False)
+        var = Read(r"\sigma^2", var_src, maps, batched=False)
+        x = read_all("x", 0, index)
         if layer.config.get("invert", False):
-            return rf"{lhs} = \mu{sub} + {x} \sqrt{{{var}}}"
-        return (
-            rf"{lhs} = \frac{{{x} - {mu}}}{{\max\left(\sqrt{{{var}}}, 10^{{-7}}\right)}} "
-            r"\quad (\mu, \sigma^2: \text{fixed by } \mathtt{adapt()} \text{ or given})"
+            body = Func(lambda a, m, v: m + a * np.sqrt(v), (x, mu, var), r"{1} + {0} \sqrt{{{2}}}")
+            return TensorEquation(index, body)
+        body = Func(
+            lambda a, m, v: (a - m) / np.maximum(np.sqrt(v), 1e-7),
+            (x, mu, var),
+            r"\frac{{{0} - {1}}}{{\max\left(\sqrt{{{2}}}, 10^{{-7}}\right)}}",
         )
+        note = r" \quad (\mu, \sigma^2: \text{fixed by } \mathtt{adapt()} \text{ or given})"
+        return TensorEquation(index, body, note=note)
 
 
 @register("Rescaling")
 class RescalingHandler(LayerHandler):
     summary = "rescaling: every input multiplied by a constant and shifted"
 
-    def equation(self, layer: LayerRecord) -> str:
+    def equation(self, layer: LayerRecord) -> TensorEquation:
         scale, offset = layer.config.get("scale", 1.0), layer.config.get("offset", 0.0)
         per_channel = isinstance(scale, list) or isinstance(offset, list)
-        s, o = constant_latex(scale, "s_c"), constant_latex(offset, "o_c")
-        x = r"x_{\dots,c}" if per_channel else "x"
-        lhs = r"a_{\dots,c}" if per_channel else "a"
-        body = x if s == "1" else rf"{s}\, {x}"
-        if o != "0":
-            body += f" - {o[1:]}" if o.startswith("-") else f" + {o}"
+        index = (
+            _channel_indices(layer, [len(layer.input_shape) - 1])
+            if per_channel
+            else (hidden_indices(layer.input_shape))
+        )
+        c = (at(index[-1]),)
+        body: Expr = read_all("x", 0, index)
+        s_text = constant_latex(scale, "s_c")
+        if s_text != "1":
+            s: Expr = (
+                Read("s", ("const", np.asarray(scale, dtype=float)), c, batched=False)
+                if isinstance(scale, list)
+                else Const(float(scale), s_text)
+            )
+            body = Prod((s, body))
+        o_text = constant_latex(offset, "o_c")
+        if isinstance(offset, list):
+            body = Sum(
+                (body, Read("o", ("const", np.asarray(offset, dtype=float)), c, batched=False))
+            )
+        elif o_text != "0":
+            body = Sum((body, Const(float(offset), o_text)))
         values = ""
         if isinstance(scale, list):
             values += rf", \quad s = ({', '.join(number(v) for v in scale)})"
         if isinstance(offset, list):
             values += rf", \quad o = ({', '.join(number(v) for v in offset)})"
-        return f"{lhs} = {body}{values}"
+        return TensorEquation(index, body, note=values)
 
 
 def constant_latex(value: float | list[float], symbol: str) -> str:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import numpy as np
+
 from generator.layers.common import (
     AXIS_NAMES,
     as_tuple,
@@ -11,7 +15,10 @@ from generator.layers.common import (
     window_output,
     with_dims,
 )
+from generator.layers.conv import padding_before
 from generator.layers.registry import LayerHandler, ShapeMath, register
+from generator.layers.tensor_equation import TensorEquation
+from generator.layers.tensor_expr import Func, Idx, Prod, Read, Reduce, Term, at
 from generator.model.graph import LayerRecord
 
 _RANK = {"1D": 1, "2D": 2, "3D": 3}
@@ -30,20 +37,6 @@ def _window(layer: LayerRecord) -> tuple[int, tuple[int, ...], tuple[int, ...], 
     strides = layer.config.get("strides")
     strides = size if strides is None else as_tuple(strides, rank)
     return rank, size, strides, layer.config.get("padding", "valid")
-
-
-def _window_limits(
-    out_idx: tuple[str, ...], win_idx: tuple[str, ...], size: tuple[int, ...]
-) -> str:
-    """`0 \\le u < 2,\\, 0 \\le v < 2`: the range of every offset in the window."""
-    return r",\, ".join(rf"0 \le {w} < {k}" for w, k in zip(win_idx, size, strict=True))
-
-
-def _positions(out_idx: tuple[str, ...], win_idx: tuple[str, ...], strides: tuple[int, ...]) -> str:
-    """`2i+u,\\, 2j+v`: the input position that offset `(u, v)` of window `(i, j)` reads."""
-    return r",\, ".join(
-        f"{'' if s == 1 else s}{o}+{w}" for o, w, s in zip(out_idx, win_idx, strides, strict=True)
-    )
 
 
 class _WindowPooling(LayerHandler):
@@ -65,28 +58,35 @@ class _WindowPooling(LayerHandler):
         )
         return ShapeMath(shape=shape, steps=steps_for(AXIS_NAMES[rank], formulas), note=note)
 
-    def _parts(self, layer: LayerRecord) -> tuple[str, str, str]:
-        rank, size, strides, _ = _window(layer)
-        out_idx, win_idx = _OUT_IDX[rank], _WIN_IDX[rank]
-        lhs = f"a_{{{','.join(out_idx)},c}}"
-        # With `same` padding the windows start before the input: index the padded input.
-        x = r"\tilde{x}" if _window(layer)[3] == "same" else "x"
-        x = f"{x}_{{{_positions(out_idx, win_idx, strides)},\\, c}}"
-        return lhs, _window_limits(out_idx, win_idx, size), x
+    def window_equation(self, layer: LayerRecord, kind: str, outside: float) -> TensorEquation:
+        """`a_{i,j,c} = op_{u,v} x_{s i + u - p, s j + v - p, c}` over the pool window."""
+        rank, size, strides, padding = _window(layer)
+        axes = spatial_axes(layer, rank)
+        out_shape = self.output_shape(layer).shape
+        out = tuple(Idx(n, out_shape[a]) for n, a in zip(_OUT_IDX[rank], axes, strict=True))
+        win = tuple(Idx(n, k) for n, k in zip(_WIN_IDX[rank], size, strict=True))
+        c = Idx("c", layer.input_shape[-1 if channels_last(layer) else 1])
+        spatial = tuple(
+            at(Term(o, s), w, -padding_before(layer.input_shape[a], o.size, w.size, s, 1, padding))
+            for o, w, s, a in zip(out, win, strides, axes, strict=True)
+        )
+        first = not channels_last(layer)
+        maps = (at(c), *spatial) if first else (*spatial, at(c))
+        padded = padding == "same"
+        x = Read("x", ("input", 0), maps, outside=outside if padded else None)
+        body = Reduce(kind if padded or kind != "mean_inside" else "mean", win, x, style="limits")
+        return TensorEquation((c, *out) if first else (*out, c), body)
 
 
 @register("MaxPooling1D", "MaxPooling2D", "MaxPooling3D")
 class MaxPoolingHandler(_WindowPooling):
     summary = "max pooling: the largest input in each window, channel by channel"
 
-    def equation(self, layer: LayerRecord) -> str:
-        lhs, limits, x = self._parts(layer)
-        eq = rf"{lhs} = \max_{{{limits}}} {x}"
+    def equation(self, layer: LayerRecord) -> TensorEquation:
+        eq = self.window_equation(layer, "max", -np.inf)
         if _window(layer)[3] == "same":
-            eq += (
-                r" \quad (\tilde{x}: x \text{ padded with } -\infty \text{, so padding never "
-                r"wins})"
-            )
+            note = r" \quad (x = -\infty \text{ outside the input, so padding never wins})"
+            eq = replace(eq, note=note)
         return eq
 
 
@@ -94,20 +94,15 @@ class MaxPoolingHandler(_WindowPooling):
 class AveragePoolingHandler(_WindowPooling):
     summary = "average pooling: the mean of each window, channel by channel"
 
-    def equation(self, layer: LayerRecord) -> str:
-        lhs, limits, x = self._parts(layer)
-        _, size, _, padding = _window(layer)
-        count = 1
-        for k in size:
-            count *= k
-        if padding == "same":
-            window = ",".join(_OUT_IDX[_rank(layer)])
-            return (
-                rf"{lhs} = \frac{{1}}{{|N_{{{window}}}|}} \sum_{{{limits}:\ \text{{inside}}}}"
-                rf" {x} \quad (\tilde{{x}}: x \text{{ padded}};\ N_{{{window}}}: \text{{the "
-                r"window's positions inside } x \text{; padding is not counted in the mean})"
+    def equation(self, layer: LayerRecord) -> TensorEquation:
+        eq = self.window_equation(layer, "mean_inside", np.nan)
+        if _window(layer)[3] == "same":
+            note = (
+                r" \quad (N: \text{the offsets of the window that fall inside } x"
+                r"\text{; padding is not counted in the mean})"
             )
-        return rf"{lhs} = \frac{{1}}{{{count}}} \sum_{{{limits}}} {x}"
+            eq = replace(eq, note=note)
+        return eq
 
 
 @register(
@@ -129,17 +124,31 @@ class GlobalPoolingHandler(LayerHandler):
             return ShapeMath(shape=tuple(1 if i in axes else d for i, d in enumerate(shape)))
         return ShapeMath(shape=tuple(d for i, d in enumerate(shape) if i not in axes))
 
-    def equation(self, layer: LayerRecord) -> str:
+    def equation(self, layer: LayerRecord) -> TensorEquation:
         rank = _rank(layer)
-        idx = _WIN_IDX[rank]
         axes = spatial_axes(layer, rank)
-        dims = [layer.input_shape[a] for a in axes]
-        ranges = r",\, ".join(
-            rf"0 \le {i} < {'n' if n is None else n}" for i, n in zip(idx, dims, strict=True)
-        )
-        x = f"x_{{{','.join(idx)},c}}" if channels_last(layer) else f"x_{{c,{','.join(idx)}}}"
-        if "Max" in layer.type:
-            return rf"a_c = \max_{{{ranges}}} {x}"
-        count = " ".join("n" if n is None else str(n) for n in dims)
-        count = count.replace(" ", r" \cdot ")
-        return rf"a_c = \frac{{1}}{{{count}}} \sum_{{{ranges}}} {x}"
+        win = tuple(Idx(n, layer.input_shape[a]) for n, a in zip(_WIN_IDX[rank], axes, strict=True))
+        c = Idx("c", layer.input_shape[-1 if channels_last(layer) else 1])
+        first = not channels_last(layer)
+        x = Read("x", ("input", 0), (at(c), *map(at, win)) if first else (*map(at, win), at(c)))
+        kind = "max" if "Max" in layer.type else "mean"
+        if kind == "mean" and rank == 1 and len(layer.input_shapes) == 2:
+            return _masked_mean(win[0], c, first)
+        out: tuple[Idx, ...] = (c,)
+        if layer.config.get("keepdims", False):
+            ones = tuple(Idx(f"o{k}", 1, shown=False) for k in range(rank))
+            out = (c, *ones) if first else (*ones, c)
+        return TensorEquation(out, Reduce(kind, win, x, style="limits"))
+
+
+def _masked_mean(t: Idx, c: Idx, first: bool) -> TensorEquation:
+    """Average pooling over the steps the mask keeps: `sum_t m_t x_{t,c} / sum_t m_t`."""
+    x = Read("x", ("input", 0), (at(c), at(t)) if first else (at(t), at(c)))
+    mask = Read("m", ("input", 1), (at(t),))
+    body = Func(
+        lambda num, den: num / den,
+        (Reduce("sum", (t,), Prod((mask, x))), Reduce("sum", (t,), mask)),
+        r"\frac{{{0}}}{{{1}}}",
+    )
+    note = r" \quad (m_u = 1 \text{ for the steps the mask keeps, else } 0)"
+    return TensorEquation((c,), body, note=note)

@@ -10,6 +10,11 @@ A handler derives three things from a `LayerRecord`, never from Keras itself:
 - `params`: the parameter count as a formula, split into trainable and non-trainable parts;
 - `equation`: what the layer computes, as a `LayerEquation`: an object that prints itself in LaTeX
   index notation and evaluates itself with NumPy (checked against Keras's output of the layer).
+
+Most handlers build a `TensorEquation` (`generator/layers/tensor_equation.py`): output indices
+with their ranges, a right-hand side of `Read`s through affine index maps (`s i + d u - p`),
+`Reduce`s over window indices and `Func`s, and an activation from the activation table; a layer
+that is not an indexed sum (a recurrence over time) may implement the protocol directly.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ from string import Template
 
 from generator.layers.activation import number
 from generator.layers.registry import LayerHandler, register
+from generator.layers.tensor_equation import TensorEquation, hidden_indices, read_all
 from generator.model.graph import LayerRecord
 
 _TRAINING = {
@@ -28,7 +29,7 @@ _TRAINING = {
 class RegularizationHandler(LayerHandler):
     summary = "regularization: noise or a penalty while training, the identity at inference"
 
-    def equation(self, layer: LayerRecord) -> str:
+    def equation(self, layer: LayerRecord) -> TensorEquation:
         values = {
             key: number(layer.config.get(key) or 0.0) for key in ("rate", "stddev", "l1", "l2")
         }
@@ -38,4 +39,6 @@ class RegularizationHandler(LayerHandler):
             or "0"
         )
         training = Template(_TRAINING[layer.type]).substitute(values)
-        return rf"a = x \quad (\text{{at inference}};\ {training})"
+        indices = hidden_indices(layer.input_shape)
+        note = rf" \quad (\text{{at inference}};\ {training})"
+        return TensorEquation(indices, read_all("x", 0, indices), note=note)

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
 from generator.layers.common import AXIS_NAMES, as_tuple, spatial_axes, with_dims
 from generator.layers.formula import Add, Formula, Mul, Sub, Sym, product
 from generator.layers.registry import DimStep, LayerHandler, ShapeMath, register
+from generator.layers.tensor_equation import IndexMapEquation, TensorEquation
+from generator.layers.tensor_expr import Context, Expr, Func, Idx, Prod, Read, Reduce, Term, at
 from generator.model.graph import LayerRecord, Shape
 
 _RANK = {"1D": 1, "2D": 2, "3D": 3}
@@ -47,22 +54,28 @@ class FlattenHandler(LayerHandler):
             steps=(DimStep(label="n'", formula=formula),),
         )
 
-    def equation(self, layer: LayerRecord) -> str:
+    def equation(self, layer: LayerRecord) -> IndexMapEquation:
         dims = list(layer.input_shape[1:])
-        letters = list(_LETTERS[: len(dims)])
+        # An image's entries are x_{i,j,c}, as the pooling or convolution before wrote them.
+        letters = ["i", "j", "c"] if len(dims) == 3 else list(_LETTERS[: len(dims)])
+        order = tuple(range(len(dims)))
+        size = self.output_shape(layer).shape[1]
         if len(dims) <= 1:
-            return r"a_i = x_i"
+            return IndexMapEquation(r"a_i = x_i", (size,))
         x_index = _index(letters)
         if layer.config.get("data_format") == "channels_first":
             # Keras moves the channels last before flattening, as for channels-last inputs.
             letters, dims = [*letters[1:], letters[0]], [*dims[1:], dims[0]]
+            order = (*range(1, len(order)), 0)
         # Row-major (C) order: the last index runs fastest.
-        flat = letters[0]
-        for letter, d in zip(letters[1:], dims[1:], strict=True):
-            size = "n" if d is None else str(d)
+        flat, numbers = letters[0], f"{{{order[0]}}}"
+        for axis, letter, d in zip(order[1:], letters[1:], dims[1:], strict=True):
             flat = f"({flat})" if "+" in flat else flat
-            flat = rf"{flat} \cdot {size} + {letter}"
-        return rf"a_{{{flat}}} = x_{{{x_index}}}"
+            numbers = f"({numbers})" if "+" in numbers else numbers
+            flat = rf"{'n' if d is None else d} {flat} + {letter}"
+            numbers = rf"{d} \cdot {numbers} + {{{axis}}}"
+        text = rf"a_n = x_{{{x_index}}}, \quad n = {flat}"
+        return IndexMapEquation(text, (size,), order, numbers)
 
 
 @register("Reshape")
@@ -86,13 +99,14 @@ class ReshapeHandler(LayerHandler):
             )
         return ShapeMath(shape=(layer.input_shape[0], *target))
 
-    def equation(self, layer: LayerRecord) -> str:
+    def equation(self, layer: LayerRecord) -> IndexMapEquation:
         shape = self.output_shape(layer).shape[1:]
         dims = r" \times ".join("n" if d is None else str(d) for d in shape)
-        return (
+        text = (
             rf"a = \mathrm{{reshape}}_{{{dims}}}(x), \quad "
             r"\mathrm{vec}(a) = \mathrm{vec}(x) \ (\text{row-major order})"
         )
+        return IndexMapEquation(text, tuple(shape))
 
 
 @register("Permute")
@@ -104,11 +118,12 @@ class PermuteHandler(LayerHandler):
         shape = layer.input_shape
         return ShapeMath(shape=(shape[0], *(shape[d] for d in dims)))
 
-    def equation(self, layer: LayerRecord) -> str:
+    def equation(self, layer: LayerRecord) -> TensorEquation:
         dims = layer.config["dims"]
-        letters = _LETTERS[: len(dims)]
-        out = [letters[d - 1] for d in dims]
-        return rf"a_{{{_index(out)}}} = x_{{{_index(letters)}}}"
+        shape = layer.input_shape
+        letters = [Idx(n, shape[k + 1]) for k, n in enumerate(_LETTERS[: len(dims)])]
+        out = tuple(letters[d - 1] for d in dims)
+        return TensorEquation(out, Read("x", ("input", 0), tuple(at(i) for i in letters)))
 
 
 @register("RepeatVector")
@@ -119,9 +134,11 @@ class RepeatVectorHandler(LayerHandler):
         shape = layer.input_shape
         return ShapeMath(shape=(shape[0], layer.config["n"], *shape[1:]))
 
-    def equation(self, layer: LayerRecord) -> str:
+    def equation(self, layer: LayerRecord) -> TensorEquation:
         n = layer.config["n"]
-        return rf"a_{{t,j}} = x_j, \quad t = 0, \dots, {n - 1}"
+        t, j = Idx("t", n), Idx("j", layer.input_shape[-1])
+        note = rf", \quad t = 0, \dots, {n - 1}"
+        return TensorEquation((t, j), Read("x", ("input", 0), (at(j),)), note=note)
 
 
 def _pairs(value, rank: int) -> list[tuple[int, int]]:
@@ -164,14 +181,17 @@ class _EdgeHandler(LayerHandler):
             shape=with_dims(layer.input_shape, axes, dims, None, layer), steps=tuple(steps)
         )
 
-    def _shifted(self, layer: LayerRecord) -> tuple[str, str]:
-        rank, _, pairs = self._axes(layer)
-        op = "-" if self.sign > 0 else "+"
-        idx = _IDX[rank]
-        src = [
-            i if start == 0 else f"{i}{op}{start}" for i, (start, _) in zip(idx, pairs, strict=True)
-        ]
-        return f"a_{{{_index(idx)},c}}", rf"x_{{{_SEP.join(src)},\, c}}"
+    def shifted(self, layer: LayerRecord) -> tuple[tuple[Idx, ...], Read]:
+        """The output's indices and `x` read `start` rows further (cropping) or back (padding)."""
+        rank, axes, pairs = self._axes(layer)
+        out_shape = self.output_shape(layer).shape
+        index = [Idx("c", d) for d in out_shape[1:]]
+        maps = [at(i) for i in index]
+        for axis, name, (start, _) in zip(axes, _IDX[rank], pairs, strict=True):
+            index[axis - 1] = Idx(name, out_shape[axis])
+            maps[axis - 1] = at(index[axis - 1], -self.sign * start)
+        outside = 0.0 if self.sign > 0 else None
+        return tuple(index), Read("x", ("input", 0), tuple(maps), outside=outside)
 
 
 @register("Cropping1D", "Cropping2D", "Cropping3D")
@@ -180,9 +200,9 @@ class CroppingHandler(_EdgeHandler):
     key = "cropping"
     sign = -1
 
-    def equation(self, layer: LayerRecord) -> str:
-        lhs, x = self._shifted(layer)
-        return f"{lhs} = {x}"
+    def equation(self, layer: LayerRecord) -> TensorEquation:
+        index, x = self.shifted(layer)
+        return TensorEquation(index, x)
 
 
 @register("ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D")
@@ -191,12 +211,13 @@ class ZeroPaddingHandler(_EdgeHandler):
     key = "padding"
     sign = 1
 
-    def equation(self, layer: LayerRecord) -> str:
-        lhs, x = self._shifted(layer)
-        return (
-            rf"{lhs} = \begin{{cases}} {x} & \text{{if the index is inside }} x \\ "
-            r"0 & \text{otherwise} \end{cases}"
+    def equation(self, layer: LayerRecord) -> TensorEquation:
+        index, x = self.shifted(layer)
+        template = (
+            r"\begin{{cases}} {0} & \text{{if the index is inside }} x \\ "
+            r"0 & \text{{otherwise}} \end{{cases}}"
         )
+        return TensorEquation(index, Func(lambda v: v, (x,), template))
 
 
 @register("UpSampling1D", "UpSampling2D", "UpSampling3D")
@@ -224,17 +245,58 @@ class UpSamplingHandler(LayerHandler):
             shape=with_dims(layer.input_shape, axes, dims, None, layer), steps=tuple(steps)
         )
 
-    def equation(self, layer: LayerRecord) -> str:
-        rank, size, _ = self._size(layer)
-        idx = _IDX[rank]
-        lhs = f"a_{{{_index(idx)},c}}"
+    def equation(self, layer: LayerRecord) -> TensorEquation:
+        rank, size, axes = self._size(layer)
+        out_shape = self.output_shape(layer).shape
+        index = [Idx("c", d) for d in out_shape[1:]]
+        for axis, name in zip(axes, _IDX[rank], strict=True):
+            index[axis - 1] = Idx(name, out_shape[axis])
         if layer.config.get("interpolation", "nearest") == "bilinear":
-            (si, sj), (i, j) = size, idx
-            return (
-                rf"{lhs} = \sum_{{u,v}} \max(0, 1 - |y_{i} - u|)\, \max(0, 1 - |y'_{j} - v|)\, "
-                rf"x_{{u,v,c}}, \quad y_{i} = \frac{{{i} + 1/2}}{{{si}}} - \frac{{1}}{{2}},\ "
-                rf"y'_{j} = \frac{{{j} + 1/2}}{{{sj}}} - \frac{{1}}{{2}} \quad "
-                r"(\text{clamped to the input's edges})"
-            )
-        src = [i if s == 1 else rf"\lfloor {i}/{s} \rfloor" for i, s in zip(idx, size, strict=True)]
-        return rf"{lhs} = x_{{{_SEP.join(src)},\, c}}"
+            return _bilinear(layer, tuple(index), axes, size)
+        maps = [at(i) for i in index]
+        for axis, s in zip(axes, size, strict=True):
+            maps[axis - 1] = at(Term(index[axis - 1], div=s))
+        return TensorEquation(tuple(index), Read("x", ("input", 0), tuple(maps)))
+
+
+@dataclass(frozen=True)
+class _IndexWeight(Expr):
+    """`max(0, 1 - |y_i - u|)`: how much input row `u` weighs in output row `i`."""
+
+    out: Idx
+    source: Idx
+    scale: int
+    size: int
+    symbol: str
+
+    def latex(self) -> str:
+        return rf"\max(0, 1 - |{self.symbol}_{self.out.name} - {self.source.name}|)"
+
+    def values(self, ctx: Context, env: Mapping[str, np.ndarray]) -> np.ndarray:
+        y = np.clip((env[self.out.name] + 0.5) / self.scale - 0.5, 0, self.size - 1)
+        return np.maximum(0.0, 1.0 - np.abs(y - env[self.source.name]))
+
+
+def _bilinear(
+    layer: LayerRecord, index: tuple[Idx, ...], axes: list[int], size: tuple[int, ...]
+) -> TensorEquation:
+    """Half-pixel bilinear interpolation, as `tf.image.resize` computes it."""
+    (ai, aj), (si, sj) = axes, size
+    i, j = index[ai - 1], index[aj - 1]
+    n_i, n_j = layer.input_shape[ai], layer.input_shape[aj]
+    u, v = Idx("u", n_i), Idx("v", n_j)
+    maps = [at(k) for k in index]
+    maps[ai - 1], maps[aj - 1] = at(u), at(v)
+    x = Read("x", ("input", 0), tuple(maps))
+
+    body = Reduce(
+        "sum",
+        (u, v),
+        Prod((_IndexWeight(i, u, si, n_i, "y"), _IndexWeight(j, v, sj, n_j, "y'"), x)),
+    )
+    note = (
+        rf", \quad y_{i.name} = \frac{{{i.name} + 1/2}}{{{si}}} - \frac{{1}}{{2}},\ "
+        rf"y'_{j.name} = \frac{{{j.name} + 1/2}}{{{sj}}} - \frac{{1}}{{2}} \quad "
+        r"(\text{clamped to the input's edges})"
+    )
+    return TensorEquation(index, body, note=note)

@@ -1,5 +1,4 @@
-"""A layer's equation as an object: output indices, a right-hand side, an activation; printed
-in LaTeX and evaluated with NumPy at chosen output positions."""
+"""The layer equation as an object: printed in LaTeX, evaluated with NumPy at chosen positions."""
 
 from __future__ import annotations
 
@@ -11,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from generator.layers.registry import WorkedExample
-from generator.layers.tensor_expr import BATCH, Context, Expr, Idx, Term, number
+from generator.layers.tensor_expr import BATCH, Context, Expr, Func, Idx, Read, Term, at, number
 from generator.model.activations import activation_latex, activation_name, numpy_function
 
 #: Activations that act on a whole vector (the last axis), not on each number by itself.
@@ -104,6 +103,8 @@ class TensorEquation:
             main = rf"{vector}, \quad z_{{{labels}}} = {body}"
         elif name == "linear":
             main = f"{self.lhs()} = {body}"
+        elif isinstance(self.body, Read) and not any(m.shown for m in self.body.maps):
+            main = rf"{self.lhs()} = {activation_latex(name)}({body})"
         else:
             main = rf"{self.lhs()} = {activation_latex(name)}\!\left({body}\right)"
         if self.ranges:
@@ -143,13 +144,15 @@ class TensorEquation:
         """The output at `positions` (P x (1 + rank)), the activation applied."""
         name = activation_name(self.activation)
         if name in VECTOR_ACTIVATIONS:
+            # The whole vector at each distinct leading position, computed once.
             n = self.indices[-1].size
-            full = np.repeat(positions, n, axis=0)
-            full[:, -1] = np.tile(np.arange(n), len(positions))
-            z = self._pre_activation(ctx, full).reshape(len(positions), n)
+            leading, which = np.unique(positions[:, :-1], axis=0, return_inverse=True)
+            full = np.repeat(np.column_stack([leading, np.zeros(len(leading), int)]), n, axis=0)
+            full[:, -1] = np.tile(np.arange(n), len(leading))
+            z = self._pre_activation(ctx, full).reshape(len(leading), n)
             a = _softmax(z, log=name == "log_softmax")
-            return a[np.arange(len(positions)), positions[:, -1]]
-        z = self._pre_activation(ctx, positions)
+            return a[np.asarray(which).reshape(-1), positions[:, -1]]
+        z = self._pre_activation(ctx, positions).astype(np.float64)
         if name == "linear":
             return z
         return numpy_function(name)(z, **self.activation_params)
@@ -235,15 +238,17 @@ class TensorEquation:
 
 @dataclass(frozen=True)
 class IndexMapEquation:
-    """A layer that only moves numbers (Flatten, Reshape): output entry `n` is input entry `m`.
+    """A layer that only moves numbers (Flatten, Reshape): the input read in row-major order
+    (its axes taken in `source_order`), written in row-major order into the `output` shape.
 
-    `latex` says where each input entry lands; `source(flat)` gives, for row-major positions
-    of the output (batch excluded), the row-major positions in the input they copy.
+    `text` says where each input entry lands; `position` (Flatten) is the output position of
+    input entry `(i, j, k)` in LaTeX, `{0}`, `{1}`, ... standing for the input's indices.
     """
 
     text: str
     output: tuple[int, ...]
-    source_order: tuple[int, ...] | None = None  # the input's axes in the order they are read
+    source_order: tuple[int, ...] | None = None
+    position: str = ""
 
     def latex(self) -> str:
         return self.text
@@ -261,12 +266,43 @@ class IndexMapEquation:
         return sample_positions(output_shape, count, rng)
 
     def worked_example(self, inputs, weights, index=None):
-        index = tuple(index if index is not None else (np.prod(self.output) - 1,))
-        out = self.evaluate(inputs, weights)
-        value = float(out[(0, *index)])
-        return WorkedExample(index=index, value=value, latex=f"a_{{{index}}} = {_plain(value)}")
+        """Where one output entry comes from: `a_{18} = x_{1,2,0} = 0.25`."""
+        x = np.asarray(inputs[0])
+        dims = x.shape[1:]
+        order = self.source_order or tuple(range(len(dims)))
+        if index is None:
+            index = tuple(d // 2 for d in self.output)
+        flat = int(np.ravel_multi_index(tuple(index), self.output))
+        read = np.unravel_index(flat, tuple(dims[a] for a in order))
+        source = [0] * len(dims)
+        for axis, value in zip(order, read, strict=True):
+            source[axis] = int(value)
+        value = float(x[(0, *source)])
+        lhs = ",".join(str(int(i)) for i in index)
+        rhs = ",".join(str(i) for i in source)
+        text = rf"a_{{{lhs}}} = x_{{{rhs}}} = {_plain(value)}"
+        if self.position:
+            where = self.position.format(*source)
+            text = rf"n = {where} = {flat}: \quad " + text
+        return WorkedExample(index=tuple(int(i) for i in index), value=value, latex=text)
 
 
 def activation_spec(config: Mapping[str, Any]) -> str:
     """The name of a layer's activation in the table (`linear` when it has none)."""
     return activation_name(config.get("activation", "linear"))
+
+
+def hidden_indices(shape: Sequence[int | None], prefix: str = "t") -> tuple[Idx, ...]:
+    """One unprinted index per axis of `shape` (batch excluded): `a = f(x)` entry by entry."""
+    return tuple(Idx(f"{prefix}{k}", d, shown=False) for k, d in enumerate(shape[1:]))
+
+
+def read_all(symbol: str, k: int, indices: Sequence[Idx]) -> Read:
+    """Input `k` read at the same position as the output: `x` (or `x_{i,j}` if shown)."""
+    return Read(symbol, ("input", k), tuple(at(i) for i in indices))
+
+
+def entrywise(shape: Sequence[int | None], fn, template: str, note: str = "") -> TensorEquation:
+    """`a = f(x)` applied to every entry; `template` writes `f` of `{0}` in LaTeX."""
+    indices = hidden_indices(shape)
+    return TensorEquation(indices, Func(fn, (read_all("x", 0, indices),), template), note=note)

@@ -1,9 +1,4 @@
-"""Index expressions: indices with ranges, affine index maps, and the terms a layer sums or maxes.
-
-Every node prints itself in LaTeX (`latex()`), evaluates itself with NumPy on many output positions
-at once (`values(ctx, env)`: `env` maps an index name to an integer array, one axis per open
-reduction) and writes itself with the numbers put in at one position (`numbers(ctx, env)`).
-"""
+"""Index expressions: indices with ranges, affine index maps, and the terms a layer reduces."""
 
 from __future__ import annotations
 
@@ -144,6 +139,9 @@ class Context:
         if kind == "input":
             return self.inputs[key]
         if kind == "weight":
+            if key not in self.weights:
+                known = ", ".join(sorted(self.weights)) or "none"
+                raise KeyError(f"the equation reads weight {key!r}; the layer has: {known}")
             return self.weights[key]
         if kind == "const":
             return np.asarray(key)
@@ -151,7 +149,13 @@ class Context:
 
 
 class Expr:
-    """A node of an equation's right-hand side."""
+    """A node of an equation's right-hand side.
+
+    Every node prints itself in LaTeX (`latex()`), evaluates itself with NumPy at many output
+    positions at once (`values(ctx, env)`: `env` maps an index name to an integer array, with one
+    trailing axis per open reduction) and writes itself with the numbers put in at one position
+    (`numbers(ctx, env)`).
+    """
 
     def latex(self) -> str:
         raise NotImplementedError
@@ -196,7 +200,7 @@ class Read(Expr):
             return self.symbol
         if len(subs) == 1 and len(subs[0]) == 1:
             return f"{self.symbol}_{subs[0]}"
-        sep = r",\, " if any(len(s) > 2 for s in subs) else ","
+        sep = r",\, " if any(" " in s for s in subs) else ","
         return f"{self.symbol}_{{{sep.join(subs)}}}"
 
     def values(self, ctx: Context, env: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -250,7 +254,11 @@ class Sum(Expr):
     def latex(self) -> str:
         out = self.terms[0].latex()
         for t in self.terms[1:]:
-            out += f" - {t.arg.latex()}" if isinstance(t, Neg) else f" + {t.latex()}"
+            text = t.arg.latex() if isinstance(t, Neg) else t.latex()
+            if isinstance(t, Neg) or text.startswith("-"):
+                out += f" - {text.removeprefix('-')}"
+            else:
+                out += f" + {text}"
         return out
 
     def values(self, ctx: Context, env: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -357,6 +365,9 @@ class Reduce(Expr):
     def _body(self, ctx: Context, env: Mapping[str, np.ndarray]) -> np.ndarray:
         """The body at every combination of the window indices, on trailing axes."""
         k = len(self.indices)
+        unknown = [i.name for i in self.indices if i.size is None]
+        if unknown:
+            raise ValueError(f"the range of {', '.join(unknown)} is unknown (an axis of size None)")
         inner = {name: np.asarray(v)[(..., *([None] * k))] for name, v in env.items()}
         depth = next(iter(inner.values())).ndim - k if inner else 0
         for pos, idx in enumerate(self.indices):
@@ -374,15 +385,15 @@ class Reduce(Expr):
     def numbers(self, ctx: Context, env: Mapping[str, np.ndarray]) -> str:
         scalar = {name: np.asarray(v).reshape(-1)[:1] for name, v in env.items()}
         count = math.prod(i.size for i in self.indices)
-        if self.kind == "mean_inside":
-            count = int(np.count_nonzero(~np.isnan(self._body(ctx, scalar))))
+        if self.kind != "sum":  # what lies outside (nan, -inf: padding) is not a term
+            count = int(np.count_nonzero(np.isfinite(self._body(ctx, scalar))))
         terms = []
         for combo in itertools.product(*(range(i.size) for i in self.indices)):
             inner = dict(scalar)
             inner.update(
                 {i.name: np.asarray([v]) for i, v in zip(self.indices, combo, strict=True)}
             )
-            if self.kind == "mean_inside" and np.isnan(self.body.values(ctx, inner)).any():
+            if self.kind != "sum" and not np.isfinite(self.body.values(ctx, inner)).all():
                 continue
             terms.append(self.body.numbers(ctx, inner))
             if len(terms) == SHOWN_TERMS + 1:
