@@ -41,7 +41,17 @@ def _quiet_tensorflow() -> None:
     help="Significant digits of weights in LaTeX.",
 )
 @click.option("--unsafe", is_flag=True, help="Allow code stored in the file to run when loading.")
-def math_command(model_path: Path, fmt: str, digits: int, unsafe: bool) -> None:
+@click.option(
+    "--sample",
+    "sample_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Input for the checks and worked examples: .npy (one input) or .npz (by input name); "
+    "its first item is the example.",
+)
+def math_command(
+    model_path: Path, fmt: str, digits: int, unsafe: bool, sample_path: Path | None
+) -> None:
     """Print the derived math of a saved Keras model (MODEL_PATH, a .keras file)."""
     _quiet_tensorflow()
     if unsafe:
@@ -53,7 +63,12 @@ def math_command(model_path: Path, fmt: str, digits: int, unsafe: bool) -> None:
     from generator.model.loading import load_model
 
     model = load_model(model_path, unsafe=unsafe)
-    math = analyze_model(model, settings=MathSettings(digits=digits))
+    sample = None
+    if sample_path is not None:
+        from generator.model.probe import read_sample
+
+        sample = read_sample(sample_path, model)
+    math = analyze_model(model, sample=sample, settings=MathSettings(digits=digits))
     click.echo(render_math(math, fmt, model_path))
 
 

@@ -93,13 +93,16 @@ def _layer_record(layer: Any, node: Any, with_weights: bool, values: dict) -> La
         children = describe_model(layer, with_weights=with_weights)
         for key, value in children.weight_values.items():
             values[key] = value
+    names = [_weight_name(layer, w) for w in layer.weights]
+    if len(set(names)) < len(names):  # a loaded wrapper's paths lack its name: keep them whole
+        names = [getattr(w, "path", w.name) for w in layer.weights]
     weights = tuple(
         WeightRecord(
-            name=_weight_name(layer, w),
+            name=name,
             shape=tuple(int(d) for d in w.shape),
             trainable=bool(w.trainable),
         )
-        for w in layer.weights
+        for name, w in zip(names, layer.weights, strict=True)
     )
     if with_weights and children is None:
         for record, array in zip(weights, layer.get_weights(), strict=True):

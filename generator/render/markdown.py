@@ -9,6 +9,7 @@ from __future__ import annotations
 from generator.equation.analyze import ModelMath
 from generator.layers.derive import DerivedLayer, shape_text
 from generator.render.equation_page import equation_section
+from generator.render.worked import worked_markdown
 
 #: Longest Keras code line shown whole in the architecture table; longer ones are cut there
 #: and shown in full in the layer's own section.
@@ -33,7 +34,10 @@ def model_page(math: ModelMath, heading_level: int = 1, title: str | None = None
         architecture_table(math),
         _code_section(math, h),
         f"{h}# Layer by layer",
-        *(layer_section(layer, i, h + "##") for i, layer in enumerate(math.layers, start=1)),
+        *(
+            layer_section(layer, i, h + "##", worked_markdown(*_checked(math, layer)))
+            for i, layer in enumerate(math.layers, start=1)
+        ),
     ]
     if math.equation is not None:
         parts += [
@@ -137,8 +141,15 @@ def display(latex: str) -> str:
     return f"$$\n{latex.strip()}\n$$"
 
 
-def layer_section(layer: DerivedLayer, index: int, h: str) -> str:
-    """One layer: its code line, shape derivation, parameter derivation and equation."""
+def _checked(math: ModelMath, layer: DerivedLayer) -> tuple:
+    """The layer's worked example and equation check, where the analysis made them."""
+    name = layer.record.name
+    return getattr(math, "worked", {}).get(name), getattr(math, "layer_checks", {}).get(name)
+
+
+def layer_section(layer: DerivedLayer, index: int, h: str, worked: str = "") -> str:
+    """One layer: its code line, shape derivation, parameter derivation, equation and worked
+    example (`worked`, Markdown from `generator.render.worked`)."""
     record = layer.record
     parts = [f"{h} {index}. `{record.name}` ({record.type})"]
     if record.code:
@@ -151,6 +162,8 @@ def layer_section(layer: DerivedLayer, index: int, h: str) -> str:
     parts.append(_params_text(layer))
     if layer.equation_latex:
         parts += ["**Equation**", display(layer.equation_latex)]
+    if worked:
+        parts.append(worked)
     if layer.note:
         parts.append(f"!!! note\n    {layer.note}")
     if layer.children is not None:
