@@ -27,7 +27,7 @@ from generator.equation.build import (
 )
 from generator.equation.collapse import Collapse, affine_collapse
 from generator.equation.latex import EquationLatexPrinter, closed_form_latex
-from generator.equation.layered import count_text, layered_latex, rough_ops
+from generator.equation.layered import Step, count_text, layered_latex, layered_steps, rough_ops
 from generator.equation.settings import MathSettings
 from generator.equation.verify import keras_prober, predict_error, sample_inputs
 from generator.layers.derive import Check, DerivedModel
@@ -77,6 +77,7 @@ class ComposedEquation:
     expressions: tuple[sp.Expr, ...] = field(default=(), compare=False, repr=False)
     inputs: tuple[sp.Symbol, ...] = field(default=(), compare=False, repr=False)
     folded: tuple[str, ...] = ()
+    steps: tuple[Step, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The `equation` field of `course math --format json`."""
@@ -85,6 +86,7 @@ class ComposedEquation:
             "numpy": self.numpy,
             "symbolic_latex": self.symbolic_latex,
             "max_abs_error": self.max_abs_error,
+            "steps": [step.to_json() for step in self.steps],
         }
 
     def function(self):
@@ -117,7 +119,7 @@ class ComposedEquation:
             f"$$\n{self.latex}\n$$",
             "In symbols, with $W^{(l)}_{j,i}$ the weight from input $i$ to unit $j$ of layer $l$ "
             "($W^{(l)}$ is Keras's `kernel` transposed) and $b^{(l)}_j$ the bias of unit $j$ "
-            "(layers numbered as in $f = f_L \\circ \\dots \\circ f_1$):",
+            "(layers numbered as in the architecture table):",
             f"$$\n{self.symbolic_latex}\n$$",
             f"Written out, this expression has {count_text(self.expansion_ops)} operations.",
         ]
@@ -199,6 +201,7 @@ def compose_equation(
     layered = layered_latex(math)
     base = dict(
         layered_latex=layered,
+        steps=layered_steps(math),
         limit=settings.max_closed_form_ops,
         sample_size=settings.sample_size,
         tolerance=settings.tolerance,

@@ -67,6 +67,11 @@ def _io_shapes(layer: DerivedLayer) -> str:
     record = layer.record
     shape_in = r",\ ".join(shape_text(s) for s in record.input_shapes) or "-"
     shape_out = r",\ ".join(shape_text(s) for s in record.output_shapes)
+    if record.output_names:  # several outputs, each named: "output: 256; state h: 256"
+        shape_out = r";\ ".join(
+            rf"\text{{{name}: }} {shape_text(s)}"
+            for name, s in zip(record.output_names, record.output_shapes, strict=True)
+        )
     return rf"${shape_in} \to {shape_out}$"
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from generator.model.graph import LayerRecord, ModelGraph, Shape
+from generator.model.graph import LayerRecord, ModelGraph, Shape, reference
 from generator.torch.registry import (
     CF,
     CL,
@@ -228,7 +228,7 @@ class _GraphTranslator:
             return CL
         wants = []
         for record in self.graph.layers:
-            if name in record.inbound and record.children is None:
+            if name in record.inbound_calls and record.children is None:
                 entry = translation_for(record.type)
                 wants.append(entry.wants if entry is not None else None)
         if len(shape) >= 4:
@@ -237,13 +237,9 @@ class _GraphTranslator:
 
     def layer(self, record: LayerRecord) -> None:
         inputs = [self.env[name] for name in record.inbound]
-        if len(record.output_shapes) != 1:
-            raise TranslationError(
-                f"layer {record.name!r} ({record.type}) has several outputs; "
-                "only single-output layers translate"
-            )
         out = self.variable(record.name)
-        attr = identifier(record.name)
+        # A shared layer's calls use one module, named after the layer.
+        attr = identifier(record.layer_name)
         ctx = LayerContext(record, inputs, attr, out, self.graph.weight_values)
         if record.children is not None:
             result = self.nested(ctx)
@@ -258,11 +254,22 @@ class _GraphTranslator:
         self.program.helpers.update(ctx.helpers)
         self.register(record, ctx.modules)
         self.forward.extend(ctx.lines)
+        if len(record.output_shapes) > 1:
+            self.outputs(record, out, result)
+            return
         if result.expr != out and (ctx.lines or result.expr not in {v.expr for v in inputs}):
             self.forward.append(f"{out} = {result.expr}")
         elif result.expr != out:
             out = result.expr  # the identity at inference: the output is the input
         self.env[record.name] = Value(out, record.output_shape, result.layout)
+
+    def outputs(self, record: LayerRecord, out: str, result: Result) -> None:
+        """A call with several outputs: its translation returns them as a tuple, unpacked here."""
+        names = [out if k == 0 else f"{out}_{k}" for k in range(len(record.output_shapes))]
+        self.names.update(names)
+        self.forward.append(f"{', '.join(names)} = {result.expr}")
+        for k, (name, shape) in enumerate(zip(names, record.output_shapes, strict=True)):
+            self.env[reference(record.name, k, len(names))] = Value(name, shape, result.layout)
 
     def nested(self, ctx: LayerContext) -> Result:
         child = translate_graph(ctx.record.children, self.program)
@@ -289,8 +296,8 @@ class _GraphTranslator:
             for key, value in module.state.items():
                 self.state[f"{module.attr}.{key}"] = value
             self.buffers.update(f"{module.attr}.{key}" for key in module.buffers)
-        if record.name not in self.counts:
-            self.counts[record.name] = LayerCount(
+        if record.layer_name not in self.counts:
+            self.counts[record.layer_name] = LayerCount(
                 record.name, record.type, record.keras_params, params, buffers
             )
 
