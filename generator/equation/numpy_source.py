@@ -221,6 +221,8 @@ def matrix_source(graph, model_name: str | None = None) -> str:
             continue
         if layer.type in AFFINE_LAYERS:
             kind, first, second = _affine_part(layer, index, [0] * width, _Capture(), weights)
+            if " + " in expr and not expr.endswith(")"):
+                expr = f"({expr})"  # a sum, before a product reads it
             if kind == "affine":
                 arrays.append(_array(f"W{index}", first, column=False))
                 expr = f"W{index} @ {expr}"

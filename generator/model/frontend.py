@@ -58,26 +58,27 @@ def describe_model(model: Any, with_weights: bool = False) -> ModelGraph:
             calls[id(node)] = layer.name
             continue
         # Keras numbers a layer's calls within a model as its config's `inbound_nodes` does.
-        index = [n for n in layer._inbound_nodes if id(n) in in_model].index(node)
+        own = [n for n in layer._inbound_nodes if id(n) in in_model]
+        index = next(i for i, n in enumerate(own) if n is node)
         name = layer.name if index == 0 else f"{layer.name}@{index}"
         calls[id(node)] = name
         inbound = tuple(_reference(t, calls) for t in node.input_tensors)
-        if id(layer) in first:
-            # A shared layer: another call of the same weights, counted once.
-            record = replace(
-                first[id(layer)],
-                name=name,
-                shares=layer.name,
-                input_shapes=tuple(_shape(t.shape) for t in node.input_tensors),
-                output_shapes=tuple(_shape(t.shape) for t in node.outputs),
-                inbound=inbound,
-            )
+        if id(layer) not in first:
+            first[id(layer)] = _layer_record(layer, node, with_weights, values)
+        # A shared layer: each call is a record; the calls after Keras's first share its
+        # weights (counted once), whichever call the graph order meets first.
+        record = replace(
+            first[id(layer)],
+            name=name,
+            shares=layer.name if index else "",
+            input_shapes=tuple(_shape(t.shape) for t in node.input_tensors),
+            output_shapes=tuple(_shape(t.shape) for t in node.outputs),
+            inbound=inbound,
+        )
+        if index:
             for (owner, weight), value in list(values.items()):
                 if owner == layer.name:
                     values[(name, weight)] = value
-        else:
-            record = replace(_layer_record(layer, node, with_weights, values), inbound=inbound)
-            first[id(layer)] = record
         layers.append(record)
     inputs = tuple(
         TensorRecord(name=t._keras_history.operation.name, shape=_shape(t.shape))
@@ -135,13 +136,30 @@ def output_names(layer: Any, outputs: int) -> tuple[str, ...]:
 
 
 def _nodes_in_order(graph_model: Any) -> list[Any]:
-    """The model's own nodes, inputs first; within a depth, in the order layers were added."""
+    """The model's own nodes, every node after the nodes it reads; otherwise inputs first and,
+    within a depth, in the order layers were added."""
     by_depth = graph_model._nodes_by_depth
     order = {id(layer): i for i, layer in enumerate(graph_model.layers)}
     nodes = []
     for depth in sorted(by_depth, reverse=True):
         nodes.extend(sorted(by_depth[depth], key=lambda n: order.get(id(n.operation), 0)))
-    return nodes
+    # Keras's depths can put a shared layer's later call before what it reads: repair that.
+    in_model, placed, ordered = {id(n) for n in nodes}, set(), []
+    waiting = list(nodes)
+    while waiting:
+        ready = next(
+            (
+                i
+                for i, node in enumerate(waiting)
+                if all(id(p) in placed for p in node.parent_nodes if id(p) in in_model)
+            ),
+            None,
+        )
+        if ready is None:
+            return nodes  # a cycle cannot happen in a Keras graph; keep Keras's order if it does
+        placed.add(id(waiting[ready]))
+        ordered.append(waiting.pop(ready))
+    return ordered
 
 
 def _layer_record(layer: Any, node: Any, with_weights: bool, values: dict) -> LayerRecord:
