@@ -523,11 +523,12 @@ def _states() -> keras.Model:
 
 
 def _shared_layers() -> keras.Model:
-    """One Dense and one LayerNormalization, each called twice."""
+    """One Dense, one LayerNormalization and one nested model, each called twice."""
     a, b = keras.Input((3, 4), name="a"), keras.Input((3, 4), name="b")
     dense, norm = L.Dense(4, name="shared_dense"), L.LayerNormalization(name="shared_norm")
-    x = norm(dense(a))
-    y = norm(dense(b))
+    block = keras.Sequential([keras.Input((3, 4)), L.Dense(4, activation="tanh")], name="block")
+    x = block(norm(dense(a)))
+    y = block(norm(dense(b)))
     return keras.Model([a, b], L.Add()([x, y]))
 
 

@@ -355,8 +355,8 @@ def _mirrors(backward: Any, forward: Any) -> bool:
 
 
 def _same(value: Any, default: Any) -> bool:
-    if default is None and value in ("linear", "channels_last"):
-        return True  # `activation=None` is stored as "linear", `data_format=None` resolved
+    if default is None and value in ("linear", "channels_last", [], ()):
+        return True  # `activation=None` is stored as "linear", `axis=None` as [], ...
     if isinstance(default, tuple) and isinstance(value, list | tuple):
         return tuple(value) == default
     if isinstance(default, int | float) and isinstance(value, list | tuple) and value:

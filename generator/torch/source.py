@@ -174,6 +174,7 @@ class _GraphTranslator:
         self.buffers: set[str] = set()
         self.attrs: set[str] = set()
         self.counts: dict[str, LayerCount] = {}
+        self.nested_classes: dict[str, TorchClass] = {}
 
     def variable(self, name: str) -> str:
         if self.chain:
@@ -272,7 +273,10 @@ class _GraphTranslator:
             self.env[reference(record.name, k, len(names))] = Value(name, shape, result.layout)
 
     def nested(self, ctx: LayerContext) -> Result:
-        child = translate_graph(ctx.record.children, self.program)
+        child = self.nested_classes.get(ctx.record.layer_name)  # a shared nested model
+        if child is None:
+            child = translate_graph(ctx.record.children, self.program)
+            self.nested_classes[ctx.record.layer_name] = child
         args = ", ".join(ctx.input(i, lay) for i, lay in enumerate(child.input_layouts))
         state = {k: v for k, v in child.state.items()}
         ctx.modules.append(
