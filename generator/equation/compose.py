@@ -2,8 +2,8 @@
 
 `compose_equation` counts the operations of the expanded expression first (in time proportional
 to the parameters) and only builds it under `MathSettings.max_closed_form_ops`; other models get
-the layered form `f = f_L \\circ \\dots \\circ f_1`. The closed form is checked against
-`model.predict` by running the generated NumPy module itself.
+the layered form (`f = f_L \\circ \\dots \\circ f_1`, or step by step where layers branch).
+The closed form is checked against `model.predict` by running the generated NumPy module itself.
 """
 
 from __future__ import annotations
@@ -48,7 +48,9 @@ class ComposedEquation:
         symbolic_latex: the general form, weights as symbols `W^{(l)}_{j,i}`, `b^{(l)}_j`.
         numpy: source of the self-contained NumPy module, or `None` without a closed form.
         max_abs_error: largest difference of the closed form from `model.predict` on the sample.
-        layered_latex: `f = f_L \\circ \\dots \\circ f_1` with every layer's equation.
+        layered_latex: `f = f_L \\circ \\dots \\circ f_1` (a chain) or the steps
+            `a^{(l)} = f_l(...)` (any other graph), with every layer's equation.
+        steps: each call with its inputs (`generator.equation.layered.Step`).
         expansion_ops: operations of the expanded expression (a rough estimate, or `None`,
             for layers outside the closed form).
         collapse: the affine collapse when every activation is linear.

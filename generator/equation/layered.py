@@ -193,11 +193,12 @@ def _recurrent_ops(layer: LayerRecord, x: int) -> int | None:
     recurrent = next((w for w in layer.weights if w.name.endswith("recurrent_kernel")), None)
     if steps is None or kernel is None or recurrent is None:
         return None
-    fan_in, units = prod(kernel.shape[:-1]), recurrent.shape[0]
-    gates = max(1, kernel.shape[-1] // max(units, 1))
+    # A kernel's last axis holds every gate's units; a ConvLSTM's kernels are windows.
+    fan_in, fan_state = prod(kernel.shape[:-1]), prod(recurrent.shape[:-1])
+    gates = max(1, kernel.shape[-1] // max(recurrent.shape[-2], 1))
     state = 0
     for _ in range(steps):
-        state = gates * (fan_in * (x + 2) + units * (state + 2) + 1)
+        state = gates * (fan_in * (x + 2) + fan_state * (state + 2) + 1)
     return state
 
 

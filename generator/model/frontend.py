@@ -314,6 +314,8 @@ def code_line(layer: Any, config: dict | None = None) -> str:
         if name.endswith(("_initializer", "_regularizer", "_constraint")):
             continue
         value = config[name]
+        if name == "axis" and isinstance(value, list | tuple) and not value:
+            value = None  # `Normalization(axis=None)` is stored as an empty list of axes
         if name == "backward_layer" and _mirrors(value, config.get("layer")):
             continue  # Keras made it from `layer`; the code line never names it
         if isinstance(value, dict) and "class_name" in value:
@@ -355,8 +357,8 @@ def _mirrors(backward: Any, forward: Any) -> bool:
 
 
 def _same(value: Any, default: Any) -> bool:
-    if default is None and value in ("linear", "channels_last", [], ()):
-        return True  # `activation=None` is stored as "linear", `axis=None` as [], ...
+    if default is None and value in ("linear", "channels_last"):
+        return True  # `activation=None` is stored as "linear", `data_format=None` resolved
     if isinstance(default, tuple) and isinstance(value, list | tuple):
         return tuple(value) == default
     if isinstance(default, int | float) and isinstance(value, list | tuple) and value:
