@@ -155,6 +155,19 @@ def test_multi_output_call_and_initial_state(keras):
     assert decoder.inbound == ("dec", "encoder:1", "encoder:2")
 
 
+def test_loaded_bidirectional_keeps_both_directions(keras, tmp_path):
+    L = keras.layers
+    model = keras.Sequential([keras.Input((5, 3)), L.Bidirectional(L.LSTM(2), name="bi")])
+    model.save(tmp_path / "bi.keras")
+    for m in (model, keras.saving.load_model(tmp_path / "bi.keras", compile=False)):
+        names = [w.name for w in _describe(m).layers[0].weights]
+        assert names == [
+            f"{d}_lstm/lstm_cell/{w}"
+            for d in ("forward", "backward")
+            for w in ("kernel", "recurrent_kernel", "bias")
+        ]
+
+
 def test_unbuilt_sequential_is_a_clear_error(keras):
     model = keras.Sequential([keras.layers.Dense(3)], name="no_input")
     with pytest.raises(ModelError, match=r"'no_input' is not built.*Input"):
