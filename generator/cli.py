@@ -20,6 +20,7 @@ def main() -> None:
 
 def _quiet_tensorflow() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # its notice ignores the log level
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 
@@ -50,6 +51,9 @@ def _import_custom_code(imports: tuple[str, ...]) -> None:
                 sys.modules[name] = module
                 spec.loader.exec_module(module)
             else:
+                # A module beside the user, as `python -m` would find it.
+                if os.getcwd() not in sys.path:
+                    sys.path.insert(0, os.getcwd())
                 importlib.import_module(target)
         except click.ClickException:
             raise
