@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +28,6 @@ from tests.real_models_support import (  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.tensorflow]
 
-ROOT = Path(__file__).resolve().parents[1]
 TOLERANCE_TORCH = 1e-4
 TOLERANCE_CLOSED = 1e-5
 
@@ -252,20 +248,12 @@ def test_readable_checks_and_operation_code(saved):
     assert "unbounded" not in analyze_model(model).equation.markdown()
 
 
-def _course(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
-    return subprocess.run(
-        [sys.executable, "-m", "generator.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=env,
-        timeout=300,
-    )
-
-
 def test_custom_layer_through_import(tmp_path):
-    """A VAE encoder with a registered `Sampling` layer, loaded in fresh processes."""
+    """A VAE encoder with a registered `Sampling` layer: refused until `--import` registers it."""
+    from click.testing import CliRunner
+
+    from generator.cli import main
+
     module_path = tmp_path / "custom_layers.py"
     module_path.write_text(CUSTOM_LAYER_SOURCE, encoding="utf-8")
     spec = importlib.util.spec_from_file_location("custom_layers", module_path)
@@ -278,20 +266,23 @@ def test_custom_layer_through_import(tmp_path):
     z = custom.Sampling(name="sampling")([z_mean, z_log_var])
     path = tmp_path / "vae_encoder.keras"
     keras.Model(inputs, [z_mean, z_log_var, z], name="encoder").save(path)
+    # As in a fresh process: nothing registers `Sampling` until the user's code is imported.
+    del keras.saving.get_custom_objects()["realmodels>Sampling"]
 
-    refused = _course("math", str(path), cwd=tmp_path)
-    assert refused.returncode != 0 and "Traceback" not in refused.stderr
-    assert "Sampling" in refused.stderr and "--import" in refused.stderr
+    runner = CliRunner()
+    refused = runner.invoke(main, ["math", str(path)])
+    assert refused.exit_code == 1 and refused.exception.__class__ is SystemExit
+    assert "realmodels>Sampling" in refused.stderr and "--import" in refused.stderr
 
-    loaded = _course(
-        "math", str(path), "--format", "json", "--import", str(module_path), cwd=tmp_path
-    )
-    assert loaded.returncode == 0, loaded.stderr
+    options = ["--format", "json", "--import", str(module_path)]
+    loaded = runner.invoke(main, ["math", str(path), *options])
+    assert loaded.exit_code == 0, loaded.output
     data = json.loads(loaded.stdout)
     sampling = next(layer for layer in data["layers"] if layer["name"] == "sampling")
     assert sampling["params"] == 0 and sampling["inbound"] == ["z_mean", "z_log_var"]
     assert data["total_params"] == keras.saving.load_model(path, compile=False).count_params()
 
-    torch_run = _course("torch", str(path), "out", "--import", str(module_path), cwd=tmp_path)
-    assert torch_run.returncode != 0 and "Traceback" not in torch_run.stderr
-    assert "'sampling' (Sampling)" in torch_run.stderr
+    out = tmp_path / "out"
+    torch_run = runner.invoke(main, ["torch", str(path), str(out), "--import", str(module_path)])
+    assert torch_run.exit_code == 1 and torch_run.exception.__class__ is SystemExit
+    assert "layer 'sampling' (Sampling) has no PyTorch translation" in torch_run.stderr
