@@ -43,18 +43,6 @@ def _text(name: str) -> str:
     return name.replace("_", r"\_")
 
 
-def is_chain(graph: ModelGraph) -> bool:
-    """Whether the model is one chain: one input, each call reading only the call before."""
-    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
-        return False
-    previous = graph.inputs[0].name
-    for layer in graph.layers:
-        if layer.inbound != (previous,) or len(layer.output_shapes) != 1:
-            return False
-        previous = layer.name
-    return graph.outputs[0].name == previous
-
-
 class _Names:
     """The LaTeX symbol of each tensor: `x` (or `x_{\text{name}}`), `a^{(l)}`, and
     `a^{(l)}_{\text{state h}}` for a further output of a call."""
@@ -117,7 +105,7 @@ def layered_latex(math: DerivedModel) -> str:
     equation from the engine."""
     n = len(math.layers)
     graph = math.graph
-    if is_chain(graph) or not n:
+    if graph.is_chain or not n:
         if n <= 4:
             chain = r" \circ ".join(f"f_{{{i}}}" for i in range(n, 0, -1))
         else:

@@ -204,9 +204,8 @@ def matrix_source(graph, model_name: str | None = None) -> str:
         _affine_part,
         resolve_activation,
     )
-    from generator.equation.layered import is_chain
 
-    if not is_chain(graph):
+    if not graph.is_chain:
         raise MatrixFormError("it is not a single chain of layers")
     width = graph.inputs[0].shape[-1]
     if len(graph.inputs[0].shape) != 2 or width is None:

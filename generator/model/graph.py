@@ -123,3 +123,15 @@ class ModelGraph:
     @property
     def keras_params(self) -> int:
         return sum(layer.keras_params for layer in self.layers if not layer.shares)
+
+    @property
+    def is_chain(self) -> bool:
+        """Whether the model is one chain: one input, each call reading only the call before."""
+        if len(self.inputs) != 1 or len(self.outputs) != 1 or not self.layers:
+            return False
+        previous = self.inputs[0].name
+        for layer in self.layers:
+            if layer.inbound != (previous,) or len(layer.output_shapes) != 1:
+                return False
+            previous = layer.name
+        return self.outputs[0].name == previous

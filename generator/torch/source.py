@@ -145,17 +145,6 @@ def _wrap(statement: str, width: int = 92) -> str:
     return f"{head}(\n    {args[:-1]}\n)"
 
 
-def _is_chain(graph: ModelGraph) -> bool:
-    if len(graph.inputs) != 1 or len(graph.outputs) != 1 or not graph.layers:
-        return False
-    previous = graph.inputs[0].name
-    for layer in graph.layers:
-        if layer.inbound != (previous,) or len(layer.output_shapes) != 1:
-            return False
-        previous = layer.name
-    return graph.outputs[0].name == previous
-
-
 def translate_graph(graph: ModelGraph, program: _Program | None = None) -> TorchClass:
     """Translate one (possibly nested) model into a class; nested ones land in `program`."""
     program = program if program is not None else _Program()
@@ -165,7 +154,7 @@ def translate_graph(graph: ModelGraph, program: _Program | None = None) -> Torch
 class _GraphTranslator:
     def __init__(self, graph: ModelGraph, program: _Program) -> None:
         self.graph, self.program = graph, program
-        self.chain = _is_chain(graph)
+        self.chain = graph.is_chain
         self.names: set[str] = set()
         self.env: dict[str, Value] = {}
         self.init: list[str] = []
