@@ -174,6 +174,19 @@ def test_max_ops_expands_a_bigger_mlp(saved):
     assert np.max(np.abs(load_function(result.stdout)(x) - expected)) < TOLERANCE_CLOSED
 
 
+def test_numpy_format_says_why_neither_form_applies(saved):
+    from click.testing import CliRunner
+
+    from generator.cli import main
+
+    _, _, path = saved("xception")
+    result = CliRunner().invoke(main, ["math", str(path), "--format", "numpy"])
+    assert result.exit_code == 1 and result.exception.__class__ is SystemExit
+    message = result.stderr.strip()
+    assert "\n" not in message and message.startswith(f"Error: {path}: no NumPy form")
+    assert "SeparableConv2D" in message and "not a single chain" in message
+
+
 def test_xception_page_names_both_inputs_of_every_residual_add(saved):
     from generator.equation.analyze import analyze_model
     from generator.render.markdown import model_page
