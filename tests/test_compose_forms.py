@@ -306,7 +306,7 @@ def test_json_field_and_growth():
 
     math = _analyze(_mlp((2, 2, 1), "sigmoid", "sigmoid"))
     field = model_json(math)["equation"]
-    assert set(field) == {"latex", "numpy", "symbolic_latex", "max_abs_error"}
+    assert set(field) == {"latex", "numpy", "symbolic_latex", "max_abs_error", "steps"}
     assert field["max_abs_error"] < 1e-5
     rows = expression_growth([(1, 4, 1), (1, 8, 1), (1, 8, 8, 1), (4, 32, 32, 4)])
     assert all(r.ops == r.built_ops for r in rows)
@@ -327,7 +327,9 @@ def test_resnet50_returns_the_layered_form():
     math = derive_model(describe_model(model, with_weights=True))
     equation = compose_equation(model, math)  # its time: benchmarks/limits.py
     assert not equation.closed_form and equation.numpy is None
-    assert equation.layered_latex.count("\\\\\n") == len(math.layers)
+    # One step per call, the model's line, and one definition per layer.
+    shared = sum(1 for layer in math.layers if layer.record.shares)
+    assert equation.layered_latex.count("\\\\\n") == 2 * len(math.layers) - shared
 
 
 def test_course_math_prints_the_numpy_module(tmp_path):

@@ -2,9 +2,8 @@
 
 `compose_equation` counts the operations of the expanded expression first (in time proportional
 to the parameters) and only builds it under `MathSettings.max_closed_form_ops`; other models get
-the layered form `f = f_L \\circ \\dots \\circ f_1`. The closed form is checked against
-`model.predict` by running the generated NumPy module itself. The page's prose about it is
-written in `generator.render.equation_page`.
+the layered form (`f = f_L \\circ \\dots \\circ f_1`, or step by step where layers branch).
+The closed form is checked against `model.predict` by running the generated NumPy module itself.
 """
 
 from __future__ import annotations
@@ -28,7 +27,7 @@ from generator.equation.build import (
 )
 from generator.equation.collapse import Collapse, affine_collapse
 from generator.equation.latex import EquationLatexPrinter, closed_form_latex
-from generator.equation.layered import count_text, layered_latex, rough_ops
+from generator.equation.layered import Step, count_text, layered_latex, layered_steps, rough_ops
 from generator.equation.settings import MathSettings
 from generator.equation.verify import keras_prober, predict_error, sample_inputs
 from generator.layers.derive import Check, DerivedModel
@@ -50,7 +49,9 @@ class ComposedEquation:
         symbolic_latex: the general form, weights as symbols `W^{(l)}_{j,i}`, `b^{(l)}_j`.
         numpy: source of the self-contained NumPy module, or `None` without a closed form.
         max_abs_error: largest difference of the closed form from `model.predict` on the sample.
-        layered_latex: `f = f_L \\circ \\dots \\circ f_1` with every layer's equation.
+        layered_latex: `f = f_L \\circ \\dots \\circ f_1` (a chain) or the steps
+            `a^{(l)} = f_l(...)` (any other graph), with every layer's equation.
+        steps: each call with its inputs (`generator.equation.layered.Step`).
         expansion_ops: operations of the expanded expression (a rough estimate, or `None`,
             for layers outside the closed form).
         collapse: the affine collapse when every activation is linear.
@@ -79,6 +80,7 @@ class ComposedEquation:
     expressions: tuple[sp.Expr, ...] = field(default=(), compare=False, repr=False)
     inputs: tuple[sp.Symbol, ...] = field(default=(), compare=False, repr=False)
     folded: tuple[str, ...] = ()
+    steps: tuple[Step, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The `equation` field of `course math --format json`."""
@@ -87,6 +89,7 @@ class ComposedEquation:
             "numpy": self.numpy,
             "symbolic_latex": self.symbolic_latex,
             "max_abs_error": self.max_abs_error,
+            "steps": [step.to_json() for step in self.steps],
         }
 
     def function(self):
@@ -124,6 +127,7 @@ def compose_equation(
     layered = layered_latex(math)
     base = dict(
         layered_latex=layered,
+        steps=layered_steps(math),
         limit=settings.max_closed_form_ops,
         sample_size=settings.sample_size,
         tolerance=settings.tolerance,

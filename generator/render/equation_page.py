@@ -28,7 +28,7 @@ def equation_section(equation: ComposedEquation) -> str:
         f"$$\n{equation.latex}\n$$",
         "In symbols, with $W^{(l)}_{j,i}$ the weight from input $i$ to unit $j$ of layer $l$ "
         "($W^{(l)}$ is Keras's `kernel` transposed) and $b^{(l)}_j$ the bias of unit $j$ "
-        "(layers numbered as in $f = f_L \\circ \\dots \\circ f_1$):",
+        "(layers numbered as in the architecture table):",
         f"$$\n{equation.symbolic_latex}\n$$",
     ]
     if equation.folded:

@@ -25,7 +25,9 @@ def layer_json(
         "name": record.name,
         "type": record.type,
         "inbound": list(record.inbound),
-        "output_shape": _shape(record.output_shape),
+        "output_shape": _shape(record.output_shape)
+        if len(record.output_shapes) == 1
+        else [_shape(s) for s in record.output_shapes],
         "params": layer.params.total,
         "params_formula": layer.params_formula,
         "params_latex": layer.params_latex,

@@ -75,6 +75,11 @@ def _io_shapes(layer: DerivedLayer) -> str:
     record = layer.record
     shape_in = r",\ ".join(shape_text(s) for s in record.input_shapes) or "-"
     shape_out = r",\ ".join(shape_text(s) for s in record.output_shapes)
+    if record.output_names:  # several outputs, each named: "output: 256; state h: 256"
+        shape_out = r";\ ".join(
+            rf"\text{{{name}: }} {shape_text(s)}"
+            for name, s in zip(record.output_names, record.output_shapes, strict=True)
+        )
     return rf"${shape_in} \to {shape_out}$"
 
 
@@ -98,7 +103,9 @@ def architecture_table(math: ModelMath) -> str:
         rows.append(
             f"| {i} | `{record.name}` | {_short_code(record.code or record.type)} "
             f"| {_io_shapes(layer)} | {formula} "
-            f"| {_count(layer.params.total, record.keras_params - record.keras_trainable)} |"
+            f"| {_count(layer.params.total, record.keras_params - record.keras_trainable)}"
+            + (f" (the weights of `{record.shares}`, counted there)" if record.shares else "")
+            + " |"
         )
     fixed = math.total_params - math.trainable_params
     rows.append(f"| | **Total** | | | | **{_count(math.total_params, fixed)}** |")
