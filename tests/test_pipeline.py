@@ -79,7 +79,8 @@ def test_markdown_edit_rerenders_without_a_kernel(built: Path) -> None:
     "change, executed",
     [
         ("code", [LESSON_1]),
-        ("data", [LESSON_2]),
+        # Any file in the lessons folder may be read or imported by any lesson.
+        ("data", [LESSON_1, LESSON_2]),
         ("generator", [LESSON_1, LESSON_2]),
         ("versions", [LESSON_1, LESSON_2]),
     ],

@@ -22,7 +22,17 @@ from tests.pipeline_support import ROOT, make_course, notebook, write_notebook
     [
         ("01-bad-json.ipynb", "{not json", "malformed notebook, not valid JSON"),
         ("01-no-cells.ipynb", '{"nbformat": 4}', "malformed notebook, it has no list of cells"),
-        ("01-old.ipynb", '{"nbformat": 3, "cells": []}', "nbformat 3"),
+        ("01-old.ipynb", '{"nbformat": 3, "cells": []}', "a version 3 notebook; only version 4"),
+        (
+            "01-v3.ipynb",
+            '{"nbformat": 3, "nbformat_minor": 0, "metadata": {}, "worksheets": [{"cells": []}]}',
+            "a version 3 notebook; only version 4 is supported (convert it: jupyter nbconvert",
+        ),
+        (
+            "01-number-source.ipynb",
+            '{"nbformat": 4, "cells": [{"cell_type": "code", "source": 12}]}',
+            "the source of cell 1 is not text",
+        ),
         (
             "01-odd-cell.ipynb",
             '{"nbformat": 4, "cells": [{"cell_type": "x"}]}',
@@ -115,7 +125,8 @@ def test_lessons_run_from_inside_a_running_event_loop(tmp_path: Path) -> None:
     from generator.site.execute import run_lessons
 
     cells = notebook(("markdown", "# X"), ("code", "1 + 1"))
-    lesson = read_lesson(write_notebook(tmp_path / "01-x.ipynb", cells))
+    (tmp_path / "lessons").mkdir()
+    lesson = read_lesson(write_notebook(tmp_path / "lessons" / "01-x.ipynb", cells))
     cache = ExecutionCache(tmp_path / "cache")
     entry = cache.store(lesson, execution_key(lesson), cache.new_entry(), {"cells": []}, 1.0)
 
