@@ -51,7 +51,7 @@ def site_key(
 
     digest = hashlib.sha256(
         f"{SITE_FORMAT}\0{VERSION}\0{generator_digest()}\0"
-        f"{versions_digest()}\0{paths.lessons}\0".encode()
+        f"{versions_digest()}\0{os.path.relpath(paths.lessons, paths.root)}\0".encode()
     )
     for lesson in lessons:
         digest.update(lesson.path.name.encode() + hashlib.sha256(lesson.raw).digest())
