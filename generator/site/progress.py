@@ -64,7 +64,7 @@ def build_with_progress(
         keep_going=keep_going,
         progress=progress,
         wait=wait,
-        on_wait=lambda message: console.print(message, markup=False),
+        on_wait=lambda message: console.print(message, markup=False, soft_wrap=True),
     )
     out = Console()
     if not out.is_terminal:

@@ -46,9 +46,14 @@ def serve(
         try:
             build_with_progress(root, lessons_dir, jobs, timeout, keep_going=True)
         except CourseError as err:
-            console.print(err.format_message(), style="red", markup=False)
+            console.print(err.format_message(), style="red", markup=False, soft_wrap=True)
         except Exception as err:  # noqa: BLE001 - the server must outlive any failed rebuild
-            console.print(f"rebuild failed: {type(err).__name__}: {err}", style="red", markup=False)
+            console.print(
+                f"rebuild failed: {type(err).__name__}: {err}",
+                style="red",
+                markup=False,
+                soft_wrap=True,
+            )
 
     seen = _snapshot(paths)  # before the build: an edit made while it runs is seen
     rebuild()
@@ -67,7 +72,12 @@ def serve(
                 console.print("change detected, rebuilding")
                 rebuild()
             except Exception as err:  # noqa: BLE001 - keep watching whatever happened
-                console.print(f"watcher: {type(err).__name__}: {err}", style="red", markup=False)
+                console.print(
+                    f"watcher: {type(err).__name__}: {err}",
+                    style="red",
+                    markup=False,
+                    soft_wrap=True,
+                )
 
     thread = threading.Thread(target=watch, daemon=True)
     thread.start()
