@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -196,3 +199,30 @@ def test_failing_cell_quotes_the_lines_around_the_failing_one(course: Path) -> N
         "    ...\n    c = 3\n->  d = a / 0\n    e = 5\n    ...\n"
     )
     assert expected in done.stderr
+
+
+def test_kernel_that_dies_on_start_is_one_line(course: Path, tmp_path: Path) -> None:
+    spec = tmp_path / "jupyter" / "kernels" / "dies"
+    spec.mkdir(parents=True)
+    argv = [sys.executable, "-c", "import sys; sys.exit(3)", "{connection_file}"]
+    (spec / "kernel.json").write_text(
+        json.dumps({"argv": argv, "display_name": "Dies", "language": "python"})
+    )
+    write_notebook(
+        course / "lessons" / "03-dies.ipynb",
+        notebook(("markdown", "# Dies"), ("code", "1"), kernel="dies"),
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "generator.cli", "build"],
+        cwd=course,
+        env={**os.environ, "JUPYTER_PATH": str(tmp_path / "jupyter")},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1] == (
+        "Error: lessons/03-dies.ipynb: kernel 'dies' cannot start: "
+        "RuntimeError: Kernel died before replying to kernel_info"
+    )

@@ -232,15 +232,19 @@ def _failure(
 ) -> Failure:
     cell, index = current.get("cell"), current.get("index")
     cell_source = source(cell) if cell is not None else ""
-    log_dir.mkdir(parents=True, exist_ok=True)
-    log = log_dir / f"{lesson.stem}.log"
+    log: Path | None = log_dir / f"{lesson.stem}.log"
     number = None if index is None else index + 1
     plain = ANSI.sub("", traceback)
     lines = CELL_LINE.findall(plain)
-    log.write_text(
-        f"{lesson.path}, cell {number}\n\n{cell_source}\n\n{plain}\n{error}\n",
-        encoding="utf-8",
-    )
+    try:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        log.write_text(
+            f"{lesson.path}, cell {number}\n\n{cell_source}\n\n{plain}\n{error}\n",
+            encoding="utf-8",
+        )
+    except OSError:
+        # A full or read-only disk must not hide the cell's own error behind the log's.
+        log = None
     return Failure(lesson, number, cell_source, error, log, line=int(lines[0]) if lines else None)
 
 
