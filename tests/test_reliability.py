@@ -119,6 +119,9 @@ def test_no_wait_fails_at_once_with_one_line(course: Path) -> None:
     assert second.returncode == 1
     line = _error_line(second.stderr)
     assert line.startswith("Error: ") and f"by process {first.pid} is still running" in line
+    clean = course_cli("clean", cwd=course)  # nor does `course clean` pull the floor away
+    assert clean.returncode == 1
+    assert f"by process {first.pid} is still running" in _error_line(clean.stderr)
     first.communicate(timeout=120)
     assert first.returncode == 0
     _assert_site_whole(course)

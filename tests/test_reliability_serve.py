@@ -79,5 +79,7 @@ def test_serve_starts_with_a_failing_lesson_and_survives_a_broken_notebook(
             server.kill()
             raise
     assert "Traceback" not in stderr, stderr
+    assert server.returncode == 130
+    assert stderr.strip().splitlines()[-1].startswith("interrupted: course serve stopped")
     assert "03-failing.ipynb, cell 2, line 1: ValueError: no good" in stderr
     assert "04-bad.ipynb: malformed notebook, the source of cell 2 is not text" in stderr

@@ -49,8 +49,7 @@ def build_lock(
                 who = holder(lock_file)
                 if not wait:
                     raise BuildLocked(
-                        f"{lock_file.parent}: {who} is still running "
-                        "(wait for it, or drop --no-wait to wait)"
+                        f"{lock_file.parent}: {who} is still running; try again when it is done"
                     ) from None
                 if on_wait is not None:
                     on_wait(f"waiting for {who}")

@@ -87,3 +87,6 @@ def serve(
     finally:
         stop.set()
         time.sleep(0)
+    # MkDocs returns only when Ctrl-C stopped it (it catches the interrupt itself): end the
+    # command as an interrupted one (exit status 130).
+    raise KeyboardInterrupt
