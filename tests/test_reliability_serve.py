@@ -75,6 +75,7 @@ def test_serve_starts_with_a_failing_lesson_and_survives_a_broken_notebook(
         server.send_signal(signal.SIGINT)
         try:
             _, stderr = server.communicate(timeout=30)
+            (tmp_path / "serve.stderr").write_text(stderr)  # kept for a failing run
         except Exception:
             server.kill()
             raise
@@ -82,4 +83,4 @@ def test_serve_starts_with_a_failing_lesson_and_survives_a_broken_notebook(
     assert server.returncode == 130
     assert stderr.strip().splitlines()[-1].startswith("interrupted: course serve stopped")
     assert "03-failing.ipynb, cell 2, line 1: ValueError: no good" in stderr
-    assert "04-bad.ipynb: malformed notebook, the source of cell 2 is not text" in stderr
+    assert "04-bad.ipynb: malformed notebook, the source of cell 2 is not text" in stderr, stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from pathlib import Path
@@ -12,6 +13,17 @@ from generator.exceptions import CourseError
 from generator.site.mkdocs import CoursePaths
 
 POLL_SECONDS = 1.0
+
+
+class _AccessLogAsInfo(logging.Filter):
+    """MkDocs' server logs a request for a missing page ("GET /x/ code 404") as a warning on the
+    `mkdocs` logger, where a strict build running meanwhile in the watcher counts it as its own
+    warning and fails. An access log is information: lower it to INFO."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.WARNING and '" code ' in record.getMessage():
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
 
 
 def _snapshot(paths: CoursePaths) -> dict[Path, int]:
@@ -41,6 +53,7 @@ def serve(
 
     console = Console(stderr=True, highlight=False)
     paths = CoursePaths.at(root, lessons_dir)
+    logging.getLogger("mkdocs.livereload").addFilter(_AccessLogAsInfo())
 
     def rebuild() -> None:
         try:
