@@ -214,3 +214,36 @@ def test_publish_writes_artifacts_or_names_the_failed_check(
     data = json.loads((tmp_path / "my-model.json").read_text())
     assert data["name"] == "my model" and data["checks"][0]["passed"]
     assert (tmp_path / "my-model.md").read_text().startswith("# Model `my model`")
+
+
+@pytest.mark.parametrize(
+    "code, line, expected",
+    [
+        (
+            "a = 1\nb = 2\nc = 3\nd = 4\ne = 5",
+            3,
+            ["    ...", "    b = 2", "->  c = 3", "    d = 4", "    ..."],
+        ),
+        ("a = 1\nb = 2\nc = 3\nd = 4", 1, ["->  a = 1", "    b = 2", "    c = 3", "    ..."]),
+        ("a = 1\nb = 2\nc = 3\nd = 4", 4, ["    ...", "    b = 2", "    c = 3", "->  d = 4"]),
+        ("\n\na = 1\nb = 2", None, ["    a = 1", "    b = 2"]),  # a timeout: no failing line
+    ],
+)
+def test_quoted_lines_surround_the_failing_line(code: str, line, expected: list[str]) -> None:
+    from generator.site.execute import quoted_lines
+
+    assert quoted_lines(code, line) == expected
+
+
+def test_error_summary_keeps_the_paragraphs_before_the_arguments() -> None:
+    from generator.exceptions import error_summary
+
+    text = (
+        "ValueError: Exception encountered when calling Dense.call().\n\n"
+        "Input 0 is incompatible: expected axis -1 to have value 4\n\n"
+        "Arguments received by Dense.call():\n  • inputs=tf.Tensor(shape=(1, 3))"
+    )
+    assert error_summary(text) == (
+        "ValueError: Exception encountered when calling Dense.call(). "
+        "Input 0 is incompatible: expected axis -1 to have value 4"
+    )

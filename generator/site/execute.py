@@ -72,12 +72,12 @@ def quoted_lines(cell_source: str, line: int | None) -> list[str]:
     if not code:
         return []
     if line is None or not 1 <= line <= len(code):
-        first = max(0, next((i for i, text in enumerate(code) if text.strip()), 0))
-        start, end, mark = first, first + QUOTED_LINES, None
+        start = next((i for i, text in enumerate(code) if text.strip()), 0)
+        end, mark = start + QUOTED_LINES, None
     else:
         start = max(0, min(line - 1 - QUOTED_LINES // 2, len(code) - QUOTED_LINES))
         end, mark = start + QUOTED_LINES, line - 1
-    shown = ["    ..."] if start > 0 else []
+    shown = ["    ..."] if any(text.strip() for text in code[:start]) else []
     for index in range(start, min(end, len(code))):
         shown.append(f"{'->' if index == mark else '  '}  {code[index]}".rstrip())
     if end < len(code):
