@@ -12,6 +12,8 @@ import click
 FORMATS = ("json", "markdown", "latex", "numpy")
 #: Exit status after Ctrl-C, as a shell reports a process ended by SIGINT.
 INTERRUPTED = 130
+#: Commands that run lessons and write the site.
+SITE_COMMANDS = ("build", "serve")
 
 
 class CourseGroup(click.Group):
@@ -21,11 +23,9 @@ class CourseGroup(click.Group):
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt:
-            click.echo(
-                f"interrupted: course {ctx.invoked_subcommand} stopped "
-                "(kernels shut down, site/ left as it was)",
-                err=True,
-            )
+            command = ctx.invoked_subcommand
+            after = " (kernels shut down, site/ left as it was)" if command in SITE_COMMANDS else ""
+            click.echo(f"interrupted: course {command} stopped{after}", err=True)
             ctx.exit(INTERRUPTED)
         except OSError as err:
             raise click.ClickException(os_error_line(err)) from None
