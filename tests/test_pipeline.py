@@ -17,7 +17,7 @@ from generator.site.build import build_course
 from generator.site.execute import ExecutionFailed, KernelError
 from tests.pipeline_support import Events, edit_cell, make_course, notebook, write_notebook
 
-pytestmark = pytest.mark.kernel
+pytestmark = [pytest.mark.kernel, pytest.mark.slow]
 
 LESSON_1 = "01-adding-numbers.ipynb"
 LESSON_2 = "02-reading-data.ipynb"
