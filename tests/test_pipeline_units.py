@@ -247,3 +247,32 @@ def test_error_summary_keeps_the_paragraphs_before_the_arguments() -> None:
         "ValueError: Exception encountered when calling Dense.call(). "
         "Input 0 is incompatible: expected axis -1 to have value 4"
     )
+
+
+@pytest.mark.parametrize("exchange", [True, False], ids=["renameat2", "two renames"])
+def test_swap_in_replaces_the_site_and_leaves_nothing_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, exchange: bool
+) -> None:
+    from generator.site import mkdocs
+
+    if not exchange:
+        monkeypatch.setattr(mkdocs, "_exchange", lambda a, b: False)
+    build = tmp_path / "build"
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "index.html").write_text("old")
+    (build / "site-1234").mkdir(parents=True)
+    (build / "site-1234" / "index.html").write_text("new")
+    mkdocs.swap_in(build / "site-1234", tmp_path / "site")
+    assert (tmp_path / "site" / "index.html").read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["build", "site"]
+    assert list(build.iterdir()) == []
+
+
+def test_swap_in_refuses_a_site_that_is_a_file(tmp_path: Path) -> None:
+    from generator.site.mkdocs import swap_in
+
+    (tmp_path / "site").write_text("my notes")
+    (tmp_path / "new").mkdir()
+    with pytest.raises(SiteError, match=r"site: is a file, not the site directory"):
+        swap_in(tmp_path / "new", tmp_path / "site")
+    assert (tmp_path / "site").read_text() == "my notes"
