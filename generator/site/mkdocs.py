@@ -74,6 +74,20 @@ class CoursePaths:
     def state(self) -> Path:
         return self.build / "state.json"
 
+    @property
+    def lock(self) -> Path:
+        return self.build / ".lock"
+
+    def leftovers(self) -> list[Path]:
+        """What interrupted builds left behind: temporary sites and old sites set aside."""
+        found = sorted(self.root.glob(f".{self.site.name}.old-*"))
+        if self.build.is_dir():
+            found += sorted(self.build.glob("site-*"))
+        cache_tmp = self.cache / "tmp"
+        if cache_tmp.is_dir():
+            found += sorted(cache_tmp.iterdir())
+        return found
+
 
 Content = bytes | str | Path
 
@@ -160,6 +174,18 @@ class _Collect(logging.Handler):
         self.messages.append(record.getMessage())
 
 
+def check_site_dir(site: Path) -> None:
+    """`site` must be a directory or absent: a file or a symlink there is not ours to replace.
+
+    Raises:
+        SiteError: naming the path and what is there.
+    """
+    if site.is_symlink():
+        raise SiteError(f"{site}: is a symbolic link, not the site directory; remove it")
+    if site.exists() and not site.is_dir():
+        raise SiteError(f"{site}: is a file, not the site directory; remove or rename it")
+
+
 def build_site(paths: CoursePaths, nav: list) -> None:
     """`mkdocs build --strict` of the staged docs into a temporary directory, then swap it in.
 
@@ -195,9 +221,43 @@ def build_site(paths: CoursePaths, nav: list) -> None:
 
 
 def swap_in(new: Path, site: Path) -> None:
-    """Replace `site` by `new` with two renames (the old site survives until the second)."""
-    old = site.with_name(f".{site.name}.old-{uuid.uuid4().hex[:8]}")
-    if site.exists():
-        os.rename(site, old)
+    """Replace the directory `site` by `new` atomically: at every instant `site` is whole.
+
+    Linux exchanges the two directories in one `renameat2(RENAME_EXCHANGE)`; elsewhere (or on
+    a file system without it) the old site is renamed aside next to `new` first, so the gap is
+    two renames long and a leftover lands under `build/`, where `course clean` removes it.
+
+    Raises:
+        SiteError: `site` is a file or a symlink (never moved aside or replaced).
+    """
+    check_site_dir(site)
+    if not site.exists():
+        os.rename(new, site)
+        return
+    if _exchange(new, site):
+        shutil.rmtree(new, ignore_errors=True)  # `new` now holds the old site
+        return
+    old = new.with_name(f"{new.name}-old")
+    os.rename(site, old)
     os.rename(new, site)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one step with Linux's `renameat2`; False where that is not possible."""
+    import ctypes
+    import ctypes.util
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    result = renameat2(
+        at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), ctypes.c_uint(rename_exchange)
+    )
+    return result == 0

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from generator.equation.settings import MathSettings
-from generator.exceptions import CheckFailed
+from generator.exceptions import CheckFailed, NameClash
 
 if TYPE_CHECKING:  # the build imports this module for its constants: keep it light
     from generator.equation.analyze import ModelMath
@@ -48,6 +48,7 @@ def publish(
     Raises:
         CheckFailed: a derived figure disagrees with Keras; the message names the model and
             the check, so a wrong figure fails the lesson and the build.
+        NameClash: under the build, another model of the lesson has the same file name.
     """
     from generator.equation.analyze import analyze_model
     from generator.render.markdown import model_page
@@ -94,6 +95,12 @@ def write_artifacts(model: Any, name: str, math: ModelMath, page: str, directory
 
     directory.mkdir(parents=True, exist_ok=True)
     stem = model_file_stem(name)
+    earlier = _published_name(directory / f"{stem}.json")
+    if earlier is not None and earlier != name:
+        raise NameClash(
+            f"models {earlier!r} and {name!r} both make the file name {stem!r}; "
+            "give one of them another name"
+        )
     data = model_json(math)
     data["name"] = name
     data["checks"] = [{"name": c.name, "passed": c.passed, "detail": c.detail} for c in math.checks]
@@ -101,6 +108,14 @@ def write_artifacts(model: Any, name: str, math: ModelMath, page: str, directory
     model.save(directory / f"{stem}.keras")
     # The JSON goes last: the build takes a model as published only when its JSON exists.
     _write_atomic(directory / f"{stem}.json", json.dumps(data, indent=2, default=str))
+
+
+def _published_name(path: Path) -> str | None:
+    """The name of the model already published as `path` in this run of the lesson, if any."""
+    try:
+        return str(json.loads(path.read_text(encoding="utf-8"))["name"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _write_atomic(path: Path, text: str) -> None:
