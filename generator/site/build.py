@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from generator.site.engines import DEFAULT_ENGINE
 from generator.site.lessons import Lesson, find_lessons
 from generator.site.mkdocs import Content, CoursePaths, hand_written
 
@@ -39,14 +40,14 @@ class BuildReport:
         return not self.site_built and not self.failures
 
 
-def site_key(paths: CoursePaths, lessons: list[Lesson]) -> str:
+def site_key(paths: CoursePaths, lessons: list[Lesson], engine: str = DEFAULT_ENGINE) -> str:
     """Hash of everything the site is made from; equal to the last build's = nothing to do."""
     from generator.site.cache import data_digests, generator_digest, versions_digest
     from generator.site.mathjax import VERSION
 
     digest = hashlib.sha256(
         f"{SITE_FORMAT}\0{VERSION}\0{generator_digest()}\0"
-        f"{versions_digest()}\0{paths.lessons}\0".encode()
+        f"{versions_digest()}\0{paths.lessons}\0{engine}\0".encode()
     )
     for lesson in lessons:
         digest.update(lesson.path.name.encode() + hashlib.sha256(lesson.raw).digest())
@@ -72,8 +73,10 @@ def build_course(
     timeout: float = 600,
     keep_going: bool = False,
     progress: Callable[[Lesson, str], None] | None = None,
+    engine: str = DEFAULT_ENGINE,
 ) -> BuildReport:
-    """Build the course site under `root` (`lessons/`, `docs/`, `mkdocs.yml` -> `site/`).
+    """Build the course site under `root` (`lessons/`, `docs/`, `mkdocs.yml` -> `site/`) with
+    the site `engine` (`"mkdocs"` or `"zensical"`).
 
     Nothing changed since the last good build: returns at once (no kernel, no MkDocs).
 
@@ -84,7 +87,7 @@ def build_course(
     start = time.perf_counter()
     paths = CoursePaths.at(root, lessons_dir)
     lessons = find_lessons(paths.lessons)
-    key = site_key(paths, lessons)
+    key = site_key(paths, lessons, engine)
     state = _read_state(paths)
     if state.get("site_key") == key and (paths.site / "index.html").is_file():
         rows = tuple(
@@ -113,7 +116,7 @@ def build_course(
 
     files: dict[str, Content] = {**pages, **mathjax_files()}
     stage(paths, files)
-    build_site(paths, nav_for(paths, lessons, models))
+    build_site(paths, nav_for(paths, lessons, models), engine)
     rows = tuple(_row(run, models.get(run.lesson.stem, [])) for run in runs)
     failures = tuple(run.failure.message() for run in runs if run.failure is not None)
     if not failures:

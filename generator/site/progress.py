@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from generator.site.build import BuildReport, build_course
+from generator.site.engines import DEFAULT_ENGINE
 from generator.site.execute import ExecutionFailed
 from generator.site.lessons import Lesson
 
@@ -40,7 +41,12 @@ def report_table(report: BuildReport) -> Table:
 
 
 def build_with_progress(
-    root: Path, lessons_dir: Path | None, jobs: int | None, timeout: float, keep_going: bool
+    root: Path,
+    lessons_dir: Path | None,
+    jobs: int | None,
+    timeout: float,
+    keep_going: bool,
+    engine: str = DEFAULT_ENGINE,
 ) -> BuildReport:
     """Run `build_course`, printing each lesson's state as it changes, then the table."""
     console = Console(stderr=True)
@@ -55,6 +61,7 @@ def build_with_progress(
         timeout=timeout,
         keep_going=keep_going,
         progress=progress,
+        engine=engine,
     )
     out = Console()
     if not out.is_terminal:

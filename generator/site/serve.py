@@ -1,4 +1,4 @@
-"""`course serve`: build, serve the staged docs with MkDocs, rebuild when a lesson changes."""
+"""`course serve`: build, serve the staged docs with the engine, rebuild when a lesson changes."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from pathlib import Path
 from rich.console import Console
 
 from generator.exceptions import CourseError
-from generator.site.mkdocs import CoursePaths
+from generator.site.engines import DEFAULT_ENGINE, serve_with
+from generator.site.mkdocs import CoursePaths, engine_config
 
 POLL_SECONDS = 1.0
 
@@ -26,16 +27,19 @@ def _snapshot(paths: CoursePaths) -> dict[Path, int]:
 
 
 def serve(
-    root: Path, lessons_dir: Path | None, dev_addr: str, jobs: int | None, timeout: float
+    root: Path,
+    lessons_dir: Path | None,
+    dev_addr: str,
+    jobs: int | None,
+    timeout: float,
+    engine: str = DEFAULT_ENGINE,
 ) -> None:
     """Build once, then serve `build/docs` with live reload; lesson edits rebuild the pages."""
-    from mkdocs.commands.serve import serve as mkdocs_serve
-
     from generator.site.progress import build_with_progress
 
     console = Console(stderr=True)
     paths = CoursePaths.at(root, lessons_dir)
-    build_with_progress(root, lessons_dir, jobs, timeout, keep_going=True)
+    build_with_progress(root, lessons_dir, jobs, timeout, keep_going=True, engine=engine)
     stop = threading.Event()
 
     def watch() -> None:
@@ -47,15 +51,17 @@ def serve(
             seen = now
             console.print("change detected, rebuilding")
             try:
-                build_with_progress(root, lessons_dir, jobs, timeout, keep_going=True)
+                build_with_progress(
+                    root, lessons_dir, jobs, timeout, keep_going=True, engine=engine
+                )
             except CourseError as err:
                 console.print(f"[red]{err.format_message()}[/]")
 
     thread = threading.Thread(target=watch, daemon=True)
     thread.start()
     try:
-        # MkDocs watches build/docs (the staged pages) and reloads the browser when they change.
-        mkdocs_serve(config_file=str(paths.build_config), dev_addr=dev_addr, livereload=True)
+        # The engine watches build/docs (the staged pages) and reloads the browser on a change.
+        serve_with(engine, engine_config(paths, engine), dev_addr)
     finally:
         stop.set()
         time.sleep(0)
