@@ -161,29 +161,34 @@ DISPLAY_MATH_JS = """
 async () => {
   document.querySelectorAll("details:not([open])").forEach((el) => { el.open = true; });
   await new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
-  const scrolls = (el, column) => {
+  // The nearest box between a formula and its column that clips sideways (the site's CSS gives
+  // div.arithmatex `overflow-x: auto`): the formula cannot stick out of it, at most scroll in it.
+  const clipping = (el, column) => {
     for (let up = el.parentElement; up && up !== column; up = up.parentElement) {
-      const style = getComputedStyle(up).overflowX;
-      if (style === "auto" || style === "scroll") return up.scrollWidth > up.clientWidth + 1;
+      if (getComputedStyle(up).overflowX !== "visible") return up;
     }
-    return false;
+    return null;
   };
   const out = {count: 0, scrolling: [], outside: []};
   for (const math of document.querySelectorAll("mjx-container[display]")) {
     if (!math.checkVisibility()) continue;
     out.count += 1;
     const column = math.closest("article, .md-content, body");
+    const box = math.closest(".arithmatex") || math;
+    const tex = (box.querySelector("mjx-assistive-mml math") || box).textContent.trim();
+    const clip = clipping(math, column);
+    if (clip) {
+      if (clip.scrollWidth > clip.clientWidth + 1) out.scrolling.push(tex.slice(0, 60));
+      continue;
+    }
     const frame = column.getBoundingClientRect();
     const style = getComputedStyle(column);
     const left = frame.left + parseFloat(style.paddingLeft);
     const right = frame.right - parseFloat(style.paddingRight);
-    const box = math.closest(".arithmatex") || math;
-    const tex = (box.querySelector("mjx-assistive-mml math") || box).textContent.trim();
     // The typeset formula itself: its container may be wider (MathJax 4 centres it in the box).
     const drawn = (math.querySelector("mjx-math") || math).getBoundingClientRect();
-    const out_by = Math.max(drawn.right - right, left - drawn.left);
-    if (scrolls(math, column)) out.scrolling.push(tex.slice(0, 60));
-    else if (out_by > 1) out.outside.push(`${Math.round(out_by)}px: ${tex.slice(0, 60)}`);
+    const outBy = Math.max(drawn.right - right, left - drawn.left);
+    if (outBy > 1) out.outside.push(`${Math.round(outBy)}px: ${tex.slice(0, 60)}`);
   }
   return out;
 }

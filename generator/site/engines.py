@@ -182,4 +182,10 @@ def serve_with(engine: str, config_file: Path, dev_addr: str) -> None:
         serve(config_file=str(config_file), dev_addr=dev_addr, livereload=True)
         return
     command = [sys.executable, "-m", "zensical", "serve", "-f", str(config_file), "-a", dev_addr]
-    subprocess.run(command, cwd=config_file.parent, check=False)
+    server = subprocess.Popen(command, cwd=config_file.parent)
+    try:
+        server.wait()
+    finally:  # Ctrl-C, or the watcher failing: never leave the server behind
+        if server.poll() is None:
+            server.terminate()
+            server.wait(timeout=10)
