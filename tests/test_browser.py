@@ -344,19 +344,34 @@ def test_instant_navigation_retypesets_math(course_site, site_url, offline):
     assert not guard.blocked, "\n".join(guard.blocked)
 
 
+# The links of the search results: mkdocs-material lists them in the page, Zensical in the
+# shadow root of its search dialog.
+SEARCH_RESULTS_JS = """
+() => [
+  ...document.querySelectorAll(".md-search-result__item a"),
+  ...Array.from(document.querySelectorAll("*")).filter((el) => el.shadowRoot)
+    .flatMap((el) => Array.from(el.shadowRoot.querySelectorAll("a[href]"))),
+].map((a) => a.href)
+"""
+
+
 def test_search_finds_a_lesson_by_a_word_in_it(course_site, site_url, offline):
     context, guard = offline
     lesson = pages_under(course_site, "lessons")[0]
     word = search_word(course_site, lesson)
     page, console = _open(context, site_url)
-    search = page.locator("input.md-search__input")
-    if not search.is_visible():
-        page.locator('label[for="__search"]:visible').first.click()
-    search.click()
-    search.press_sequentially(word)
-    results = page.locator(".md-search-result__item a")
-    results.first.wait_for(timeout=15_000)
-    found = {urlsplit(href).path for href in results.evaluate_all("as => as.map(a => a.href)")}
+    button = page.locator("button.md-search__button")  # Zensical: a button opens a dialog
+    if button.count() and button.first.is_visible():
+        button.first.click()
+        page.keyboard.type(word)
+    else:
+        search = page.locator("input.md-search__input")
+        if not search.is_visible():
+            page.locator('label[for="__search"]:visible').first.click()
+        search.click()
+        search.press_sequentially(word)
+    page.wait_for_function(f"() => ({SEARCH_RESULTS_JS})().length > 0", timeout=15_000)
+    found = {urlsplit(href).path for href in page.evaluate(SEARCH_RESULTS_JS)}
     assert urlsplit(urljoin(site_url, lesson)).path in found, f"searched {word!r}, got {found}"
     assert not console.errors, "\n".join(console.errors)
     assert not guard.blocked, "\n".join(guard.blocked)
