@@ -449,6 +449,7 @@ def test_longest_equation_on_a_phone(course_site, engine, site_url, offline):
     page, console = _open(context, urljoin(site_url, name), PHONE)
     report = inspect_page(page, name, console)  # also opens folded <details>
     assert not report.problems(), "\n".join(report.problems())
+    page.add_style_tag(content=".md-header { position: static !important; }")  # not over it
     box = page.locator("div.arithmatex").nth(index)
     box.scroll_into_view_if_needed()
     shots = SCREENSHOTS / engine
