@@ -246,8 +246,22 @@ def _execution_options(command):
     return command
 
 
+def _engine_option(command):
+    """`--engine`: the site generator that turns the staged pages into HTML."""
+    from generator.site.engines import DEFAULT_ENGINE, ENGINES
+
+    return click.option(
+        "--engine",
+        type=click.Choice(ENGINES),
+        default=DEFAULT_ENGINE,
+        show_default=True,
+        help="The site generator (both read the same mkdocs.yml).",
+    )(command)
+
+
 @main.command("build")
 @_execution_options
+@_engine_option
 @click.option(
     "--keep-going", is_flag=True, help="Build the other lessons and an error page for a failed one."
 )
@@ -255,12 +269,19 @@ def _execution_options(command):
     "--no-wait", is_flag=True, help="Fail at once when another build of the project is running."
 )
 def build_command(
-    jobs: int | None, timeout: float, keep_going: bool, lessons_dir: Path | None, no_wait: bool
+    jobs: int | None,
+    timeout: float,
+    keep_going: bool,
+    lessons_dir: Path | None,
+    no_wait: bool,
+    engine: str,
 ) -> None:
     """Execute the lessons (cached) and build the site into site/."""
     from generator.site.progress import build_with_progress
 
-    build_with_progress(Path.cwd(), lessons_dir, jobs, timeout, keep_going, wait=not no_wait)
+    build_with_progress(
+        Path.cwd(), lessons_dir, jobs, timeout, keep_going, wait=not no_wait, engine=engine
+    )
 
 
 @main.command("serve")
@@ -268,13 +289,14 @@ def build_command(
     "--dev-addr", default="127.0.0.1:8000", show_default=True, help="Address to serve on."
 )
 @_execution_options
+@_engine_option
 def serve_command(
-    dev_addr: str, jobs: int | None, timeout: float, lessons_dir: Path | None
+    dev_addr: str, jobs: int | None, timeout: float, lessons_dir: Path | None, engine: str
 ) -> None:
     """Build, serve the site, and rebuild when a lesson or a page changes."""
     from generator.site.serve import serve
 
-    serve(Path.cwd(), lessons_dir, dev_addr, jobs, timeout)
+    serve(Path.cwd(), lessons_dir, dev_addr, jobs, timeout, engine)
 
 
 @main.command("new")

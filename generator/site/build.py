@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from generator.site.engines import DEFAULT_ENGINE
 from generator.site.lessons import BrokenLesson, Lesson, find_lessons
 from generator.site.lock import build_lock
 from generator.site.mkdocs import Content, CoursePaths, check_site_dir, hand_written
@@ -43,7 +44,10 @@ class BuildReport:
 
 
 def site_key(
-    paths: CoursePaths, lessons: list[Lesson], broken: list[BrokenLesson] | None = None
+    paths: CoursePaths,
+    lessons: list[Lesson],
+    broken: list[BrokenLesson] | None = None,
+    engine: str = DEFAULT_ENGINE,
 ) -> str:
     """Hash of everything the site is made from; equal to the last build's = nothing to do."""
     from generator.site.cache import data_digests, generator_digest, versions_digest
@@ -51,7 +55,7 @@ def site_key(
 
     digest = hashlib.sha256(
         f"{SITE_FORMAT}\0{VERSION}\0{generator_digest()}\0"
-        f"{versions_digest()}\0{os.path.relpath(paths.lessons, paths.root)}\0".encode()
+        f"{versions_digest()}\0{os.path.relpath(paths.lessons, paths.root)}\0{engine}\0".encode()
     )
     for lesson in lessons:
         digest.update(lesson.path.name.encode() + hashlib.sha256(lesson.raw).digest())
@@ -108,8 +112,10 @@ def build_course(
     progress: Callable[[Lesson, str], None] | None = None,
     wait: bool = True,
     on_wait: Callable[[str], None] | None = None,
+    engine: str = DEFAULT_ENGINE,
 ) -> BuildReport:
-    """Build the course site under `root` (`lessons/`, `docs/`, `mkdocs.yml` -> `site/`).
+    """Build the course site under `root` (`lessons/`, `docs/`, `mkdocs.yml` -> `site/`) with
+    the site `engine` (`"mkdocs"` or `"zensical"`).
 
     One build at a time: the build holds the project's lock (`build/.lock`), and waits for
     another build holding it (calling `on_wait` with who holds it) unless `wait` is false.
@@ -125,7 +131,7 @@ def build_course(
     check_site_dir(paths.site)
     with build_lock(paths.lock, wait=wait, on_wait=on_wait):
         remove_leftovers(paths)
-        return _build(paths, jobs, timeout, keep_going, progress)
+        return _build(paths, jobs, timeout, keep_going, progress, engine)
 
 
 def _build(
@@ -134,11 +140,12 @@ def _build(
     timeout: float,
     keep_going: bool,
     progress: Callable[[Lesson, str], None] | None,
+    engine: str,
 ) -> BuildReport:
     start = time.perf_counter()
     broken: list[BrokenLesson] | None = [] if keep_going else None
     lessons = find_lessons(paths.lessons, broken)
-    key = site_key(paths, lessons, broken)
+    key = site_key(paths, lessons, broken, engine)
     state = _read_state(paths)
     if (
         state.get("site_key") == key
@@ -171,7 +178,7 @@ def _build(
 
     files: dict[str, Content] = {**pages, **mathjax_files()}
     stage(paths, files)
-    build_site(paths, nav_for(paths, lessons, models, broken or []))
+    build_site(paths, nav_for(paths, lessons, models, broken or []), engine)
     rows = tuple(_row(run, models.get(run.lesson.stem, [])) for run in runs)
     rows += tuple(LessonRow(bad.path.name, "failed", 0.0, 0, 0, 0) for bad in broken or [])
     failures = tuple(run.failure.message() for run in runs if run.failure is not None)

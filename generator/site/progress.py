@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from generator.site.build import BuildReport, build_course
+from generator.site.engines import DEFAULT_ENGINE
 from generator.site.execute import ExecutionFailed
 from generator.site.lessons import Lesson
 
@@ -46,6 +47,7 @@ def build_with_progress(
     timeout: float,
     keep_going: bool,
     wait: bool = True,
+    engine: str = DEFAULT_ENGINE,
 ) -> BuildReport:
     """Run `build_course`, printing each lesson's state as it changes, then the table.
 
@@ -65,6 +67,7 @@ def build_with_progress(
         progress=progress,
         wait=wait,
         on_wait=lambda message: console.print(message, markup=False, soft_wrap=True),
+        engine=engine,
     )
     out = Console()
     if not out.is_terminal:

@@ -1,4 +1,4 @@
-"""`course serve`: build, serve the staged docs with MkDocs, rebuild when a lesson changes."""
+"""`course serve`: build, serve the staged docs with the engine, rebuild when a lesson changes."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from pathlib import Path
 from rich.console import Console
 
 from generator.exceptions import CourseError
-from generator.site.mkdocs import CoursePaths
+from generator.site.engines import DEFAULT_ENGINE, serve_with
+from generator.site.mkdocs import CoursePaths, engine_config
 
 POLL_SECONDS = 1.0
 
@@ -38,7 +39,12 @@ def _snapshot(paths: CoursePaths) -> dict[Path, int]:
 
 
 def serve(
-    root: Path, lessons_dir: Path | None, dev_addr: str, jobs: int | None, timeout: float
+    root: Path,
+    lessons_dir: Path | None,
+    dev_addr: str,
+    jobs: int | None,
+    timeout: float,
+    engine: str = DEFAULT_ENGINE,
 ) -> None:
     """Build, then serve `build/docs` with live reload; lesson edits rebuild the pages.
 
@@ -47,8 +53,6 @@ def serve(
     `course build` typed meanwhile waits its turn. The watcher survives any exception; it
     reports it and goes on watching.
     """
-    from mkdocs.commands.serve import serve as mkdocs_serve
-
     from generator.site.progress import build_with_progress
 
     console = Console(stderr=True, highlight=False)
@@ -57,7 +61,7 @@ def serve(
 
     def rebuild() -> None:
         try:
-            build_with_progress(root, lessons_dir, jobs, timeout, keep_going=True)
+            build_with_progress(root, lessons_dir, jobs, timeout, keep_going=True, engine=engine)
         except CourseError as err:
             console.print(err.format_message(), style="red", markup=False, soft_wrap=True)
         except Exception as err:  # noqa: BLE001 - the server must outlive any failed rebuild
@@ -70,7 +74,7 @@ def serve(
 
     seen = _snapshot(paths)  # before the build: an edit made while it runs is seen
     rebuild()
-    if not paths.build_config.is_file():
+    if not engine_config(paths, engine).is_file():
         raise CourseError("nothing to serve: the first build failed (see above)")
     stop = threading.Event()
 
@@ -95,8 +99,8 @@ def serve(
     thread = threading.Thread(target=watch, daemon=True)
     thread.start()
     try:
-        # MkDocs watches build/docs (the staged pages) and reloads the browser when they change.
-        mkdocs_serve(config_file=str(paths.build_config), dev_addr=dev_addr, livereload=True)
+        # The engine watches build/docs (the staged pages) and reloads the browser on a change.
+        serve_with(engine, engine_config(paths, engine), dev_addr)
     finally:
         stop.set()
         time.sleep(0)
