@@ -6,8 +6,12 @@ a table holds only short inline math and plain figures, so it stays readable on 
 
 from __future__ import annotations
 
+from markdown.extensions.toc import slugify
+
 from generator.equation.analyze import ModelMath
 from generator.layers.derive import DerivedLayer, shape_text
+from generator.model.graph import LayerRecord
+from generator.render.diagrams import diagram_section
 
 #: Longest Keras code line shown whole in the architecture table; longer ones are cut there
 #: and shown in full in the layer's own section.
@@ -30,6 +34,8 @@ def model_page(math: ModelMath, heading_level: int = 1, title: str | None = None
         _summary(math),
         f"{h}# Architecture",
         architecture_table(math),
+        f"{h}# Diagram",
+        diagram_section(math, layer_anchors(math)),
         _code_section(math, h),
         f"{h}# Layer by layer",
         *(layer_section(layer, i, h + "##") for i, layer in enumerate(math.layers, start=1)),
@@ -136,7 +142,7 @@ def display(latex: str) -> str:
 def layer_section(layer: DerivedLayer, index: int, h: str) -> str:
     """One layer: its code line, shape derivation, parameter derivation and equation."""
     record = layer.record
-    parts = [f"{h} {index}. `{record.name}` ({record.type})"]
+    parts = [f"{h} {_layer_heading(record, index, '`')}"]
     if record.code:
         parts.append(f"```python\n{record.code}\n```")
     parts.append(f"**Shape** {_io_shapes(layer)}")
@@ -154,6 +160,19 @@ def layer_section(layer: DerivedLayer, index: int, h: str) -> str:
         parts.append(f"Nested model `{children.graph.name}`:")
         parts.append(architecture_table(children))
     return "\n\n".join(parts)
+
+
+def _layer_heading(record: LayerRecord, index: int, code: str) -> str:
+    """A layer section's title; `code` is the Markdown code mark, or "" for the plain text."""
+    return f"{index}. {code}{record.name}{code} ({record.type})"
+
+
+def layer_anchors(math: ModelMath) -> dict[str, str]:
+    """Each layer's section link on the page (`#1-conv2d-conv2d`), as MkDocs's `toc` makes it."""
+    return {
+        layer.record.name: "#" + slugify(_layer_heading(layer.record, i, ""), "-")
+        for i, layer in enumerate(math.layers, start=1)
+    }
 
 
 def _params_text(layer: DerivedLayer) -> str:
