@@ -268,3 +268,30 @@ def test_figure_text_is_inert_under_markdown_inside_an_admonition():
     assert node.get("data-layer") == odd.name
     assert esc("a<b`") == "a&lt;b&#96;"
     assert ET.fromstring(f"<t>{esc(odd.name)}</t>").text == odd.name
+
+
+@pytest.mark.slow
+@pytest.mark.tensorflow
+@pytest.mark.parametrize("kind, steps", [("LSTM", None), ("SimpleRNN", 12), ("GRU", 5)])
+def test_recurrent_layers_drawn_cell_and_unrolled(keras, tmp_path, kind, steps):
+    from generator.equation.analyze import analyze_model
+    from generator.render.markdown import model_page
+
+    layer = getattr(keras.layers, kind)(4, name="rec")
+    model = keras.Sequential([keras.Input((steps, 3)), layer], name=f"seq_{kind.lower()}")
+    model, _ = _saved(keras, model, tmp_path)
+    page = model_page(analyze_model(model))
+    (unrolled,) = _svgs(page, "unrolled")
+    shown = " ".join(t.text or "" for t in unrolled.iter(f"{SVG}text"))
+    assert f"same {model.count_params():,} parameters" in shown
+    assert f"t = {'T−1' if steps is None else steps - 1}" in shown
+    assert f"({model.get_layer('rec').units} units each)" in shown
+    cells = _svgs(page, "lstm")
+    assert len(cells) == (kind == "LSTM")
+    for cell in cells:
+        labels = " ".join(t.text or "" for t in cell.iter(f"{SVG}text"))
+        for gate in ("forget gate", "input gate", "candidate", "output gate", "cₜ₋₁", "hₜ₋₁"):
+            assert gate in labels
+        assert "4 units from xₜ (3 features)" in labels
+    links = {a.get("href") for svg in _svgs(page, "unrolled") + cells for a in svg.iter(f"{SVG}a")}
+    assert links == {"#1-rec-" + kind.lower()}

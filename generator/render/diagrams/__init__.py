@@ -35,5 +35,5 @@ def diagram_section(math: DerivedModel, anchors: Anchors | None = None) -> str:
             "(sides on a log scale), then the vectors after it.",
             volume_figure(graph, anchors).html(max_height="none"),
         ]
-    parts += [figure.html(max_height="none") for figure in recurrent_figures(graph)]
+    parts += [figure.html(max_height="none") for figure in recurrent_figures(graph, anchors)]
     return "\n\n".join(parts)

@@ -95,6 +95,18 @@ def clip(text: str, size: float, width: float) -> str:
     return text if len(text) <= most else text[: most - 1].rstrip() + "…"
 
 
+def wrap(content: str, size: float, width: float) -> list[str]:
+    """`content` broken at spaces into lines that fit `width` px."""
+    most = max(8, int(width / (size * CHAR_WIDTH)))
+    lines: list[str] = []
+    for word in content.split(" "):
+        if lines and len(lines[-1]) + 1 + len(word) <= most:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return lines
+
+
 def rect(x: float, y: float, w: float, h: float, style: str, rx: float = 4) -> str:
     return (
         f'<rect x="{_num(x)}" y="{_num(y)}" width="{_num(w)}" height="{_num(h)}" '
