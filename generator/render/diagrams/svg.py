@@ -173,7 +173,7 @@ def link(href: str | None, element: str) -> str:
     """`element` as a link to `href` (a layer's section), or as it is without one."""
     if not href:
         return element
-    return f'<a href="{attr(href)}">\n{element}\n</a>'
+    return f'<a href="{attr(href)}" style="color:inherit">\n{element}\n</a>'
 
 
 def dims_text(shape: tuple) -> str:
