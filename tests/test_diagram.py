@@ -188,14 +188,15 @@ def test_nested_model_is_one_group_holding_its_layers(keras, tmp_path):
     x = keras.Input((6,), name="x")
     model = keras.Model(x, keras.layers.Dense(2, name="head")(inner(x)), name="outer")
     model, _ = _saved(keras, model, tmp_path)
-    svg = ET.fromstring(graph_figure(describe_model(model), {"block": "#b", "head": "#h"}).svg())
+    figure = graph_figure(describe_model(model), {"block": "#b", "head": "#h"})
+    svg = ET.fromstring(figure.svg())
     nodes = _nodes(svg)
     (block,) = nodes["block"]
     inside = {g.get("data-layer") for g in block.iter(f"{SVG}g") if g.get("data-layer")}
     assert {"inner_a", "inner_b"} <= inside
     assert block.get("data-shape") == _dims(model.get_layer("block").output.shape)
-    links = {a.get("href") for a in svg.iter(f"{SVG}a")}
-    assert links == {"#b", "#h"}  # the inner layers link to the nested model's section
+    links = re.findall(r'<a class="naf-link" href="([^"]+)"', figure.html())
+    assert sorted(links) == ["#b", "#h"]  # one link over the whole nested model
 
 
 @pytest.mark.slow
@@ -231,8 +232,7 @@ def test_course_math_markdown_has_both_views_and_links_reach_headings(keras, tmp
     assert [g.get("data-shape") for g in items] == expected
     html = markdown.markdown(page, extensions=EXTENSIONS)
     ids = set(re.findall(r'<h\d id="([^"]+)"', html))
-    hrefs = set(re.findall(r'<a href="#([^"]+)"', html))
-    drawn = {h for h in hrefs if h.startswith(tuple("123456789"))}
+    drawn = set(re.findall(r'<a class="naf-link" href="#([^"]+)"', html))
     assert len(drawn) == len(model.layers) and drawn <= ids
     assert "<em>" not in "".join(re.findall(r"<svg.*?</svg>", html, flags=re.S))
 
@@ -293,5 +293,32 @@ def test_recurrent_layers_drawn_cell_and_unrolled(keras, tmp_path, kind, steps):
         for gate in ("forget gate", "input gate", "candidate", "output gate", "cₜ₋₁", "hₜ₋₁"):
             assert gate in labels
         assert "4 units from xₜ (3 features)" in labels
-    links = {a.get("href") for svg in _svgs(page, "unrolled") + cells for a in svg.iter(f"{SVG}a")}
+    links = set(re.findall(r'<a class="naf-link" href="([^"]+)"', page))
     assert links == {"#1-rec-" + kind.lower()}
+
+
+@pytest.mark.slow
+@pytest.mark.tensorflow
+def test_publish_shows_the_diagrams_in_jupyter(keras, tmp_path, monkeypatch):
+    """`publish()` displays the page, diagrams included, as Markdown a notebook renders."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+    from markdown_it import MarkdownIt
+
+    from generator.site.publish import publish
+
+    monkeypatch.delenv("COURSE_ARTIFACTS", raising=False)
+    model = keras.Sequential(
+        [keras.Input((8, 8, 1)), keras.layers.Conv2D(2, (3, 3)), keras.layers.Flatten()],
+        name="tiny_cnn",
+    )
+    model, _ = _saved(keras, model, tmp_path)
+    InteractiveShell.instance()
+    with capture_output() as captured:
+        publish(model, name="tiny-cnn")
+    (shown,) = [o.data["text/markdown"] for o in captured.outputs if "text/markdown" in o.data]
+    # JupyterLab renders Markdown as CommonMark: the figures must come through as raw HTML.
+    html = MarkdownIt("commonmark").render(shown)
+    for kind in ("graph", "volume"):
+        (svg,) = _svgs(html, kind)
+        assert "conv2d" in svg.find(f"{SVG}desc").text

@@ -1,19 +1,23 @@
 """Every kind of diagram rendered by headless Chromium under the site's theme, light and dark.
 
-A small page holds the diagrams of a hand-made convolutional model and an LSTM, with
-mkdocs-material's own stylesheets and ours, at 1280 px and 390 px: each figure must have a
-non-empty box, its text must stand out from the page (contrast ratio), nothing may be fetched from
-another host and the page itself must not scroll sideways (a diagram scrolls in its own box).
-Screenshots go to build/screenshots/diagrams-*.png.
+A tiny MkDocs site (the course's own mkdocs.yml: theme, palette, Markdown extensions, our
+stylesheets) holds the diagrams of a hand-made convolutional model and an LSTM twice: on a page
+of their own, and inside an admonition as a lesson page embeds a model page. At 1280 px and 390 px
+each figure must have a non-empty box and text that stands out from the page (contrast ratio);
+the theme's scripts must raise no error, nothing may be fetched from another host, the page
+itself must not scroll sideways (a diagram scrolls in its own box), and a click on a box must
+reach its layer's heading. Screenshots go to build/screenshots/diagrams-*.png.
 """
 
 from __future__ import annotations
 
-import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from browser_support import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -38,9 +42,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = ROOT / "build" / "screenshots"
 WIDTHS = (1280, 390)
-SCHEMES = ("default", "slate")
+SCHEMES = ("light", "dark")
+PAGES = ("diagrams/", "embedded/")
 
-# Runs in the page: each figure's box, and its text colour against the page background.
+# Runs in the page: each figure's box, its text colour against the page, its links.
 FIGURES_JS = """
 () => Array.from(document.querySelectorAll("svg[role=img]")).map((svg) => {
   const box = svg.getBoundingClientRect();
@@ -52,6 +57,7 @@ FIGURES_JS = """
     title: svg.querySelector("title") ? svg.querySelector("title").textContent : "",
     text: label ? getComputedStyle(label).fill : "",
     background: getComputedStyle(document.body).backgroundColor,
+    links: svg.parentElement.querySelectorAll("a.naf-link").length,
   };
 })
 """
@@ -119,33 +125,55 @@ def _figures() -> str:
     conv = convolution_example(x, kernel, bias, (1, 2, 1), activation=lambda z: max(z, 0.0))
     pool = pooling_example(x, (2, 2), (1, 1, 0))
     cnn, lstm = _cnn(), _lstm()
+    anchors = {"conv2d": "#conv2d", "lstm": "#lstm"}
     figures = [
-        graph_figure(cnn, {"conv2d": "#conv2d"}),
-        volume_figure(cnn),
+        graph_figure(cnn, anchors),
+        volume_figure(cnn, anchors),
         convolution_figure(**conv, activation="relu"),
         pooling_figure(**pool),
-        *recurrent_figures(lstm),
+        *recurrent_figures(lstm, anchors),
     ]
-    return "\n".join(f.html() for f in figures)
+    return "\n\n".join(f.html() for f in figures)
 
 
-def _page(root: Path, scheme: str) -> str:
-    material = Path(__import__("material").__file__).parent / "templates/assets/stylesheets"
-    sheets = [
-        next(material.glob("main.*.min.css")),
-        next(material.glob("palette.*.min.css")),
-        ROOT / "docs/stylesheets/diagrams.css",
-    ]
-    for sheet in sheets:
-        shutil.copy(sheet, root / sheet.name)
-    links = "".join(f'<link rel="stylesheet" href="{s.name}">' for s in sheets)
-    return (
-        f'<!doctype html><html><head><meta charset="utf-8"><link rel="icon" href="data:,">'
-        f'<meta name="viewport" content="width=device-width,initial-scale=1">{links}</head>'
-        f'<body data-md-color-scheme="{scheme}" data-md-color-primary="indigo" '
-        f'data-md-color-accent="indigo"><article class="md-content__inner md-typeset">'
-        f'<h1 id="conv2d">Diagrams</h1>{_figures()}</article></body></html>'
+@pytest.fixture(scope="module")
+def diagram_site(tmp_path_factory) -> Path:
+    """A small MkDocs site built with the course's configuration (MathJax left out)."""
+    root = tmp_path_factory.mktemp("diagram-site")
+    docs = root / "docs"
+    (docs / "stylesheets").mkdir(parents=True)
+    for sheet in ("extra.css", "diagrams.css"):
+        (docs / "stylesheets" / sheet).write_text(
+            (ROOT / "docs" / "stylesheets" / sheet).read_text(encoding="utf-8"), encoding="utf-8"
+        )
+    body = _figures()
+    filler = "\n\n".join(["A paragraph, so the heading can come to the top."] * 30)
+    headings = f"\n\n## conv2d\n\n{filler}\n\n## lstm\n\n{filler}\n"
+    (docs / "index.md").write_text("# Home\n\n[Diagrams](diagrams.md)\n", encoding="utf-8")
+    (docs / "diagrams.md").write_text(f"# Diagrams\n\n{body}{headings}", encoding="utf-8")
+    indented = "\n".join("    " + line if line.strip() else "" for line in body.splitlines())
+    (docs / "embedded.md").write_text(
+        f'# Embedded\n\n???+ abstract "What publish() showed"\n\n{indented}{headings}',
+        encoding="utf-8",
     )
+    config = yaml.safe_load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"))
+    config.pop("extra_javascript", None)  # MathJax: fetched by `course build`, not needed here
+    config.update(docs_dir=str(docs), site_dir=str(root / "site"))
+    config["nav"] = [{"Home": "index.md"}, {"Diagrams": "diagrams.md"}, {"Embedded": "embedded.md"}]
+    (root / "mkdocs.yml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    command = [
+        sys.executable,
+        "-m",
+        "mkdocs",
+        "build",
+        "--strict",
+        "-q",
+        "-f",
+        str(root / "mkdocs.yml"),
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return root / "site"
 
 
 def _rgb(css: str) -> tuple[float, ...]:
@@ -182,40 +210,41 @@ def browser():
         chromium.close()
 
 
+@pytest.mark.parametrize("page_path", PAGES)
 @pytest.mark.parametrize("scheme", SCHEMES)
 @pytest.mark.parametrize("width", WIDTHS)
-def test_diagrams_render_in_both_schemes_and_widths(browser, tmp_path, scheme, width):
-    (tmp_path / "index.html").write_text(_page(tmp_path, scheme), encoding="utf-8")
+def test_diagrams_render_in_both_schemes_and_widths(
+    browser, diagram_site, page_path, scheme, width
+):
     guard = OfflineGuard()
-    context = browser.new_context(viewport={"width": width, "height": 900})
+    context = browser.new_context(viewport={"width": width, "height": 900}, color_scheme=scheme)
     guard.attach(context)
     try:
         page = context.new_page()
         console = ConsoleLog()
         console.attach(page)
-        with serve_site(tmp_path) as url:
-            page.goto(url, wait_until="load")
+        with serve_site(diagram_site) as url:
+            page.goto(url + page_path, wait_until="load")
             figures = page.evaluate(FIGURES_JS)
             sideways = page.evaluate(SIDEWAYS_JS)
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=SCREENSHOTS / f"diagrams-{scheme}-{width}.png", full_page=True)
-            page.click("svg.naf-graph a")
-            assert page.evaluate("location.hash") == "#conv2d"
+            name = f"diagrams-{page_path.strip('/')}-{scheme}-{width}.png"
+            page.screenshot(path=SCREENSHOTS / name, full_page=True)
+            page.click(".naf-diagram-graph a.naf-link")
+            page.wait_for_function("location.hash === '#conv2d'", timeout=5000)
+            page.wait_for_timeout(300)
+            top = page.evaluate("document.getElementById('conv2d').getBoundingClientRect().top")
     finally:
         context.close()
     kinds = [f["kind"] for f in figures]
-    assert kinds == [
-        "naf-graph",
-        "naf-volume",
-        "naf-worked",
-        "naf-worked",
-        "naf-lstm",
-        "naf-unrolled",
-    ]
+    expected = ["naf-graph", "naf-volume", "naf-worked", "naf-worked", "naf-lstm", "naf-unrolled"]
+    assert kinds == expected
     for figure in figures:
         assert figure["width"] > 100 and figure["height"] > 100, figure
         assert figure["title"], figure
         ratio = _contrast(_rgb(figure["text"]), _rgb(figure["background"]))
         assert ratio >= 4.5, f"{figure['kind']} text contrast {ratio:.1f} in {scheme}"
+    assert [f["links"] for f in figures] == [1, 1, 0, 0, 1, 4]
+    assert 0 <= top < 200, top  # the click brought the layer's heading to the top
     assert sideways["distance"] == 0, sideways
     assert not console.errors and not guard.blocked

@@ -8,20 +8,44 @@ worked example from plain arrays.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from generator.layers.derive import DerivedModel
 from generator.render.diagrams.graph import Anchors, graph_figure, inbound_layers
 from generator.render.diagrams.recurrent import recurrent_figures
+from generator.render.diagrams.svg import Figure
 from generator.render.diagrams.volume import is_convolutional, volume_figure
+from generator.render.diagrams.worked import (
+    convolution_example,
+    convolution_figure,
+    pooling_example,
+    pooling_figure,
+)
 
-__all__ = ["Anchors", "diagram_section", "graph_figure", "inbound_layers", "volume_figure"]
+__all__ = [
+    "Anchors",
+    "Figure",
+    "convolution_example",
+    "convolution_figure",
+    "diagram_section",
+    "graph_figure",
+    "inbound_layers",
+    "pooling_example",
+    "pooling_figure",
+    "volume_figure",
+]
 
 
-def diagram_section(math: DerivedModel, anchors: Anchors | None = None) -> str:
+def diagram_section(
+    math: DerivedModel, anchors: Anchors | None = None, worked: Sequence[Figure] = ()
+) -> str:
     """The body of a model page's "Diagram" section: Markdown with the figures inline.
 
     Args:
         math: the derived model.
         anchors: each layer's section link on the same page, by name; boxes link there.
+        worked: worked-example figures (`convolution_figure`, `pooling_figure`) to show after
+            the model's own diagrams.
     """
     graph = math.graph
     parts = [
@@ -36,4 +60,5 @@ def diagram_section(math: DerivedModel, anchors: Anchors | None = None) -> str:
             volume_figure(graph, anchors).html(max_height="none"),
         ]
     parts += [figure.html(max_height="none") for figure in recurrent_figures(graph, anchors)]
+    parts += [figure.html(max_height="none") for figure in worked]
     return "\n\n".join(parts)

@@ -19,12 +19,12 @@ from generator.render.diagrams.svg import (
     FG_LIGHT,
     MONO,
     Figure,
+    Hotspot,
     arrow_head,
     attr,
     clip,
     dims_text,
     group,
-    link,
     path,
     rect,
     text,
@@ -82,7 +82,19 @@ def graph_figure(graph: ModelGraph, anchors: Anchors | None = None) -> Figure:
     """
     anchors = anchors or {}
     layout = _layout(graph)
-    body = _draw(layout, graph, anchors, parent_href=None)
+    body = _draw(layout, graph)
+    links = tuple(
+        Hotspot(
+            MARGIN + n.x - n.width / 2,
+            MARGIN + n.y,
+            n.width,
+            n.height,
+            anchors[n.key],
+            f"{n.key} ({n.record.type}): its section",
+        )
+        for n in layout.nodes.values()
+        if n.record is not None and n.key in anchors
+    )
     names = [f"{r.name} ({r.type}) {dims_text(r.output_shape)}" for r in graph.layers]
     desc = f"Layers of {graph.name}, inputs first: " + "; ".join(names) + "."
     return Figure(
@@ -92,6 +104,7 @@ def graph_figure(graph: ModelGraph, anchors: Anchors | None = None) -> Figure:
         title=f"Graph of the model {graph.name}: {len(graph.layers)} layers",
         desc=desc,
         kind="graph",
+        links=links,
     )
 
 
@@ -186,18 +199,14 @@ def _place(layout: _Layout, order: dict[str, int]) -> None:
     layout.height = max(y - GAP_Y, 0.0)
 
 
-def _draw(layout: _Layout, graph: ModelGraph, anchors: Anchors, parent_href: str | None) -> str:
+def _draw(layout: _Layout, graph: ModelGraph) -> str:
     out = [_edge(layout, chain) for chain in layout.chains]
     outputs = set(graph.output_layers)
-    for node in layout.nodes.values():
-        if node.dummy:
-            continue
-        href = parent_href or (anchors.get(node.key) if node.record is not None else None)
-        out.append(link(href, _box(node, graph, anchors, href, node.key in outputs)))
+    out += [_box(n, n.key in outputs) for n in layout.nodes.values() if not n.dummy]
     return "\n".join(out)
 
 
-def _box(node: _Node, graph: ModelGraph, anchors: Anchors, href: str | None, output: bool) -> str:
+def _box(node: _Node, output: bool) -> str:
     x0, y0, w = node.x - node.width / 2, node.y, node.width
     record = node.record
     if record is None:  # a model input
@@ -229,7 +238,7 @@ def _box(node: _Node, graph: ModelGraph, anchors: Anchors, href: str | None, out
             ),
             text(x0 + 10, y0 + 30, f"→ {shape}", 12, style=f"fill:{ACCENT}"),
             group(
-                [_draw(node.inner, record.children, anchors, href)],
+                [_draw(node.inner, record.children)],
                 x0 + GROUP_PAD,
                 y0 + GROUP_HEADER,
             ),

@@ -15,10 +15,10 @@ from generator.render.diagrams.svg import (
     BG,
     FG,
     Figure,
+    Hotspot,
     arrow,
     group,
     line,
-    link,
     rect,
     text,
     wrap,
@@ -89,6 +89,15 @@ def _path(points: list[tuple[float, float]], style: str = STROKE) -> str:
     return f'<path d="{d}" style="{style}"/>'
 
 
+def _links(
+    href: str | None, record: LayerRecord, boxes: list[tuple[float, float, float, float]]
+) -> tuple[Hotspot, ...]:
+    if not href:
+        return ()
+    label = f"{record.name} ({record.type}): its section"
+    return tuple(Hotspot(x, y, w, h, href, label) for x, y, w, h in boxes)
+
+
 def lstm_cell_figure(record: LayerRecord, href: str | None = None) -> Figure:
     """One step of an LSTM: the cell state along the top, the four gates below it."""
     units, features = record.config["units"], record.input_shape[-1]
@@ -153,7 +162,7 @@ def lstm_cell_figure(record: LayerRecord, href: str | None = None) -> Figure:
         text(18, 374 + 17 * n, part, 11.5, style="opacity:.85") for n, part in enumerate(lines)
     ]
     return Figure(
-        body=link(href, group(body, attrs=f'class="naf-cell" data-layer="{record.name}"')),
+        body=group(body, attrs=f'class="naf-cell" data-layer="{record.name}"'),
         width=620,
         height=374 + 17 * len(lines),
         title=f"The LSTM cell of {record.name}: gates and cell state",
@@ -164,6 +173,7 @@ def lstm_cell_figure(record: LayerRecord, href: str | None = None) -> Figure:
             "state gives hₜ. All four gates read xₜ and hₜ₋₁."
         ),
         kind="lstm",
+        links=_links(href, record, [(60, 36, 500, 286)]),
     )
 
 
@@ -213,7 +223,7 @@ def unrolled_figure(record: LayerRecord, href: str | None = None) -> Figure:
     ]
     body.insert(0, text(18, 24, f"{record.name} unrolled over time", 12.5, style="font-weight:600"))
     return Figure(
-        body=link(href, group(body, attrs=f'class="naf-unrolled" data-layer="{record.name}"')),
+        body=group(body, attrs=f'class="naf-unrolled" data-layer="{record.name}"'),
         width=width,
         height=y0 + h + 90 + 17 * len(lines),
         title=f"{record.name} unrolled over time",
@@ -223,4 +233,5 @@ def unrolled_figure(record: LayerRecord, href: str | None = None) -> Figure:
             "zero; the last step gives y."
         ),
         kind="unrolled",
+        links=_links(href, record, [(x0 + n * (w + gap), y0, w, h) for n in range(len(times))]),
     )

@@ -4,7 +4,9 @@ Diagrams are written inline into Markdown pages, so text is escaped twice over: 
 that Markdown's inline syntax (`*`, `_`, `$`, backticks, braces) never fires inside a figure that
 a lesson page embeds in an admonition. Colours come from the theme (mkdocs-material's CSS
 variables, JupyterLab's as a fallback, then `currentColor`), so light and dark modes both read.
-No element carries an `id`: two diagrams on one page never clash.
+No element carries an `id`: two diagrams on one page never clash. Links are HTML `<a>` elements
+laid over the drawing, not SVG ones: the theme's instant navigation sets `href` on the links it
+follows, which an SVG `<a>` does not allow.
 """
 
 from __future__ import annotations
@@ -32,8 +34,20 @@ CHAR_WIDTH = 0.6
 
 
 @dataclass(frozen=True)
+class Hotspot:
+    """A link over part of a drawing: its box in drawing coordinates, target and spoken label."""
+
+    x: float
+    y: float
+    width: float
+    height: float
+    href: str
+    label: str
+
+
+@dataclass(frozen=True)
 class Figure:
-    """A finished drawing: its SVG body, size, accessible title and description."""
+    """A finished drawing: its SVG body, size, accessible title, description and links."""
 
     body: str
     width: float
@@ -41,6 +55,7 @@ class Figure:
     title: str
     desc: str
     kind: str
+    links: tuple[Hotspot, ...] = ()
 
     def svg(self) -> str:
         """The `<svg>` element, one element a line (no blank line, no indented line)."""
@@ -48,17 +63,25 @@ class Figure:
         return (
             f'<svg xmlns="http://www.w3.org/2000/svg" role="img" class="naf-{self.kind}" '
             f'width="{w}" height="{h}" viewBox="0 0 {w} {h}" '
-            f'style="max-width:none;color:{FG};{FONT}">\n'
+            f'style="display:block;max-width:none;color:{FG};{FONT}">\n'
             f"<title>{esc(self.title)}</title>\n<desc>{esc(self.desc)}</desc>\n"
             f"{self.body}\n</svg>"
         )
 
     def html(self, scroll: bool = True, max_height: str = "40em") -> str:
-        """The SVG in a `<div>` that scrolls when the drawing is larger than the page."""
+        """The SVG and its links in a `<div>` that scrolls when the drawing outgrows the page."""
         style = f"overflow:auto;max-height:{max_height}" if scroll else "overflow-x:auto"
+        w, h = _num(self.width), _num(self.height)
+        links = "".join(
+            f'\n<a class="naf-link" href="{attr(spot.href)}" aria-label="{attr(spot.label)}" '
+            f'title="{attr(spot.label)}" style="position:absolute;left:{_num(spot.x)}px;'
+            f'top:{_num(spot.y)}px;width:{_num(spot.width)}px;height:{_num(spot.height)}px"></a>'
+            for spot in self.links
+        )
         return (
             f'<div class="naf-diagram naf-diagram-{self.kind}" markdown="0" style="{style}">\n'
-            f"{self.svg()}\n</div>"
+            f'<div style="position:relative;width:{w}px;height:{h}px">\n'
+            f"{self.svg()}{links}\n</div>\n</div>"
         )
 
 
@@ -167,13 +190,6 @@ def group(elements: Iterable[str], dx: float = 0, dy: float = 0, attrs: str = ""
     move = f' transform="translate({_num(dx)},{_num(dy)})"' if dx or dy else ""
     extra = f" {attrs}" if attrs else ""
     return f"<g{move}{extra}>\n" + "\n".join(elements) + "\n</g>"
-
-
-def link(href: str | None, element: str) -> str:
-    """`element` as a link to `href` (a layer's section), or as it is without one."""
-    if not href:
-        return element
-    return f'<a href="{attr(href)}" style="color:inherit">\n{element}\n</a>'
 
 
 def dims_text(shape: tuple) -> str:

@@ -19,12 +19,12 @@ from generator.render.diagrams.svg import (
     ACCENT,
     FG_LIGHT,
     Figure,
+    Hotspot,
     arrow,
     attr,
     clip,
     dims_text,
     group,
-    link,
     path,
     polygon,
     rect,
@@ -107,6 +107,7 @@ def volume_figure(graph: ModelGraph, anchors: Anchors | None = None) -> Figure:
     centre = MARGIN + max(h / 2 + d * DEPTH_FACTOR for _, h, d in sizes)
     label_y = centre + max(h / 2 for _, h, _ in sizes) + 20
     body, x = [], MARGIN
+    links: list[Hotspot] = []
     previous_right = None
     for item, (w, h, d) in zip(items, sizes, strict=True):
         label_w = max(len(_dims(item.shape)), len(_types(item))) * LABEL_SIZE * 0.6
@@ -114,7 +115,20 @@ def volume_figure(graph: ModelGraph, anchors: Anchors | None = None) -> Figure:
         bx = x + (slot - w - d * DEPTH_FACTOR) / 2
         if previous_right is not None:
             body.append(arrow(previous_right + 3, centre, bx - 3, centre))
-        body.append(_drawn(item, bx, centre - h / 2, w, h, d, anchors, x + slot / 2, label_y))
+        body.append(_drawn(item, bx, centre - h / 2, w, h, d, x + slot / 2, label_y))
+        first = item.records[0] if item.records else None
+        if first is not None and first.name in anchors:
+            depth = d * DEPTH_FACTOR
+            links.append(
+                Hotspot(
+                    bx,
+                    centre - h / 2 - depth,
+                    w + depth,
+                    h + depth,
+                    anchors[first.name],
+                    f"{first.name} ({first.type}): its section",
+                )
+            )
         previous_right = bx + w + d * DEPTH_FACTOR
         x += slot + GAP
     names = "; ".join(
@@ -128,6 +142,7 @@ def volume_figure(graph: ModelGraph, anchors: Anchors | None = None) -> Figure:
         title=f"Feature maps of the model {graph.name}, from input to output",
         desc=f"Each box is one tensor, height by width by channels (log-scaled): {names}.",
         kind="volume",
+        links=tuple(links),
     )
 
 
@@ -160,7 +175,6 @@ def _drawn(
     w: float,
     h: float,
     d: float,
-    anchors: Anchors,
     label_x: float,
     label_y: float,
 ) -> str:
@@ -192,5 +206,4 @@ def _drawn(
     parts.append(text(label_x, label_y + 15, _types(item), LABEL_SIZE - 1, "middle", "opacity:.75"))
     names = " ".join(r.name for r in item.records) or "input"
     attrs = f'class="naf-volume-item" data-layer="{attr(names)}" data-shape="{_dims(item.shape)}"'
-    href = anchors.get(item.records[0].name) if item.records else None
-    return link(href, group(parts, attrs=attrs))
+    return group(parts, attrs=attrs)
