@@ -38,7 +38,7 @@ GAP_Y = 30
 DUMMY_WIDTH = 10
 MARGIN = 12
 GROUP_PAD = 12
-GROUP_HEADER = 34
+GROUP_HEADER = 44
 SWEEPS = 4
 
 #: Link to each layer's section, by layer name (`{"conv2d": "#1-conv2d-conv2d"}`).
