@@ -102,3 +102,17 @@ def test_max_pooling_figure_marks_the_winner(loaded, index):
     assert example["winner"] == (2 * i + r, 2 * j + c)
     assert _texts(svg, "naf-cell")[-1] == _number(float(pool_out[index]))
     assert f"= {_number(float(pool_out[index]), 4)}" in " ".join(_texts(svg, "naf-formula"))
+
+
+@pytest.mark.parametrize("layer", ["conv", "pool"])
+def test_worked_figure_from_the_layer_record(loaded, layer):
+    """The page hook: record, the layer's input and the weights in; Keras's largest output out."""
+    from generator.render.diagrams import worked_figure
+
+    graph, x, conv_out, pool_out = loaded
+    layer_input, output = (x, conv_out) if layer == "conv" else (conv_out, pool_out)
+    figure = worked_figure(graph.layer(layer), layer_input, graph.weight_values)
+    svg = ET.fromstring(figure.svg())
+    k = int(np.argmax(output[0, 0]))
+    assert f"a[0, 0, {k}]" in svg.find(f"{SVG}title").text
+    assert _texts(svg, "naf-cell")[-1] == _number(float(output[0, 0, k]))

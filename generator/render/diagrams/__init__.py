@@ -2,8 +2,8 @@
 
 Every figure is inline SVG (no script, no font, nothing from another host) coloured from the
 theme, with a `<title>` and a `<desc>` naming the layers for screen readers and the site search.
-`diagram_section` is what a model page shows; `worked` draws a convolution's or a pooling's
-worked example from plain arrays.
+`diagram_section` is what a model page shows; `worked_figure` draws a convolution's or a
+pooling's worked example from the layer's input and weights (`worked` from plain arrays).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from generator.layers.derive import DerivedModel
+from generator.render.diagrams.examples import worked_figure
 from generator.render.diagrams.graph import Anchors, graph_figure, inbound_layers
 from generator.render.diagrams.recurrent import recurrent_figures
 from generator.render.diagrams.svg import Figure
@@ -33,6 +34,7 @@ __all__ = [
     "pooling_example",
     "pooling_figure",
     "volume_figure",
+    "worked_figure",
 ]
 
 
