@@ -231,10 +231,42 @@ def test_course_math_markdown_has_both_views_and_links_reach_headings(keras, tmp
     expected = [_dims(model.inputs[0].shape)] + [_dims(lay.output.shape) for lay in model.layers]
     assert [g.get("data-shape") for g in items] == expected
     html = markdown.markdown(page, extensions=EXTENSIONS)
-    ids = set(re.findall(r'<h\d id="([^"]+)"', html))
     drawn = set(re.findall(r'<a class="naf-link" href="#([^"]+)"', html))
-    assert len(drawn) == len(model.layers) and drawn <= ids
+    assert len(drawn) == len(model.layers) and drawn <= set(re.findall(r' id="([^"]+)"', html))
     assert "<em>" not in "".join(re.findall(r"<svg.*?</svg>", html, flags=re.S))
+    # The anchor sits in the layer's heading, whose own id and table-of-contents name stay.
+    (heading,) = re.findall(r'<h3 id="3-max_pooling2d-maxpooling2d">(.*?)</h3>', html)
+    assert 'id="layer-simple_cnn-3"' in heading
+    md = markdown.Markdown(extensions=EXTENSIONS)
+    md.convert(page)
+    (section,) = [t for t in md.toc_tokens[0]["children"] if t["name"] == "Layer by layer"]
+    assert section["children"][2]["name"] == "3. max_pooling2d (MaxPooling2D)"
+    _check_links_in_a_lesson_page(page, tmp_path)
+
+
+def _check_links_in_a_lesson_page(page: str, tmp_path) -> None:
+    """A lesson page embeds the model page (headings flattened): the links still land."""
+    from pipeline_support import notebook, write_notebook
+
+    from generator.site.lessons import read_lesson
+    from generator.site.pages import lesson_page
+    from generator.site.publish import DISPLAY_KEY
+
+    executed = notebook(("markdown", "# A lesson"), ("code", "publish(model)"))
+    executed["cells"][1]["outputs"] = [
+        {
+            "output_type": "display_data",
+            "metadata": {DISPLAY_KEY: {"name": "simple_cnn", "stem": "simple_cnn"}},
+            "data": {"text/markdown": page, "text/plain": "<page>"},
+        }
+    ]
+    source = notebook(("markdown", "# A lesson"), ("code", "publish(model)"))
+    current = write_notebook(tmp_path / "01-x.ipynb", source)
+    lesson = lesson_page(read_lesson(current), executed, "../notebooks/01-x.ipynb", "../models")
+    html = markdown.markdown(lesson.markdown, extensions=EXTENSIONS)
+    drawn = set(re.findall(r'<a class="naf-link" href="#([^"]+)"', html))
+    assert drawn and drawn <= set(re.findall(r' id="([^"]+)"', html))
+    assert not re.search(r"<h\d", html.split("<details", 1)[1])  # the headings were flattened
 
 
 def test_figure_text_is_inert_under_markdown_inside_an_admonition():
@@ -293,8 +325,9 @@ def test_recurrent_layers_drawn_cell_and_unrolled(keras, tmp_path, kind, steps):
         for gate in ("forget gate", "input gate", "candidate", "output gate", "cₜ₋₁", "hₜ₋₁"):
             assert gate in labels
         assert "4 units from xₜ (3 features)" in labels
-    links = set(re.findall(r'<a class="naf-link" href="([^"]+)"', page))
-    assert links == {"#1-rec-" + kind.lower()}
+    links = set(re.findall(r'<a class="naf-link" href="#([^"]+)"', page))
+    assert links == {f"layer-seq_{kind.lower()}-1"}
+    assert f'<span id="layer-seq_{kind.lower()}-1"></span>' in page
 
 
 @pytest.mark.slow

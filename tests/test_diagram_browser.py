@@ -11,6 +11,7 @@ reach its layer's heading. Screenshots go to build/screenshots/diagrams-*.png.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -125,7 +126,7 @@ def _figures() -> str:
     conv = convolution_example(x, kernel, bias, (1, 2, 1), activation=lambda z: max(z, 0.0))
     pool = pooling_example(x, (2, 2), (1, 1, 0))
     cnn, lstm = _cnn(), _lstm()
-    anchors = {"conv2d": "#conv2d", "lstm": "#lstm"}
+    anchors = {"conv2d": "#layer-simple_cnn-1", "lstm": "#layer-lstm-1"}
     figures = [
         graph_figure(cnn, anchors),
         volume_figure(cnn, anchors),
@@ -146,15 +147,20 @@ def diagram_site(tmp_path_factory) -> Path:
         (docs / "stylesheets" / sheet).write_text(
             (ROOT / "docs" / "stylesheets" / sheet).read_text(encoding="utf-8"), encoding="utf-8"
         )
-    body = _figures()
     filler = "\n\n".join(["A paragraph, so the heading can come to the top."] * 30)
-    headings = f"\n\n## conv2d\n\n{filler}\n\n## lstm\n\n{filler}\n"
+    # Layer sections as the model page writes them, anchors in the headings.
+    sections = (
+        f'\n\n## 1. `conv2d` (Conv2D) <span id="layer-simple_cnn-1"></span>\n\n{filler}'
+        f'\n\n## 1. `lstm` (LSTM) <span id="layer-lstm-1"></span>\n\n{filler}\n'
+    )
+    page = _figures() + sections
     (docs / "index.md").write_text("# Home\n\n[Diagrams](diagrams.md)\n", encoding="utf-8")
-    (docs / "diagrams.md").write_text(f"# Diagrams\n\n{body}{headings}", encoding="utf-8")
-    indented = "\n".join("    " + line if line.strip() else "" for line in body.splitlines())
+    (docs / "diagrams.md").write_text(f"# Diagrams\n\n{page}", encoding="utf-8")
+    # As a lesson page embeds a model page: headings made bold lines, inside an admonition.
+    flat = re.sub(r"^#{1,6}\s+(.*)$", r"**\1**", page, flags=re.M)
+    indented = "\n".join("    " + line if line.strip() else "" for line in flat.splitlines())
     (docs / "embedded.md").write_text(
-        f'# Embedded\n\n???+ abstract "What publish() showed"\n\n{indented}{headings}',
-        encoding="utf-8",
+        f'# Embedded\n\n???+ abstract "What publish() showed"\n\n{indented}\n', encoding="utf-8"
     )
     config = yaml.safe_load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"))
     config.pop("extra_javascript", None)  # MathJax: fetched by `course build`, not needed here
@@ -231,9 +237,11 @@ def test_diagrams_render_in_both_schemes_and_widths(
             name = f"diagrams-{page_path.strip('/')}-{scheme}-{width}.png"
             page.screenshot(path=SCREENSHOTS / name, full_page=True)
             page.click(".naf-diagram-graph a.naf-link")
-            page.wait_for_function("location.hash === '#conv2d'", timeout=5000)
+            page.wait_for_function("location.hash === '#layer-simple_cnn-1'", timeout=5000)
             page.wait_for_timeout(300)
-            top = page.evaluate("document.getElementById('conv2d').getBoundingClientRect().top")
+            top = page.evaluate(
+                "document.getElementById('layer-simple_cnn-1').getBoundingClientRect().top"
+            )
     finally:
         context.close()
     kinds = [f["kind"] for f in figures]

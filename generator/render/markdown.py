@@ -10,7 +10,6 @@ from markdown.extensions.toc import slugify
 
 from generator.equation.analyze import ModelMath
 from generator.layers.derive import DerivedLayer, shape_text
-from generator.model.graph import LayerRecord
 from generator.render.diagrams import diagram_section
 
 #: Longest Keras code line shown whole in the architecture table; longer ones are cut there
@@ -35,10 +34,13 @@ def model_page(math: ModelMath, heading_level: int = 1, title: str | None = None
         f"{h}# Architecture",
         architecture_table(math),
         f"{h}# Diagram",
-        diagram_section(math, layer_anchors(math)),
+        diagram_section(math, layer_anchors(math, title or graph.name)),
         _code_section(math, h),
         f"{h}# Layer by layer",
-        *(layer_section(layer, i, h + "##") for i, layer in enumerate(math.layers, start=1)),
+        *(
+            layer_section(layer, i, h + "##", _layer_id(title or graph.name, i))
+            for i, layer in enumerate(math.layers, start=1)
+        ),
     ]
     if math.equation is not None and hasattr(math.equation, "markdown"):
         parts += [f"{h}# The whole network as one function", math.equation.markdown().strip()]
@@ -139,10 +141,16 @@ def display(latex: str) -> str:
     return f"$$\n{latex.strip()}\n$$"
 
 
-def layer_section(layer: DerivedLayer, index: int, h: str) -> str:
-    """One layer: its code line, shape derivation, parameter derivation and equation."""
+def layer_section(layer: DerivedLayer, index: int, h: str, anchor: str = "") -> str:
+    """One layer: its code line, shape derivation, parameter derivation and equation.
+
+    `anchor` is an id the diagrams link to, kept in the heading as an empty `<span>`: it
+    survives where the heading's own id does not (a lesson page flattens the headings of the
+    model pages it embeds; Jupyter names headings its own way).
+    """
     record = layer.record
-    parts = [f"{h} {_layer_heading(record, index, '`')}"]
+    target = f' <span id="{anchor}"></span>' if anchor else ""
+    parts = [f"{h} {index}. `{record.name}` ({record.type}){target}"]
     if record.code:
         parts.append(f"```python\n{record.code}\n```")
     parts.append(f"**Shape** {_io_shapes(layer)}")
@@ -162,17 +170,14 @@ def layer_section(layer: DerivedLayer, index: int, h: str) -> str:
     return "\n\n".join(parts)
 
 
-def _layer_heading(record: LayerRecord, index: int, code: str) -> str:
-    """A layer section's title; `code` is the Markdown code mark, or "" for the plain text."""
-    return f"{index}. {code}{record.name}{code} ({record.type})"
+def _layer_id(title: str, index: int) -> str:
+    """The id of a layer's section: `layer-simple-cnn-3` (unique on a lesson page too)."""
+    return f"layer-{slugify(title, '-')}-{index}"
 
 
-def layer_anchors(math: ModelMath) -> dict[str, str]:
-    """Each layer's section link on the page (`#1-conv2d-conv2d`), as MkDocs's `toc` makes it."""
-    return {
-        layer.record.name: "#" + slugify(_layer_heading(layer.record, i, ""), "-")
-        for i, layer in enumerate(math.layers, start=1)
-    }
+def layer_anchors(math: ModelMath, title: str) -> dict[str, str]:
+    """Each layer's section link on the page, by layer name, for the diagrams."""
+    return {layer.record.name: f"#{_layer_id(title, i)}" for i, layer in enumerate(math.layers, 1)}
 
 
 def _params_text(layer: DerivedLayer) -> str:
