@@ -18,6 +18,8 @@ if TYPE_CHECKING:  # the build imports this module for its constants: keep it li
 ARTIFACTS_ENV = "COURSE_ARTIFACTS"
 #: Key of the display metadata that marks a published model's inline page.
 DISPLAY_KEY = "course_model"
+#: Above this many bytes of weights a model gets no `.keras` download (ResNet50's are ~100 MB).
+MAX_KERAS_BYTES = 20_000_000
 
 
 def model_file_stem(name: str) -> str:
@@ -89,7 +91,14 @@ def _display(page: str, name: str, math: ModelMath) -> None:
 
 
 def write_artifacts(model: Any, name: str, math: ModelMath, page: str, directory: Path) -> None:
-    """Write `<stem>.json` (the JSON schema plus the checks), `<stem>.md` and `<stem>.keras`."""
+    """Write `<stem>.json` (the JSON schema plus the checks), `<stem>.md` and `<stem>.keras`.
+
+    A model whose weights exceed `MAX_KERAS_BYTES` gets no `.keras`; its page says so.
+    """
+    from math import prod as math_prod
+
+    import numpy as np
+
     from generator.render.json import model_json
 
     directory.mkdir(parents=True, exist_ok=True)
@@ -97,8 +106,16 @@ def write_artifacts(model: Any, name: str, math: ModelMath, page: str, directory
     data = model_json(math)
     data["name"] = name
     data["checks"] = [{"name": c.name, "passed": c.passed, "detail": c.detail} for c in math.checks]
+    weight_bytes = sum(math_prod(w.shape) * np.dtype(w.dtype).itemsize for w in model.weights)
+    if weight_bytes > MAX_KERAS_BYTES:
+        page += (
+            f'\n!!! note "No `.keras` download"\n    Its weights take '
+            f"{weight_bytes / 1e6:.0f} MB, above the site's limit of {MAX_KERAS_BYTES / 1e6:.0f} "
+            "MB: rebuild the model from its code instead.\n"
+        )
     _write_atomic(directory / f"{stem}.md", page)
-    model.save(directory / f"{stem}.keras")
+    if weight_bytes <= MAX_KERAS_BYTES:
+        model.save(directory / f"{stem}.keras")
     # The JSON goes last: the build takes a model as published only when its JSON exists.
     _write_atomic(directory / f"{stem}.json", json.dumps(data, indent=2, default=str))
 
