@@ -20,6 +20,9 @@ ARTIFACTS_ENV = "COURSE_ARTIFACTS"
 DISPLAY_KEY = "course_model"
 #: Above this many bytes of weights a model gets no `.keras` download (ResNet50's are ~100 MB).
 MAX_KERAS_BYTES = 20_000_000
+#: Above this many layers a page leaves out its layer-by-layer sections (ResNet50 has 176):
+#: the layered form holds every layer's equation, and the page stays quick to load.
+MAX_LAYER_SECTIONS = 60
 
 
 def model_file_stem(name: str) -> str:
@@ -57,7 +60,7 @@ def publish(
     name = name or model.name
     settings = MathSettings().merge(**options)
     math = analyze_model(model, sample=sample, settings=settings)
-    page = model_page(math, title=name)
+    page = _without_layer_sections(model_page(math, title=name), len(math.layers))
     if show:
         _display(page, name, math)
     failed = [check for check in math.checks if not check.passed]
@@ -68,6 +71,19 @@ def publish(
     if artifacts:
         write_artifacts(model, name, math, page, Path(artifacts))
     return math
+
+
+def _without_layer_sections(page: str, layers: int) -> str:
+    """The page without its `## Layer by layer` sections when it has too many layers."""
+    start = page.find("\n## Layer by layer\n")
+    end = page.find("\n## ", start + 1)
+    if layers <= MAX_LAYER_SECTIONS or start < 0 or end < 0:
+        return page
+    note = (
+        f"\n## Layer by layer\n\n*{layers} layers: each one's shape and count are in the table "
+        "above, its equation in the layered form below.*\n"
+    )
+    return page[:start] + note + page[end:]
 
 
 def _display(page: str, name: str, math: ModelMath) -> None:

@@ -1,4 +1,4 @@
-"""The site's size limit on `.keras` downloads: big models are published without their file."""
+"""Big models on the site: no `.keras` above a size limit, no per-layer sections for many layers."""
 
 from __future__ import annotations
 
@@ -53,3 +53,32 @@ def test_a_model_over_the_limit_gets_no_keras_file_and_its_page_says_so(
     monkeypatch.setattr(publishing, "MAX_KERAS_BYTES", weight_bytes)
     publish(model, name="small", show=False)
     assert (tmp_path / "small.keras").is_file()  # exactly at the limit: still written
+
+
+def test_a_model_of_many_layers_keeps_the_table_and_the_layered_form_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import keras
+
+    import generator.site.publish as publishing
+    from generator import publish
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input((4,), name="x"),
+            keras.layers.Dense(3, activation="tanh", name="fc1"),
+            keras.layers.Dense(2, name="fc2"),
+        ]
+    )
+    monkeypatch.setenv("COURSE_ARTIFACTS", str(tmp_path))
+    publish(model, name="whole", show=False)
+    whole = (tmp_path / "whole.md").read_text()
+    monkeypatch.setattr(publishing, "MAX_LAYER_SECTIONS", 1)
+    publish(model, name="folded", show=False)
+    folded = (tmp_path / "folded.md").read_text()
+    assert "### 1. `fc1`" in whole and "### 2. `fc2`" in whole
+    assert "### 1. `fc1`" not in folded and "2 layers: each one's shape and count" in folded
+    for section in ("## Architecture", "## The whole network as one function", "## Checks"):
+        assert section in folded
+    assert len(folded) < len(whole)
