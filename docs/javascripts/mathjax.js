@@ -18,6 +18,9 @@
       displayMath: [["\\[", "\\]"]],
       processEscapes: true,
       processEnvironments: true,
+      // A big network's layered form is one aligned block of ~30,000 characters (ResNet50's);
+      // MathJax's default buffer of 5 KiB rejects it as a "recursive macro call".
+      maxBuffer: 256 * 1024,
     },
     output: {
       fontPath: `${assets}mathjax-newcm-font`,
