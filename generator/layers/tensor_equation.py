@@ -162,7 +162,9 @@ class TensorEquation:
         index = np.broadcast_arrays(*index)
         shape = index[0].shape
         flat = np.stack([ix.reshape(-1) for ix in index], axis=1)
-        return self.values_at(ctx, flat).reshape(shape)
+        # A statistic (a mean over a window) is read at many places: compute each entry once.
+        rows, which = np.unique(flat, axis=0, return_inverse=True)
+        return self.values_at(ctx, rows)[np.asarray(which).reshape(-1)].reshape(shape)
 
     def context(self, inputs: Sequence[np.ndarray], weights: Mapping[str, Any]) -> Context:
         inputs = [np.asarray(x, dtype=np.float64) for x in inputs]
