@@ -229,13 +229,15 @@ class TensorEquation:
         else:
             f = activation_latex(name)
             text = rf"{lhs} = {f}\!\left({numbers}\right) = {f}({number(z)}) = {_plain(value)}"
+            if numbers == number(z):  # one number inside: no sum to work out first
+                text = rf"{lhs} = {f}({numbers}) = {_plain(value)}"
         return WorkedExample(index=index, value=value, latex=text)
 
     def _lhs_numbers(self, index: tuple[int, ...]) -> str:
-        shown = [str(v) for v, idx in zip(index, self.indices, strict=True) if idx.shown]
-        if not shown:
+        # Every index, hidden ones too: the example names one entry of the output array.
+        if not index:
             return self.symbol
-        return f"{self.symbol}_{{{','.join(shown)}}}"
+        return f"{self.symbol}_{{{','.join(str(v) for v in index)}}}"
 
 
 @dataclass(frozen=True)
