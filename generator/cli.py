@@ -20,7 +20,47 @@ def main() -> None:
 
 def _quiet_tensorflow() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # its notice ignores the log level
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+
+def _import_option(command):
+    return click.option(
+        "--import",
+        "imports",
+        multiple=True,
+        metavar="MODULE_OR_FILE",
+        help="Import code that registers custom objects before loading (repeatable).",
+    )(command)
+
+
+def _import_custom_code(imports: tuple[str, ...]) -> None:
+    """Import each module (`pkg.layers`) or file (`layers.py`) so its custom objects register."""
+    import importlib
+    import importlib.util
+
+    for target in imports:
+        path = Path(target)
+        try:
+            if path.suffix == ".py" or path.exists():
+                if not path.is_file():
+                    raise click.ClickException(f"--import {target}: no such file")
+                name = f"course_import_{path.stem}"
+                spec = importlib.util.spec_from_file_location(name, path)
+                module = importlib.util.module_from_spec(spec)
+                sys.modules[name] = module
+                spec.loader.exec_module(module)
+            else:
+                # A module beside the user, as `python -m` would find it.
+                if os.getcwd() not in sys.path:
+                    sys.path.insert(0, os.getcwd())
+                importlib.import_module(target)
+        except click.ClickException:
+            raise
+        except Exception as error:  # noqa: BLE001 - the user's code: one line, no traceback
+            raise click.ClickException(
+                f"--import {target}: {type(error).__name__}: {error}"
+            ) from None
 
 
 @main.command("math")
@@ -40,8 +80,31 @@ def _quiet_tensorflow() -> None:
     show_default=True,
     help="Significant digits of weights in LaTeX.",
 )
+@click.option(
+    "--max-ops",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Largest expanded closed form, in operations (default: 5,000).",
+)
 @click.option("--unsafe", is_flag=True, help="Allow code stored in the file to run when loading.")
-def math_command(model_path: Path, fmt: str, digits: int, unsafe: bool) -> None:
+@click.option(
+    "--sample",
+    "sample_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Input for the checks and worked examples: .npy (one input) or .npz (by input name); "
+    "its first item is the example.",
+)
+@_import_option
+def math_command(
+    model_path: Path,
+    fmt: str,
+    digits: int,
+    max_ops: int | None,
+    unsafe: bool,
+    sample_path: Path | None,
+    imports: tuple[str, ...],
+) -> None:
     """Print the derived math of a saved Keras model (MODEL_PATH, a .keras file)."""
     _quiet_tensorflow()
     if unsafe:
@@ -52,8 +115,17 @@ def math_command(model_path: Path, fmt: str, digits: int, unsafe: bool) -> None:
     from generator.equation.settings import MathSettings
     from generator.model.loading import load_model
 
+    _import_custom_code(imports)
     model = load_model(model_path, unsafe=unsafe)
-    math = analyze_model(model, settings=MathSettings(digits=digits))
+    sample = None
+    if sample_path is not None:
+        from generator.model.probe import read_sample
+
+        sample = read_sample(sample_path, model)
+    settings = MathSettings(digits=digits)
+    if max_ops is not None:
+        settings = settings.merge(max_closed_form_ops=max_ops)
+    math = analyze_model(model, sample=sample, settings=settings)
     click.echo(render_math(math, fmt, model_path))
 
 
@@ -71,24 +143,44 @@ def render_math(math, fmt: str, model_path: Path) -> str:
         from generator.render.latex import model_latex
 
         return model_latex(math)
-    if math.equation is None or getattr(math.equation, "numpy", None) is None:
+    if math.equation is not None and getattr(math.equation, "numpy", None) is not None:
+        return math.equation.numpy
+    return _matrix_form(math, model_path)
+
+
+def _matrix_form(math, model_path: Path) -> str:
+    """The matrix form, with a note on stderr saying why the expanded form was not printed."""
+    from generator.equation.numpy_source import MatrixFormError, matrix_source
+
+    why = getattr(math.equation, "reason", "") or "no closed form was built"
+    try:
+        source = matrix_source(math.graph)
+    except MatrixFormError as error:
         raise click.ClickException(
-            f"{model_path}: no closed form for this model (it has layers beyond dense and "
-            "element-wise ones, or the expansion is over the size limit); try --format latex"
-        )
-    return math.equation.numpy
+            f"{model_path}: no NumPy form for this model: the expanded closed form is not built "
+            f"({why}) and the matrix form does not apply ({error}); try --format latex"
+        ) from None
+    hint = "; raise the limit with --max-ops" if "over the limit" in why else ""
+    click.echo(
+        f"note: {model_path}: printed the matrix form (weights as arrays, exact at any size), "
+        f"not the expanded closed form: {why}{hint}",
+        err=True,
+    )
+    return source
 
 
 @main.command("torch")
 @click.argument("model_path", type=click.Path(path_type=Path))
 @click.argument("outdir", type=click.Path(path_type=Path))
 @click.option("--unsafe", is_flag=True, help="Allow code stored in the file to run when loading.")
-def torch_command(model_path: Path, outdir: Path, unsafe: bool) -> None:
+@_import_option
+def torch_command(model_path: Path, outdir: Path, unsafe: bool, imports: tuple[str, ...]) -> None:
     """Write PyTorch source equal to a saved Keras model into OUTDIR/model.py."""
     _quiet_tensorflow()
     from generator.model.loading import load_model
     from generator.torch.writer import write_torch_package
 
+    _import_custom_code(imports)
     model = load_model(model_path, unsafe=unsafe)
     written = write_torch_package(model, outdir)
     click.echo(f"wrote {written}")

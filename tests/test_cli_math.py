@@ -28,6 +28,8 @@ LAYER_KEYS = {
     "params_latex",
     "shape_latex",
     "equation_latex",
+    "equation_check",
+    "worked_example",
 }
 TOP_KEYS = {"model", "inputs", "outputs", "total_params", "layers", "equation"}
 PLAIN = re.compile(r"^[0-9+\-*() ]+$")

@@ -7,11 +7,12 @@ nested gradient tapes for the Taylor coefficients.
 from __future__ import annotations
 
 import re
-import time
 from math import factorial
 
 import numpy as np
 import pytest
+
+from generator.render.equation_page import equation_section
 
 pytestmark = pytest.mark.tensorflow
 
@@ -124,7 +125,7 @@ def test_linear_collapse_equals_product_of_kernels_and_predict(units, product, b
     np.testing.assert_allclose(x @ w.T + b, model.predict(x, verbose=0), atol=1e-5)
     np.testing.assert_allclose(collapse(x), model.predict(x, verbose=0), atol=1e-5)
     assert {c.name: c.passed for c in equation.checks}["linear collapse vs predict"]
-    assert "collapses into one affine map" in equation.markdown()
+    assert "collapses into one affine map" in equation_section(equation)
     assert _analyze(_mlp((3, 4, 2))).equation.collapse is None  # tanh: no collapse
 
 
@@ -184,7 +185,7 @@ def test_general_form_with_keras_weights_is_the_network():
     )
     math = _analyze(model)
     graph = math.graph
-    markdown = math.equation.markdown()
+    markdown = equation_section(math.equation)
     assert r"$s = \gamma / \sqrt{\sigma^2 + \epsilon}$, $t = \beta - s\,\mu$" in markdown
     assert r"$s = 1 / \sqrt{\mathrm{var}}$, $t = -\mathrm{mean} / \sqrt{\mathrm{var}}$" in markdown
     assert r"W^{(2)}_{1,0}" in math.equation.symbolic_latex  # unit 1 of layer 2, input 0
@@ -276,13 +277,15 @@ def test_conv_model_gets_the_layered_form():
     assert "Conv2D" in equation.reason
     assert equation.latex == equation.layered_latex
     assert r"f &= f_{3} \circ f_{2} \circ f_{1}" in equation.latex
-    for i, layer in enumerate(math.layers, start=1):
-        name = layer.record.name.replace("_", r"\_")
-        assert rf"\underset{{\text{{{name}}}}}{{f_{{{i}}}}} &: \quad {layer.equation_latex}" in (
-            equation.latex
-        )
+    # One row per Keras layer, in Keras's order, each under its own f_l and with an equation.
+    rows = equation.latex.split(" \\\\\n")[1:]
+    named = [re.match(r"\\underset\{\\text\{(.+?)\}\}\{f_\{(\d+)\}\} &: \\quad ", r) for r in rows]
+    assert [(m.group(1).replace(r"\_", "_"), int(m.group(2))) for m in named] == [
+        (layer.name, i) for i, layer in enumerate(model.layers, start=1)
+    ]
+    assert "no equation known" not in equation.latex
     assert equation.expansion_ops > 0
-    assert "$$" in equation.markdown()
+    assert f"$$\n{equation.layered_latex}\n$$" in equation_section(equation)
 
 
 def test_size_limit_returns_layered_form_fast():
@@ -292,12 +295,9 @@ def test_size_limit_returns_layered_form_fast():
 
     model = _mlp((8, 512, 512, 512, 4))
     math = derive_model(describe_model(model, with_weights=True))
-    start = time.perf_counter()
-    equation = compose_equation(model, math)
-    seconds = time.perf_counter() - start
+    equation = compose_equation(model, math)  # its time: benchmarks/limits.py
     assert not equation.closed_form and "over the limit" in equation.reason
     assert equation.expansion_ops > 512**3
-    assert seconds < 2.0
 
 
 def test_json_field_and_growth():
@@ -306,7 +306,7 @@ def test_json_field_and_growth():
 
     math = _analyze(_mlp((2, 2, 1), "sigmoid", "sigmoid"))
     field = model_json(math)["equation"]
-    assert set(field) == {"latex", "numpy", "symbolic_latex", "max_abs_error"}
+    assert set(field) == {"latex", "numpy", "symbolic_latex", "max_abs_error", "steps"}
     assert field["max_abs_error"] < 1e-5
     rows = expression_growth([(1, 4, 1), (1, 8, 1), (1, 8, 8, 1), (4, 32, 32, 4)])
     assert all(r.ops == r.built_ops for r in rows)
@@ -316,7 +316,7 @@ def test_json_field_and_growth():
 
 
 @pytest.mark.slow
-def test_resnet50_returns_the_layered_form_quickly():
+def test_resnet50_returns_the_layered_form():
     import keras
 
     from generator.equation.compose import compose_equation
@@ -325,11 +325,11 @@ def test_resnet50_returns_the_layered_form_quickly():
 
     model = keras.applications.ResNet50(weights=None)
     math = derive_model(describe_model(model, with_weights=True))
-    start = time.perf_counter()
-    equation = compose_equation(model, math)
-    assert time.perf_counter() - start < 2.0
+    equation = compose_equation(model, math)  # its time: benchmarks/limits.py
     assert not equation.closed_form and equation.numpy is None
-    assert equation.layered_latex.count("\\\\\n") == len(math.layers)
+    # One step per call, the model's line, and one definition per layer.
+    shared = sum(1 for layer in math.layers if layer.record.shares)
+    assert equation.layered_latex.count("\\\\\n") == 2 * len(math.layers) - shared
 
 
 def test_course_math_prints_the_numpy_module(tmp_path):

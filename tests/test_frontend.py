@@ -126,15 +126,46 @@ def test_nested_sequential_and_functional(keras):
     assert graph.weight_values[("f1", "bias")].shape == (3,)
 
 
-def test_shared_layer_is_one_record_fed_by_every_call(keras):
+def test_shared_layer_is_two_calls_sharing_weights(keras):
     L = keras.layers
     a, b = keras.Input((4,), name="a"), keras.Input((4,), name="b")
     shared = L.Dense(3, name="shared")
     out = L.Add(name="add")([shared(a), shared(b)])
     model = keras.Model([a, b], out)
-    graph = _describe(model)
-    assert _wiring(graph) == [("shared", "Dense", ("a", "b")), ("add", "Add", ("shared", "shared"))]
+    graph = _describe(model, with_weights=True)
+    assert _wiring(graph) == [
+        ("shared", "Dense", ("a",)),
+        ("shared@1", "Dense", ("b",)),
+        ("add", "Add", ("shared", "shared@1")),
+    ]
+    assert [r.shares for r in graph.layers] == ["", "shared", ""]
     assert graph.keras_params == model.count_params() == 15
+    assert graph.weight_values[("shared@1", "kernel")] is graph.weight_values[("shared", "kernel")]
+
+
+def test_multi_output_call_and_initial_state(keras):
+    L = keras.layers
+    enc, dec = keras.Input((5, 3), name="enc"), keras.Input((4, 3), name="dec")
+    _, h, c = L.LSTM(6, return_state=True, name="encoder")(enc)
+    out = L.LSTM(6, name="decoder")(dec, initial_state=[h, c])
+    graph = _describe(keras.Model([enc, dec], out))
+    encoder, decoder = graph.layers
+    assert encoder.output_shapes == ((None, 6),) * 3
+    assert encoder.output_names == ("output", "state h", "state c")
+    assert decoder.inbound == ("dec", "encoder:1", "encoder:2")
+
+
+def test_loaded_bidirectional_keeps_both_directions(keras, tmp_path):
+    L = keras.layers
+    model = keras.Sequential([keras.Input((5, 3)), L.Bidirectional(L.LSTM(2), name="bi")])
+    model.save(tmp_path / "bi.keras")
+    for m in (model, keras.saving.load_model(tmp_path / "bi.keras", compile=False)):
+        names = [w.name for w in _describe(m).layers[0].weights]
+        assert names == [
+            f"{d}_lstm/lstm_cell/{w}"
+            for d in ("forward", "backward")
+            for w in ("kernel", "recurrent_kernel", "bias")
+        ]
 
 
 def test_unbuilt_sequential_is_a_clear_error(keras):

@@ -464,95 +464,47 @@ def test_unknown_layer_keeps_keras_count_and_says_so():
 # --- the equations, computed in NumPy as printed, against Keras's output ----------------------
 
 
-def _np_avg_pool1d_same(x, k, s):
-    """`a_{t,c} = mean of x_{s t + u - pad, c}` over the offsets inside the input only."""
-    n = x.shape[1]
-    out_n = -(-n // s)
-    pad = max((out_n - 1) * s + k - n, 0) // 2
-    out = []
-    for t in range(out_n):
-        rows = [s * t + u - pad for u in range(k) if 0 <= s * t + u - pad < n]
-        out.append(x[:, rows, :].mean(axis=1))
-    return np.stack(out, axis=1)
-
-
-def _np_max_pool2d(x, k, s):
-    n_h, n_w = (x.shape[1] - k) // s + 1, (x.shape[2] - k) // s + 1
-    return np.array(
-        [
-            [
-                [x[b, s * i : s * i + k, s * j : s * j + k, :].max(axis=(0, 1)) for j in range(n_w)]
-                for i in range(n_h)
-            ]
-            for b in range(x.shape[0])
-        ]
-    )
-
-
-def _np_flatten_channels_first(x):
-    return np.moveaxis(x, 1, -1).reshape(x.shape[0], -1)
-
-
-def _np_relu_full(x):
-    return np.where(x >= 6.0, 6.0, np.where(x >= 0.5, x, 0.1 * (x - 0.5)))
-
-
-EQUATIONS = [
-    (
-        "avg_pool1d_same",
-        (7, 2),
-        lambda L: L.AveragePooling1D(3, 2, padding="same"),
-        lambda x: _np_avg_pool1d_same(x, 3, 2),
-    ),
-    ("max_pool2d", (7, 7, 2), lambda L: L.MaxPooling2D(2), lambda x: _np_max_pool2d(x, 2, 2)),
-    (
-        "flatten_channels_first",
-        (3, 4, 5),
-        lambda L: L.Flatten(data_format="channels_first"),
-        _np_flatten_channels_first,
-    ),
-    (
-        "cropping2d",
-        (8, 9, 3),
-        lambda L: L.Cropping2D(((1, 2), (0, 3))),
-        lambda x: x[:, 1:-2, 0:-3, :],
-    ),
-    (
-        "zero_padding2d",
-        (4, 4, 2),
-        lambda L: L.ZeroPadding2D(((1, 2), (0, 1))),
-        lambda x: np.pad(x, ((0, 0), (1, 2), (0, 1), (0, 0))),
-    ),
-    (
-        "up_sampling2d",
-        (3, 4, 2),
-        lambda L: L.UpSampling2D((2, 3)),
-        lambda x: x[:, np.arange(6) // 2][:, :, np.arange(12) // 3],
-    ),
-    ("permute", (3, 4, 5), lambda L: L.Permute((3, 1, 2)), lambda x: x.transpose(0, 3, 1, 2)),
-    (
-        "relu_full",
-        (6,),
-        lambda L: L.ReLU(max_value=6.0, negative_slope=0.1, threshold=0.5),
-        _np_relu_full,
-    ),
-    ("rescaling", (3,), lambda L: L.Rescaling(2.0, offset=-1.0), lambda x: 2.0 * x - 1.0),
-    (
-        "global_avg2d",
-        (3, 4, 2),
-        lambda L: L.GlobalAveragePooling2D(),
-        lambda x: x.mean(axis=(1, 2)),
-    ),
+# Layer settings that the rows above only count: each is run through the generator's PyTorch
+# backend, from the model saved to `.keras` and loaded back, and must compute what Keras does.
+COMPUTED = [
+    ("avg_pool1d_same", (7, 2), lambda L: L.AveragePooling1D(3, 2, padding="same")),
+    ("max_pool2d", (7, 7, 2), lambda L: L.MaxPooling2D(2)),
+    ("flatten_channels_first", (3, 4, 5), lambda L: L.Flatten(data_format="channels_first")),
+    ("cropping2d", (8, 9, 3), lambda L: L.Cropping2D(((1, 2), (0, 3)))),
+    ("zero_padding2d", (4, 4, 2), lambda L: L.ZeroPadding2D(((1, 2), (0, 1)))),
+    ("up_sampling2d", (3, 4, 2), lambda L: L.UpSampling2D((2, 3))),
+    ("permute", (3, 4, 5), lambda L: L.Permute((3, 1, 2))),
+    ("relu_full", (6,), lambda L: L.ReLU(max_value=6.0, negative_slope=0.1, threshold=0.5)),
+    ("rescaling", (3,), lambda L: L.Rescaling(2.0, offset=-1.0)),
+    ("global_avg2d", (3, 4, 2), lambda L: L.GlobalAveragePooling2D()),
 ]
 
 
-@pytest.mark.parametrize(
-    "shape, make, reference", [e[1:] for e in EQUATIONS], ids=[e[0] for e in EQUATIONS]
-)
-def test_equation_computes_what_keras_does(shape, make, reference):
-    """The NumPy line beside each row follows the printed equation; Keras must agree."""
+@pytest.mark.torch
+@pytest.mark.parametrize("shape, make", [c[1:] for c in COMPUTED], ids=[c[0] for c in COMPUTED])
+def test_generated_pytorch_computes_what_keras_does(shape, make, tmp_path):
+    import importlib.util
+
     import keras
 
+    torch = pytest.importorskip("torch")
+    from generator.torch.writer import write_torch_package
+
+    path = tmp_path / "model.keras"
+    keras.Sequential([keras.Input(shape), make(keras.layers)]).save(path)
+    model = keras.models.load_model(path)
+    spec = importlib.util.spec_from_file_location(
+        f"generated_{tmp_path.name}", write_torch_package(model, tmp_path / "torch")
+    )
+    generated = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generated)
     x = np.random.default_rng(0).normal(scale=4.0, size=(2, *shape)).astype("float32")
-    layer = make(keras.layers)
-    np.testing.assert_allclose(np.asarray(layer(x)), reference(x), rtol=1e-5, atol=1e-5)
+    channels_first = generated.INPUT_LAYOUTS[0] == "channels_first"
+    with torch.no_grad():
+        got = generated.load()(
+            torch.from_numpy(np.moveaxis(x, -1, 1).copy() if channels_first else x)
+        )
+    got = got.numpy()
+    if generated.OUTPUT_LAYOUTS[0] == "channels_first":
+        got = np.moveaxis(got, 1, -1)
+    np.testing.assert_allclose(got, np.asarray(model(x)), rtol=1e-5, atol=1e-5)

@@ -17,7 +17,7 @@ from generator.site.build import build_course
 from generator.site.execute import ExecutionFailed, KernelError
 from tests.pipeline_support import Events, edit_cell, make_course, notebook, write_notebook
 
-pytestmark = pytest.mark.kernel
+pytestmark = [pytest.mark.kernel, pytest.mark.slow]
 
 LESSON_1 = "01-adding-numbers.ipynb"
 LESSON_2 = "02-reading-data.ipynb"
@@ -137,10 +137,9 @@ def test_timeout_names_the_cell(course: Path) -> None:
         course / "lessons" / "03-slow.ipynb",
         notebook(("markdown", "# Slow"), ("code", "import time\ntime.sleep(60)"), timeout=2),
     )
-    start = time.perf_counter()
+    # How promptly the build stops after the timeout: benchmarks/timeout.py.
     with pytest.raises(ExecutionFailed, match=r"03-slow.ipynb, cell 2: timed out after 2 s"):
         _build(course)
-    assert time.perf_counter() - start < 40
 
 
 def test_kernel_that_cannot_start(course: Path) -> None:

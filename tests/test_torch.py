@@ -331,6 +331,17 @@ SEQUENTIAL_CASES = [
         (4,),
         lambda: [L.Normalization(mean=[0.5, 1, 2, 3], variance=[1, 4, 0.25, 2])],
     ),
+    ("normalization_axis_none", (4, 4, 3), lambda: [_scalar_normalization(), L.Conv2D(2, 1)]),
+    ("resizing_bilinear_down", (10, 9, 3), lambda: [L.Resizing(6, 5), L.Conv2D(2, 1)]),
+    ("resizing_bilinear_up", (4, 5, 2), lambda: [L.Resizing(7, 9)]),
+    ("resizing_nearest", (6, 6, 2), lambda: [L.Resizing(4, 9, interpolation="nearest")]),
+    ("conv_lstm2d_last", (3, 6, 6, 2), lambda: [L.ConvLSTM2D(3, 3)]),
+    (
+        "conv_lstm2d_sequences_same",
+        (3, 5, 5, 2),
+        lambda: [L.ConvLSTM2D(3, (3, 2), padding="same", return_sequences=True)],
+    ),
+    ("conv_lstm2d_backwards", (3, 4, 4, 1), lambda: [L.ConvLSTM2D(2, 3, go_backwards=True)]),
     ("time_distributed_dense", (4, 5), lambda: [L.TimeDistributed(L.Dense(3))]),
     ("time_distributed_lstm", (2, 5, 3), lambda: [L.TimeDistributed(L.LSTM(2))]),
     (
@@ -355,7 +366,7 @@ def test_sequential_layer_matches_keras(case, shape, layers, tmp_path):
 
 def test_every_translation_has_a_row():
     """The table of translations and this file's table of cases list the same layer types."""
-    covered = {"Embedding"}
+    covered = {"Embedding", "CategoryEncoding"}
     for _, _, layers in SEQUENTIAL_CASES:
         for layer in layers():
             covered.add(type(layer).__name__)
@@ -364,6 +375,28 @@ def test_every_translation_has_a_row():
     for _, build, _ in FUNCTIONAL_CASES:
         covered.update(layer.type for layer in describe_model(build()).layers)
     assert set(translated_layers()) - covered == set()
+
+
+def _scalar_normalization():
+    layer = L.Normalization(axis=None)
+    layer.adapt(np.random.default_rng(0).normal(2, 3, (8, 4, 4, 3)).astype("float32"))
+    return layer
+
+
+ENCODING_CASES = [
+    ("one_hot_column", (1,), L.CategoryEncoding, {"num_tokens": 5, "output_mode": "one_hot"}),
+    ("one_hot_vector", (3,), L.CategoryEncoding, {"num_tokens": 5, "output_mode": "one_hot"}),
+    ("multi_hot", (3,), L.CategoryEncoding, {"num_tokens": 5, "output_mode": "multi_hot"}),
+    ("count", (4,), L.CategoryEncoding, {"num_tokens": 5, "output_mode": "count"}),
+]
+
+
+@pytest.mark.parametrize(
+    "case, shape, layer, options", ENCODING_CASES, ids=[c[0] for c in ENCODING_CASES]
+)
+def test_category_encoding_matches_keras(case, shape, layer, options, tmp_path):
+    model = sequential(shape, [layer(**options)], dtype="int32")
+    assert max_difference(model, [sample(shape, 1, integers=5)], tmp_path) < TOLERANCE
 
 
 def test_same_tensor_twice_in_a_merge(tmp_path):
@@ -445,7 +478,71 @@ def _operations() -> keras.Model:
     return keras.Model(image, [out, L.Flatten()(maps) + 1.0])
 
 
+def _more_operations() -> keras.Model:
+    """The `keras.ops` calls functional models record, each applied to a tensor."""
+    ops = keras.ops
+    seq = keras.Input((4, 3))
+    x = L.Dense(3)(seq)
+    positive = ops.exp(x)
+    parts = [
+        ops.cumsum(ops.ones_like(x), axis=1),
+        ops.zeros_like(x),
+        ops.negative(x),
+        ops.absolute(x),
+        ops.square(x),
+        ops.sqrt(positive),
+        ops.log(positive),
+        ops.tanh(x),
+        ops.sigmoid(x),
+        ops.relu(x),
+        ops.maximum(x, 0.5),
+        ops.minimum(x, positive),
+        ops.power(positive, 2.0),
+        ops.squeeze(ops.expand_dims(x, axis=1), axis=1),
+        ops.mean(x, axis=1, keepdims=True) + x,
+        ops.sum(x, axis=-1, keepdims=True) + x,
+        ops.max(x, axis=1, keepdims=True) + x,
+        ops.min(x, axis=1, keepdims=True) + x,
+    ]
+    joined = L.Concatenate()(parts)
+    return keras.Model(seq, [joined, ops.matmul(x, ops.transpose(x, (0, 2, 1)))])
+
+
+def _states() -> keras.Model:
+    """Recurrent layers returning their states, and layers started from given states."""
+    a, b = keras.Input((5, 3), name="a"), keras.Input((4, 2), name="b")
+    _, h, c = L.LSTM(4, return_state=True)(a)
+    decoded = L.LSTM(4, return_sequences=True)(b, initial_state=[h, c])
+    gru_out, gru_h = L.GRU(4, return_state=True, return_sequences=True)(a)
+    gru_again = L.GRU(4)(b, initial_state=gru_h)
+    rnn_out, rnn_h = L.SimpleRNN(3, return_state=True)(b)
+    bi = L.Bidirectional(L.LSTM(2, return_state=True))(a)
+    start = [L.Dense(2)(rnn_h), L.Dense(2)(rnn_h)]
+    bi_seq = L.Bidirectional(L.GRU(2, return_sequences=True))(b, initial_state=start)
+    return keras.Model([a, b], [decoded, gru_out, gru_again, rnn_out, *bi, bi_seq])
+
+
+def _shared_layers() -> keras.Model:
+    """One Dense, one LayerNormalization and one nested model, each called twice."""
+    a, b = keras.Input((3, 4), name="a"), keras.Input((3, 4), name="b")
+    dense, norm = L.Dense(4, name="shared_dense"), L.LayerNormalization(name="shared_norm")
+    block = keras.Sequential([keras.Input((3, 4)), L.Dense(4, activation="tanh")], name="block")
+    x = block(norm(dense(a)))
+    y = block(norm(dense(b)))
+    return keras.Model([a, b], L.Add()([x, y]))
+
+
+def _conv_lstm_states() -> keras.Model:
+    frames = keras.Input((3, 5, 5, 2))
+    out, h, c = L.ConvLSTM2D(2, 3, padding="same", return_state=True)(frames)
+    return keras.Model(frames, [L.Conv2D(2, 1)(out), h, c])
+
+
 FUNCTIONAL_CASES = [
+    ("more_operations", _more_operations, [(4, 3)]),
+    ("recurrent_states", _states, [(5, 3), (4, 2)]),
+    ("shared_layers", _shared_layers, [(3, 4), (3, 4)]),
+    ("conv_lstm_states", _conv_lstm_states, [(3, 5, 5, 2)]),
     ("attention_dot", _attention, [(4, 6), (5, 6), (5, 6)]),
     ("tensor_operations", _operations, [(4, 4, 3)]),
     ("add_multiply_concatenate", _merges, [(8, 8, 3)]),
@@ -555,6 +652,7 @@ def test_course_torch_command_names_an_untranslated_layer(tmp_path):
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.slow  # a `course torch` subprocess imports TensorFlow and PyTorch again
 def test_course_torch_command_end_to_end(tmp_path):
     model = randomize(simple_cnn(), scale=0.1)
     model.save(tmp_path / "cnn.keras")

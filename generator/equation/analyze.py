@@ -5,20 +5,25 @@ This is the one entry point the CLI and `publish()` use; it runs where Keras is 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from generator.equation.compose import ComposedEquation, compose_equation
+from generator.equation.layer_checks import CheckedExample, LayerCheck, check_equations
 from generator.equation.settings import MathSettings
 from generator.layers.derive import DerivedModel, derive_model
 from generator.model.frontend import describe_model
+from generator.model.probe import probe_layers
 
 
 @dataclass(frozen=True)
 class ModelMath(DerivedModel):
-    """A derived model with its composed equation (`None` where none applies)."""
+    """A derived model with its composed equation (`None` where none applies), each layer's
+    equation checked against Keras (`layer_checks`, by layer name) and the worked examples."""
 
     equation: ComposedEquation | None = None
+    layer_checks: dict[str, LayerCheck] = field(default_factory=dict, compare=False)
+    worked: dict[str, CheckedExample] = field(default_factory=dict, compare=False)
 
 
 def analyze_model(
@@ -28,17 +33,24 @@ def analyze_model(
 
     Args:
         model: a built Keras model.
-        sample: inputs to check the closed form against `model.predict` on (one array, or a
-            list for several inputs); a seeded random sample is drawn when omitted.
+        sample: inputs to check the closed form against `model.predict` and each layer's
+            equation against Keras on (one array, or a list for several inputs); its first item
+            is the worked examples'. A seeded random sample is drawn when omitted.
         settings: rounding, size limits and the like; `MathSettings()` when omitted.
     """
     settings = settings or MathSettings()
     graph = describe_model(model, with_weights=True)
     derived = derive_model(graph)
+    probed = probe_layers(model, sample, seed=settings.seed)
+    layer_checks = check_equations(derived, probed.layers, seed=settings.seed)
     equation = compose_equation(model, derived, sample=sample, settings=settings)
+    checks = derived.checks + (layer_checks.check,)
+    if equation is not None:
+        checks += tuple(equation.checks)
     base = {f.name: getattr(derived, f.name) for f in fields(DerivedModel)}
-    if equation is None:
-        return ModelMath(**base)
     return ModelMath(
-        **{**base, "checks": derived.checks + tuple(equation.checks)}, equation=equation
+        **{**base, "checks": checks},
+        equation=equation,
+        layer_checks=layer_checks.layers,
+        worked=layer_checks.worked,
     )

@@ -14,20 +14,18 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from generator.model.activations import ACTIVATIONS, ELEMENTWISE, activation_name
+from generator.layers.common import INFERENCE_IDENTITY
+from generator.model.activations import (
+    ACTIVATION_LAYERS,
+    ACTIVATIONS,
+    ELEMENTWISE,
+    LayerActivation,
+    layer_activation,
+)
 from generator.model.graph import LayerRecord, ModelGraph
 
-IDENTITY = {
-    "Dropout",
-    "GaussianNoise",
-    "GaussianDropout",
-    "AlphaDropout",
-    "SpatialDropout1D",
-    "ActivityRegularization",
-    "Identity",
-    "Flatten",
-    "InputLayer",
-}
+#: Layers that pass a (batch, features) tensor through unchanged at inference.
+IDENTITY = INFERENCE_IDENTITY | {"Flatten", "InputLayer"}
 MERGE_TYPES = {
     "Add": "add",
     "Subtract": "subtract",
@@ -36,18 +34,9 @@ MERGE_TYPES = {
     "Maximum": "maximum",
     "Minimum": "minimum",
 }
-ACTIVATION_LAYERS = {"Activation", "ReLU", "LeakyReLU", "ELU", "PReLU", "Softmax"}
 AFFINE_LAYERS = {"Dense", "Rescaling", "Normalization", "BatchNormalization"}
 SUPPORTED = IDENTITY | set(MERGE_TYPES) | ACTIVATION_LAYERS | AFFINE_LAYERS | {"Concatenate"}
 KERAS_EPSILON = 1e-7  # keras.config.epsilon(), Normalization's floor on the deviation
-
-
-@dataclass(frozen=True)
-class Resolved:
-    """What one layer computes, read once from its record: an activation and its parameters."""
-
-    activation: str = "linear"
-    params: tuple[tuple[str, Any], ...] = ()
 
 
 def input_symbols(graph: ModelGraph) -> list[sp.Symbol]:
@@ -57,7 +46,7 @@ def input_symbols(graph: ModelGraph) -> list[sp.Symbol]:
 
 
 def unsupported_reason(
-    graph: ModelGraph, resolve: Callable[[LayerRecord], Resolved | None]
+    graph: ModelGraph, resolve: Callable[[LayerRecord], LayerActivation | None]
 ) -> str | None:
     """Why `graph` has no closed form here (a layer type, a tensor rank), or `None`."""
     others = list(
@@ -75,7 +64,8 @@ def unsupported_reason(
         if any(len(s) != 2 for s in shapes):
             return f"layer {layer.name!r} works on shape {layer.input_shape}, not (batch, features)"
         if resolve(layer) is None:
-            name = activation_name(layer.config.get("activation"))
+            act = layer_activation(layer)
+            name = act.name if act is not None else layer.type
             return f"layer {layer.name!r} has an activation ({name}) with no closed form here"
     for tensor in graph.inputs:
         if len(tensor.shape) != 2 or tensor.shape[-1] is None:
@@ -85,37 +75,22 @@ def unsupported_reason(
 
 def resolve_activation(
     layer: LayerRecord, probe: Callable[[str], str | None] | None = None
-) -> Resolved | None:
+) -> LayerActivation | None:
     """The activation a layer applies after its affine part; `None` when it is not known.
 
     `probe(layer_name)` names an activation Keras could not (a registered function such as a
     tanh-approximate GELU) by evaluating the live layer; it is tried for unknown names only.
     """
-    config = layer.config
-    if layer.type == "ReLU":
-        slope, top = float(config.get("negative_slope") or 0.0), config.get("max_value")
-        if float(config.get("threshold") or 0.0) != 0.0:
-            return None
-        if top is None:
-            return (
-                Resolved("leaky_relu", (("negative_slope", slope),)) if slope else Resolved("relu")
-            )
-        return Resolved("relu6") if float(top) == 6.0 and not slope else None
-    if layer.type == "LeakyReLU":
-        return Resolved("leaky_relu", (("negative_slope", float(config["negative_slope"])),))
-    if layer.type == "ELU":
-        return Resolved("elu", (("alpha", float(config.get("alpha", 1.0))),))
-    if layer.type == "PReLU":
-        return Resolved("leaky_relu", (("negative_slope", "alpha"),))
-    if layer.type == "Softmax":
-        return Resolved("softmax") if config.get("axis", -1) in (-1, [-1], 1) else None
-    if layer.type not in ("Dense", "Activation"):
-        return Resolved()
-    name = activation_name(config.get("activation"))
-    if name in ELEMENTWISE or name == "softmax":
-        return Resolved(name)
+    act = layer_activation(layer)
+    if act is None:
+        return None
+    if act.name == "softmax":
+        # A softmax over the units of a (batch, features) layer: its last axis.
+        return LayerActivation("softmax") if act.param("axis") in (None, -1, 1) else None
+    if act.name in ELEMENTWISE:
+        return act
     found = probe(layer.name) if probe else None
-    return Resolved(found) if found else None
+    return LayerActivation(found) if found else None
 
 
 @dataclass(frozen=True)
@@ -154,7 +129,7 @@ def walk(
     graph: ModelGraph,
     algebra: Any,
     inputs: list[Any],
-    resolve: Callable[[LayerRecord], Resolved | None],
+    resolve: Callable[[LayerRecord], LayerActivation | None],
     weights: WeightSource,
 ) -> Walk:
     """Run every layer of `graph` (checked by `unsupported_reason`) through `algebra`."""
@@ -179,13 +154,13 @@ def walk(
         if layer.type in AFFINE_LAYERS:
             xs = _affine_part(layer, index, xs, algebra, weights)
         act = resolve(layer)
-        if act.activation == "softmax":
+        if act.name == "softmax":
             affine = False
             xs = algebra.softmax(xs)
-        elif act.activation != "linear":
+        elif not act.linear:
             affine = False
             params = {k: weights.get(layer, v) if isinstance(v, str) else v for k, v in act.params}
-            xs = algebra.activation(xs, act.activation, params)
+            xs = algebra.activation(xs, act.name, params)
         env[layer.name] = xs
     outputs = [
         unit
@@ -209,35 +184,55 @@ def _affine_part(
         scale = np.broadcast_to(np.asarray(config.get("scale", 1.0), dtype=np.float64), (n,))
         offset = np.broadcast_to(np.asarray(config.get("offset", 0.0), dtype=np.float64), (n,))
         return algebra.scale_shift(xs, scale, offset)
-    if layer.type == "Normalization":
-        mean, variance = weights.get(layer, "mean"), weights.get(layer, "variance")
-        if mean is None:
-            mean = np.asarray(config["mean"], dtype=np.float64)
-            variance = np.asarray(config["variance"], dtype=np.float64)
-        mean, variance = np.broadcast_to(mean, (n,)), np.broadcast_to(variance, (n,))
-        if config.get("invert"):
-            scale, shift = np.sqrt(variance), mean
-        else:
-            scale = 1.0 / np.maximum(np.sqrt(variance), KERAS_EPSILON)
-            shift = -mean * scale
-    else:  # BatchNormalization at inference: gamma (x - mean) / sqrt(var + eps) + beta
-        gamma = weights.get(layer, "gamma")
-        beta = weights.get(layer, "beta")
-        mean, variance = weights.get(layer, "moving_mean"), weights.get(layer, "moving_variance")
-        scale = (np.ones(n) if gamma is None else gamma) / np.sqrt(variance + config["epsilon"])
-        shift = (np.zeros(n) if beta is None else beta) - mean * scale
+    scale, shift = normalization_fold(layer, weights, n)
     return algebra.scale_shift(
         xs, weights.named(scale, "s", index), weights.named(shift, "t", index)
     )
 
 
+def fold_kind(layer: LayerRecord) -> str | None:
+    """Which fold into `s x + t` a normalization layer takes; `None` for other layers.
+
+    "BatchNormalization", "Normalization", or "Normalization (invert)" (`invert=True`).
+    """
+    if layer.type == "Normalization":
+        return "Normalization (invert)" if layer.config.get("invert") else "Normalization"
+    return "BatchNormalization" if layer.type == "BatchNormalization" else None
+
+
+def normalization_fold(
+    layer: LayerRecord, weights: WeightSource, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """A normalization layer at inference as a scale `s` and shift `t` of each of its `n` inputs.
+
+    BatchNormalization: `s = gamma / sqrt(var + eps)`, `t = beta - s mean` (moving statistics).
+    Normalization: `s = 1 / max(sqrt(var), 1e-7)`, `t = -s mean`; inverted, `s = sqrt(var)`,
+    `t = mean`.
+    """
+    config, kind = layer.config, fold_kind(layer)
+    if kind == "BatchNormalization":
+        gamma, beta = weights.get(layer, "gamma"), weights.get(layer, "beta")
+        mean, variance = weights.get(layer, "moving_mean"), weights.get(layer, "moving_variance")
+        scale = (np.ones(n) if gamma is None else gamma) / np.sqrt(variance + config["epsilon"])
+        return scale, (np.zeros(n) if beta is None else beta) - mean * scale
+    mean, variance = weights.get(layer, "mean"), weights.get(layer, "variance")
+    if mean is None:  # given as constants in the config, not adapted
+        mean = np.asarray(config["mean"], dtype=np.float64)
+        variance = np.asarray(config["variance"], dtype=np.float64)
+    mean, variance = np.broadcast_to(mean, (n,)), np.broadcast_to(variance, (n,))
+    if kind == "Normalization (invert)":
+        return np.sqrt(variance), mean
+    scale = 1.0 / np.maximum(np.sqrt(variance), KERAS_EPSILON)
+    return scale, -mean * scale
+
+
 def activation_names_used(
-    math_layers: list[LayerRecord], resolve: Callable[[LayerRecord], Resolved | None]
+    math_layers: list[LayerRecord], resolve: Callable[[LayerRecord], LayerActivation | None]
 ) -> list[str]:
     """The distinct non-linear activations of the layers, in order of first use."""
     names: list[str] = []
     for layer in math_layers:
         act = resolve(layer)
-        if act and act.activation != "linear" and act.activation not in names:
-            names.append(act.activation)
+        if act and not act.linear and act.name not in names:
+            names.append(act.name)
     return [n for n in names if n in ACTIVATIONS]

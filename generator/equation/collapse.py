@@ -9,20 +9,12 @@ import numpy as np
 import sympy as sp
 
 from generator.equation.algebra import SympyAlgebra
-from generator.equation.latex import EquationLatexPrinter, aligned, broken_lines, output_names
+from generator.equation.latex import EquationLatexPrinter, broken_lines, output_names
+from generator.layers.common import INFERENCE_IDENTITY, aligned
 from generator.model.graph import ModelGraph
 
-CHAIN_LAYERS = {
-    "Dense",
-    "Dropout",
-    "Identity",
-    "GaussianNoise",
-    "GaussianDropout",
-    "AlphaDropout",
-    "ActivityRegularization",
-    "Flatten",
-    "Activation",
-}
+#: Layers a chain of Dense layers may hold and still multiply out to `W = W^{(L)} ... W^{(1)}`.
+CHAIN_LAYERS = INFERENCE_IDENTITY | {"Dense", "Flatten", "Activation"}
 MATRIX_LIMIT = 8  # print W as a matrix up to this many rows and columns
 
 
@@ -64,7 +56,7 @@ def affine_collapse(
     lines = []
     for name, expr in zip(output_names(len(exprs)), exprs, strict=False):
         lines += broken_lines(name, expr, printer)
-    latex = aligned(lines)
+    latex = aligned(lines, "\n")
     if max(weights.shape) <= MATRIX_LIMIT:
         latex += (
             r"\qquad W = "

@@ -2,8 +2,8 @@
 
 `compose_equation` counts the operations of the expanded expression first (in time proportional
 to the parameters) and only builds it under `MathSettings.max_closed_form_ops`; other models get
-the layered form `f = f_L \\circ \\dots \\circ f_1`. The closed form is checked against
-`model.predict` by running the generated NumPy module itself.
+the layered form (`f = f_L \\circ \\dots \\circ f_1`, or step by step where layers branch).
+The closed form is checked against `model.predict` by running the generated NumPy module itself.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ import sympy as sp
 
 from generator.equation.algebra import CountAlgebra, SympyAlgebra
 from generator.equation.build import (
-    Resolved,
     WeightSource,
     activation_names_used,
+    fold_kind,
     input_symbols,
     resolve_activation,
     unsupported_reason,
@@ -27,10 +27,11 @@ from generator.equation.build import (
 )
 from generator.equation.collapse import Collapse, affine_collapse
 from generator.equation.latex import EquationLatexPrinter, closed_form_latex
-from generator.equation.layered import count_text, layered_latex, rough_ops
+from generator.equation.layered import Step, count_text, layered_latex, layered_steps, rough_ops
 from generator.equation.settings import MathSettings
 from generator.equation.verify import keras_prober, predict_error, sample_inputs
 from generator.layers.derive import Check, DerivedModel
+from generator.model.activations import LayerActivation
 from generator.model.graph import LayerRecord
 
 __all__ = ["ComposedEquation", "compose_equation"]
@@ -48,7 +49,9 @@ class ComposedEquation:
         symbolic_latex: the general form, weights as symbols `W^{(l)}_{j,i}`, `b^{(l)}_j`.
         numpy: source of the self-contained NumPy module, or `None` without a closed form.
         max_abs_error: largest difference of the closed form from `model.predict` on the sample.
-        layered_latex: `f = f_L \\circ \\dots \\circ f_1` with every layer's equation.
+        layered_latex: `f = f_L \\circ \\dots \\circ f_1` (a chain) or the steps
+            `a^{(l)} = f_l(...)` (any other graph), with every layer's equation.
+        steps: each call with its inputs (`generator.equation.layered.Step`).
         expansion_ops: operations of the expanded expression (a rough estimate, or `None`,
             for layers outside the closed form).
         collapse: the affine collapse when every activation is linear.
@@ -77,6 +80,7 @@ class ComposedEquation:
     expressions: tuple[sp.Expr, ...] = field(default=(), compare=False, repr=False)
     inputs: tuple[sp.Symbol, ...] = field(default=(), compare=False, repr=False)
     folded: tuple[str, ...] = ()
+    steps: tuple[Step, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The `equation` field of `course math --format json`."""
@@ -85,6 +89,7 @@ class ComposedEquation:
             "numpy": self.numpy,
             "symbolic_latex": self.symbolic_latex,
             "max_abs_error": self.max_abs_error,
+            "steps": [step.to_json() for step in self.steps],
         }
 
     def function(self):
@@ -95,88 +100,11 @@ class ComposedEquation:
             raise ValueError(f"no closed form: {self.reason}")
         return load_function(self.numpy)
 
-    def markdown(self) -> str:
-        """The model page's section: closed or layered form, general form, verification."""
-        if not self.closed_form:
-            size = ""
-            if "over the limit" not in self.reason:
-                size = (
-                    f" Written out, its expression would have {count_text(self.expansion_ops)}"
-                    " operations (a rough estimate)."
-                )
-            return "\n\n".join(
-                [
-                    f"This network is not expanded into one formula: {self.reason}.{size} "
-                    "It is the composition of its layers:",
-                    f"$$\n{self.layered_latex}\n$$",
-                ]
-            )
-        parts = [
-            "Written out, with every trained weight rounded to its first digits, "
-            "the network is one function of its inputs:",
-            f"$$\n{self.latex}\n$$",
-            "In symbols, with $W^{(l)}_{j,i}$ the weight from input $i$ to unit $j$ of layer $l$ "
-            "($W^{(l)}$ is Keras's `kernel` transposed) and $b^{(l)}_j$ the bias of unit $j$ "
-            "(layers numbered as in $f = f_L \\circ \\dots \\circ f_1$):",
-            f"$$\n{self.symbolic_latex}\n$$",
-            f"Written out, this expression has {count_text(self.expansion_ops)} operations.",
-        ]
-        if self.folded:
-            parts.insert(4, _folded_text(self.folded))
-        if self.max_abs_error is not None:
-            passed = all(c.passed for c in self.checks)
-            verdict = "agrees with" if passed else "**does not agree** with"
-            parts.append(
-                f"Checked on {self.sample_size} random inputs: the closed form {verdict} "
-                f"`model.predict`, with a largest difference of {self.max_abs_error:.2g} "
-                f"(tolerance {self.tolerance:g}, relative for outputs above 1)."
-            )
-        if self.collapse is not None:
-            parts.append(
-                "Every activation is linear, so the whole network collapses into one affine map:"
-            )
-            if self.collapse.symbolic_latex:
-                parts.append(f"$$\n{self.collapse.symbolic_latex}\n$$")
-            parts.append(f"$$\n{self.collapse.latex}\n$$")
-            if self.collapse.max_abs_error is not None:
-                parts.append(
-                    f"The collapsed map differs from `model.predict` by at most "
-                    f"{self.collapse.max_abs_error:.2g}."
-                )
-        return "\n\n".join(parts)
-
-
-#: How each normalisation layer folds into `s x + t` (what `generator.equation.build` computes).
-FOLDED = {
-    "BatchNormalization": r"$s = \gamma / \sqrt{\sigma^2 + \epsilon}$, $t = \beta - s\,\mu$ "
-    r"for BatchNormalization (moving mean $\mu$ and variance $\sigma^2$; $\gamma = 1$, "
-    r"$\beta = 0$ when the layer has none)",
-    "Normalization": r"$s = 1 / \sqrt{\mathrm{var}}$, $t = -\mathrm{mean} / \sqrt{\mathrm{var}}$ "
-    r"for Normalization (with $\sqrt{\mathrm{var}}$ at least $10^{-7}$)",
-    "Normalization (invert)": r"$s = \sqrt{\mathrm{var}}$, $t = \mathrm{mean}$ for "
-    r"Normalization with `invert=True`",
-}
-
-
-def _folded_text(kinds: tuple[str, ...]) -> str:
-    """The sentence defining `s^{(l)}_i`, `t^{(l)}_i` for the normalisation layers present."""
-    return (
-        r"A normalisation layer $l$ multiplies its feature $i$ by $s^{(l)}_i$ and adds "
-        r"$t^{(l)}_i$, folded from its statistics: "
-        + "; ".join(FOLDED[kind] for kind in kinds)
-        + "."
-    )
-
 
 def _folded_kinds(layers: Any) -> tuple[str, ...]:
-    kinds = []
-    for layer in layers:
-        kind = layer.type
-        if kind == "Normalization" and layer.config.get("invert"):
-            kind = "Normalization (invert)"
-        if kind in FOLDED and kind not in kinds:
-            kinds.append(kind)
-    return tuple(kinds)
+    """The kinds of normalization fold (`fold_kind`) among `layers`, in order of first use."""
+    kinds = [fold_kind(layer) for layer in layers]
+    return tuple(dict.fromkeys(kind for kind in kinds if kind is not None))
 
 
 def compose_equation(
@@ -199,6 +127,7 @@ def compose_equation(
     layered = layered_latex(math)
     base = dict(
         layered_latex=layered,
+        steps=layered_steps(math),
         limit=settings.max_closed_form_ops,
         sample_size=settings.sample_size,
         tolerance=settings.tolerance,
@@ -230,11 +159,11 @@ def compose_equation(
     return _closed_form(model, math, inputs, resolve, ops, sample, settings, base)
 
 
-def _once_per_layer(resolve: Callable[[LayerRecord], Resolved | None]):
+def _once_per_layer(resolve: Callable[[LayerRecord], LayerActivation | None]):
     """`resolve` remembered by layer name: probing a live activation costs a Keras call."""
-    known: dict[str, Resolved | None] = {}
+    known: dict[str, LayerActivation | None] = {}
 
-    def remembered(layer: LayerRecord) -> Resolved | None:
+    def remembered(layer: LayerRecord) -> LayerActivation | None:
         if layer.name not in known:
             known[layer.name] = resolve(layer)
         return known[layer.name]
@@ -246,7 +175,7 @@ def _closed_form(
     model: Any,
     math: DerivedModel,
     inputs: list[sp.Symbol],
-    resolve: Callable[[LayerRecord], Resolved | None],
+    resolve: Callable[[LayerRecord], LayerActivation | None],
     ops: int,
     sample: Any,
     settings: MathSettings,

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from generator.equation.algebra import CountAlgebra, SympyAlgebra, expression_ops
-from generator.equation.build import Resolved, WeightSource, input_symbols, walk
+from generator.equation.build import WeightSource, input_symbols, walk
+from generator.model.activations import LayerActivation
 from generator.model.graph import LayerRecord, ModelGraph, TensorRecord, WeightRecord
 
 
@@ -80,8 +81,8 @@ def dense_chain(architecture: Sequence[int], activation: str = "tanh", seed: int
     )
 
 
-def _resolve(layer: LayerRecord) -> Resolved:
-    return Resolved(layer.config["activation"])
+def _resolve(layer: LayerRecord) -> LayerActivation:
+    return LayerActivation(layer.config["activation"])
 
 
 def expression_growth(

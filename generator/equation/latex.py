@@ -9,6 +9,7 @@ import sympy as sp
 from sympy.printing.latex import LatexPrinter
 
 from generator.equation.functions import ActivationFunction, SoftmaxUnit
+from generator.layers.common import aligned
 
 LINE_CHARS = 120  # LaTeX characters per line of a broken sum; fits a page when typeset
 # Heads TeX typesets as operators: they bring their own thin space after a coefficient.
@@ -254,11 +255,6 @@ def broken_lines(
     return lines
 
 
-def aligned(lines: Sequence[str]) -> str:
-    """Lines joined into one `aligned` environment."""
-    return "\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}"
-
-
 def output_names(n: int) -> list[str]:
     return ["y"] if n == 1 else [f"y_{{{j}}}" for j in range(n)]
 
@@ -281,4 +277,4 @@ def closed_form_latex(outputs: Sequence[sp.Expr], printer: EquationLatexPrinter)
                     lines += broken_lines(f"z_{{{i}}}", z, printer)
             continue
         lines += broken_lines(name, expr, printer)
-    return aligned(lines)
+    return aligned(lines, "\n")

@@ -20,7 +20,7 @@ from generator.layers.tensor_equation import (
     read_all,
 )
 from generator.layers.tensor_expr import Affine, Func, Idx, Read, Reduce, at
-from generator.model.activations import ACTIVATIONS, activation_name
+from generator.model.activations import ACTIVATIONS, layer_activation
 from generator.model.graph import LayerRecord
 
 
@@ -68,8 +68,7 @@ class ActivationHandler(LayerHandler):
     summary = "activation: a fixed function applied entry by entry"
 
     def equation(self, layer: LayerRecord) -> TensorEquation:
-        value = layer.config.get("activation", "linear")
-        name = activation_name(value)
+        name = layer_activation(layer).name
         rank = len(layer.input_shape)
         if name in VECTOR_ACTIVATIONS:
             return softmax_equation(
@@ -130,7 +129,7 @@ class LeakyReLUHandler(LayerHandler):
     summary = "leaky ReLU: a small slope below zero instead of zero"
 
     def equation(self, layer: LayerRecord) -> TensorEquation:
-        slope = float(layer.config.get("negative_slope", layer.config.get("alpha", 0.3)))
+        slope = float(layer_activation(layer).param("negative_slope"))
         template = (
             rf"\begin{{{{cases}}}} {{0}} & {{0}} \ge 0 \\ {number(slope)}\,{{0}} & {{0}} < 0 "
             r"\end{{cases}}"
@@ -148,7 +147,7 @@ class ELUHandler(LayerHandler):
     summary = "ELU: x above zero, a saturating exponential below"
 
     def equation(self, layer: LayerRecord) -> TensorEquation:
-        value = float(layer.config.get("alpha", 1.0))
+        value = float(layer_activation(layer).param("alpha"))
         alpha = number(value)
         scale = "" if alpha == "1" else rf"{alpha}\,"
         template = (

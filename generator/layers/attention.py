@@ -7,14 +7,27 @@ an optional sigmoid gate), attends per head and projects the heads back with `at
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from generator.layers.common import aligned
 from generator.layers.formula import Formula, Mul, Num, Sym, product, total
-from generator.layers.recurrent import aligned
+from generator.layers.recurrent_system import (
+    dot_latex,
+    factor,
+    num,
+    numpy_activation,
+    sample_positions,
+)
 from generator.layers.registry import (
     LayerHandler,
     MultiShapeMath,
     ParamMath,
     ParamPart,
     ShapeMath,
+    WorkedExample,
     params_from_parts,
     register,
 )
@@ -93,7 +106,10 @@ class MultiHeadAttentionHandler(LayerHandler):
             terms.append(Mul((h, d_v, d_o)))
         return params_from_parts(*parts, formula=total(terms))
 
-    def equation(self, layer: LayerRecord) -> str:
+    def equation(self, layer: LayerRecord) -> MultiHeadEquation:
+        return MultiHeadEquation(self.latex(layer), layer.config["key_dim"])
+
+    def latex(self, layer: LayerRecord) -> str:
         cfg = layer.config
         heads = cfg["num_heads"]
         self_attention = len(set(layer.inbound)) == 1 and len(layer.inbound) >= 1
@@ -144,7 +160,12 @@ class DotAttentionHandler(LayerHandler):
             parts.append(ParamPart("c", Num(1)))
         return params_from_parts(*parts)
 
-    def equation(self, layer: LayerRecord) -> str:
+    def equation(self, layer: LayerRecord) -> ScoreAttentionEquation:
+        kind = layer.config.get("score_mode", "dot")
+        kind = "additive" if layer.type == "AdditiveAttention" else kind
+        return ScoreAttentionEquation(self.latex(layer), kind)
+
+    def latex(self, layer: LayerRecord) -> str:
         cfg = layer.config
         scaled = cfg.get("use_scale", layer.type == "AdditiveAttention")
         if layer.type == "AdditiveAttention":
@@ -162,3 +183,175 @@ class DotAttentionHandler(LayerHandler):
                 r"y_t &= \sum_u \mathrm{softmax}_u\!\left(e_{t,u}\right) v_u",
             ]
         )
+
+
+# ---- the equation objects: the printed lines, evaluated with NumPy ----
+
+
+def _weight(weights: Mapping[str, np.ndarray], name: str) -> np.ndarray | None:
+    """The weight whose name ends with `name` (`query/kernel`), in float64, or `None`."""
+    for key, value in weights.items():
+        if key == name or key.endswith("/" + name):
+            return np.asarray(value, dtype=np.float64)
+    return None
+
+
+def _arrays(inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """The call's tensors in float64; a mask among them is not part of the printed equation."""
+    if any(np.asarray(a).dtype == bool for a in inputs[1:]):
+        raise NotImplementedError("masked attention is not evaluated")
+    return [np.asarray(a, dtype=np.float64) for a in inputs]
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _vector(values: np.ndarray, shown: int = 4) -> str:
+    """`(0.12, -0.3, 0.5, 0.1, \\dots)`: the first numbers of a vector."""
+    items = [num(v) for v in np.ravel(values)[:shown]]
+    if np.size(values) > shown:
+        items.append(r"\dots")
+    return r"\left(" + r",\ ".join(items) + r"\right)"
+
+
+class _AttentionEquation:
+    """What the attention equations share: the printed text, positions, the index picked."""
+
+    text: str
+
+    def latex(self) -> str:
+        return self.text
+
+    def sample_positions(
+        self, output_shape: tuple[int, ...], count: int = 16, rng: np.random.Generator | None = None
+    ) -> np.ndarray:
+        return sample_positions(output_shape, count, rng)
+
+    def evaluate(
+        self,
+        inputs: Sequence[np.ndarray],
+        weights: Mapping[str, np.ndarray],
+        positions: np.ndarray | None = None,
+    ) -> np.ndarray:
+        out = self.parts(inputs, weights)["y"]
+        return out if positions is None else out[tuple(np.asarray(positions).T)]
+
+    def parts(self, inputs: Sequence[np.ndarray], weights: Mapping[str, np.ndarray]) -> dict:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class MultiHeadEquation(_AttentionEquation):
+    """Projections per head, `softmax(Q_n K_n^T / sqrt(d_k)) V_n`, the gate, the output map."""
+
+    text: str
+    key_dim: int
+
+    def parts(self, inputs: Sequence[np.ndarray], weights: Mapping[str, np.ndarray]) -> dict:
+        arrays = _arrays(inputs)
+        x_q, x_v = arrays[0], arrays[1] if len(arrays) > 1 else arrays[0]
+        x_k = arrays[2] if len(arrays) > 2 else x_v
+        if x_q.ndim != 3:
+            raise NotImplementedError("attention over more than one axis is not evaluated")
+
+        def project(role: str, x: np.ndarray) -> np.ndarray:
+            kernel, bias = _weight(weights, f"{role}/kernel"), _weight(weights, f"{role}/bias")
+            out = np.einsum("bti,inh->btnh", x, kernel)
+            return out if bias is None else out + bias
+
+        q, k, v = project("query", x_q), project("key", x_k), project("value", x_v)
+        scores = np.einsum("btnh,bsnh->bnts", q, k) / np.sqrt(self.key_dim)
+        probs = _softmax(scores)
+        a = np.einsum("bnts,bsnh->btnh", probs, v)
+        if _weight(weights, "gate/kernel") is not None:
+            a = a * numpy_activation("sigmoid")(project("gate", x_q))
+        kernel = _weight(weights, "attention_output/kernel")
+        heads, d_v = kernel.shape[:2]
+        out_dims = kernel.shape[2:]
+        y = np.einsum("btnh,nho->bto", a, kernel.reshape(heads, d_v, -1))
+        bias = _weight(weights, "attention_output/bias")
+        if bias is not None:
+            y = y + bias.reshape(-1)
+        y = y.reshape(*y.shape[:2], *out_dims)
+        return {"y": y, "scores": scores, "probs": probs, "a": a, "kernel": kernel, "bias": bias}
+
+    def worked_example(
+        self,
+        inputs: Sequence[np.ndarray],
+        weights: Mapping[str, np.ndarray],
+        index: tuple[int, ...] | None = None,
+    ) -> WorkedExample | None:
+        """Query position `t`, output feature `j`: head 0's scores and softmax, then the sum
+        over every head's attended vector."""
+        parts = self.parts([a[:1] for a in inputs], weights)
+        y = parts["y"][0]
+        index = index or (0,) * y.ndim
+        t = index[0]
+        a_t = parts["a"][0, t]  # (heads, d_v)
+        w_o = parts["kernel"].reshape(*a_t.shape, -1)[
+            ..., int(np.ravel_multi_index(index[1:], y.shape[1:]))
+        ]
+        bias = parts["bias"]
+        b = (
+            0.0
+            if bias is None
+            else float(np.ravel(bias)[np.ravel_multi_index(index[1:], y.shape[1:])])
+        )
+        value = float(y[index])
+        lines = [
+            rf"&\text{{query position }} t = {t}, \text{{ output }} {index[1:]}:",
+            rf"\frac{{q_{{t,0}}^{{\top}} k_{{s,0}}}}{{\sqrt{{{self.key_dim}}}}} &= "
+            rf"{_vector(parts['scores'][0, 0, t])} \quad (s = 0, 1, \dots)",
+            rf"\mathrm{{softmax}}_s &= {_vector(parts['probs'][0, 0, t])}",
+            rf"a_{{t,0}} &= \sum_s \mathrm{{softmax}}_s\, v_{{s,0}} = {_vector(a_t[0])}",
+            rf"y_{{t}} &= \sum_n W^{{O}}_n a_{{t,n}} + b^{{O}} = "
+            rf"{dot_latex(w_o, a_t)} + {factor(b)} = {num(value)}",
+        ]
+        return WorkedExample(tuple(int(i) for i in index), value, aligned(lines))
+
+
+@dataclass(frozen=True)
+class ScoreAttentionEquation(_AttentionEquation):
+    """`Attention` (dot or concat scores) and `AdditiveAttention`, softmax, weighted sum."""
+
+    text: str
+    kind: str  # "dot", "concat" or "additive"
+
+    def parts(self, inputs: Sequence[np.ndarray], weights: Mapping[str, np.ndarray]) -> dict:
+        arrays = _arrays(inputs)
+        q, v = arrays[0], arrays[1]
+        k = arrays[2] if len(arrays) > 2 else v
+        scale = _weight(weights, "scale")
+        if self.kind == "dot":
+            scores = np.einsum("btj,buj->btu", q, k) * (1.0 if scale is None else scale)
+        else:
+            s = 1.0 if scale is None else scale
+            summed = q[:, :, None, :] + k[:, None, :, :]
+            if self.kind == "concat":
+                c = _weight(weights, "concat_score_weight")
+                scores = c * np.tanh(s * summed).sum(axis=-1)
+            else:
+                scores = (s * np.tanh(summed)).sum(axis=-1)
+        probs = _softmax(scores)
+        return {"y": np.einsum("btu,buj->btj", probs, v), "scores": scores, "probs": probs, "v": v}
+
+    def worked_example(
+        self,
+        inputs: Sequence[np.ndarray],
+        weights: Mapping[str, np.ndarray],
+        index: tuple[int, ...] | None = None,
+    ) -> WorkedExample | None:
+        """Query position `t`, feature `j`: the scores `e_{t,u}`, their softmax, the sum."""
+        parts = self.parts([a[:1] for a in inputs], weights)
+        index = index or (0, 0)
+        t, j = index
+        value = float(parts["y"][0, t, j])
+        lines = [
+            rf"e_{{{t},u}} &= {_vector(parts['scores'][0, t])} \quad (u = 0, 1, \dots)",
+            rf"\mathrm{{softmax}}_u\!\left(e_{{{t},u}}\right) &= {_vector(parts['probs'][0, t])}",
+            rf"y_{{{t},{j}}} &= \sum_u \mathrm{{softmax}}_u\, v_{{u,{j}}} = "
+            rf"{dot_latex(parts['probs'][0, t], parts['v'][0, :, j])}",
+        ]
+        return WorkedExample((int(t), int(j)), value, aligned(lines))

@@ -2,20 +2,49 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+
 from generator.layers.formula import CeilDiv, FloorDiv, Formula, Mul, Num, Sym
 from generator.layers.registry import DimStep
-from generator.model.activations import activation_latex, activation_name
+from generator.model.activations import ACTIVATIONS, ELEMENTWISE, LayerActivation, layer_activation
 from generator.model.graph import LayerRecord, Shape
 
 AXIS_NAMES = {1: ("l",), 2: ("h", "w"), 3: ("d", "h", "w")}
+
+
+#: Layers whose output is their input at inference: noise and penalties act only in training.
+INFERENCE_IDENTITY = frozenset(
+    {
+        "Dropout",
+        "SpatialDropout1D",
+        "SpatialDropout2D",
+        "SpatialDropout3D",
+        "GaussianNoise",
+        "GaussianDropout",
+        "AlphaDropout",
+        "ActivityRegularization",
+        "Identity",
+    }
+)
 
 
 def as_tuple(value, rank: int) -> tuple[int, ...]:
     """A config value that may be an int or a sequence, as `rank` ints."""
     if isinstance(value, int):
         return (value,) * rank
-    value = tuple(value)
+    value = tuple(int(v) for v in value)
     return value if len(value) == rank else (value[0],) * rank
+
+
+def spatial_rank(layer: LayerRecord) -> int:
+    """The number of spatial axes, from the class name: 2 for `Conv2DTranspose`."""
+    return int(re.search(r"(\d)D", layer.type).group(1))
+
+
+def aligned(lines: Sequence[str], sep: str = " ") -> str:
+    """LaTeX lines joined in an `aligned` block; `sep="\\n"` puts each row on a line of its own."""
+    return rf"\begin{{aligned}}{sep}" + f" \\\\{sep}".join(lines) + rf"{sep}\end{{aligned}}"
 
 
 def channels_last(layer: LayerRecord) -> bool:
@@ -101,20 +130,24 @@ def steps_for(axes_names: tuple[str, ...], formulas: list[Formula | None]) -> tu
     )
 
 
+def _fused(layer: LayerRecord) -> LayerActivation:
+    return layer_activation(layer) or LayerActivation()
+
+
 def activation_of(layer: LayerRecord) -> str:
     """The layer's activation as LaTeX, `\\mathrm{relu}`, or `None` written as identity."""
-    return activation_latex(layer.config.get("activation", "linear"))
+    return _fused(layer).latex
 
 
 def apply_activation(layer: LayerRecord, inner: str) -> str:
     """`f(inner)` for the layer's activation; a linear activation leaves `inner` bare."""
-    if activation_name(layer.config.get("activation")) == "linear":
+    if _fused(layer).linear:
         return inner
     return rf"{activation_of(layer)}\!\left({inner}\right)"
 
 
 #: Activations that act on a whole vector (the last axis), not on each number by itself.
-VECTOR_ACTIVATIONS = ("softmax", "log_softmax")
+VECTOR_ACTIVATIONS = tuple(name for name in ACTIVATIONS if name not in ELEMENTWISE)
 
 
 def activated(layer: LayerRecord, indices: tuple[str, ...] | list[str], inner: str) -> str:
@@ -124,7 +157,7 @@ def activated(layer: LayerRecord, indices: tuple[str, ...] | list[str], inner: s
     the softmax of a single number (always 1). Its equation names the pre-activations `z` first.
     """
     index = ",".join(indices)
-    if activation_name(layer.config.get("activation")) not in VECTOR_ACTIVATIONS:
+    if _fused(layer).name not in VECTOR_ACTIVATIONS:
         return f"a_{{{index}}} = {apply_activation(layer, inner)}"
     f = activation_of(layer)
     if len(indices) == 1:

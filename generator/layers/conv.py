@@ -14,6 +14,9 @@ from generator.layers.common import (
     window_output,
     with_dims,
 )
+from generator.layers.common import (
+    spatial_rank as _rank,
+)
 from generator.layers.formula import Formula, Mul, Sym, product
 from generator.layers.registry import (
     LayerHandler,
@@ -28,13 +31,6 @@ from generator.layers.tensor_expr import Affine, Expr, Idx, Prod, Read, Reduce, 
 from generator.model.graph import LayerRecord
 
 ZERO_PADDING = r" \quad (x = 0 \text{ outside the input: zero padding})"
-
-_RANK = {"1D": 1, "2D": 2, "3D": 3}
-
-
-def _rank(layer: LayerRecord) -> int:
-    suffix = layer.type[-2:] if layer.type[-2:] in _RANK else layer.type.split("Conv")[1][:2]
-    return _RANK[suffix]
 
 
 def _window(layer: LayerRecord) -> tuple[int, tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
@@ -210,7 +206,7 @@ class ConvHandler(_SlidingWindow):
         return TensorEquation(
             win.output(k),
             _with_bias(layer, body, at(k)),
-            activation_spec(layer.config),
+            activation_spec(layer),
             aliases=aliases,
             note=note,
             example=win.example,
@@ -251,7 +247,7 @@ class ConvTransposeHandler(ConvHandler):
         return TensorEquation(
             win.output(k),
             _with_bias(layer, body, at(k)),
-            activation_spec(layer.config),
+            activation_spec(layer),
             note=note,
             example=win.example,
         )
@@ -304,7 +300,7 @@ def depthwise(
     return TensorEquation(
         win.output(out),
         body,
-        activation_spec(layer.config) if bias is not None else "linear",
+        activation_spec(layer) if bias is not None else "linear",
         aliases=aliases,
         note=(rf", \quad q = 0, \dots, {m - 1}" if m > 1 and bias is not None else "")
         + (ZERO_PADDING if win.padded else ""),
@@ -349,7 +345,7 @@ class SeparableConvHandler(_SlidingWindow):
         return TensorEquation(
             out,
             _with_bias(layer, body, at(k)),
-            activation_spec(layer.config),
+            activation_spec(layer),
             definitions=(y,),
             definitions_first=True,
             note=ZERO_PADDING if win.padded else "",

@@ -44,4 +44,4 @@ class DenseHandler(LayerHandler):
         body = Reduce("sum", (i,), Prod((w, x)))
         if layer.config.get("use_bias", True):
             body = Sum((Read("b", ("weight", "bias"), (at(j),), batched=False), body))
-        return TensorEquation((*lead, j), body, activation_spec(layer.config), ranges=True)
+        return TensorEquation((*lead, j), body, activation_spec(layer), ranges=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from generator.layers.common import aligned
 from generator.layers.registry import LayerEquation, ParamMath, ShapeMath, handler_for
 from generator.model.graph import LayerRecord, ModelGraph, Shape
 
@@ -72,11 +73,11 @@ class DerivedModel:
 
     @property
     def total_params(self) -> int:
-        return sum(layer.params.total for layer in self.layers)
+        return sum(layer.params.total for layer in self.layers if not layer.record.shares)
 
     @property
     def trainable_params(self) -> int:
-        return sum(layer.record.keras_trainable for layer in self.layers)
+        return sum(layer.record.keras_trainable for layer in self.layers if not layer.record.shares)
 
     @property
     def passed(self) -> bool:
@@ -116,30 +117,52 @@ def derive_model(graph: ModelGraph) -> DerivedModel:
 
 
 def _checks(graph: ModelGraph, layers: tuple[DerivedLayer, ...]) -> tuple[Check, ...]:
+    """Counts and shapes per call, and the total; each detail says what was not compared."""
     known = [layer for layer in layers if layer.params.formula is not None]
     bad_params = [layer.record.name for layer in known if not layer.params_match]
     shaped = [layer for layer in layers if layer.shape is not None]
     bad_shapes = [layer.record.name for layer in shaped if not layer.shape_matches]
-    total = sum(layer.params.total for layer in layers)
+    # A shared layer's later calls reuse the first call's weights: they count once.
+    total = sum(layer.params.total for layer in layers if not layer.record.shares)
     return (
         Check(
             "parameter counts vs Keras",
             not bad_params,
-            f"{len(known) - len(bad_params)} of {len(known)} layers agree"
+            _compared(len(known) - len(bad_params), known, layers, "a count formula")
             + (f"; differ: {', '.join(bad_params)}" if bad_params else ""),
         ),
         Check(
             "output shapes vs Keras",
             not bad_shapes,
-            f"{len(shaped) - len(bad_shapes)} of {len(shaped)} layers agree"
+            _compared(len(shaped) - len(bad_shapes), shaped, layers, "a shape derivation")
             + (f"; differ: {', '.join(bad_shapes)}" if bad_shapes else ""),
         ),
         Check(
             "total parameters vs Keras",
             total == graph.keras_params,
-            f"{total:,} derived, {graph.keras_params:,} counted by Keras",
+            f"{total:,} derived, {graph.keras_params:,} counted by Keras"
+            + (
+                f" (shared layers counted once: {', '.join(_shared(layers))})"
+                if _shared(layers)
+                else ""
+            ),
         ),
     )
+
+
+def _compared(agree: int, compared: list, layers: tuple[DerivedLayer, ...], what: str) -> str:
+    """`9 of 9 layers with a count formula agree; not compared (no formula): flatten_1`."""
+    text = f"{agree} of {len(compared)} layers with {what} agree"
+    if len(compared) == len(layers):
+        return text
+    ids = {id(layer) for layer in compared}
+    left = [layer.record.name for layer in layers if id(layer) not in ids]
+    shown = ", ".join(left[:6]) + (f" and {len(left) - 6} more" if len(left) > 6 else "")
+    return f"{text}; {len(left)} of {len(layers)} not compared (none known here): {shown}"
+
+
+def _shared(layers: tuple[DerivedLayer, ...]) -> list[str]:
+    return list(dict.fromkeys(layer.record.shares for layer in layers if layer.record.shares))
 
 
 def shape_text(shape: Shape) -> str:
@@ -170,5 +193,4 @@ def shape_latex(shape: ShapeMath | None, fallback: Shape) -> str:
         return steps[0] + r" \;\Rightarrow\; " + result
     # One row per dimension, so a 2-D or 3-D derivation fits the width of a page.
     rows = [step.replace(" = ", " &= ", 1) for step in steps]
-    body = r" \\ ".join([*rows, r"&\Rightarrow " + result])
-    return rf"\begin{{aligned}} {body} \end{{aligned}}"
+    return aligned([*rows, r"&\Rightarrow " + result])

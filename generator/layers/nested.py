@@ -81,6 +81,10 @@ class NestedModelHandler(LayerHandler):
                         trainable=part.trainable and not frozen,
                     )
                 )
+        formulas = [_child_params(c) for c in graph.layers]
+        weighted = [m for m in formulas if m is not None and m.formula is not None and m.total]
+        if len(terms) == 1 and len(weighted) == 1:
+            terms = [weighted[0].formula]  # one layer with weights: its own sum, not a bare count
         return ParamMath(formula=total(terms), parts=tuple(parts))
 
     def equation(self, layer: LayerRecord) -> NestedEquation | None:

@@ -15,19 +15,17 @@ from generator.layers.common import (
     window_output,
     with_dims,
 )
+from generator.layers.common import (
+    spatial_rank as _rank,
+)
 from generator.layers.conv import padding_before
 from generator.layers.registry import LayerHandler, ShapeMath, register
 from generator.layers.tensor_equation import TensorEquation
 from generator.layers.tensor_expr import Func, Idx, Prod, Read, Reduce, Term, at
 from generator.model.graph import LayerRecord
 
-_RANK = {"1D": 1, "2D": 2, "3D": 3}
 _OUT_IDX = {1: ("t",), 2: ("i", "j"), 3: ("l", "i", "j")}
 _WIN_IDX = {1: ("u",), 2: ("u", "v"), 3: ("r", "u", "v")}
-
-
-def _rank(layer: LayerRecord) -> int:
-    return _RANK[layer.type[-2:]]
 
 
 def _window(layer: LayerRecord) -> tuple[int, tuple[int, ...], tuple[int, ...], str]:

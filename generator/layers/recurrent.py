@@ -12,6 +12,7 @@ from dataclasses import replace
 
 from generator.layers.common import (
     AXIS_NAMES,
+    aligned,
     as_tuple,
     channel_axis,
     spatial_axes,
@@ -20,6 +21,7 @@ from generator.layers.common import (
     with_dims,
 )
 from generator.layers.formula import Formula, Mul, Num, Sym, product
+from generator.layers.recurrent_system import GATES, RecurrentSystem, UncheckedEquation
 from generator.layers.registry import (
     LayerHandler,
     MultiShapeMath,
@@ -32,8 +34,6 @@ from generator.layers.registry import (
 from generator.model.activations import activation_latex, activation_name
 from generator.model.graph import LayerRecord, Shape
 
-#: Gate names in the order Keras stacks their columns in the kernels.
-GATES = {"SimpleRNN": ("h",), "GRU": ("z", "r", "h"), "LSTM": ("i", "f", "c", "o")}
 #: How many state tensors `return_state=True` adds to the outputs.
 STATES = {"SimpleRNN": 1, "GRU": 1, "LSTM": 2}
 
@@ -68,6 +68,14 @@ def _time_range(layer: LayerRecord) -> str:
     return rf"t = 0, \dots, {last}"
 
 
+def _initial(layer: LayerRecord, *states: str) -> str:
+    """`h_{-1} = 0`, or the states the call was given (`LSTM(...)(x, initial_state=[h, c])`)."""
+    units = layer.config.get("units")
+    if any(len(s) == 2 and s[-1] == units for s in layer.input_shapes[1:]):
+        return ", ".join(states) + r" \text{ given to the call}"
+    return " = ".join(states) + " = 0"
+
+
 def _output_line(layer: LayerRecord, states: str) -> str:
     """What the layer returns: every `h_t` or the last one, and the states if asked."""
     steps = layer.input_shape[1]
@@ -81,13 +89,14 @@ def _output_line(layer: LayerRecord, states: str) -> str:
     return line
 
 
-def aligned(lines: list[str]) -> str:
-    """LaTeX lines joined in an `aligned` block."""
-    return r"\begin{aligned} " + r" \\ ".join(lines) + r" \end{aligned}"
-
-
 class _Recurrent(LayerHandler):
-    """Shared count and shape for layers with `g` gates of `units` each."""
+    """Shared count, shape and equation object for layers with `g` gates of `units` each."""
+
+    def equation(self, layer: LayerRecord) -> RecurrentSystem:
+        return RecurrentSystem(layer.type, layer.config, self.latex(layer))
+
+    def latex(self, layer: LayerRecord) -> str:
+        raise NotImplementedError
 
     def gates(self, layer: LayerRecord) -> int:
         return len(GATES[layer.type])
@@ -126,13 +135,13 @@ class _Recurrent(LayerHandler):
 class SimpleRNNHandler(_Recurrent):
     summary = "simple recurrent layer: h_t = f(W x_t + U h_{t-1} + b)"
 
-    def equation(self, layer: LayerRecord) -> str:
+    def latex(self, layer: LayerRecord) -> str:
         bias = " + b" if layer.config.get("use_bias", True) else ""
         act = layer.config.get("activation", "tanh")
         return aligned(
             [
                 rf"h_t &= {_act(act, f'W x_t + U h_{{t-1}}{bias}')}, \quad {_time_range(layer)},"
-                r" \quad h_{-1} = 0",
+                rf" \quad {_initial(layer, 'h_{-1}')}",
                 _output_line(layer, "h"),
             ]
         )
@@ -145,7 +154,7 @@ class GRUHandler(_Recurrent):
     def bias_vectors(self, layer: LayerRecord) -> int:
         return 2 if layer.config.get("reset_after", True) else 1
 
-    def equation(self, layer: LayerRecord) -> str:
+    def latex(self, layer: LayerRecord) -> str:
         gate = layer.config.get("recurrent_activation", "sigmoid")
         act = layer.config.get("activation", "tanh")
         bias = layer.config.get("use_bias", True)
@@ -162,7 +171,8 @@ class GRUHandler(_Recurrent):
             cand = rf"W_h x_t + U_h \left(r_t \odot h_{{t-1}}\right){b}"
         return aligned(
             [
-                rf"z_t &= {_act(gate, z)}, \quad {_time_range(layer)}, \quad h_{{-1}} = 0",
+                rf"z_t &= {_act(gate, z)}, \quad {_time_range(layer)}, "
+                rf"\quad {_initial(layer, 'h_{-1}')}",
                 rf"r_t &= {_act(gate, r)}",
                 rf"\tilde{{h}}_t &= {_act(act, cand)}",
                 r"h_t &= z_t \odot h_{t-1} + \left(1 - z_t\right) \odot \tilde{h}_t",
@@ -175,13 +185,13 @@ class GRUHandler(_Recurrent):
 class LSTMHandler(_Recurrent):
     summary = "long short-term memory: input, forget and output gates around a cell state"
 
-    def equation(self, layer: LayerRecord) -> str:
+    def latex(self, layer: LayerRecord) -> str:
         gate = layer.config.get("recurrent_activation", "sigmoid")
         act = layer.config.get("activation", "tanh")
         return aligned(
             [
                 rf"i_t &= {_act(gate, self.pre(layer, 'i'))}, \quad {_time_range(layer)},"
-                r" \quad h_{-1} = c_{-1} = 0",
+                rf" \quad {_initial(layer, 'h_{-1}', 'c_{-1}')}",
                 rf"f_t &= {_act(gate, self.pre(layer, 'f'))}",
                 rf"\tilde{{c}}_t &= {_act(act, self.pre(layer, 'c'))}",
                 r"c_t &= f_t \odot c_{t-1} + i_t \odot \tilde{c}_t",
@@ -244,7 +254,7 @@ class ConvLSTMHandler(LayerHandler):
             per_gate = per_gate + f
         return params_from_parts(*parts, formula=Mul((Num(4), per_gate)))
 
-    def equation(self, layer: LayerRecord) -> str:
+    def equation(self, layer: LayerRecord) -> UncheckedEquation:
         gate = layer.config.get("recurrent_activation", "sigmoid")
         act = layer.config.get("activation", "tanh")
         bias = layer.config.get("use_bias", True)
@@ -252,17 +262,19 @@ class ConvLSTMHandler(LayerHandler):
         def pre(g: str) -> str:
             return rf"W_{g} \star x_t + U_{g} \star h_{{t-1}}" + (f" + b_{g}" if bias else "")
 
-        return aligned(
-            [
-                rf"i_t &= {_act(gate, pre('i'))}, \quad {_time_range(layer)},"
-                r" \quad h_{-1} = c_{-1} = 0",
-                rf"f_t &= {_act(gate, pre('f'))}",
-                rf"\tilde{{c}}_t &= {_act(act, pre('c'))}",
-                r"c_t &= f_t \odot c_{t-1} + i_t \odot \tilde{c}_t",
-                rf"o_t &= {_act(gate, pre('o'))}",
-                rf"h_t &= o_t \odot {_act(act, 'c_t')}",
-                r"&\star: \text{multi-channel convolution, summing over the window and every "
-                r"input channel; } U \star \text{ with stride 1 and same padding}",
-                _output_line(layer, "h, c"),
-            ]
+        return UncheckedEquation(
+            aligned(
+                [
+                    rf"i_t &= {_act(gate, pre('i'))}, \quad {_time_range(layer)},"
+                    r" \quad h_{-1} = c_{-1} = 0",
+                    rf"f_t &= {_act(gate, pre('f'))}",
+                    rf"\tilde{{c}}_t &= {_act(act, pre('c'))}",
+                    r"c_t &= f_t \odot c_{t-1} + i_t \odot \tilde{c}_t",
+                    rf"o_t &= {_act(gate, pre('o'))}",
+                    rf"h_t &= o_t \odot {_act(act, 'c_t')}",
+                    r"&\star: \text{multi-channel convolution, summing over the window and every "
+                    r"input channel; } U \star \text{ with stride 1 and same padding}",
+                    _output_line(layer, "h, c"),
+                ]
+            )
         )

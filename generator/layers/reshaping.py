@@ -8,20 +8,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from generator.layers.common import AXIS_NAMES, as_tuple, spatial_axes, with_dims
+from generator.layers.common import spatial_rank as _rank
 from generator.layers.formula import Add, Formula, Mul, Sub, Sym, product
 from generator.layers.registry import DimStep, LayerHandler, ShapeMath, register
 from generator.layers.tensor_equation import IndexMapEquation, TensorEquation
 from generator.layers.tensor_expr import Context, Expr, Func, Idx, Prod, Read, Reduce, Term, at
 from generator.model.graph import LayerRecord, Shape
 
-_RANK = {"1D": 1, "2D": 2, "3D": 3}
 _IDX = {1: ("t",), 2: ("i", "j"), 3: ("l", "i", "j")}
 _LETTERS = ("i", "j", "k", "l", "m", "q", "r")
 _SEP = r",\, "
-
-
-def _rank(layer: LayerRecord) -> int:
-    return _RANK[layer.type[-2:]]
 
 
 def _dim_syms(shape: Shape) -> list[Formula]:

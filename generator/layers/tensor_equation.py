@@ -11,7 +11,12 @@ import numpy as np
 
 from generator.layers.registry import WorkedExample
 from generator.layers.tensor_expr import BATCH, Context, Expr, Func, Idx, Read, Term, at, number
-from generator.model.activations import activation_latex, activation_name, numpy_function
+from generator.model.activations import (
+    activation_latex,
+    activation_name,
+    layer_activation,
+    numpy_function,
+)
 
 #: Activations that act on a whole vector (the last axis), not on each number by itself.
 VECTOR_ACTIVATIONS = ("softmax", "log_softmax")
@@ -291,9 +296,9 @@ class IndexMapEquation:
         return WorkedExample(index=tuple(int(i) for i in index), value=value, latex=text)
 
 
-def activation_spec(config: Mapping[str, Any]) -> str:
-    """The name of a layer's activation in the table (`linear` when it has none)."""
-    return activation_name(config.get("activation", "linear"))
+def activation_spec(layer: Any) -> str:
+    """The name of a layer's fused activation in the table (`linear` when it has none)."""
+    return layer_activation(layer).name
 
 
 def hidden_indices(shape: Sequence[int | None], prefix: str = "t") -> tuple[Idx, ...]:

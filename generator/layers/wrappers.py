@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from generator.layers.common import aligned
 from generator.layers.formula import Mul, Num
-from generator.layers.recurrent import aligned
+from generator.layers.recurrent_system import UncheckedEquation
 from generator.layers.registry import (
+    LayerEquation,
     LayerHandler,
     MultiShapeMath,
     ParamMath,
@@ -20,6 +22,7 @@ from generator.layers.registry import (
     handler_for,
     register,
 )
+from generator.layers.wrapped import BidirectionalEquation, TimeDistributedEquation
 from generator.model.graph import LayerRecord, Shape
 
 
@@ -37,6 +40,8 @@ def inner_record(
     weights = tuple(
         replace(w, name=w.name[len(prefix) :]) for w in layer.weights if w.name.startswith(prefix)
     )
+    if not any(w.name.startswith(prefix) for w in layer.weights):
+        weights = layer.weights  # a loaded one-layer wrapper names them without the prefix
     record = LayerRecord(
         name=config["name"],
         type=serialized["class_name"],
@@ -79,12 +84,18 @@ def _prefixed(parts: tuple[ParamPart, ...], word: str) -> list[ParamPart]:
 
 
 class _Wrapper(LayerHandler):
-    def equation_of(self, record: LayerRecord) -> str:
+    def inner_equation(self, record: LayerRecord) -> LayerEquation | None:
         handler = handler_for(record.type)
-        if handler is None:
+        equation = None if handler is None else handler.equation(record)
+        return equation if isinstance(equation, LayerEquation) else None
+
+    def equation_of(self, record: LayerRecord) -> str:
+        """The inner layer's LaTeX (its type's name when it has no equation)."""
+        handler = handler_for(record.type)
+        equation = None if handler is None else handler.equation(record)
+        if equation is None:
             return rf"\text{{{record.type}}}"
-        equation = handler.equation(record)
-        return equation if isinstance(equation, str) or equation is None else equation.latex()
+        return equation.latex() if isinstance(equation, LayerEquation) else str(equation)
 
 
 @register("Bidirectional")
@@ -129,7 +140,22 @@ class BidirectionalHandler(_Wrapper):
             formula = fp.formula + bp.formula
         return ParamMath(formula=formula, parts=parts)
 
-    def equation(self, layer: LayerRecord) -> str:
+    def equation(self, layer: LayerRecord) -> LayerEquation:
+        forward, backward = self.passes(layer)
+        text = self.latex(layer)
+        passes = (self.inner_equation(forward), self.inner_equation(backward))
+        if None in passes:
+            return UncheckedEquation(text)
+        return BidirectionalEquation(
+            text,
+            passes[0],
+            passes[1],
+            forward.name,
+            backward.name,
+            layer.config.get("merge_mode", "concat"),
+        )
+
+    def latex(self, layer: LayerRecord) -> str:
         forward, backward = self.passes(layer)
         sequences = forward.config.get("return_sequences", False)
         steps = layer.input_shape[1]
@@ -199,7 +225,17 @@ class TimeDistributedHandler(_Wrapper):
         handler = handler_for(inner.type)
         return _unknown(layer) if handler is None else handler.params(inner)
 
-    def equation(self, layer: LayerRecord) -> str:
+    def equation(self, layer: LayerRecord) -> LayerEquation:
+        record = self.inner(layer)
+        text = self.latex(layer)
+        inner = self.inner_equation(record)
+        return (
+            UncheckedEquation(text)
+            if inner is None
+            else TimeDistributedEquation(text, inner, record.name)
+        )
+
+    def latex(self, layer: LayerRecord) -> str:
         steps = layer.input_shape[1]
         last = "T - 1" if steps is None else str(steps - 1)
         lines = [

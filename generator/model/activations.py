@@ -1,21 +1,28 @@
 """The activation functions: one table row each, used by every backend.
 
 Each row holds how the function is named in an equation, its definition in LaTeX, its definition
-as a sympy expression of `z` (the composed equation differentiates it for Taylor polynomials) and
-its NumPy body (the generated NumPy module defines one small function per activation it uses).
-Parameters (the slope of a leaky ReLU, ELU's alpha) are keyword arguments with Keras's defaults.
+as a sympy expression of `z` (the composed equation differentiates it for Taylor polynomials), its
+NumPy body (the generated NumPy module defines one small function per activation it uses) and its
+PyTorch expression. Parameters (the slope of a leaky ReLU, ELU's alpha) are keyword arguments with
+Keras's defaults.
+
+`layer_activation` reads which row a layer applies, with its parameters, from the layer's record:
+the fused `activation=` of a `Dense` or `Conv2D` layer and the activation layers (`ReLU`,
+`LeakyReLU`, `ELU`, `PReLU`, `Softmax`) alike, so no backend parses a config for it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import sympy as sp
 
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
+LEAKY_RELU_SLOPE = 0.2  # keras.activations.leaky_relu's default negative slope
+LEAKY_RELU_LAYER_SLOPE = 0.3  # keras.layers.LeakyReLU's default: not the function's
 
 
 def _hard_sigmoid(z: sp.Expr) -> sp.Expr:
@@ -42,6 +49,8 @@ class Activation:
         numpy: the NumPy body of `def name(z, **params)`, one expression in `z` (`np` is numpy).
         params: parameter names and Keras's default values.
         needs: helper functions of the NumPy module this one calls (`"erf"`).
+        torch: the PyTorch expression of `{x}`, with `{dim}` the dimension a softmax runs over
+            and each parameter by its name (`{negative_slope!r}`); empty where PyTorch has none.
     """
 
     name: str
@@ -51,6 +60,7 @@ class Activation:
     numpy: str = ""
     params: dict[str, float] = field(default_factory=dict)
     needs: tuple[str, ...] = ()
+    torch: str = ""
 
     @property
     def linear(self) -> bool:
@@ -68,13 +78,14 @@ _HARD_SIGMOID = "np.clip(z / 6.0 + 0.5, 0.0, 1.0)"
 ACTIVATIONS: dict[str, Activation] = {
     a.name: a
     for a in [
-        Activation("linear", r"\mathrm{id}", r"\mathrm{id}(z) = z", lambda z: z, "z"),
+        Activation("linear", r"\mathrm{id}", r"\mathrm{id}(z) = z", lambda z: z, "z", torch="{x}"),
         Activation(
             "relu",
             r"\mathrm{relu}",
             r"\mathrm{relu}(z) = \max(0, z)",
             lambda z: sp.Max(0, z),
             "np.maximum(z, 0.0)",
+            torch="F.relu({x})",
         ),
         Activation(
             "relu6",
@@ -82,14 +93,16 @@ ACTIVATIONS: dict[str, Activation] = {
             r"\mathrm{relu6}(z) = \min(\max(0, z), 6)",
             lambda z: sp.Min(sp.Max(0, z), 6),
             "np.clip(z, 0.0, 6.0)",
+            torch="F.relu6({x})",
         ),
         Activation(
             "leaky_relu",
             r"\mathrm{lrelu}",
-            r"\mathrm{lrelu}(z) = \max(0.2 z, z)",
+            rf"\mathrm{{lrelu}}(z) = \max({LEAKY_RELU_SLOPE:g} z, z)",
             _leaky,
             "np.where(z > 0, z, negative_slope * z)",
-            {"negative_slope": 0.2},
+            {"negative_slope": LEAKY_RELU_SLOPE},
+            torch="F.leaky_relu({x}, negative_slope={negative_slope!r})",
         ),
         Activation(
             "elu",
@@ -98,6 +111,7 @@ ACTIVATIONS: dict[str, Activation] = {
             _elu,
             "np.where(z > 0, z, alpha * np.expm1(np.minimum(z, 0.0)))",
             {"alpha": 1.0},
+            torch="F.elu({x}, alpha={alpha!r})",
         ),
         Activation(
             "selu",
@@ -106,6 +120,7 @@ ACTIVATIONS: dict[str, Activation] = {
             r"\alpha (e^{z} - 1))",
             lambda z: SELU_SCALE * _elu(z, SELU_ALPHA),
             f"{SELU_SCALE!r} * np.where(z > 0, z, {SELU_ALPHA!r} * np.expm1(np.minimum(z, 0.0)))",
+            torch="F.selu({x})",
         ),
         Activation(
             "gelu",
@@ -114,6 +129,7 @@ ACTIVATIONS: dict[str, Activation] = {
             lambda z: z / 2 * (1 + sp.erf(z / sp.sqrt(2))),
             "0.5 * z * (1.0 + erf(z / np.sqrt(2.0)))",
             needs=("erf",),
+            torch="F.gelu({x})",
         ),
         Activation(
             "gelu_tanh",
@@ -122,6 +138,7 @@ ACTIVATIONS: dict[str, Activation] = {
             r"\sqrt{2/\pi}\,(z + 0.044715 z^3)\right)\right)",
             lambda z: z / 2 * (1 + sp.tanh(sp.sqrt(2 / sp.pi) * (z + 0.044715 * z**3))),
             "0.5 * z * (1.0 + np.tanh(np.sqrt(2.0 / np.pi) * (z + 0.044715 * z**3)))",
+            torch='F.gelu({x}, approximate="tanh")',
         ),
         Activation(
             "silu",
@@ -129,13 +146,7 @@ ACTIVATIONS: dict[str, Activation] = {
             r"\mathrm{silu}(z) = z\,\sigma(z)",
             lambda z: z / (1 + sp.exp(-z)),
             f"z * {_SIGMOID}",
-        ),
-        Activation(
-            "swish",
-            r"\mathrm{silu}",
-            r"\mathrm{silu}(z) = z\,\sigma(z)",
-            lambda z: z / (1 + sp.exp(-z)),
-            f"z * {_SIGMOID}",
+            torch="F.silu({x})",
         ),
         Activation(
             "mish",
@@ -143,6 +154,7 @@ ACTIVATIONS: dict[str, Activation] = {
             r"\mathrm{mish}(z) = z \tanh(\ln(1 + e^{z}))",
             lambda z: z * sp.tanh(sp.log(1 + sp.exp(z))),
             "z * np.tanh(np.logaddexp(0.0, z))",
+            torch="F.mish({x})",
         ),
         Activation(
             "softplus",
@@ -150,6 +162,7 @@ ACTIVATIONS: dict[str, Activation] = {
             r"\mathrm{softplus}(z) = \ln(1 + e^{z})",
             lambda z: sp.log(1 + sp.exp(z)),
             "np.logaddexp(0.0, z)",
+            torch="F.softplus({x})",
         ),
         Activation(
             "softsign",
@@ -157,6 +170,7 @@ ACTIVATIONS: dict[str, Activation] = {
             r"\mathrm{softsign}(z) = \frac{z}{1 + |z|}",
             lambda z: z / (1 + sp.Abs(z)),
             "z / (1.0 + np.abs(z))",
+            torch="F.softsign({x})",
         ),
         Activation(
             "sigmoid",
@@ -164,6 +178,7 @@ ACTIVATIONS: dict[str, Activation] = {
             r"\sigma(z) = \frac{1}{1 + e^{-z}}",
             lambda z: 1 / (1 + sp.exp(-z)),
             _SIGMOID,
+            torch="torch.sigmoid({x})",
         ),
         Activation(
             "hard_sigmoid",
@@ -171,6 +186,7 @@ ACTIVATIONS: dict[str, Activation] = {
             r"\mathrm{hsig}(z) = \frac{\mathrm{relu6}(z + 3)}{6}",
             _hard_sigmoid,
             _HARD_SIGMOID,
+            torch="F.hardsigmoid({x})",
         ),
         Activation(
             "hard_silu",
@@ -178,13 +194,7 @@ ACTIVATIONS: dict[str, Activation] = {
             r"\mathrm{hsilu}(z) = z\,\frac{\mathrm{relu6}(z + 3)}{6}",
             lambda z: z * _hard_sigmoid(z),
             f"z * {_HARD_SIGMOID}",
-        ),
-        Activation(
-            "hard_swish",
-            r"\mathrm{hsilu}",
-            r"\mathrm{hsilu}(z) = z\,\frac{\mathrm{relu6}(z + 3)}{6}",
-            lambda z: z * _hard_sigmoid(z),
-            f"z * {_HARD_SIGMOID}",
+            torch="F.hardswish({x})",
         ),
         Activation(
             "tanh",
@@ -192,20 +202,36 @@ ACTIVATIONS: dict[str, Activation] = {
             r"\tanh(z) = \frac{e^{z} - e^{-z}}{e^{z} + e^{-z}}",
             sp.tanh,
             "np.tanh(z)",
+            torch="torch.tanh({x})",
         ),
-        Activation("exponential", r"\exp", r"\exp(z) = e^{z}", sp.exp, "np.exp(z)"),
+        Activation(
+            "exponential",
+            r"\exp",
+            r"\exp(z) = e^{z}",
+            sp.exp,
+            "np.exp(z)",
+            torch="torch.exp({x})",
+        ),
         Activation(
             "softmax",
             r"\mathrm{softmax}",
             r"\mathrm{softmax}(z)_j = \frac{e^{z_j}}{\sum_i e^{z_i}}",
+            torch="F.softmax({x}, dim={dim})",
         ),
         Activation(
             "log_softmax",
             r"\log\mathrm{softmax}",
             r"\log\mathrm{softmax}(z)_j = z_j - \ln \sum_i e^{z_i}",
+            torch="F.log_softmax({x}, dim={dim})",
         ),
     ]
 }
+
+#: Keras's other names for the same functions (a NumPy module names its function as the model).
+ALIASES = {"swish": "silu", "hard_swish": "hard_silu"}
+ACTIVATIONS.update(
+    {alias: replace(ACTIVATIONS[name], name=alias) for alias, name in ALIASES.items()}
+)
 
 #: Applied to each unit on its own (softmax and log-softmax mix the units of a layer).
 ELEMENTWISE = frozenset(name for name, row in ACTIVATIONS.items() if row.sympy is not None)
@@ -230,6 +256,82 @@ def activation_latex(value: object) -> str:
         return row.latex
     escaped = name.replace("_", r"\_")
     return rf"\mathrm{{{escaped}}}"
+
+
+#: Layers that are an activation function by themselves (their config holds its parameters).
+ACTIVATION_LAYERS = frozenset({"Activation", "ReLU", "LeakyReLU", "ELU", "PReLU", "Softmax"})
+
+
+@dataclass(frozen=True)
+class LayerActivation:
+    """The activation a layer applies: a table row's name and the layer's parameters for it.
+
+    A parameter whose value is a string names one of the layer's weights (PReLU's learned
+    slopes); a Softmax layer's `axis` is kept as a parameter. An unknown name (a custom function)
+    has no row.
+    """
+
+    name: str = "linear"
+    params: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def row(self) -> Activation | None:
+        return ACTIVATIONS.get(self.name)
+
+    @property
+    def linear(self) -> bool:
+        return self.name == "linear"
+
+    @property
+    def latex(self) -> str:
+        return activation_latex(self.name)
+
+    def param(self, key: str) -> Any:
+        """A parameter's value: the layer's own, else the table's default."""
+        values = {**(self.row.params if self.row else {}), **dict(self.params)}
+        return values.get(key)
+
+    def torch(self, x: str, dim: int = -1) -> str | None:
+        """The PyTorch expression of this activation applied to `x`; `None` where none exists."""
+        row = self.row
+        if row is None or not row.torch:
+            return None
+        return row.torch.format(x=x, dim=dim, **{**row.params, **dict(self.params)})
+
+
+def layer_activation(layer: Any, key: str = "activation") -> LayerActivation | None:
+    """The activation `layer` (a `LayerRecord`) applies after its own computation.
+
+    The fused `activation=` of a layer's config (`key`: another config entry, such as a recurrent
+    layer's `recurrent_activation`), or what an activation layer computes. `None` for an
+    activation layer that is no row of the table: a ReLU with a threshold, or capped at another
+    value than 6 or with a slope; a softmax over several axes.
+    """
+    config = layer.config
+    if layer.type == "ReLU":
+        slope, top = float(config.get("negative_slope") or 0.0), config.get("max_value")
+        if float(config.get("threshold") or 0.0) != 0.0:
+            return None
+        if top is None:
+            if slope:
+                return LayerActivation("leaky_relu", (("negative_slope", slope),))
+            return LayerActivation("relu")
+        return LayerActivation("relu6") if float(top) == 6.0 and not slope else None
+    if layer.type == "LeakyReLU":
+        slope = config.get("negative_slope", config.get("alpha", LEAKY_RELU_LAYER_SLOPE))
+        return LayerActivation("leaky_relu", (("negative_slope", float(slope)),))
+    if layer.type == "ELU":
+        return LayerActivation("elu", (("alpha", float(config.get("alpha", 1.0))),))
+    if layer.type == "PReLU":
+        return LayerActivation("leaky_relu", (("negative_slope", "alpha"),))
+    if layer.type == "Softmax":
+        axis = config.get("axis", -1)
+        if isinstance(axis, list):
+            if len(axis) != 1:
+                return None
+            axis = axis[0]
+        return LayerActivation("softmax", (("axis", int(axis)),))
+    return LayerActivation(activation_name(config.get(key)))
 
 
 def numpy_function(name: str) -> Callable[..., Any]:

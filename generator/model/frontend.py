@@ -13,7 +13,14 @@ from dataclasses import replace
 from typing import Any
 
 from generator.exceptions import ModelError
-from generator.model.graph import LayerRecord, ModelGraph, Shape, TensorRecord, WeightRecord
+from generator.model.graph import (
+    LayerRecord,
+    ModelGraph,
+    Shape,
+    TensorRecord,
+    WeightRecord,
+    reference,
+)
 
 # Arguments a reader needs to see even at their default: `MaxPooling2D((2, 2))`.
 _ALWAYS_SHOWN = {"pool_size"}
@@ -40,29 +47,45 @@ def describe_model(model: Any, with_weights: bool = False) -> ModelGraph:
             "functional models have a graph to read"
         )
     nodes = _nodes_in_order(graph_model)
+    in_model = {id(node) for node in nodes}
+    calls: dict[int, str] = {}  # id(node) -> the call's name
     layers: list[LayerRecord] = []
     values: dict[tuple[str, str], Any] = {}
-    seen: dict[int, int] = {}
+    first: dict[int, LayerRecord] = {}
     for node in nodes:
         layer = node.operation
         if type(layer).__name__ == "InputLayer":
+            calls[id(node)] = layer.name
             continue
-        if id(layer) in seen:
-            # A shared layer is one record (its weights count once), fed by every call.
-            first = layers[seen[id(layer)]]
-            more = tuple(p.operation.name for p in node.parent_nodes)
-            inbound = first.inbound + tuple(n for n in more if n not in first.inbound)
-            layers[seen[id(layer)]] = replace(first, inbound=inbound)
-            continue
-        seen[id(layer)] = len(layers)
-        layers.append(_layer_record(layer, node, with_weights, values))
+        # Keras numbers a layer's calls within a model as its config's `inbound_nodes` does.
+        own = [n for n in layer._inbound_nodes if id(n) in in_model]
+        index = next(i for i, n in enumerate(own) if n is node)
+        name = layer.name if index == 0 else f"{layer.name}@{index}"
+        calls[id(node)] = name
+        inbound = tuple(_reference(t, calls) for t in node.input_tensors)
+        if id(layer) not in first:
+            first[id(layer)] = _layer_record(layer, node, with_weights, values)
+        # A shared layer: each call is a record; the calls after Keras's first share its
+        # weights (counted once), whichever call the graph order meets first.
+        record = replace(
+            first[id(layer)],
+            name=name,
+            shares=layer.name if index else "",
+            input_shapes=tuple(_shape(t.shape) for t in node.input_tensors),
+            output_shapes=tuple(_shape(t.shape) for t in node.outputs),
+            inbound=inbound,
+        )
+        if index:
+            for (owner, weight), value in list(values.items()):
+                if owner == layer.name:
+                    values[(name, weight)] = value
+        layers.append(record)
     inputs = tuple(
         TensorRecord(name=t._keras_history.operation.name, shape=_shape(t.shape))
         for t in graph_model.inputs
     )
     outputs = tuple(
-        TensorRecord(name=t._keras_history.operation.name, shape=_shape(t.shape))
-        for t in graph_model.outputs
+        TensorRecord(name=_reference(t, calls), shape=_shape(t.shape)) for t in graph_model.outputs
     )
     return ModelGraph(
         name=model.name,
@@ -75,14 +98,68 @@ def describe_model(model: Any, with_weights: bool = False) -> ModelGraph:
     )
 
 
+def _reference(tensor: Any, calls: dict[int, str]) -> str:
+    """The tensor as a call's input names it: `dense`, `lstm:1`, `layer_norm@1`, `inputs`."""
+    history = tensor._keras_history
+    node = history.operation._inbound_nodes[history.node_index]
+    name = calls.get(id(node), history.operation.name)
+    return reference(name, history.tensor_index, len(node.outputs))
+
+
+#: What each output of a multi-output layer is, by class name (others: `output k`).
+_OUTPUT_NAMES = {
+    "LSTM": ("output", "state h", "state c"),
+    "ConvLSTM1D": ("output", "state h", "state c"),
+    "ConvLSTM2D": ("output", "state h", "state c"),
+    "ConvLSTM3D": ("output", "state h", "state c"),
+    "GRU": ("output", "state h"),
+    "SimpleRNN": ("output", "state h"),
+    "MultiHeadAttention": ("output", "attention scores"),
+}
+
+
+def output_names(layer: Any, outputs: int) -> tuple[str, ...]:
+    """Names of a call's outputs when it has several: `("output", "state h", "state c")`."""
+    if outputs <= 1:
+        return ()
+    kind = type(layer).__name__
+    if kind == "Bidirectional":
+        inner = _OUTPUT_NAMES.get(type(layer.forward_layer).__name__, ("output",))
+        states = [f"{d} {s}" for d in ("forward", "backward") for s in inner[1:]]
+        heads = ["output"] if outputs - len(states) == 1 else ["forward output", "backward output"]
+        names = (*heads, *states)
+    else:
+        names = _OUTPUT_NAMES.get(kind, ())
+    if len(names) != outputs:
+        names = tuple(f"output {k}" for k in range(outputs))
+    return tuple(names)
+
+
 def _nodes_in_order(graph_model: Any) -> list[Any]:
-    """The model's own nodes, inputs first; within a depth, in the order layers were added."""
+    """The model's own nodes, every node after the nodes it reads; otherwise inputs first and,
+    within a depth, in the order layers were added."""
     by_depth = graph_model._nodes_by_depth
     order = {id(layer): i for i, layer in enumerate(graph_model.layers)}
     nodes = []
     for depth in sorted(by_depth, reverse=True):
         nodes.extend(sorted(by_depth[depth], key=lambda n: order.get(id(n.operation), 0)))
-    return nodes
+    # Keras's depths can put a shared layer's later call before what it reads: repair that.
+    in_model, placed, ordered = {id(n) for n in nodes}, set(), []
+    waiting = list(nodes)
+    while waiting:
+        ready = next(
+            (
+                i
+                for i, node in enumerate(waiting)
+                if all(id(p) in placed for p in node.parent_nodes if id(p) in in_model)
+            ),
+            None,
+        )
+        if ready is None:
+            return nodes  # a cycle cannot happen in a Keras graph; keep Keras's order if it does
+        placed.add(id(waiting[ready]))
+        ordered.append(waiting.pop(ready))
+    return ordered
 
 
 def _layer_record(layer: Any, node: Any, with_weights: bool, values: dict) -> LayerRecord:
@@ -93,13 +170,16 @@ def _layer_record(layer: Any, node: Any, with_weights: bool, values: dict) -> La
         children = describe_model(layer, with_weights=with_weights)
         for key, value in children.weight_values.items():
             values[key] = value
+    names = [_weight_name(layer, w) for w in layer.weights]
+    if len(set(names)) < len(names):  # a loaded wrapper's paths lack its name: keep them whole
+        names = [getattr(w, "path", w.name) for w in layer.weights]
     weights = tuple(
         WeightRecord(
-            name=_weight_name(layer, w),
+            name=name,
             shape=tuple(int(d) for d in w.shape),
             trainable=bool(w.trainable),
         )
-        for w in layer.weights
+        for name, w in zip(names, layer.weights, strict=True)
     )
     if with_weights and children is None:
         for record, array in zip(weights, layer.get_weights(), strict=True):
@@ -118,6 +198,7 @@ def _layer_record(layer: Any, node: Any, with_weights: bool, values: dict) -> La
         keras_trainable=trainable,
         code=code_line(layer, config),
         children=children,
+        output_names=output_names(layer, len(node.outputs)),
     )
 
 
@@ -134,7 +215,11 @@ def _operation_record(op: Any, node: Any) -> LayerRecord:
     keywords = {
         k: _plain(v) for k, v in node.arguments.kwargs.items() if not hasattr(v, "_keras_history")
     }
-    shown = ", ".join("x" if a is None else repr(a) for a in operands)
+    keywords.update(_stored_arguments(op))
+    shown = ", ".join(
+        ["x" if a is None else repr(a) for a in operands]
+        + [f"{k}={v!r}" for k, v in keywords.items()]
+    )
     return LayerRecord(
         name=op.name,
         type=f"ops.{name}",
@@ -149,13 +234,34 @@ def _operation_record(op: Any, node: Any) -> LayerRecord:
     )
 
 
+def _stored_arguments(op: Any) -> dict[str, Any]:
+    """What an operation was made with (`cumsum(x, axis=-1)` keeps `axis`), from its attributes."""
+    try:
+        names = list(_init_signature(type(op)).parameters)
+    except (TypeError, ValueError):
+        return {}
+    stored = {}
+    for name in names:
+        if name in ("self", "name", "args", "kwargs") or not hasattr(op, name):
+            continue
+        value = getattr(op, name)
+        if value is not None and not callable(value):
+            stored[name] = _plain(value)
+    return stored
+
+
 def _weight_name(layer: Any, weight: Any) -> str:
-    """The weight's path below its layer: `kernel`, or `forward_lstm/lstm_cell/kernel`."""
+    """The weight's path below its layer: `kernel`, or `forward_lstm/lstm_cell/kernel`.
+
+    In memory a weight's path starts with its layer's path (`bi/forward_lstm/...`); a loaded
+    model's Bidirectional names them from the wrapped layer on (`forward_lstm/...`), so a path
+    that does not start with the layer's name is kept whole (both directions stay distinct).
+    """
     path = getattr(weight, "path", weight.name)
-    prefix = getattr(layer, "path", layer.name) + "/"
-    if path.startswith(prefix):
-        return path[len(prefix) :]
-    return path.split("/", 1)[-1] if "/" in path else path
+    for prefix in (getattr(layer, "path", layer.name) + "/", layer.name + "/"):
+        if path.startswith(prefix):
+            return path[len(prefix) :]
+    return path
 
 
 def _size(shape: Any) -> int:
@@ -211,6 +317,8 @@ def code_line(layer: Any, config: dict | None = None) -> str:
         if name.endswith(("_initializer", "_regularizer", "_constraint")):
             continue
         value = config[name]
+        if name == "axis" and isinstance(value, list | tuple) and not value:
+            value = None  # `Normalization(axis=None)` is stored as an empty list of axes
         if name == "backward_layer" and _mirrors(value, config.get("layer")):
             continue  # Keras made it from `layer`; the code line never names it
         if isinstance(value, dict) and "class_name" in value:

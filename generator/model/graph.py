@@ -1,4 +1,4 @@
-"""The framework-neutral model description: a graph of layer records.
+"""The framework-neutral model description: a graph of layer calls.
 
 The frontend (`generator.model.frontend`) builds these from a Keras model; every other part of the
 generator reads only these records, so none of it needs TensorFlow.
@@ -38,11 +38,16 @@ class TensorRecord:
 
 @dataclass(frozen=True)
 class LayerRecord:
-    """One layer as the generator sees it.
+    """One call of a layer, as the generator sees it.
 
-    `input_shapes`/`output_shapes` hold one shape per tensor of the layer's first call in the
-    model. `keras_params`/`keras_trainable` are Keras's own counts, kept to check ours against
-    and to report layers no handler knows. `children` is the inner graph of a nested model.
+    `input_shapes`/`output_shapes` hold one shape per tensor of this call. `inbound` names the
+    call's inputs in order (keyword tensors such as `initial_state` last): a model input's name,
+    a call's name, or `name:k` for output `k` of a call with several outputs (see `reference`).
+    A layer called twice is two records; the second is named `name@1` and `shares` names the
+    first, whose weights both use (they count once). `output_names` says what each output of a
+    multi-output call is ("output", "state h", ...). `keras_params`/`keras_trainable` are Keras's
+    own counts, kept to check ours against and to report layers no handler knows. `children` is
+    the inner graph of a nested model.
     """
 
     name: str
@@ -56,6 +61,8 @@ class LayerRecord:
     keras_trainable: int
     code: str = ""
     children: ModelGraph | None = None
+    shares: str = ""
+    output_names: tuple[str, ...] = ()
 
     @property
     def input_shape(self) -> Shape:
@@ -65,15 +72,39 @@ class LayerRecord:
     def output_shape(self) -> Shape:
         return self.output_shapes[0]
 
+    @property
+    def layer_name(self) -> str:
+        """The Keras layer this call belongs to (its weights are stored under this name)."""
+        return self.shares or self.name
+
+    @property
+    def inbound_calls(self) -> tuple[str, ...]:
+        """The calls (or model inputs) this one reads, without the `:k` output suffix."""
+        return tuple(split_reference(ref)[0] for ref in self.inbound)
+
     def weight(self, name: str) -> WeightRecord | None:
         return next((w for w in self.weights if w.name == name), None)
 
 
+def reference(call: str, output: int, outputs: int) -> str:
+    """How a call's input names one tensor: `lstm` for a single output, `lstm:1` otherwise."""
+    return call if outputs == 1 else f"{call}:{output}"
+
+
+def split_reference(ref: str) -> tuple[str, int]:
+    """`lstm:1` -> ("lstm", 1); a plain name -> (name, 0)."""
+    call, sep, index = ref.rpartition(":")
+    if sep and index.isdigit():
+        return call, int(index)
+    return ref, 0
+
+
 @dataclass(frozen=True)
 class ModelGraph:
-    """A whole model: inputs, outputs and layers in an order where every layer follows its
-    inbound layers. `weight_values` maps `(layer name, weight name)` to arrays when the
-    frontend was asked to read them (the composed equation needs them; shapes do not)."""
+    """A whole model: inputs, outputs and layer calls in an order where every call follows the
+    calls it reads. `outputs` are named by reference (`lstm:0`, `dense@1`). `weight_values` maps
+    `(call name, weight name)` to arrays when the frontend was asked to read them (the composed
+    equation needs them; shapes do not); a shared layer's calls map to the same arrays."""
 
     name: str
     type: str
@@ -91,4 +122,16 @@ class ModelGraph:
 
     @property
     def keras_params(self) -> int:
-        return sum(layer.keras_params for layer in self.layers)
+        return sum(layer.keras_params for layer in self.layers if not layer.shares)
+
+    @property
+    def is_chain(self) -> bool:
+        """Whether the model is one chain: one input, each call reading only the call before."""
+        if len(self.inputs) != 1 or len(self.outputs) != 1 or not self.layers:
+            return False
+        previous = self.inputs[0].name
+        for layer in self.layers:
+            if layer.inbound != (previous,) or len(layer.output_shapes) != 1:
+                return False
+            previous = layer.name
+        return self.outputs[0].name == previous

@@ -79,7 +79,8 @@ def _load_failure(
         return (
             f"{path}: needs custom objects that are not registered here: "
             f"{', '.join(sorted(set(missing)))}; import the code that defines them "
-            "(`@keras.saving.register_keras_serializable`) before loading"
+            "(`@keras.saving.register_keras_serializable`) before loading, e.g. with "
+            "`--import MODULE_OR_FILE`"
         )
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return f"{path}: cannot load: {message}"

@@ -6,26 +6,35 @@ import json
 from typing import Any
 
 from generator.equation.analyze import ModelMath
+from generator.equation.layer_checks import CheckedExample, LayerCheck
 from generator.layers.derive import DerivedLayer
 from generator.model.graph import Shape
+from generator.render.worked import worked_json
 
 
 def _shape(shape: Shape) -> list[int | None]:
     return list(shape)
 
 
-def layer_json(layer: DerivedLayer) -> dict[str, Any]:
+def layer_json(
+    layer: DerivedLayer, check: LayerCheck | None = None, worked: CheckedExample | None = None
+) -> dict[str, Any]:
+    """One layer; `equation_check` and `worked_example` are `null` where none was made."""
     record = layer.record
     return {
         "name": record.name,
         "type": record.type,
         "inbound": list(record.inbound),
-        "output_shape": _shape(record.output_shape),
+        "output_shape": _shape(record.output_shape)
+        if len(record.output_shapes) == 1
+        else [_shape(s) for s in record.output_shapes],
         "params": layer.params.total,
         "params_formula": layer.params_formula,
         "params_latex": layer.params_latex,
         "shape_latex": layer.shape_latex,
         "equation_latex": layer.equation_latex,
+        "equation_check": None if check is None else check.to_json(),
+        "worked_example": worked_json(worked),
     }
 
 
@@ -38,7 +47,12 @@ def model_json(math: ModelMath) -> dict[str, Any]:
         "inputs": [{"name": t.name, "shape": _shape(t.shape)} for t in graph.inputs],
         "outputs": [{"name": t.name, "shape": _shape(t.shape)} for t in graph.outputs],
         "total_params": math.total_params,
-        "layers": [layer_json(layer) for layer in math.layers],
+        "layers": [
+            layer_json(
+                layer, math.layer_checks.get(layer.record.name), math.worked.get(layer.record.name)
+            )
+            for layer in math.layers
+        ],
         "equation": equation,
     }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from generator.equation.analyze import ModelMath
 from generator.layers.derive import DerivedLayer, shape_text
+from generator.render.worked import worked_latex
 
 
 def _escape(text: str) -> str:
@@ -14,8 +15,9 @@ def _escape(text: str) -> str:
     return text.replace("\x00", r"\textbackslash{}")
 
 
-def layer_latex(layer: DerivedLayer, index: int) -> str:
-    """One layer's subsection: shape derivation, parameter derivation and equation."""
+def layer_latex(layer: DerivedLayer, index: int, worked: str = "") -> str:
+    """One layer's subsection: shape derivation, parameter derivation, equation and worked
+    example (`worked`, LaTeX from `generator.render.worked`)."""
     record = layer.record
     shapes_in = r",\ ".join(shape_text(s) for s in record.input_shapes)
     lines = [
@@ -30,6 +32,8 @@ def layer_latex(layer: DerivedLayer, index: int) -> str:
         lines.append(rf"Parameters: \[ {layer.params_latex} \]")
     if layer.equation_latex:
         lines.append(rf"Equation: \[ {layer.equation_latex} \]")
+    if worked:
+        lines.append(worked)
     return "\n\n".join(lines)
 
 
@@ -39,7 +43,16 @@ def model_latex(math: ModelMath) -> str:
     parts = [
         rf"\section*{{Model \texttt{{{_escape(graph.name)}}}}}",
         rf"Total parameters: {math.total_params}.",
-        *(layer_latex(layer, i) for i, layer in enumerate(math.layers)),
+        *(
+            layer_latex(
+                layer,
+                i,
+                worked_latex(
+                    math.worked.get(layer.record.name), math.layer_checks.get(layer.record.name)
+                ),
+            )
+            for i, layer in enumerate(math.layers)
+        ),
     ]
     equation = math.equation
     if equation is not None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from generator.equation.analyze import ModelMath
 from generator.layers.derive import DerivedLayer, shape_text
+from generator.render.equation_page import equation_section
+from generator.render.worked import worked_markdown
 
 #: Longest Keras code line shown whole in the architecture table; longer ones are cut there
 #: and shown in full in the layer's own section.
@@ -32,10 +34,16 @@ def model_page(math: ModelMath, heading_level: int = 1, title: str | None = None
         architecture_table(math),
         _code_section(math, h),
         f"{h}# Layer by layer",
-        *(layer_section(layer, i, h + "##") for i, layer in enumerate(math.layers, start=1)),
+        *(
+            layer_section(layer, i, h + "##", worked_markdown(*_checked(math, layer)))
+            for i, layer in enumerate(math.layers, start=1)
+        ),
     ]
-    if math.equation is not None and hasattr(math.equation, "markdown"):
-        parts += [f"{h}# The whole network as one function", math.equation.markdown().strip()]
+    if math.equation is not None:
+        parts += [
+            f"{h}# The whole network as one function",
+            equation_section(math.equation).strip(),
+        ]
     parts += [f"{h}# Checks", checks_list(math)]
     return "\n\n".join(p for p in parts if p) + "\n"
 
@@ -67,6 +75,11 @@ def _io_shapes(layer: DerivedLayer) -> str:
     record = layer.record
     shape_in = r",\ ".join(shape_text(s) for s in record.input_shapes) or "-"
     shape_out = r",\ ".join(shape_text(s) for s in record.output_shapes)
+    if record.output_names:  # several outputs, each named: "output: 256; state h: 256"
+        shape_out = r";\ ".join(
+            rf"\text{{{name}: }} {shape_text(s)}"
+            for name, s in zip(record.output_names, record.output_shapes, strict=True)
+        )
     return rf"${shape_in} \to {shape_out}$"
 
 
@@ -90,7 +103,9 @@ def architecture_table(math: ModelMath) -> str:
         rows.append(
             f"| {i} | `{record.name}` | {_short_code(record.code or record.type)} "
             f"| {_io_shapes(layer)} | {formula} "
-            f"| {_count(layer.params.total, record.keras_params - record.keras_trainable)} |"
+            f"| {_count(layer.params.total, record.keras_params - record.keras_trainable)}"
+            + (f" (the weights of `{record.shares}`, counted there)" if record.shares else "")
+            + " |"
         )
     fixed = math.total_params - math.trainable_params
     rows.append(f"| | **Total** | | | | **{_count(math.total_params, fixed)}** |")
@@ -133,8 +148,15 @@ def display(latex: str) -> str:
     return f"$$\n{latex.strip()}\n$$"
 
 
-def layer_section(layer: DerivedLayer, index: int, h: str) -> str:
-    """One layer: its code line, shape derivation, parameter derivation and equation."""
+def _checked(math: ModelMath, layer: DerivedLayer) -> tuple:
+    """The layer's worked example and equation check, where the analysis made them."""
+    name = layer.record.name
+    return getattr(math, "worked", {}).get(name), getattr(math, "layer_checks", {}).get(name)
+
+
+def layer_section(layer: DerivedLayer, index: int, h: str, worked: str = "") -> str:
+    """One layer: its code line, shape derivation, parameter derivation, equation and worked
+    example (`worked`, Markdown from `generator.render.worked`)."""
     record = layer.record
     parts = [f"{h} {index}. `{record.name}` ({record.type})"]
     if record.code:
@@ -147,6 +169,8 @@ def layer_section(layer: DerivedLayer, index: int, h: str) -> str:
     parts.append(_params_text(layer))
     if layer.equation_latex:
         parts += ["**Equation**", display(layer.equation_latex)]
+    if worked:
+        parts.append(worked)
     if layer.note:
         parts.append(f"!!! note\n    {layer.note}")
     if layer.children is not None:

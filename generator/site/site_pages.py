@@ -6,10 +6,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+from generator.render.supported import supported_layers_page
 from generator.site.execute import LessonRun
 from generator.site.lessons import Lesson
 from generator.site.mkdocs import OUTLINE_MARKER, Content, CoursePaths, SiteError
 from generator.site.pages import lesson_page
+
+SUPPORTED_LAYERS = "supported-layers.md"  # generated from the handler registry
 
 
 def _published(run: LessonRun) -> list[dict[str, Any]]:
@@ -74,6 +77,7 @@ def generated_pages(
                 if (info["directory"] / f"{stem}.{ext}").is_file():
                     files[f"models/{stem}.{ext}"] = info["directory"] / f"{stem}.{ext}"
     files["index.md"] = home_page(paths, [run.lesson for run in runs], models)
+    files[SUPPORTED_LAYERS] = supported_layers_page()
     return files, models
 
 
@@ -124,4 +128,5 @@ def nav_for(
     ]
     if model_nav:
         nav.append({"Models": model_nav})
+    nav.append({"Supported layers": SUPPORTED_LAYERS})
     return nav

@@ -12,8 +12,11 @@ from generator.model.graph import ModelGraph
 from generator.torch import (  # noqa: F401  (their decorators fill the translation table)
     attention,
     conv,
+    conv_recurrent,
     core,
     normalization,
+    operations,
+    preprocessing,
     recurrent,
     reshaping,
     wrappers,

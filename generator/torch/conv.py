@@ -4,10 +4,10 @@ pooling."""
 from __future__ import annotations
 
 import math
-import re
 
 import numpy as np
 
+from generator.layers.common import as_tuple, spatial_rank
 from generator.torch.registry import (
     CF,
     CL,
@@ -29,27 +29,15 @@ def avg_pool_same(x, kernel_size, stride, pads):
 '''
 
 
-def _rank(ctx: LayerContext) -> int:
-    """The number of spatial axes, from the class name: 2 for `Conv2DTranspose`."""
-    return int(re.search(r"(\d)D", ctx.record.type).group(1))
-
-
-def _ints(value: object, n: int) -> tuple[int, ...]:
-    if isinstance(value, int):
-        return (value,) * n
-    value = tuple(int(v) for v in value)
-    return value if len(value) == n else (value[0],) * n
-
-
 def _window(
     ctx: LayerContext, n: int, size_key: str = "kernel_size", stride_key: str = "strides"
 ) -> tuple[tuple[int, ...], ...]:
     if ctx.config.get("data_format", "channels_last") == "channels_first":
         raise ctx.error("reads channels-first data; only Keras's default channels_last translates")
-    kernel = _ints(ctx.config[size_key], n)
+    kernel = as_tuple(ctx.config[size_key], n)
     strides = ctx.config.get(stride_key)
-    strides = kernel if strides is None else _ints(strides, n)
-    dilation = _ints(ctx.config.get("dilation_rate", 1), n)
+    strides = kernel if strides is None else as_tuple(strides, n)
+    dilation = as_tuple(ctx.config.get("dilation_rate", 1), n)
     return kernel, strides, dilation
 
 
@@ -119,12 +107,12 @@ def _torch_kernel(kernel: np.ndarray) -> np.ndarray:
 
 def _finish(ctx: LayerContext, expr: str) -> Result:
     rank = ctx.value().rank
-    return Result(activate(ctx, expr, ctx.config.get("activation"), rank, CF), CF)
+    return Result(activate(ctx, expr, rank, CF), CF)
 
 
 @translation("Conv1D", "Conv2D", "Conv3D", wants=CF)
 def conv(ctx: LayerContext) -> Result:
-    n = _rank(ctx)
+    n = spatial_rank(ctx.record)
     kernel, strides, dilation = _window(ctx, n)
     x, padding, _ = _padded(ctx, kernel, strides, dilation)
     cin, cout = int(ctx.value().shape[-1]), int(ctx.config["filters"])
@@ -145,7 +133,7 @@ def conv(ctx: LayerContext) -> Result:
 
 @translation("Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose", wants=CF)
 def conv_transpose(ctx: LayerContext) -> Result:
-    n = _rank(ctx)
+    n = spatial_rank(ctx.record)
     kernel, strides, dilation = _window(ctx, n)
     sizes, outs = ctx.value().shape[1:-1], ctx.record.output_shape[1:-1]
     same = ctx.config.get("padding", "valid") == "same"
@@ -194,7 +182,7 @@ def _depthwise_module(
 ) -> tuple[str, np.ndarray]:
     """`nn.ConvNd(c, c * m, groups=c)` and its weight from Keras's (*window, c, m) kernel."""
     window, (cin, multiplier) = kernel_array.shape[:-2], kernel_array.shape[-2:]
-    kernel = _ints(list(window), n)
+    kernel = as_tuple(list(window), n)
     # Keras's output channel c * m + j is PyTorch's too: flatten (c, m) in that order.
     weight = kernel_array.reshape(*window, cin * multiplier).transpose(n, *range(n))
     constructor = (
@@ -208,7 +196,7 @@ def _depthwise_module(
 
 @translation("DepthwiseConv1D", "DepthwiseConv2D", wants=CF)
 def depthwise_conv(ctx: LayerContext) -> Result:
-    n = _rank(ctx)
+    n = spatial_rank(ctx.record)
     kernel, strides, dilation = _window(ctx, n)
     x, padding, _ = _padded(ctx, kernel, strides, dilation)
     use_bias = ctx.config.get("use_bias", True)
@@ -224,7 +212,7 @@ def depthwise_conv(ctx: LayerContext) -> Result:
 
 @translation("SeparableConv1D", "SeparableConv2D", wants=CF)
 def separable_conv(ctx: LayerContext) -> Result:
-    n = _rank(ctx)
+    n = spatial_rank(ctx.record)
     kernel, strides, dilation = _window(ctx, n)
     x, padding, _ = _padded(ctx, kernel, strides, dilation)
     depthwise, weight = _depthwise_module(
@@ -256,7 +244,7 @@ def separable_conv(ctx: LayerContext) -> Result:
     wants=CF,
 )
 def pooling(ctx: LayerContext) -> Result:
-    n = _rank(ctx)
+    n = spatial_rank(ctx.record)
     kernel, strides, _ = _window(ctx, n, "pool_size")
     is_max = ctx.record.type.startswith("Max")
     x, padding, pairs = _padded(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from generator.model.activations import layer_activation
 from generator.torch.registry import (
     CL,
     LayerContext,
@@ -39,7 +40,7 @@ def dense(ctx: LayerContext) -> Result:
     else:
         bias = ", bias=False"
     layer = ctx.module(f"nn.Linear(in_features={in_features}, out_features={units}{bias})", **state)
-    return Result(activate(ctx, f"{layer}({x})", ctx.config.get("activation"), value.rank, CL), CL)
+    return Result(activate(ctx, f"{layer}({x})", value.rank, CL), CL)
 
 
 @translation("Embedding", wants=CL)
@@ -58,17 +59,19 @@ def embedding(ctx: LayerContext) -> Result:
 # --- activations ---------------------------------------------------------------------------------
 
 
-@translation("Activation")
-def activation_layer(ctx: LayerContext) -> Result:
+@translation("Activation", "LeakyReLU", "ELU")
+def activation_function(ctx: LayerContext) -> Result:
+    """A layer that is one row of the activation table, with its parameters."""
     value = ctx.value()
-    return Result(
-        activate(ctx, value.expr, ctx.config["activation"], value.rank, value.layout), value.layout
-    )
+    return Result(activate(ctx, value.expr, value.rank, value.layout), value.layout)
 
 
 @translation("ReLU")
 def relu(ctx: LayerContext) -> Result:
     value = ctx.value()
+    act = layer_activation(ctx.record)
+    if act is not None:  # relu, relu6 or leaky_relu: a row of the table
+        return Result(activate(ctx, value.expr, value.rank, value.layout), value.layout)
     x = value.expr
     top = ctx.config.get("max_value")
     slope = float(ctx.config.get("negative_slope") or 0.0)
@@ -77,8 +80,6 @@ def relu(ctx: LayerContext) -> Result:
         expr = f"torch.where({x} >= {threshold!r}, {x}, {slope!r} * ({x} - {threshold!r}))"
     elif slope:
         expr = f"F.leaky_relu({x}, negative_slope={slope!r})"
-    elif top is not None and float(top) == 6.0:
-        return Result(f"F.relu6({x})", value.layout)
     else:
         expr = f"F.relu({x})"
     if top is not None:
@@ -86,27 +87,15 @@ def relu(ctx: LayerContext) -> Result:
     return Result(expr, value.layout)
 
 
-@translation("LeakyReLU")
-def leaky_relu(ctx: LayerContext) -> Result:
-    slope = float(ctx.config.get("negative_slope", ctx.config.get("alpha", 0.3)))
-    return Result(f"F.leaky_relu({ctx.input()}, negative_slope={slope!r})", ctx.value().layout)
-
-
-@translation("ELU")
-def elu(ctx: LayerContext) -> Result:
-    alpha = float(ctx.config.get("alpha", 1.0))
-    return Result(f"F.elu({ctx.input()}, alpha={alpha!r})", ctx.value().layout)
-
-
 @translation("Softmax")
 def softmax(ctx: LayerContext) -> Result:
     value = ctx.value()
-    axis = ctx.config.get("axis", -1)
-    if isinstance(axis, list):
-        if len(axis) != 1:
-            raise ctx.error("takes the softmax over several axes")
-        axis = axis[0]
-    return Result(f"F.softmax({value.expr}, dim={torch_dim(axis, value)})", value.layout)
+    act = layer_activation(ctx.record)
+    if act is None:
+        raise ctx.error("takes the softmax over several axes")
+    return Result(
+        activate(ctx, value.expr, value.rank, value.layout, act.param("axis")), value.layout
+    )
 
 
 # --- the identity at inference -------------------------------------------------------------------

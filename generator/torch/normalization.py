@@ -161,7 +161,11 @@ def normalization(ctx: LayerContext) -> Result:
     else:
         raise ctx.error("has neither adapted weights nor a given mean and variance")
     channels = int(value.shape[-1])
-    if mean.size not in (1, channels) or _axes(ctx, value.rank) != [value.rank - 1]:
+    # axis=None (saved as `[]`): one mean and variance for every entry, in any axis order.
+    scalar = ctx.config.get("axis", -1) in (None, []) and mean.size == 1
+    if not scalar and (
+        mean.size not in (1, channels) or _axes(ctx, value.rank) != [value.rank - 1]
+    ):
         raise ctx.error("normalizes per entry over axes other than the last")
     ctx.use_helper(STANDARDIZE)
     size = int(mean.size)
@@ -171,4 +175,6 @@ def normalization(ctx: LayerContext) -> Result:
         mean=mean.reshape(size),
         variance=variance.reshape(size),
     )
+    if scalar:
+        return Result(f"{layer}({value.expr})", value.layout)
     return Result(f"{layer}({ctx.input(0, CL)})", CL)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
-from generator.model.activations import activation_name
+from generator.model.activations import layer_activation
+from generator.model.graph import LayerRecord
 from generator.torch.registry import CL, LayerContext, Result, translation
 
 GRU_RESET_BEFORE = '''\
@@ -41,16 +44,18 @@ def _gates(array: np.ndarray, units: int, order: tuple[int, ...]) -> np.ndarray:
     return np.concatenate([blocks[i] for i in order], axis=-1)
 
 
-def _check(ctx: LayerContext, config: dict, kind: str) -> None:
-    for flag in ("return_state", "stateful"):
-        if config.get(flag):
-            raise ctx.error(f"is built with {flag}=True, which has no translation here")
-    activation = activation_name(config.get("activation", "tanh"))
+def _check(ctx: LayerContext, layer: LayerRecord) -> str:
+    """Refuse what PyTorch's recurrent modules cannot do; the activation's name otherwise."""
+    kind, config = layer.type, layer.config
+    if config.get("stateful"):
+        raise ctx.error("is built with stateful=True, which has no translation here")
+    activation = layer_activation(layer).name
     allowed = ("tanh", "relu") if kind == "SimpleRNN" else ("tanh",)
     if activation not in allowed:
         raise ctx.error(f"uses activation {activation!r}; PyTorch's {kind} has {allowed}")
-    if kind != "SimpleRNN" and activation_name(config.get("recurrent_activation")) != "sigmoid":
+    if kind != "SimpleRNN" and layer_activation(layer, "recurrent_activation").name != "sigmoid":
         raise ctx.error("uses a recurrent activation other than sigmoid")
+    return activation
 
 
 def _state(
@@ -82,10 +87,12 @@ def _state(
     return {k: np.ascontiguousarray(v) for k, v in state.items()}
 
 
-def _constructor(kind: str, config: dict, input_size: int, bidirectional: bool) -> str:
+def _constructor(
+    kind: str, config: dict, input_size: int, bidirectional: bool, activation: str
+) -> str:
     units = int(config["units"])
     options = ""
-    if kind == "SimpleRNN" and activation_name(config.get("activation")) == "relu":
+    if kind == "SimpleRNN" and activation == "relu":
         options += ', nonlinearity="relu"'
     if not config.get("use_bias", True):
         options += ", bias=False"
@@ -99,7 +106,7 @@ def _constructor(kind: str, config: dict, input_size: int, bidirectional: bool) 
 @translation("SimpleRNN", "GRU", "LSTM", wants=CL)
 def recurrent(ctx: LayerContext) -> Result:
     kind, config = ctx.record.type, ctx.config
-    _check(ctx, config, kind)
+    activation = _check(ctx, ctx.record)
     input_size = int(ctx.value().shape[-1])
     x = ctx.input(0, CL)
     if config.get("go_backwards"):
@@ -113,12 +120,35 @@ def recurrent(ctx: LayerContext) -> Result:
         )
     else:
         layer = ctx.module(
-            _constructor(kind, config, input_size, False), **_state(ctx, kind, config, "", "")
+            _constructor(kind, config, input_size, False, activation),
+            **_state(ctx, kind, config, "", ""),
         )
-    ctx.line(f"{ctx.out}, _ = {layer}({x})")
-    if config.get("return_sequences"):
-        return Result(ctx.out, CL)
-    return Result(f"{ctx.out}[:, -1]", CL)
+    states = _initial_state(ctx, kind, ctx.inputs[1:])
+    if states and kind == "GRU" and not config.get("reset_after", True):
+        raise ctx.error("is a GRU with reset_after=False started from a given state")
+    state_target = "(h, c)" if kind == "LSTM" else "h"
+    ctx.line(f"{ctx.out}, {state_target} = {layer}({x}{states})")
+    output = ctx.out if config.get("return_sequences") else f"{ctx.out}[:, -1]"
+    if len(ctx.record.output_shapes) > 1:  # return_state: the output, then h (and c)
+        finals = ["h[0]", "c[0]"] if kind == "LSTM" else ["h[0]"]
+        return Result(f"{output}, {', '.join(finals)}", CL)
+    return Result(output, CL)
+
+
+def _initial_state(ctx: LayerContext, kind: str, states: list, directions: int = 1) -> str:
+    """`, (h0, c0)` for the call's `initial_state` tensors (Keras: h then c, per direction)."""
+    if not states:
+        return ""
+    exprs = [ctx.input(i + 1) for i in range(len(states))]
+    per = 2 if kind == "LSTM" else 1
+    if len(exprs) != per * directions:
+        raise ctx.error(f"is given {len(exprs)} initial states; {per * directions} translate")
+    # PyTorch stacks the states of the directions on a first axis.
+    stacked = [
+        f"torch.stack([{', '.join(exprs[d * per + k] for d in range(directions))}])"
+        for k in range(per)
+    ]
+    return f", ({stacked[0]}, {stacked[1]})" if per == 2 else f", {stacked[0]}"
 
 
 _MERGE = {
@@ -140,22 +170,26 @@ def bidirectional(ctx: LayerContext) -> Result:
     merge = ctx.config.get("merge_mode", "concat")
     if merge not in _MERGE:
         raise ctx.error(f"merges with {merge!r}; concat, sum, mul and ave translate")
-    _check(ctx, config, kind)
+    activation = _check(ctx, replace(ctx.record, type=kind, config=config))
     if config.get("go_backwards"):
         raise ctx.error("wraps a layer that already goes backwards")
     state = _state(ctx, kind, config, "forward_", "")
     state.update(_state(ctx, kind, config, "backward_", "_reverse"))
     input_size = int(ctx.value().shape[-1])
-    layer = ctx.module(_constructor(kind, config, input_size, True), **state)
+    layer = ctx.module(_constructor(kind, config, input_size, True, activation), **state)
     x, out, units = ctx.input(0, CL), ctx.out, int(config["units"])
+    states = _initial_state(ctx, kind, ctx.inputs[1:], directions=2)
+    state_target = "(h, c)" if kind == "LSTM" else "h"
+    # PyTorch returns the backward outputs in forward time order, as Keras does; the backward
+    # direction's last output is its final state, h[1], not out[:, -1].
+    ctx.line(f"{out}, {state_target} = {layer}({x}{states})")
     if config.get("return_sequences"):
-        # PyTorch returns the backward outputs in forward time order, as Keras does.
-        ctx.line(f"{out}, _ = {layer}({x})")
-        if merge == "concat":
-            return Result(out, CL)
         halves = {"a": f"{out}[..., :{units}]", "b": f"{out}[..., {units}:]"}
-        return Result(_MERGE[merge].format(**halves), CL)
-    # The backward direction's last output is its final state, h[1], not out[:, -1].
-    state_target = "(h, _)" if kind == "LSTM" else "h"
-    ctx.line(f"_, {state_target} = {layer}({x})")
-    return Result(_MERGE[merge].format(a="h[0]", b="h[1]"), CL)
+        output = out if merge == "concat" else _MERGE[merge].format(**halves)
+    else:
+        output = _MERGE[merge].format(a="h[0]", b="h[1]")
+    if len(ctx.record.output_shapes) > 1:  # return_state: forward h (c), then backward h (c)
+        per = ["h[{d}]", "c[{d}]"] if kind == "LSTM" else ["h[{d}]"]
+        finals = [p.format(d=d) for d in (0, 1) for p in per]
+        return Result(f"{output}, {', '.join(finals)}", CL)
+    return Result(output, CL)

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from generator.exceptions import CourseError
-from generator.model.activations import activation_name
+from generator.model.activations import ACTIVATIONS, layer_activation
 from generator.model.graph import LayerRecord, Shape
 
 
@@ -242,43 +242,24 @@ def spatial_dims(value: Value) -> tuple[int, ...]:
 
 # --- activations ---------------------------------------------------------------------------------
 
-#: Keras activation name -> PyTorch expression of `{x}` (`{dim}`: the channel dimension).
-TORCH_ACTIVATIONS: dict[str, str] = {
-    "linear": "{x}",
-    "relu": "F.relu({x})",
-    "relu6": "F.relu6({x})",
-    "leaky_relu": "F.leaky_relu({x}, negative_slope=0.2)",
-    "elu": "F.elu({x})",
-    "selu": "F.selu({x})",
-    "gelu": "F.gelu({x})",
-    "silu": "F.silu({x})",
-    "swish": "F.silu({x})",
-    "mish": "F.mish({x})",
-    "softplus": "F.softplus({x})",
-    "softsign": "F.softsign({x})",
-    "sigmoid": "torch.sigmoid({x})",
-    "hard_sigmoid": "F.hardsigmoid({x})",
-    "hard_silu": "F.hardswish({x})",
-    "hard_swish": "F.hardswish({x})",
-    "tanh": "torch.tanh({x})",
-    "exponential": "torch.exp({x})",
-    "softmax": "F.softmax({x}, dim={dim})",
-    "log_softmax": "F.log_softmax({x}, dim={dim})",
-}
 
+def activate(ctx: LayerContext, expr: str, rank: int, layout: Layout, axis: int = -1) -> str:
+    """`expr` passed through the layer's activation (a softmax over Keras axis `axis`).
 
-def activate(
-    ctx: LayerContext, expr: str, activation: object, rank: int, layout: Layout, axis: int = -1
-) -> str:
-    """`expr` passed through a Keras activation (softmax over Keras axis `axis`)."""
-    name = activation_name(activation)
-    template = TORCH_ACTIVATIONS.get(name)
-    if template is None:
+    The activation and its PyTorch form come from the activation table
+    (`generator.model.activations`); a layer whose activation has none there is refused.
+    """
+    act = layer_activation(ctx.record)
+    dim = torch_dim(axis, rank, layout) if rank > 1 else -1
+    translated = act.torch(expr, dim) if act is not None else None
+    if translated is None:
+        known = sorted(name for name, row in ACTIVATIONS.items() if row.torch)
+        name = act.name if act is not None else ctx.record.type
         raise ctx.error(
             f"uses activation {name!r}, which has no PyTorch translation "
-            f"(known: {', '.join(sorted(TORCH_ACTIVATIONS))})"
+            f"(known: {', '.join(known)})"
         )
-    return template.format(x=expr, dim=torch_dim(axis, rank, layout) if rank > 1 else -1)
+    return translated
 
 
 def int_arg(values: tuple[int, ...] | list[int]) -> str:

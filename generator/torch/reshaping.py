@@ -11,6 +11,12 @@ def flatten(ctx: LayerContext) -> Result:
     if value.rank <= 2:
         return Result(value.expr, value.layout)
     dims = tuple(int(d) for d in value.shape[1:])
+    if ctx.config.get("data_format") == "channels_first":
+        # Keras moves axis 1 to the end before it flattens: the same on Keras's own order.
+        order = (0, *range(2, value.rank), 1)
+        x = ctx.input(0, CL)
+        flat = f"{x}.permute({', '.join(str(i) for i in order)}).flatten(1)"
+        return Result(flat, Layout("cl", (*dims[1:], dims[0])))
     if value.layout.kind == "cf":
         # PyTorch code flattens channels first; the Dense that reads this reorders its weights.
         return Result(f"torch.flatten({value.expr}, 1)", Layout("flat_cf", dims))

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from generator.model.graph import LayerRecord, ModelGraph, Shape
+from generator.model.graph import LayerRecord, ModelGraph, Shape, reference
 from generator.torch.registry import (
     CF,
     CL,
@@ -145,17 +145,6 @@ def _wrap(statement: str, width: int = 92) -> str:
     return f"{head}(\n    {args[:-1]}\n)"
 
 
-def _is_chain(graph: ModelGraph) -> bool:
-    if len(graph.inputs) != 1 or len(graph.outputs) != 1 or not graph.layers:
-        return False
-    previous = graph.inputs[0].name
-    for layer in graph.layers:
-        if layer.inbound != (previous,) or len(layer.output_shapes) != 1:
-            return False
-        previous = layer.name
-    return graph.outputs[0].name == previous
-
-
 def translate_graph(graph: ModelGraph, program: _Program | None = None) -> TorchClass:
     """Translate one (possibly nested) model into a class; nested ones land in `program`."""
     program = program if program is not None else _Program()
@@ -165,7 +154,7 @@ def translate_graph(graph: ModelGraph, program: _Program | None = None) -> Torch
 class _GraphTranslator:
     def __init__(self, graph: ModelGraph, program: _Program) -> None:
         self.graph, self.program = graph, program
-        self.chain = _is_chain(graph)
+        self.chain = graph.is_chain
         self.names: set[str] = set()
         self.env: dict[str, Value] = {}
         self.init: list[str] = []
@@ -174,6 +163,7 @@ class _GraphTranslator:
         self.buffers: set[str] = set()
         self.attrs: set[str] = set()
         self.counts: dict[str, LayerCount] = {}
+        self.nested_classes: dict[str, TorchClass] = {}
 
     def variable(self, name: str) -> str:
         if self.chain:
@@ -228,7 +218,7 @@ class _GraphTranslator:
             return CL
         wants = []
         for record in self.graph.layers:
-            if name in record.inbound and record.children is None:
+            if name in record.inbound_calls and record.children is None:
                 entry = translation_for(record.type)
                 wants.append(entry.wants if entry is not None else None)
         if len(shape) >= 4:
@@ -237,13 +227,9 @@ class _GraphTranslator:
 
     def layer(self, record: LayerRecord) -> None:
         inputs = [self.env[name] for name in record.inbound]
-        if len(record.output_shapes) != 1:
-            raise TranslationError(
-                f"layer {record.name!r} ({record.type}) has several outputs; "
-                "only single-output layers translate"
-            )
         out = self.variable(record.name)
-        attr = identifier(record.name)
+        # A shared layer's calls use one module, named after the layer.
+        attr = identifier(record.layer_name)
         ctx = LayerContext(record, inputs, attr, out, self.graph.weight_values)
         if record.children is not None:
             result = self.nested(ctx)
@@ -258,14 +244,28 @@ class _GraphTranslator:
         self.program.helpers.update(ctx.helpers)
         self.register(record, ctx.modules)
         self.forward.extend(ctx.lines)
+        if len(record.output_shapes) > 1:
+            self.outputs(record, out, result)
+            return
         if result.expr != out and (ctx.lines or result.expr not in {v.expr for v in inputs}):
             self.forward.append(f"{out} = {result.expr}")
         elif result.expr != out:
             out = result.expr  # the identity at inference: the output is the input
         self.env[record.name] = Value(out, record.output_shape, result.layout)
 
+    def outputs(self, record: LayerRecord, out: str, result: Result) -> None:
+        """A call with several outputs: its translation returns them as a tuple, unpacked here."""
+        names = [out if k == 0 else f"{out}_{k}" for k in range(len(record.output_shapes))]
+        self.names.update(names)
+        self.forward.append(f"{', '.join(names)} = {result.expr}")
+        for k, (name, shape) in enumerate(zip(names, record.output_shapes, strict=True)):
+            self.env[reference(record.name, k, len(names))] = Value(name, shape, result.layout)
+
     def nested(self, ctx: LayerContext) -> Result:
-        child = translate_graph(ctx.record.children, self.program)
+        child = self.nested_classes.get(ctx.record.layer_name)  # a shared nested model
+        if child is None:
+            child = translate_graph(ctx.record.children, self.program)
+            self.nested_classes[ctx.record.layer_name] = child
         args = ", ".join(ctx.input(i, lay) for i, lay in enumerate(child.input_layouts))
         state = {k: v for k, v in child.state.items()}
         ctx.modules.append(
@@ -289,8 +289,8 @@ class _GraphTranslator:
             for key, value in module.state.items():
                 self.state[f"{module.attr}.{key}"] = value
             self.buffers.update(f"{module.attr}.{key}" for key in module.buffers)
-        if record.name not in self.counts:
-            self.counts[record.name] = LayerCount(
+        if record.layer_name not in self.counts:
+            self.counts[record.layer_name] = LayerCount(
                 record.name, record.type, record.keras_params, params, buffers
             )
 

@@ -1,0 +1,196 @@
+"""Each layer's equation evaluated with NumPy on Keras's own inputs, compared with Keras's output.
+
+The arrays come from `generator.model.probe`: what Keras fed each layer inside the whole model
+and what the layer returned. A small output is compared whole; a big one at the positions its
+equation samples (at least `POSITIONS`, corners included).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from generator.layers.derive import Check, DerivedLayer, DerivedModel
+from generator.layers.registry import LayerEquation, WorkedExample
+from generator.model.probe import LayerIO, first_items
+
+#: Outputs up to this many numbers (with the batch) are compared whole.
+WHOLE_OUTPUT = 512
+#: Positions compared in a bigger output (a 4-D output has 16 corners, then 8 inside).
+POSITIONS = 24
+#: Largest difference that passes, relative for outputs above 1 in magnitude. Keras computes in
+#: float32 and NumPy here in float64, so a long sum differs in its last float32 digits.
+TOLERANCE = 1e-4
+CHECK_NAME = "layer equations vs Keras"
+
+
+@dataclass(frozen=True)
+class LayerCheck:
+    """One layer's equation against Keras: passed, largest difference, positions compared."""
+
+    passed: bool
+    max_abs_error: float
+    positions: int
+    detail: str = ""
+
+    def to_json(self) -> dict:
+        return {
+            "passed": self.passed,
+            "max_abs_error": self.max_abs_error,
+            "positions": self.positions,
+        }
+
+
+@dataclass(frozen=True)
+class CheckedExample:
+    """A worked example and Keras's value at the same output element."""
+
+    example: WorkedExample
+    keras_value: float
+
+
+@dataclass(frozen=True)
+class EquationChecks:
+    """The model's check line, each compared layer's result, and the worked examples."""
+
+    check: Check
+    layers: dict[str, LayerCheck] = field(default_factory=dict)
+    worked: dict[str, CheckedExample] = field(default_factory=dict)
+
+
+def equation_object(layer: DerivedLayer) -> LayerEquation | None:
+    """The layer's equation if it is an object that evaluates (a LaTeX string does not)."""
+    equation = layer.equation
+    return equation if isinstance(equation, LayerEquation) else None
+
+
+def layer_weights(math: DerivedModel, layer: DerivedLayer) -> dict[str, np.ndarray]:
+    """`WeightRecord.name -> array` for one layer, from the graph's weight values."""
+    values = math.graph.weight_values
+    name = layer.record.name
+    return {
+        w.name: values[(name, w.name)] for w in layer.record.weights if (name, w.name) in values
+    }
+
+
+def compare_layer(
+    equation: LayerEquation,
+    io: LayerIO,
+    weights: Mapping[str, np.ndarray],
+    rng: np.random.Generator,
+    tolerance: float = TOLERANCE,
+) -> LayerCheck:
+    """Evaluate `equation` on the layer's inputs and compare with the layer's first output."""
+    expected = np.asarray(io.outputs[0], dtype=np.float64)
+    inputs = list(io.inputs)
+    try:
+        if expected.size <= WHOLE_OUTPUT:
+            ours = np.asarray(equation.evaluate(inputs, weights), dtype=np.float64)
+            if ours.shape != expected.shape:
+                return LayerCheck(
+                    False, float("inf"), 0, f"shape {ours.shape}, Keras {expected.shape}"
+                )
+            reference = expected
+        else:
+            positions = np.asarray(equation.sample_positions(expected.shape, POSITIONS, rng))
+            ours = np.asarray(equation.evaluate(inputs, weights, positions), dtype=np.float64)
+            reference = expected[tuple(positions.T)]
+    except NotImplementedError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - an equation that cannot run is a failed check
+        return LayerCheck(False, float("inf"), 0, f"{type(exc).__name__}: {exc}")
+    diff = np.abs(ours - reference)
+    largest = float(diff.max()) if diff.size else 0.0
+    scaled = diff / np.maximum(1.0, np.abs(reference))
+    passed = bool(np.all(np.isfinite(ours))) and bool(not scaled.size or scaled.max() <= tolerance)
+    return LayerCheck(passed, largest, int(reference.size))
+
+
+def _worked(
+    equation: LayerEquation, io: LayerIO, weights: Mapping[str, np.ndarray]
+) -> CheckedExample | None:
+    try:
+        example = equation.worked_example(first_items(io.inputs), weights)
+    except NotImplementedError:
+        return None
+    if example is None:
+        return None
+    keras_value = float(np.asarray(io.outputs[0])[(0, *example.index)])
+    return CheckedExample(example, keras_value)
+
+
+def check_equations(
+    math: DerivedModel, probed: Mapping[str, LayerIO], seed: int = 0
+) -> EquationChecks:
+    """Every layer whose equation is an object, evaluated and compared with Keras.
+
+    Layers without an equation object, nested models (their inner layers are not probed) and
+    layers Keras did not run are counted as not compared, and the check line says so.
+    """
+    rng = np.random.default_rng(seed)
+    results: dict[str, LayerCheck] = {}
+    worked: dict[str, CheckedExample] = {}
+    no_equation, nested = [], []
+    for layer in math.layers:
+        name = layer.record.name
+        equation = equation_object(layer)
+        if layer.children is not None:
+            nested.append(name)
+            continue
+        if equation is None or name not in probed:
+            no_equation.append(name)
+            continue
+        weights = layer_weights(math, layer)
+        try:
+            results[name] = compare_layer(equation, probed[name], weights, rng)
+        except NotImplementedError:
+            no_equation.append(name)
+            continue
+        try:
+            example = _worked(equation, probed[name], weights)
+        except Exception as exc:  # noqa: BLE001 - a worked example that cannot run fails too
+            if not results[name].passed:
+                continue
+            results[name] = LayerCheck(
+                False,
+                results[name].max_abs_error,
+                results[name].positions,
+                f"worked example: {type(exc).__name__}: {exc}",
+            )
+            continue
+        if example is not None:
+            worked[name] = example
+    return EquationChecks(_summary(results, no_equation, nested), results, worked)
+
+
+def _names(names: list[str], most: int = 4) -> str:
+    shown = ", ".join(names[:most])
+    return shown + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
+def _summary(results: dict[str, LayerCheck], no_equation: list[str], nested: list[str]) -> Check:
+    """`6 of 6 layers agree, largest difference 2.4e-7`, with what was not compared."""
+    bad = [name for name, r in results.items() if not r.passed]
+    if results:
+        largest = max(r.max_abs_error for r in results.values())
+        detail = (
+            f"{len(results) - len(bad)} of {len(results)} layers agree, "
+            f"largest difference {largest:.2g}"
+        )
+    else:
+        detail = "no layer has an equation to evaluate"
+    if bad:
+        reasons = [f"{n}: {results[n].detail}" if results[n].detail else n for n in bad]
+        detail += f"; differ: {_names(reasons)}"
+    skipped = []
+    if no_equation:
+        skipped.append(
+            f"{len(no_equation)} without an equation to evaluate ({_names(no_equation)})"
+        )
+    if nested:
+        skipped.append(f"{len(nested)} nested model{'s' * (len(nested) > 1)} ({_names(nested)})")
+    if skipped:
+        detail += "; not compared: " + ", ".join(skipped)
+    return Check(CHECK_NAME, not bad, detail)

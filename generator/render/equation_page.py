@@ -1,0 +1,93 @@
+"""The model page's section on the whole network as one function: the prose around its forms."""
+
+from __future__ import annotations
+
+from generator.equation.compose import ComposedEquation
+from generator.equation.layered import count_text
+
+#: How each normalization layer folds into `s x + t` (`generator.equation.build.fold_kind` names
+#: the kinds, `normalization_fold` computes the numbers).
+FOLDED = {
+    "BatchNormalization": r"$s = \gamma / \sqrt{\sigma^2 + \epsilon}$, $t = \beta - s\,\mu$ "
+    r"for BatchNormalization (moving mean $\mu$ and variance $\sigma^2$; $\gamma = 1$, "
+    r"$\beta = 0$ when the layer has none)",
+    "Normalization": r"$s = 1 / \sqrt{\mathrm{var}}$, $t = -\mathrm{mean} / \sqrt{\mathrm{var}}$ "
+    r"for Normalization (with $\sqrt{\mathrm{var}}$ at least $10^{-7}$)",
+    "Normalization (invert)": r"$s = \sqrt{\mathrm{var}}$, $t = \mathrm{mean}$ for "
+    r"Normalization with `invert=True`",
+}
+
+
+def equation_section(equation: ComposedEquation) -> str:
+    """The section's Markdown: closed or layered form, general form, verification, collapse."""
+    if not equation.closed_form:
+        return _layered_text(equation)
+    parts = [
+        "Written out, with every trained weight rounded to its first digits, "
+        "the network is one function of its inputs:",
+        f"$$\n{equation.latex}\n$$",
+        "In symbols, with $W^{(l)}_{j,i}$ the weight from input $i$ to unit $j$ of layer $l$ "
+        "($W^{(l)}$ is Keras's `kernel` transposed) and $b^{(l)}_j$ the bias of unit $j$ "
+        "(layers numbered as in the architecture table):",
+        f"$$\n{equation.symbolic_latex}\n$$",
+    ]
+    if equation.folded:
+        parts.append(_folded_text(equation.folded))
+    parts.append(
+        f"Written out, this expression has {count_text(equation.expansion_ops)} operations."
+    )
+    if equation.max_abs_error is not None:
+        parts.append(_check_text(equation))
+    if equation.collapse is not None:
+        parts += _collapse_text(equation)
+    return "\n\n".join(parts)
+
+
+def _layered_text(equation: ComposedEquation) -> str:
+    size = ""
+    if "over the limit" not in equation.reason:
+        size = (
+            f" Written out, its expression would have {count_text(equation.expansion_ops)}"
+            " operations (a rough estimate)."
+        )
+    return "\n\n".join(
+        [
+            f"This network is not expanded into one formula: {equation.reason}.{size} "
+            "It is the composition of its layers:",
+            f"$$\n{equation.layered_latex}\n$$",
+        ]
+    )
+
+
+def _folded_text(kinds: tuple[str, ...]) -> str:
+    """The sentence defining `s^{(l)}_i`, `t^{(l)}_i` for the normalization layers present."""
+    return (
+        r"A normalisation layer $l$ multiplies its feature $i$ by $s^{(l)}_i$ and adds "
+        r"$t^{(l)}_i$, folded from its statistics: "
+        + "; ".join(FOLDED[kind] for kind in kinds)
+        + "."
+    )
+
+
+def _check_text(equation: ComposedEquation) -> str:
+    passed = all(c.passed for c in equation.checks)
+    verdict = "agrees with" if passed else "**does not agree** with"
+    return (
+        f"Checked on {equation.sample_size} random inputs: the closed form {verdict} "
+        f"`model.predict`, with a largest difference of {equation.max_abs_error:.2g} "
+        f"(tolerance {equation.tolerance:g}, relative for outputs above 1)."
+    )
+
+
+def _collapse_text(equation: ComposedEquation) -> list[str]:
+    collapse = equation.collapse
+    parts = ["Every activation is linear, so the whole network collapses into one affine map:"]
+    if collapse.symbolic_latex:
+        parts.append(f"$$\n{collapse.symbolic_latex}\n$$")
+    parts.append(f"$$\n{collapse.latex}\n$$")
+    if collapse.max_abs_error is not None:
+        parts.append(
+            f"The collapsed map differs from `model.predict` by at most "
+            f"{collapse.max_abs_error:.2g}."
+        )
+    return parts

@@ -1,0 +1,82 @@
+"""PyTorch translations of the `keras.ops` calls functional models record (`ones_like`, ...)."""
+
+from __future__ import annotations
+
+from generator.torch.registry import CL, LayerContext, Result, translation
+
+#: Entrywise operations: Keras `ops.<name>` -> PyTorch expression of `{x}` (any axis order).
+_ENTRYWISE = {
+    "ops.ones_like": "torch.ones_like({x})",
+    "ops.zeros_like": "torch.zeros_like({x})",
+    "ops.negative": "-{x}",
+    "ops.absolute": "torch.abs({x})",
+    "ops.square": "torch.square({x})",
+    "ops.sqrt": "torch.sqrt({x})",
+    "ops.exp": "torch.exp({x})",
+    "ops.log": "torch.log({x})",
+    "ops.tanh": "torch.tanh({x})",
+    "ops.sigmoid": "torch.sigmoid({x})",
+    "ops.relu": "F.relu({x})",
+}
+
+#: Operations along a Keras axis: the input stays in Keras's order, so the axis is the same.
+_ALONG_AXIS = {
+    "ops.cumsum": "torch.cumsum({x}, dim={axis})",
+    "ops.expand_dims": "{x}.unsqueeze({axis})",
+    "ops.squeeze": "{x}.squeeze({axis})",
+    "ops.transpose": "",  # its axes are a tuple, written in `along_axis`
+    "ops.mean": "{x}.mean(dim={axis}, keepdim={keepdims})",
+    "ops.sum": "{x}.sum(dim={axis}, keepdim={keepdims})",
+    "ops.max": "{x}.amax(dim={axis}, keepdim={keepdims})",
+    "ops.min": "{x}.amin(dim={axis}, keepdim={keepdims})",
+}
+
+_BINARY = {
+    "ops.maximum": "torch.maximum({a}, {b})",
+    "ops.minimum": "torch.minimum({a}, {b})",
+    "ops.power": "torch.pow({a}, {b})",
+    "ops.matmul": "torch.matmul({a}, {b})",
+}
+
+
+@translation(*_ENTRYWISE)
+def entrywise(ctx: LayerContext) -> Result:
+    if len(ctx.inputs) != 1 or any(a is not None for a in ctx.config.get("operands", [None])):
+        raise ctx.error("is called with arguments other than one tensor")
+    value = ctx.value()
+    return Result(_ENTRYWISE[ctx.record.type].format(x=value.expr), value.layout)
+
+
+@translation(*_ALONG_AXIS, wants=CL)
+def along_axis(ctx: LayerContext) -> Result:
+    if ctx.record.type == "ops.transpose":
+        axes = ctx.config.get("axes")
+        axes = tuple(reversed(range(ctx.value().rank))) if axes is None else tuple(axes)
+        return Result(f"{ctx.input(0, CL)}.permute{axes}", CL)
+    axis = ctx.config.get("axis")
+    if isinstance(axis, list) and len(axis) == 1:
+        axis = axis[0]  # Keras keeps `axis=1` of a reduction as [1]
+    if axis is None or isinstance(axis, list):
+        raise ctx.error("reduces over every axis or several axes at once")
+    if ctx.config.get("reverse") or ctx.config.get("exclusive"):
+        raise ctx.error("sums in reverse or exclusively")
+    template = _ALONG_AXIS[ctx.record.type]
+    keepdims = bool(ctx.config.get("keepdims", False))
+    return Result(template.format(x=ctx.input(0, CL), axis=int(axis), keepdims=keepdims), CL)
+
+
+@translation(*_BINARY, wants=CL)
+def binary(ctx: LayerContext) -> Result:
+    operands = ctx.config.get("operands", [None, None])
+    tensors = iter(ctx.input(i, CL) for i in range(len(ctx.inputs)))
+    terms = []
+    for operand in operands:
+        if operand is None:
+            terms.append(next(tensors))
+        elif isinstance(operand, int | float):
+            terms.append(f"torch.tensor({float(operand)!r})")
+        else:
+            raise ctx.error("computes with an array constant")
+    if len(terms) != 2:
+        raise ctx.error("is called with other than two operands")
+    return Result(_BINARY[ctx.record.type].format(a=terms[0], b=terms[1]), CL)
