@@ -132,6 +132,7 @@ class NestedEquation:
     def evaluate(self, inputs, weights, positions=None):
         graph = self.record.children
         values = {t.name: np.asarray(x) for t, x in zip(graph.inputs, inputs, strict=False)}
+        last = graph.outputs[0].name if len(graph.outputs) == 1 else None
         for child in graph.layers:
             handler = handler_for(child.type)
             equation = handler.equation(child) if handler is not None else None
@@ -143,9 +144,11 @@ class NestedEquation:
                 )
                 for w in child.weights
             }
-            values[child.name] = equation.evaluate(
-                [values[n] for n in child.inbound], child_weights
-            )
+            layer_inputs = [values[n] for n in child.inbound]
+            if positions is not None and child.name == last:
+                # Only the requested positions of the output layer: the rest is not read.
+                return equation.evaluate(layer_inputs, child_weights, positions)
+            values[child.name] = equation.evaluate(layer_inputs, child_weights)
         out = values[graph.outputs[0].name]
         if positions is None:
             return out

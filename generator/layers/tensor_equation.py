@@ -167,7 +167,9 @@ class TensorEquation:
         index = np.broadcast_arrays(*index)
         shape = index[0].shape
         flat = np.stack([ix.reshape(-1) for ix in index], axis=1)
-        return self.values_at(ctx, flat).reshape(shape)
+        # A statistic (a mean over a window) is read at many places: compute each entry once.
+        rows, which = np.unique(flat, axis=0, return_inverse=True)
+        return self.values_at(ctx, rows)[np.asarray(which).reshape(-1)].reshape(shape)
 
     def context(self, inputs: Sequence[np.ndarray], weights: Mapping[str, Any]) -> Context:
         inputs = [np.asarray(x, dtype=np.float64) for x in inputs]
@@ -232,13 +234,15 @@ class TensorEquation:
         else:
             f = activation_latex(name)
             text = rf"{lhs} = {f}\!\left({numbers}\right) = {f}({number(z)}) = {_plain(value)}"
+            if numbers == number(z):  # one number inside: no sum to work out first
+                text = rf"{lhs} = {f}({numbers}) = {_plain(value)}"
         return WorkedExample(index=index, value=value, latex=text)
 
     def _lhs_numbers(self, index: tuple[int, ...]) -> str:
-        shown = [str(v) for v, idx in zip(index, self.indices, strict=True) if idx.shown]
-        if not shown:
+        # Every index, hidden ones too: the example names one entry of the output array.
+        if not index:
             return self.symbol
-        return f"{self.symbol}_{{{','.join(shown)}}}"
+        return f"{self.symbol}_{{{','.join(str(v) for v in index)}}}"
 
 
 @dataclass(frozen=True)
