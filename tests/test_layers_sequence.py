@@ -276,38 +276,38 @@ STEP_CASES = [
         "gru_reset_after",
         lambda L: L.GRU(4, return_sequences=True),
         [
-            r"z_t &= \sigma\!\left(W_z x_t + b^{x}_z + U_z h_{t-1} + b^{h}_z\right)",
-            r"r_t &= \sigma\!\left(W_r x_t + b^{x}_r + U_r h_{t-1} + b^{h}_r\right)",
-            r"\tilde{h}_t &= \tanh\!\left(W_h x_t + b^{x}_h + r_t \odot "
-            r"\left(U_h h_{t-1} + b^{h}_h\right)\right)",
-            r"h_t &= z_t \odot h_{t-1} + \left(1 - z_t\right) \odot \tilde{h}_t",
+            r"\Gamma^{\mathrm{z}}_t &= \sigma\!\left(W_{\mathrm{z}} x_t + b^{x}_{\mathrm{z}} + U_{\mathrm{z}} h_{t-1} + b^{h}_{\mathrm{z}}\right)",  # noqa: E501
+            r"\Gamma^{\mathrm{r}}_t &= \sigma\!\left(W_{\mathrm{r}} x_t + b^{x}_{\mathrm{r}} + U_{\mathrm{r}} h_{t-1} + b^{h}_{\mathrm{r}}\right)",  # noqa: E501
+            r"\tilde{h}_t &= \tanh\!\left(W_{\mathrm{h}} x_t + b^{x}_{\mathrm{h}} + \Gamma^{\mathrm{r}}_t \odot "  # noqa: E501
+            r"\left(U_{\mathrm{h}} h_{t-1} + b^{h}_{\mathrm{h}}\right)\right)",
+            r"h_t &= \Gamma^{\mathrm{z}}_t \odot h_{t-1} + \left(1 - \Gamma^{\mathrm{z}}_t\right) \odot \tilde{h}_t",  # noqa: E501
         ],
     ),
     (
         "gru_reset_before",
         lambda L: L.GRU(4, reset_after=False, return_sequences=True),
         [
-            r"z_t &= \sigma\!\left(W_z x_t + U_z h_{t-1} + b_z\right)",
-            r"r_t &= \sigma\!\left(W_r x_t + U_r h_{t-1} + b_r\right)",
-            r"\tilde{h}_t &= \tanh\!\left(W_h x_t + U_h \left(r_t \odot h_{t-1}\right) + b_h\right)",  # noqa: E501
-            r"h_t &= z_t \odot h_{t-1} + \left(1 - z_t\right) \odot \tilde{h}_t",
+            r"\Gamma^{\mathrm{z}}_t &= \sigma\!\left(W_{\mathrm{z}} x_t + U_{\mathrm{z}} h_{t-1} + b_{\mathrm{z}}\right)",  # noqa: E501
+            r"\Gamma^{\mathrm{r}}_t &= \sigma\!\left(W_{\mathrm{r}} x_t + U_{\mathrm{r}} h_{t-1} + b_{\mathrm{r}}\right)",  # noqa: E501
+            r"\tilde{h}_t &= \tanh\!\left(W_{\mathrm{h}} x_t + U_{\mathrm{h}} \left(\Gamma^{\mathrm{r}}_t \odot h_{t-1}\right) + b_{\mathrm{h}}\right)",  # noqa: E501
+            r"h_t &= \Gamma^{\mathrm{z}}_t \odot h_{t-1} + \left(1 - \Gamma^{\mathrm{z}}_t\right) \odot \tilde{h}_t",  # noqa: E501
         ],
     ),
     (
         "gru_hard_sigmoid",
         lambda L: L.GRU(4, recurrent_activation="hard_sigmoid", return_sequences=True),
-        [r"z_t &= \mathrm{hsig}\!\left("],
+        [r"\Gamma^{\mathrm{z}}_t &= \mathrm{hsig}\!\left("],
     ),
     (
         "lstm",
         lambda L: L.LSTM(4, return_sequences=True),
         [
-            r"i_t &= \sigma\!\left(W_i x_t + U_i h_{t-1} + b_i\right)",
-            r"f_t &= \sigma\!\left(W_f x_t + U_f h_{t-1} + b_f\right)",
-            r"\tilde{c}_t &= \tanh\!\left(W_c x_t + U_c h_{t-1} + b_c\right)",
-            r"c_t &= f_t \odot c_{t-1} + i_t \odot \tilde{c}_t",
-            r"o_t &= \sigma\!\left(W_o x_t + U_o h_{t-1} + b_o\right)",
-            r"h_t &= o_t \odot \tanh\!\left(c_t\right)",
+            r"\Gamma^{\mathrm{i}}_t &= \sigma\!\left(W_{\mathrm{i}} x_t + U_{\mathrm{i}} h_{t-1} + b_{\mathrm{i}}\right)",  # noqa: E501
+            r"\Gamma^{\mathrm{f}}_t &= \sigma\!\left(W_{\mathrm{f}} x_t + U_{\mathrm{f}} h_{t-1} + b_{\mathrm{f}}\right)",  # noqa: E501
+            r"\tilde{C}_t &= \tanh\!\left(W_{\mathrm{c}} x_t + U_{\mathrm{c}} h_{t-1} + b_{\mathrm{c}}\right)",  # noqa: E501
+            r"C_t &= \Gamma^{\mathrm{f}}_t \odot C_{t-1} + \Gamma^{\mathrm{i}}_t \odot \tilde{C}_t",
+            r"\Gamma^{\mathrm{o}}_t &= \sigma\!\left(W_{\mathrm{o}} x_t + U_{\mathrm{o}} h_{t-1} + b_{\mathrm{o}}\right)",  # noqa: E501
+            r"h_t &= \Gamma^{\mathrm{o}}_t \odot \tanh\!\left(C_t\right)",
         ],
     ),
 ]

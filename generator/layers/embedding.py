@@ -17,7 +17,7 @@ from generator.layers.registry import (
     register,
 )
 from generator.layers.tensor_equation import TensorEquation, hidden_indices
-from generator.layers.tensor_expr import BATCH, Context, Expr, Idx, at
+from generator.layers.tensor_expr import BATCH, Context, Expr, Idx, at, index_range
 from generator.model.graph import LayerRecord
 
 
@@ -57,5 +57,5 @@ class EmbeddingHandler(LayerHandler):
         if len(positions) == 1:
             positions = (Idx("t", positions[0].size),)
         j = Idx("j", d)
-        note = rf", \quad x_t \in \{{0, \dots, {v - 1}\}}, \quad j = 0, \dots, {d - 1}"
+        note = rf", \quad x_t \in \{{0, \dots, {v - 1}\}}, \quad {index_range('j', d - 1)}"
         return TensorEquation((*positions, j), TokenRow(positions, j), note=note)

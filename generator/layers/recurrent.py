@@ -21,7 +21,13 @@ from generator.layers.common import (
     with_dims,
 )
 from generator.layers.formula import Formula, Mul, Num, Sym, product
-from generator.layers.recurrent_system import GATES, RecurrentSystem, UncheckedEquation
+from generator.layers.recurrent_system import (
+    GATE_SYMBOLS,
+    GATES,
+    RecurrentSystem,
+    UncheckedEquation,
+    gate_sub,
+)
 from generator.layers.registry import (
     LayerHandler,
     MultiShapeMath,
@@ -31,6 +37,7 @@ from generator.layers.registry import (
     params_from_parts,
     register,
 )
+from generator.layers.tensor_expr import index_range
 from generator.model.activations import activation_latex, activation_name
 from generator.model.graph import LayerRecord, Shape
 
@@ -53,6 +60,10 @@ def _shape_math(shapes: tuple[Shape, ...]) -> ShapeMath:
     return MultiShapeMath(shape=shapes[0], all_shapes=shapes, note="the output, then the states")
 
 
+#: The gates' printed symbols, `\\Gamma^{\\mathrm{i}}` and so on.
+GI, GF, GO, GZ, GR = (GATE_SYMBOLS[g] for g in "ifozr")
+
+
 def _act(value: object, inner: str) -> str:
     """`f(inner)`, or `inner` alone for a linear activation."""
     if activation_name(value) == "linear":
@@ -62,6 +73,12 @@ def _act(value: object, inner: str) -> str:
 
 def _time_range(layer: LayerRecord) -> str:
     steps = layer.input_shape[1]
+    if steps is not None and steps <= 2:
+        return (
+            index_range("t", 0, steps - 1)
+            if layer.config.get("go_backwards")
+            else (index_range("t", steps - 1))
+        )
     last = "T - 1" if steps is None else str(steps - 1)
     if layer.config.get("go_backwards"):
         return rf"t = {last}, \dots, 0"
@@ -70,9 +87,21 @@ def _time_range(layer: LayerRecord) -> str:
 
 def _initial(layer: LayerRecord, *states: str) -> str:
     """`h_{-1} = 0`, or the states the call was given (`LSTM(...)(x, initial_state=[h, c])`)."""
-    units = layer.config.get("units")
-    if any(len(s) == 2 and s[-1] == units for s in layer.input_shapes[1:]):
-        return ", ".join(states) + r" \text{ given to the call}"
+    units = layer.config.get("units", layer.config.get("filters"))
+    rank = len(layer.input_shape) - 1
+    given = [
+        ref
+        for ref, s in zip(layer.inbound[1:], layer.input_shapes[1:], strict=False)
+        if len(s) == rank and s[-1] == units
+    ]
+    if given:
+        calls = {ref.rsplit(":", 1)[0] for ref in given}
+        names = ", ".join(ref.replace("_", r"\_") for ref in given)
+        if len(calls) == 1 and all(":" in ref for ref in given):
+            call = next(iter(calls)).replace("_", r"\_")
+            outputs = ", ".join(ref.rsplit(":", 1)[1] for ref in given)
+            names = f"outputs {outputs} of {call}"
+        return ", ".join(states) + rf" = \text{{the initial states given to the call ({names})}}"
     return " = ".join(states) + " = 0"
 
 
@@ -81,9 +110,9 @@ def _output_line(layer: LayerRecord, states: str) -> str:
     steps = layer.input_shape[1]
     last_t = 0 if layer.config.get("go_backwards") else ("T - 1" if steps is None else steps - 1)
     if layer.config.get("return_sequences"):
-        line = r"y_t &= h_t \quad \text{(every step)}"
+        line = r"a_t &= h_t \quad \text{(every step)}"
     else:
-        line = rf"y &= h_{{{last_t}}} \quad \text{{(last step)}}"
+        line = rf"a &= h_{{{last_t}}} \quad \text{{(last step)}}"
     if layer.config.get("return_state"):
         line += rf", \quad \text{{states }} {states} \text{{ at }} t = {last_t}"
     return line
@@ -109,8 +138,8 @@ class _Recurrent(LayerHandler):
 
     def params(self, layer: LayerRecord) -> ParamMath:
         g = self.gates(layer)
-        u = Sym("u", layer.config["units"])
-        d = Sym("d", layer.input_shape[-1])
+        u = Sym(r"n_{out}", layer.config["units"])
+        d = Sym(r"n_{in}", layer.input_shape[-1])
         gu: Formula = Mul((Num(g), u)) if g > 1 else u
         kernel = ParamPart("W", Mul((d, gu)))
         recurrent = ParamPart("U", Mul((u, gu)))
@@ -126,9 +155,10 @@ class _Recurrent(LayerHandler):
         return params_from_parts(kernel, recurrent, bias, formula=formula)
 
     def pre(self, layer: LayerRecord, gate: str, state: str = "h_{t-1}") -> str:
-        """The pre-activation of one gate: `W_z x_t + U_z h_{t-1} + b_z`."""
-        bias = f" + b_{gate}" if layer.config.get("use_bias", True) else ""
-        return f"W_{gate} x_t + U_{gate} {state}{bias}"
+        """One gate's pre-activation: `W x_t + U h_{t-1} + b`, each with the gate's label."""
+        g = gate_sub(gate)
+        bias = f" + b{g}" if layer.config.get("use_bias", True) else ""
+        return f"W{g} x_t + U{g} {state}{bias}"
 
 
 @register("SimpleRNN")
@@ -160,22 +190,27 @@ class GRUHandler(_Recurrent):
         bias = layer.config.get("use_bias", True)
         if layer.config.get("reset_after", True):
             # Two bias vectors: b^x on the input side, b^h inside the reset product.
-            bx = (lambda g: f" + b^{{x}}_{g}") if bias else (lambda g: "")
-            bh = (lambda g: f" + b^{{h}}_{g}") if bias else (lambda g: "")
-            z = f"W_z x_t{bx('z')} + U_z h_{{t-1}}{bh('z')}"
-            r = f"W_r x_t{bx('r')} + U_r h_{{t-1}}{bh('r')}"
-            cand = rf"W_h x_t{bx('h')} + r_t \odot \left(U_h h_{{t-1}}{bh('h')}\right)"
+            bx = (lambda g: f" + b^{{x}}{gate_sub(g)}") if bias else (lambda g: "")
+            bh = (lambda g: f" + b^{{h}}{gate_sub(g)}") if bias else (lambda g: "")
+            z = f"W{gate_sub('z')} x_t{bx('z')} + U{gate_sub('z')} h_{{t-1}}{bh('z')}"
+            r = f"W{gate_sub('r')} x_t{bx('r')} + U{gate_sub('r')} h_{{t-1}}{bh('r')}"
+            cand = (
+                rf"W{gate_sub('h')} x_t{bx('h')} + {GR}_t \odot "
+                rf"\left(U{gate_sub('h')} h_{{t-1}}{bh('h')}\right)"
+            )
         else:
             z, r = self.pre(layer, "z"), self.pre(layer, "r")
-            b = " + b_h" if bias else ""
-            cand = rf"W_h x_t + U_h \left(r_t \odot h_{{t-1}}\right){b}"
+            b = f" + b{gate_sub('h')}" if bias else ""
+            cand = (
+                rf"W{gate_sub('h')} x_t + U{gate_sub('h')} \left({GR}_t \odot h_{{t-1}}\right){b}"
+            )
         return aligned(
             [
-                rf"z_t &= {_act(gate, z)}, \quad {_time_range(layer)}, "
+                rf"{GZ}_t &= {_act(gate, z)}, \quad {_time_range(layer)}, "
                 rf"\quad {_initial(layer, 'h_{-1}')}",
-                rf"r_t &= {_act(gate, r)}",
+                rf"{GR}_t &= {_act(gate, r)}",
                 rf"\tilde{{h}}_t &= {_act(act, cand)}",
-                r"h_t &= z_t \odot h_{t-1} + \left(1 - z_t\right) \odot \tilde{h}_t",
+                rf"h_t &= {GZ}_t \odot h_{{t-1}} + \left(1 - {GZ}_t\right) \odot \tilde{{h}}_t",
                 _output_line(layer, "h"),
             ]
         )
@@ -190,14 +225,14 @@ class LSTMHandler(_Recurrent):
         act = layer.config.get("activation", "tanh")
         return aligned(
             [
-                rf"i_t &= {_act(gate, self.pre(layer, 'i'))}, \quad {_time_range(layer)},"
-                rf" \quad {_initial(layer, 'h_{-1}', 'c_{-1}')}",
-                rf"f_t &= {_act(gate, self.pre(layer, 'f'))}",
-                rf"\tilde{{c}}_t &= {_act(act, self.pre(layer, 'c'))}",
-                r"c_t &= f_t \odot c_{t-1} + i_t \odot \tilde{c}_t",
-                rf"o_t &= {_act(gate, self.pre(layer, 'o'))}",
-                rf"h_t &= o_t \odot {_act(act, 'c_t')}",
-                _output_line(layer, "h, c"),
+                rf"{GI}_t &= {_act(gate, self.pre(layer, 'i'))}, \quad {_time_range(layer)},"
+                rf" \quad {_initial(layer, 'h_{-1}', 'C_{-1}')}",
+                rf"{GF}_t &= {_act(gate, self.pre(layer, 'f'))}",
+                rf"\tilde{{C}}_t &= {_act(act, self.pre(layer, 'c'))}",
+                rf"C_t &= {GF}_t \odot C_{{t-1}} + {GI}_t \odot \tilde{{C}}_t",
+                rf"{GO}_t &= {_act(gate, self.pre(layer, 'o'))}",
+                rf"h_t &= {GO}_t \odot {_act(act, 'C_t')}",
+                _output_line(layer, "h, C"),
             ]
         )
 
@@ -243,7 +278,7 @@ class ConvLSTMHandler(LayerHandler):
             [Sym(f"k_{a}" if a else "k", k) for a, k in zip(names, kernel, strict=True)]
         )
         c_in = Sym(r"c_{in}", self.step_shape(layer)[channel_axis(layer)])
-        f = Sym("f", layer.config["filters"])
+        f = Sym(r"c_{out}", layer.config["filters"])
         parts = [
             ParamPart("W", Mul((Num(4), window, c_in, f))),
             ParamPart("U", Mul((Num(4), window, f, f))),
@@ -260,21 +295,22 @@ class ConvLSTMHandler(LayerHandler):
         bias = layer.config.get("use_bias", True)
 
         def pre(g: str) -> str:
-            return rf"W_{g} \star x_t + U_{g} \star h_{{t-1}}" + (f" + b_{g}" if bias else "")
+            s = gate_sub(g)
+            return rf"W{s} \star x_t + U{s} \star h_{{t-1}}" + (f" + b{s}" if bias else "")
 
         return UncheckedEquation(
             aligned(
                 [
-                    rf"i_t &= {_act(gate, pre('i'))}, \quad {_time_range(layer)},"
-                    r" \quad h_{-1} = c_{-1} = 0",
-                    rf"f_t &= {_act(gate, pre('f'))}",
-                    rf"\tilde{{c}}_t &= {_act(act, pre('c'))}",
-                    r"c_t &= f_t \odot c_{t-1} + i_t \odot \tilde{c}_t",
-                    rf"o_t &= {_act(gate, pre('o'))}",
-                    rf"h_t &= o_t \odot {_act(act, 'c_t')}",
+                    rf"{GI}_t &= {_act(gate, pre('i'))}, \quad {_time_range(layer)},"
+                    rf" \quad {_initial(layer, 'h_{-1}', 'C_{-1}')}",
+                    rf"{GF}_t &= {_act(gate, pre('f'))}",
+                    rf"\tilde{{C}}_t &= {_act(act, pre('c'))}",
+                    rf"C_t &= {GF}_t \odot C_{{t-1}} + {GI}_t \odot \tilde{{C}}_t",
+                    rf"{GO}_t &= {_act(gate, pre('o'))}",
+                    rf"h_t &= {GO}_t \odot {_act(act, 'C_t')}",
                     r"&\star: \text{multi-channel convolution, summing over the window and every "
                     r"input channel; } U \star \text{ with stride 1 and same padding}",
-                    _output_line(layer, "h, c"),
+                    _output_line(layer, "h, C"),
                 ]
             )
         )

@@ -25,6 +25,23 @@ from generator.model.activations import (
 
 #: Gate names in the order Keras stacks their columns in the kernels.
 GATES = {"SimpleRNN": ("h",), "GRU": ("z", "r", "h"), "LSTM": ("i", "f", "c", "o")}
+#: The printed symbol of each gate's output (the candidate states keep their tilde).
+GATE_SYMBOLS = {
+    "i": r"\Gamma^{\mathrm{i}}",
+    "f": r"\Gamma^{\mathrm{f}}",
+    "o": r"\Gamma^{\mathrm{o}}",
+    "z": r"\Gamma^{\mathrm{z}}",
+    "r": r"\Gamma^{\mathrm{r}}",
+    "c": r"\tilde{C}",
+    "h": r"\tilde{h}",
+}
+
+
+def gate_sub(gate: str) -> str:
+    """`_{\\mathrm{i}}`: a gate's label as an upright subscript (`W_{\\mathrm{i}}`)."""
+    return rf"_{{\mathrm{{{gate}}}}}"
+
+
 #: Terms of a long sum shown in a worked example before `+ n more terms`.
 SHOWN_TERMS = 3
 
@@ -265,12 +282,15 @@ class RecurrentSystem:
         reset_after = self.config.get("reset_after", True)
         lines = []
         for z in GATES[self.kind]:
-            sub = "" if self.kind == "SimpleRNN" else f"_{z}"
-            name = {"h": r"\tilde{h}", "c": r"\tilde{c}"}.get(z, z) if sub else "h"
+            sub = "" if self.kind == "SimpleRNN" else gate_sub(z)
+            name = GATE_SYMBOLS[z] if sub else "h"
             fn = act if (not sub or z in ("h", "c")) else gate_act
             state, state_tex = h, "h_{t-1}"
             if self.kind == "GRU" and z == "h" and not reset_after:
-                state, state_tex = g(trace.gates["r"][0]) * h, r"(r_t \odot h_{t-1})"
+                state, state_tex = (
+                    g(trace.gates["r"][0]) * h,
+                    r"(\Gamma^{\mathrm{r}}_t \odot h_{t-1})",
+                )
             a = float(w[f"W_{z}"][j] @ x)
             b = float(w[f"U_{z}"][j] @ state)
             pre = float(trace.gates[z][0, j])
@@ -294,14 +314,19 @@ class RecurrentSystem:
         if self.kind == "LSTM":
             c_prev, c = float(trace.c_prev[0, j]), float(trace.c[0, j])
             lines.append(
-                rf"c_{{t,{j}}} &= f_{{t,{j}}}\, c_{{t-1,{j}}} + i_{{t,{j}}}\, \tilde{{c}}_{{t,{j}}}"
-                rf" = {num(c)} \quad \left(c_{{t-1,{j}}} = {num(c_prev)}\right)"
+                rf"C_{{t,{j}}} &= \Gamma^{{\mathrm{{f}}}}_{{t,{j}}}\, C_{{t-1,{j}}} + "
+                rf"\Gamma^{{\mathrm{{i}}}}_{{t,{j}}}\, \tilde{{C}}_{{t,{j}}}"
+                rf" = {num(c)} \quad \left(C_{{t-1,{j}}} = {num(c_prev)}\right)"
             )
             f = activation_latex(act)
-            lines.append(rf"h_{{t,{j}}} &= o_{{t,{j}}}\, {f}\!\left(c_{{t,{j}}}\right) = {h_new}")
+            lines.append(
+                rf"h_{{t,{j}}} &= \Gamma^{{\mathrm{{o}}}}_{{t,{j}}}\, {f}\!\left(C_{{t,{j}}}\right)"
+                rf" = {h_new}"
+            )
         elif self.kind == "GRU":
             lines.append(
-                rf"h_{{t,{j}}} &= z_{{t,{j}}}\, h_{{t-1,{j}}} + (1 - z_{{t,{j}}})\, "
+                rf"h_{{t,{j}}} &= \Gamma^{{\mathrm{{z}}}}_{{t,{j}}}\, h_{{t-1,{j}}} + "
+                rf"(1 - \Gamma^{{\mathrm{{z}}}}_{{t,{j}}})\, "
                 rf"\tilde{{h}}_{{t,{j}}} = {h_new} \quad \left(h_{{t-1,{j}}} = "
                 rf"{num(float(h[j]))}\right)"
             )

@@ -12,7 +12,18 @@ from generator.layers.common import spatial_rank as _rank
 from generator.layers.formula import Add, Formula, Mul, Sub, Sym, product
 from generator.layers.registry import DimStep, LayerHandler, ShapeMath, register
 from generator.layers.tensor_equation import IndexMapEquation, TensorEquation
-from generator.layers.tensor_expr import Context, Expr, Func, Idx, Prod, Read, Reduce, Term, at
+from generator.layers.tensor_expr import (
+    Context,
+    Expr,
+    Func,
+    Idx,
+    Prod,
+    Read,
+    Reduce,
+    Term,
+    at,
+    index_range,
+)
 from generator.model.graph import LayerRecord, Shape
 
 _IDX = {1: ("t",), 2: ("i", "j"), 3: ("l", "i", "j")}
@@ -133,7 +144,7 @@ class RepeatVectorHandler(LayerHandler):
     def equation(self, layer: LayerRecord) -> TensorEquation:
         n = layer.config["n"]
         t, j = Idx("t", n), Idx("j", layer.input_shape[-1])
-        note = rf", \quad t = 0, \dots, {n - 1}"
+        note = rf", \quad {index_range('t', n - 1)}"
         return TensorEquation((t, j), Read("x", ("input", 0), (at(j),)), note=note)
 
 

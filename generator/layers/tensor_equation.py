@@ -10,7 +10,19 @@ from typing import Any
 import numpy as np
 
 from generator.layers.registry import WorkedExample
-from generator.layers.tensor_expr import BATCH, Context, Expr, Func, Idx, Read, Term, at, number
+from generator.layers.tensor_expr import (
+    BATCH,
+    Context,
+    Expr,
+    Func,
+    Idx,
+    Read,
+    Term,
+    at,
+    call,
+    index_range,
+    number,
+)
 from generator.model.activations import (
     activation_latex,
     activation_name,
@@ -114,7 +126,7 @@ class TensorEquation:
             main = rf"{self.lhs()} = {activation_latex(name)}\!\left({body}\right)"
         if self.ranges:
             main += "".join(
-                rf", \quad {i.name} = 0, \dots, {i.size - 1}"
+                rf", \quad {index_range(i.name, i.size - 1)}"
                 for i in self.indices
                 if i.shown and i.size is not None and not i.label
             )
@@ -233,9 +245,9 @@ class TensorEquation:
             text = f"{lhs} = {numbers} = {_plain(value)}"
         else:
             f = activation_latex(name)
-            text = rf"{lhs} = {f}\!\left({numbers}\right) = {f}({number(z)}) = {_plain(value)}"
+            text = rf"{lhs} = {f}\!\left({numbers}\right) = {call(f, number(z))} = {_plain(value)}"
             if numbers == number(z):  # one number inside: no sum to work out first
-                text = rf"{lhs} = {f}({numbers}) = {_plain(value)}"
+                text = rf"{lhs} = {call(f, numbers)} = {_plain(value)}"
         return WorkedExample(index=index, value=value, latex=text)
 
     def _lhs_numbers(self, index: tuple[int, ...]) -> str:

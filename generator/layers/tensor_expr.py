@@ -126,6 +126,13 @@ def number(value: float) -> str:
     return f"({text})" if text.startswith("-") else text
 
 
+def call(f: str, arg: str) -> str:
+    """`\\tanh(0.5)`, `\\tanh(-0.5)`: a function of one number, with one pair of parentheses."""
+    if arg.startswith("(") and arg.endswith(")") and "(" not in arg[1:]:
+        return f"{f}{arg}"
+    return f"{f}({arg})"
+
+
 @dataclass
 class Context:
     """The arrays an equation reads: the layer's inputs (with batch), its weights, definitions."""
@@ -411,3 +418,12 @@ class Reduce(Expr):
 
     def volume(self) -> int:
         return math.prod(i.size for i in self.indices) * self.body.volume()
+
+
+def index_range(name: str, last: int, first: int = 0) -> str:
+    """`j = 0, \\dots, 9`: the values an index takes; a range of one value prints as that value."""
+    if last == first:
+        return f"{name} = {first}"
+    if abs(last - first) == 1:
+        return f"{name} = {first}, {last}"
+    return rf"{name} = {first}, \dots, {last}"

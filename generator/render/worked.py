@@ -6,7 +6,8 @@ from generator.equation.layer_checks import CheckedExample, LayerCheck
 
 
 def _position(index: tuple[int, ...]) -> str:
-    return "(" + ", ".join(str(i) for i in index) + ("," if len(index) == 1 else "") + ")"
+    """`(0)`, `(1, 2, 0)`: an output index as a reader writes it (no tuple comma)."""
+    return "(" + ", ".join(str(i) for i in index) + ")"
 
 
 def worked_markdown(worked: CheckedExample | None, check: LayerCheck | None = None) -> str:
