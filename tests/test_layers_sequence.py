@@ -404,8 +404,8 @@ def _softmax(z):
 
 @pytest.mark.parametrize("use_gate", [False, True], ids=["plain", "gated"])
 def test_multi_head_attention_equation_in_numpy(use_gate):
-    """Per position `q_{t,n} = W^Q_n x_t + b^Q_n` (W^Q_n = kernel[:, n, :]^T), per head
-    softmax(Q K^T / sqrt(d_k)) V with those as rows, then `y_t = sum_n W^O_n a_{t,n} + b^O`."""
+    """Per position `q_{t,m} = W^Q_m x_t + b^Q_m` (W^Q_m = kernel[:, m, :]^T), per head
+    softmax(Q K^T / sqrt(n_key)) V with those as rows, then `a_t = sum_m W^O_m a_{t,m} + b^O`."""
     import keras
 
     heads, d_k, d_v = 2, 3, 4
@@ -417,14 +417,14 @@ def test_multi_head_attention_equation_in_numpy(use_gate):
     layer.set_weights(weights)
     _, math = _layer_and_math(model)
     for line in (
-        r"q_{t,n} &= W^{Q}_n x^{q}_t + b^{Q}_n",
-        r"k_{s,n} = W^{K}_n x^{k}_s + b^{K}_n",
-        r"v_{s,n} = W^{V}_n x^{v}_s + b^{V}_n",
-        r"\frac{Q_n K_n^{\top}}{\sqrt{d_k}}",
-        r"y_t &= \sum_{n=0}^{1} W^{O}_n a_{t,n} + b^{O}",
+        r"\mathbf{q}_{t,m} &= W^{Q}_m x^{Q}_t + b^{Q}_m",
+        r"\mathbf{k}_{\tau,m} = W^{K}_m x^{K}_\tau + b^{K}_m",
+        r"\mathbf{v}_{\tau,m} = W^{V}_m x^{V}_\tau + b^{V}_m",
+        r"\frac{Q_m K_m^{\top}}{\sqrt{n_{\text{key}}}}",
+        r"a_t &= \sum_{m=0}^{1} W^{O}_m \mathbf{a}_{t,m} + b^{O}",
     ):
         assert line in math.equation_latex, f"{line!r} not in {math.equation_latex}"
-    gate = r"\sigma\!\left(W^{G}_n x^{q}_t + b^{G}_n\right)"
+    gate = r"\sigma\!\left(W^{G}_m x^{Q}_t + b^{G}_m\right)"
     assert (gate in math.equation_latex) == use_gate
     named = {w.path.split("/", 1)[1]: v for w, v in zip(layer.weights, weights, strict=True)}
 

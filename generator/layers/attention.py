@@ -31,6 +31,7 @@ from generator.layers.registry import (
     params_from_parts,
     register,
 )
+from generator.layers.tensor_expr import index_range
 from generator.model.graph import LayerRecord, Shape
 
 
@@ -62,7 +63,7 @@ def _with_scores(layer: LayerRecord, out: Shape, scores: Shape, note: str = "") 
 
 @register("MultiHeadAttention")
 class MultiHeadAttentionHandler(LayerHandler):
-    summary = "multi-head attention: softmax(Q K^T / sqrt(d_k)) V per head, then a projection"
+    summary = "multi-head attention: softmax(Q K^T / sqrt(n_key)) V per head, then a projection"
 
     def output_shape(self, layer: LayerRecord) -> ShapeMath:
         query, key, _ = _roles(layer)
@@ -79,12 +80,15 @@ class MultiHeadAttentionHandler(LayerHandler):
     def params(self, layer: LayerRecord) -> ParamMath:
         query, key, value = _roles(layer)
         cfg = layer.config
-        h = Sym("h", cfg["num_heads"])
-        d_k = Sym("d_k", cfg["key_dim"])
-        d_v = Sym("d_v", cfg.get("value_dim") or cfg["key_dim"])
-        n_q, n_k, n_v = Sym("n_q", query[-1]), Sym("n_k", key[-1]), Sym("n_v", value[-1])
+        h = Sym("H", cfg["num_heads"])
+        d_k = Sym(r"n_{\text{key}}", cfg["key_dim"])
+        d_v = Sym(r"n_{\text{value}}", cfg.get("value_dim") or cfg["key_dim"])
+        n_q, n_k, n_v = (
+            Sym(rf"n^{role}_{{in}}", shape[-1])
+            for role, shape in zip("QKV", (query, key, value), strict=True)
+        )
         dims = _out_dims(layer)
-        d_o = Sym("d_o", dims[0]) if len(dims) == 1 else product([Num(d) for d in dims])
+        d_o = Sym("n_{out}", dims[0]) if len(dims) == 1 else product([Num(d) for d in dims])
         bias = cfg.get("use_bias", True)
         roles: list[tuple[str, Formula, Formula]] = [("Q", n_q, d_k), ("K", n_k, d_k)]
         if cfg.get("use_gate"):
@@ -114,28 +118,37 @@ class MultiHeadAttentionHandler(LayerHandler):
         heads = cfg["num_heads"]
         self_attention = len(set(layer.inbound)) == 1 and len(layer.inbound) >= 1
         x_q, x_k, x_v = (
-            ("x_t", "x_s", "x_s") if self_attention else ("x^{q}_t", "x^{k}_s", "x^{v}_s")
+            ("x_t", r"x_\tau", r"x_\tau")
+            if self_attention
+            else ("x^{Q}_t", r"x^{K}_\tau", r"x^{V}_\tau")
         )
         if len(layer.input_shapes) == 2 and not self_attention:
             x_k = x_v
-        # Column vectors per position t (query) and s (key, value); W^Q_n is the transpose of
-        # Keras's kernel[:, n, :], W^O_n that of the output kernel[n].
-        b = (lambda r: f" + b^{{{r}}}_n") if cfg.get("use_bias", True) else (lambda r: "")
+        # Column vectors per position t (query) and tau (key, value); W^Q_m is the transpose of
+        # Keras's kernel[:, m, :], W^O_m that of the output kernel[m].
+        b = (lambda r: f" + b^{{{r}}}_m") if cfg.get("use_bias", True) else (lambda r: "")
+        q, k, v, a = (rf"\mathbf{{{s}}}" for s in "qkva")
         lines = [
-            rf"q_{{t,n}} &= W^{{Q}}_n {x_q}{b('Q')}, \quad k_{{s,n}} = W^{{K}}_n {x_k}{b('K')}, "
-            rf"\quad v_{{s,n}} = W^{{V}}_n {x_v}{b('V')}, \quad n = 0, \dots, {heads - 1}",
-            r"A_n &= \mathrm{softmax}\!\left(\frac{Q_n K_n^{\top}}{\sqrt{d_k}}\right) V_n"
-            rf", \quad d_k = {cfg['key_dim']}, \quad \text{{rows of }} Q_n, K_n, V_n, A_n"
-            r"\text{: } q_{t,n}^{\top}, k_{s,n}^{\top}, v_{s,n}^{\top}, a_{t,n}^{\top}",
+            rf"{q}_{{t,m}} &= W^{{Q}}_m {x_q}{b('Q')}, "
+            rf"\quad {k}_{{\tau,m}} = W^{{K}}_m {x_k}{b('K')}, "
+            rf"\quad {v}_{{\tau,m}} = W^{{V}}_m {x_v}{b('V')}, \quad {index_range('m', heads - 1)}",
+            r"A_m &= \mathrm{softmax}\!\left(\frac{Q_m K_m^{\top}}{\sqrt{n_{\text{key}}}}\right)"
+            rf" V_m, \quad n_{{\text{{key}}}} = {cfg['key_dim']}, "
+            r"\quad \text{rows of } Q_m, K_m, V_m, A_m"
+            rf"\text{{: }} {q}_{{t,m}}^{{\top}}, {k}_{{\tau,m}}^{{\top}}, {v}_{{\tau,m}}^{{\top}}, "
+            rf"{a}_{{t,m}}^{{\top}}",
         ]
         if cfg.get("use_gate"):
-            gate = rf"W^{{G}}_n {x_q}{b('G')}"
-            lines.append(rf"a_{{t,n}} &\leftarrow a_{{t,n}} \odot \sigma\!\left({gate}\right)")
+            gate = rf"W^{{G}}_m {x_q}{b('G')}"
+            lines.append(rf"{a}_{{t,m}} &\leftarrow {a}_{{t,m}} \odot \sigma\!\left({gate}\right)")
         out_bias = " + b^{O}" if cfg.get("use_bias", True) else ""
-        lines.append(
-            rf"y_t &= \sum_{{n=0}}^{{{heads - 1}}} W^{{O}}_n a_{{t,n}}{out_bias}"
-            rf" = W^{{O}} \left[a_{{t,0}}; \dots; a_{{t,{heads - 1}}}\right]{out_bias}"
-        )
+        if heads == 1:
+            lines.append(rf"a_t &= W^{{O}}_0 {a}_{{t,0}}{out_bias}")
+        else:
+            lines.append(
+                rf"a_t &= \sum_{{m=0}}^{{{heads - 1}}} W^{{O}}_m {a}_{{t,m}}{out_bias}"
+                rf" = W^{{O}} \left[{a}_{{t,0}}; \dots; {a}_{{t,{heads - 1}}}\right]{out_bias}"
+            )
         return aligned(lines)
 
 
@@ -154,10 +167,13 @@ class DotAttentionHandler(LayerHandler):
         if cfg.get("use_scale", layer.type == "AdditiveAttention"):
             dim = _roles(layer)[0][-1]
             parts.append(
-                ParamPart("s", Sym("d", dim) if layer.type == "AdditiveAttention" else Num(1))
+                ParamPart(
+                    r"\lambda",
+                    Sym("n_{in}", dim) if layer.type == "AdditiveAttention" else Num(1),
+                )
             )
         if layer.type == "Attention" and cfg.get("score_mode", "dot") == "concat":
-            parts.append(ParamPart("c", Num(1)))
+            parts.append(ParamPart(r"\kappa", Num(1)))
         return params_from_parts(*parts)
 
     def equation(self, layer: LayerRecord) -> ScoreAttentionEquation:
@@ -169,18 +185,20 @@ class DotAttentionHandler(LayerHandler):
         cfg = layer.config
         scaled = cfg.get("use_scale", layer.type == "AdditiveAttention")
         if layer.type == "AdditiveAttention":
-            s = r"s_j\, " if scaled else ""
-            score = rf"e_{{t,u}} &= \sum_j {s}\tanh\!\left(q_{{t,j}} + k_{{u,j}}\right)"
+            s = r"\lambda_j\, " if scaled else ""
+            score = rf"z_{{t,\tau}} &= \sum_j {s}\tanh\!\left(q_{{t,j}} + k_{{\tau,j}}\right)"
         elif cfg.get("score_mode", "dot") == "concat":
-            s = r"s\," if scaled else ""
-            score = rf"e_{{t,u}} &= c \sum_j \tanh\!\left({s}(q_{{t,j}} + k_{{u,j}})\right)"
+            s = r"\lambda\," if scaled else ""
+            score = (
+                rf"z_{{t,\tau}} &= \kappa \sum_j \tanh\!\left({s}(q_{{t,j}} + k_{{\tau,j}})\right)"
+            )
         else:
-            s = r"s\, " if scaled else ""
-            score = rf"e_{{t,u}} &= {s}\sum_j q_{{t,j}}\, k_{{u,j}}"
+            s = r"\lambda\, " if scaled else ""
+            score = rf"z_{{t,\tau}} &= {s}\sum_j q_{{t,j}}\, k_{{\tau,j}}"
         return aligned(
             [
                 score,
-                r"y_t &= \sum_u \mathrm{softmax}_u\!\left(e_{t,u}\right) v_u",
+                r"a_t &= \sum_\tau \mathrm{softmax}_\tau\!\left(z_{t,\tau}\right) \mathbf{v}_\tau",
             ]
         )
 
@@ -300,13 +318,18 @@ class MultiHeadEquation(_AttentionEquation):
             else float(np.ravel(bias)[np.ravel_multi_index(index[1:], y.shape[1:])])
         )
         value = float(y[index])
+        q, k, v, a = (rf"\mathbf{{{s}}}" for s in "qkva")
+        out = ",".join(str(int(i)) for i in index)
+        rest = ",".join(str(int(i)) for i in index[1:])
         lines = [
-            rf"&\text{{query position }} t = {t}, \text{{ output }} {index[1:]}:",
-            rf"\frac{{q_{{t,0}}^{{\top}} k_{{s,0}}}}{{\sqrt{{{self.key_dim}}}}} &= "
-            rf"{_vector(parts['scores'][0, 0, t])} \quad (s = 0, 1, \dots)",
-            rf"\mathrm{{softmax}}_s &= {_vector(parts['probs'][0, 0, t])}",
-            rf"a_{{t,0}} &= \sum_s \mathrm{{softmax}}_s\, v_{{s,0}} = {_vector(a_t[0])}",
-            rf"y_{{t}} &= \sum_n W^{{O}}_n a_{{t,n}} + b^{{O}} = "
+            rf"&\text{{query position }} t = {t}, \text{{ output entry }} a_{{{out}}}:",
+            rf"\frac{{{q}_{{t,0}}^{{\top}} {k}_{{\tau,0}}}}{{\sqrt{{{self.key_dim}}}}} &= "
+            rf"{_vector(parts['scores'][0, 0, t])} \quad (\tau = 0, 1, \dots)",
+            rf"\mathrm{{softmax}}_\tau &= {_vector(parts['probs'][0, 0, t])}",
+            rf"{a}_{{t,0}} &= \sum_\tau \mathrm{{softmax}}_\tau\, {v}_{{\tau,0}} = "
+            rf"{_vector(a_t[0])}",
+            rf"a_{{{out}}} &= \sum_m \left(W^{{O}}_m {a}_{{t,m}}\right)_{{{rest}}} "
+            rf"+ b^{{O}}_{{{rest}}} = "
             rf"{dot_latex(w_o, a_t)} + {factor(b)} = {num(value)}",
         ]
         return WorkedExample(tuple(int(i) for i in index), value, aligned(lines))
@@ -343,15 +366,16 @@ class ScoreAttentionEquation(_AttentionEquation):
         weights: Mapping[str, np.ndarray],
         index: tuple[int, ...] | None = None,
     ) -> WorkedExample | None:
-        """Query position `t`, feature `j`: the scores `e_{t,u}`, their softmax, the sum."""
+        """Query position `t`, feature `j`: the scores `z_{t,tau}`, their softmax, the sum."""
         parts = self.parts([a[:1] for a in inputs], weights)
         index = index or (0, 0)
         t, j = index
         value = float(parts["y"][0, t, j])
         lines = [
-            rf"e_{{{t},u}} &= {_vector(parts['scores'][0, t])} \quad (u = 0, 1, \dots)",
-            rf"\mathrm{{softmax}}_u\!\left(e_{{{t},u}}\right) &= {_vector(parts['probs'][0, t])}",
-            rf"y_{{{t},{j}}} &= \sum_u \mathrm{{softmax}}_u\, v_{{u,{j}}} = "
+            rf"z_{{{t},\tau}} &= {_vector(parts['scores'][0, t])} \quad (\tau = 0, 1, \dots)",
+            rf"\mathrm{{softmax}}_\tau\!\left(z_{{{t},\tau}}\right) &= "
+            rf"{_vector(parts['probs'][0, t])}",
+            rf"a_{{{t},{j}}} &= \sum_\tau \mathrm{{softmax}}_\tau\, v_{{\tau,{j}}} = "
             rf"{dot_latex(parts['probs'][0, t], parts['v'][0, :, j])}",
         ]
         return WorkedExample((int(t), int(j)), value, aligned(lines))
