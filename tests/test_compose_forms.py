@@ -64,12 +64,12 @@ def test_seed_networks(units, activation, output_activation):
     equation = _analyze(model).equation
     assert equation.closed_form
     latex = equation.latex
-    assert latex.startswith("\\begin{aligned}\ny &= ")
+    assert latex.startswith("\\begin{aligned}\n\\hat{y} &= ")
     name = r"\tanh" if activation == "tanh" else r"\sigma"
     expected = _tree_count(units, len(units) - 2) + (output_activation != "linear")
     assert latex.count(name) == expected
     if output_activation == "sigmoid":  # the output activation wraps the broken sum
-        assert re.match(r"\\begin\{aligned\}\ny &= \\sigma\\(left|Bigl)\(", latex)
+        assert re.match(r"\\begin\{aligned\}\n\\hat\{y\} &= \\sigma\\(left|Bigl)\(", latex)
         assert re.search(r"\\(right|Bigr)\)\n\\end\{aligned\}$", latex)
     for kernel in model.get_weights()[::2]:  # every weight, rounded to 3 significant digits
         for value in np.ravel(kernel):
@@ -120,7 +120,7 @@ def test_linear_collapse_equals_product_of_kernels_and_predict(units, product, b
     assert collapse.weights.shape == (units[-1], units[0])
     np.testing.assert_allclose(collapse.weights, w, atol=1e-6)
     np.testing.assert_allclose(collapse.bias, b, atol=1e-6)
-    assert collapse.symbolic_latex == rf"y = W x + b, \quad W = {product}, \quad b = {bias}"
+    assert collapse.symbolic_latex == rf"\hat{{y}} = W x + b, \quad W = {product}, \quad b = {bias}"
     x = np.random.default_rng(0).normal(size=(50, units[0])).astype("float32")
     np.testing.assert_allclose(x @ w.T + b, model.predict(x, verbose=0), atol=1e-5)
     np.testing.assert_allclose(collapse(x), model.predict(x, verbose=0), atol=1e-5)
@@ -129,10 +129,14 @@ def test_linear_collapse_equals_product_of_kernels_and_predict(units, product, b
     assert _analyze(_mlp((3, 4, 2))).equation.collapse is None  # tanh: no collapse
 
 
+GAMMA, BETA = r"\hat{\gamma}", r"\hat{\beta}"  # the folded scale and shift, as printed
+
+
 def _page_values(model, graph):
     """Every general-form symbol's value from Keras's weights, by the page's definitions:
-    `W^{(l)}_{j,i} = kernel[i, j]`, BatchNormalization `s = gamma / sqrt(var + eps)`,
-    `t = beta - s mu`, Normalization `s = 1 / sqrt(var)`, `t = -mean / sqrt(var)`."""
+    `W^{(l)}_{j,i} = kernel[i, j]`, BatchNormalization `gamma^ = gamma / sqrt(var + eps)`,
+    `beta^ = beta - gamma^ mu`, Normalization `gamma^ = 1 / sqrt(var)`,
+    `beta^ = -mu / sqrt(var)`."""
     values = {}
     for index, record in enumerate(graph.layers, start=1):
         layer = model.get_layer(record.name)
@@ -142,10 +146,10 @@ def _page_values(model, graph):
         elif record.type == "BatchNormalization":
             gamma, beta, mean, variance = arrays
             scale = gamma / np.sqrt(variance + layer.epsilon)
-            named = {"s": scale, "t": beta - scale * mean}
+            named = {GAMMA: scale, BETA: beta - scale * mean}
         elif record.type == "Normalization":
             mean, variance = arrays[0].ravel(), arrays[1].ravel()
-            named = {"s": 1 / np.sqrt(variance), "t": -mean / np.sqrt(variance)}
+            named = {GAMMA: 1 / np.sqrt(variance), BETA: -mean / np.sqrt(variance)}
         else:
             continue
         for symbol, array in named.items():
@@ -186,8 +190,12 @@ def test_general_form_with_keras_weights_is_the_network():
     math = _analyze(model)
     graph = math.graph
     markdown = equation_section(math.equation)
-    assert r"$s = \gamma / \sqrt{\sigma^2 + \epsilon}$, $t = \beta - s\,\mu$" in markdown
-    assert r"$s = 1 / \sqrt{\mathrm{var}}$, $t = -\mathrm{mean} / \sqrt{\mathrm{var}}$" in markdown
+    assert r"$\hat{\gamma} = \gamma / \sqrt{\mathrm{var} + \epsilon}$, " in markdown
+    assert r"$\hat{\beta} = \beta - \hat{\gamma}\,\mu$" in markdown
+    assert (
+        r"$\hat{\gamma} = 1 / \sqrt{\mathrm{var}}$, $\hat{\beta} = -\mu / \sqrt{\mathrm{var}}$"
+        in markdown
+    )
     assert r"W^{(2)}_{1,0}" in math.equation.symbolic_latex  # unit 1 of layer 2, input 0
 
     inputs = input_symbols(graph)
@@ -246,7 +254,7 @@ def test_taylor_coefficients_and_error(order, point):
     grid = np.linspace(point - 0.5, point + 0.5, 1001)
     reference = model.predict(grid.reshape(-1, 1).astype("float32"), verbose=0)[:, 0]
     assert abs(approx.max_error - np.max(np.abs(reference - approx(grid)))) < 1e-5
-    assert approx.latex.startswith(r"y \approx ")
+    assert approx.latex.startswith(r"\hat{y} \approx ")
 
 
 def test_taylor_error_shrinks_with_order_and_plot():

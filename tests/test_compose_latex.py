@@ -266,14 +266,14 @@ KERAS = [
         "linear 1-2-1",
         _linear,
         1,
-        r"y &= 2 \left(x + 0.5\right) - 0.3 \left(-x\right) + 4 \cdot 10^{-5}",
+        r"\hat{y} &= 2 \left(x + 0.5\right) - 0.3 \left(-x\right) + 4 \cdot 10^{-5}",
     ),
-    ("batch norm, scale about 1", _batch_norm, 1, r"y &= \tanh\left(-x + 0.25\right)"),
+    ("batch norm, scale about 1", _batch_norm, 1, r"\hat{y} &= \tanh\left(-x + 0.25\right)"),
     (
         "2-2-1 sigmoid",
         _sigmoid,
         2,
-        r"y &= \sigma\left(-\sigma\left(x_0 - x_1 + 0.5\right)"
+        r"\hat{y} &= \sigma\left(-\sigma\left(x_0 - x_1 + 0.5\right)"
         r" + 2\,\sigma\left(0.0004 x_0 + x_1 - 0.3\right)\right)",
     ),
 ]

@@ -28,15 +28,16 @@ GOLDEN = {
     (
         "conv",
         "equation_latex",
-    ): r"a_{i,j,k} = \mathrm{relu}\!\left(b_k + \sum_{u=0}^{2} \sum_{v=0}^{2} \sum_{c=0}^{2} "
-    r"W_{u,v,c,k}\, x_{i + u,\, j + v,\, c}\right)",
-    ("bn", "params_latex"): r"4 c = 4 \cdot 32 = 128",
+    ): r"a_{i,j,q} = \mathrm{relu}\!\left(b_q + \sum_{u=0}^{2} \sum_{v=0}^{2} \sum_{c=0}^{2} "
+    r"W_{u,v,c,q}\, x_{i + u,\, j + v,\, c}\right)",
+    ("bn", "params_latex"): r"4 c_{in} = 4 \cdot 32 = 128",
     ("bn", "shape_latex"): r"30 \times 30 \times 32",
     (
         "bn",
         "equation_latex",
-    ): r"a_{\dots,c} = \gamma_c\, \frac{x_{\dots,c} - \mu_c}{\sqrt{\sigma^2_c + 0.001}} + \beta_c"
-    r" \quad (\text{at inference: } \mu_c, \sigma^2_c \text{ are the moving mean and "
+    ): r"a_{\dots,c} = \gamma_c\, \frac{x_{\dots,c} - \mu_c}{\sqrt{\mathrm{var}_c + 0.001}}"
+    r" + \beta_c"
+    r" \quad (\text{at inference: } \mu_c, \mathrm{var}_c \text{ are the moving mean and "
     r"variance, not trained by gradient})",
     ("pool", "params_latex"): "0",
     ("pool", "shape_latex"): r"\begin{aligned} "
@@ -53,7 +54,7 @@ GOLDEN = {
     (
         "flatten",
         "shape_latex",
-    ): r"n' = n_h n_w c = 15 \cdot 15 \cdot 32 = 7200 \;\Rightarrow\; 7200",
+    ): r"n' = n_h n_w c_{in} = 15 \cdot 15 \cdot 32 = 7200 \;\Rightarrow\; 7200",
     ("flatten", "equation_latex"): r"a_n = x_{i,j,c}, \quad n = 32 (15 i + j) + c",
     (
         "dense",
@@ -68,17 +69,18 @@ GOLDEN = {
 }
 
 
-# The two equations issue 11 found wrong. Filter k of a grouped convolution reads only the
-# channels of its group; a separable convolution's depthwise step defines all c_in m channels
+# The two equations issue 11 found wrong. Filter q of a grouped convolution reads only the
+# channels of its group; a separable convolution's depthwise step defines all c_in M channels
 # that the pointwise sum reads.
 FIXED = {
-    "grouped": r"a_{i,j,k} = \mathrm{relu}\!\left(b_k + \sum_{u=0}^{2} \sum_{v=0}^{2} "
-    r"\sum_{c=0}^{2} W_{u,v,c,k}\, x_{i + u,\, j + v,\, 3g + c}\right) \quad "
-    r"(g = \lfloor k / 2 \rfloor: \text{the group of filter } k\text{, which reads input "
+    "grouped": r"a_{i,j,q} = \mathrm{relu}\!\left(b_q + \sum_{u=0}^{2} \sum_{v=0}^{2} "
+    r"\sum_{c=0}^{2} W_{u,v,c,q}\, x_{i + u,\, j + v,\, 3g + c}\right) \quad "
+    r"(g = \lfloor q / 2 \rfloor: \text{the group of filter } q\text{, which reads input "
     r"channels } 3 g, \dots, 3 g + 2)",
-    "separable": r"y_{i,j,3c+q} = \sum_{u=0}^{2} \sum_{v=0}^{2} D_{u,v,c,q}\, "
-    r"x_{i + u - 1,\, j + v - 1,\, c}, \quad q = 0, \dots, 2, \qquad a_{i,j,k} = b_k + "
-    r"\sum_{c'=0}^{17} P_{c',k}\, y_{i,j,c'} \quad (x = 0 \text{ outside the input: zero "
+    "separable": r"a^{\mathrm{dw}}_{i,j,3c+q'} = \sum_{u=0}^{2} \sum_{v=0}^{2} "
+    r"W^{\mathrm{dw}}_{u,v,c,q'}\, x_{i + u - 1,\, j + v - 1,\, c}, \quad q' = 0, \dots, 2, \qquad "
+    r"a_{i,j,q} = b_q + \sum_{c'=0}^{17} W^{\mathrm{pw}}_{c',q}\, a^{\mathrm{dw}}_{i,j,c'} \quad "
+    r"(x = 0 \text{ outside the input: zero "
     r"padding})",
 }
 

@@ -186,7 +186,9 @@ def _affine_part(
         return algebra.scale_shift(xs, scale, offset)
     scale, shift = normalization_fold(layer, weights, n)
     return algebra.scale_shift(
-        xs, weights.named(scale, "s", index), weights.named(shift, "t", index)
+        xs,
+        weights.named(scale, r"\hat{\gamma}", index),
+        weights.named(shift, r"\hat{\beta}", index),
     )
 
 

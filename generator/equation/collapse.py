@@ -20,7 +20,7 @@ MATRIX_LIMIT = 8  # print W as a matrix up to this many rows and columns
 
 @dataclass(frozen=True)
 class Collapse:
-    """`y = W x + b` (column vectors, as on every page), read off the closed form and checked.
+    """`\\hat{y} = W x + b` (column vectors, as on every page), read off the closed form, checked.
 
     Attributes:
         weights: W, shape (n_outputs, n_inputs): the transpose of a Keras kernel's layout.
@@ -91,4 +91,4 @@ def _symbolic(graph: ModelGraph) -> str:
         later = " ".join(f"W^{{({j})}}" for j, _ in reversed(dense[k + 1 :]))
         terms.append((f"{later} " if later else "") + f"b^{{({i})}}")
     bias = " + ".join(terms) if terms else "0"
-    return rf"y = W x + b, \quad W = {product}, \quad b = {bias}"
+    return rf"\hat{{y}} = W x + b, \quad W = {product}, \quad b = {bias}"

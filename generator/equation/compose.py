@@ -60,8 +60,8 @@ class ComposedEquation:
         expressions: one sympy expression per output unit (for Taylor polynomials).
         inputs: the input symbols `x_0 ...` in column order.
         folded: the kinds of layer whose scale and shift appear in the general form as
-            `s^{(l)}_i`, `t^{(l)}_i` ("BatchNormalization", "Normalization", "Normalization
-            (invert)"), for the page to define them.
+            `\\hat{\\gamma}^{(l)}_i`, `\\hat{\\beta}^{(l)}_i` ("BatchNormalization",
+            "Normalization", "Normalization (invert)"), for the page to define them.
     """
 
     closed_form: bool

@@ -256,7 +256,8 @@ def broken_lines(
 
 
 def output_names(n: int) -> list[str]:
-    return ["y"] if n == 1 else [f"y_{{{j}}}" for j in range(n)]
+    """The network's outputs as the notation names them: `\\hat{y}`, or `\\hat{y}_0, ...`."""
+    return [r"\hat{y}"] if n == 1 else [rf"\hat{{y}}_{{{j}}}" for j in range(n)]
 
 
 def closed_form_latex(outputs: Sequence[sp.Expr], printer: EquationLatexPrinter) -> str:

@@ -98,7 +98,7 @@ def taylor(
         interval=tuple(interval),
         coefficients=coefficients,
         expr=expr,
-        latex=rf"y \approx {printer.doprint(expr)}",
+        latex=rf"\hat{{y}} \approx {printer.doprint(expr)}",
         max_error=0.0,
         network=network,
     )

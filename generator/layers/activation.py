@@ -33,16 +33,16 @@ def number(value: float) -> str:
 def softmax_equation(
     layer: LayerRecord, axes: list[int], log: bool = False, note: str = ""
 ) -> TensorEquation:
-    """`a_k = e^{x_k} / sum_m e^{x_m}` over `axes` of the input (batch is axis 0)."""
+    """`a_j = e^{x_j} / sum_i e^{x_i}` over `axes` of the input (batch is axis 0)."""
     shape = layer.input_shape
     rank = len(shape)
     axes = sorted(a % rank for a in axes)
-    names = ("k", "l", "n")
+    names = ("j", "j'", "j''")
     out = list(hidden_indices(shape))
     window = []
     for pos, axis in enumerate(axes):
         out[axis - 1] = Idx(names[pos], shape[axis])
-        window.append(Idx(("m", "r", "s")[pos], shape[axis]))
+        window.append(Idx(("i", "i'", "i''")[pos], shape[axis]))
     inner = list(out)
     for axis, w in zip(axes, window, strict=True):
         inner[axis - 1] = w

@@ -10,7 +10,15 @@ from generator.layers.registry import DimStep
 from generator.model.activations import ACTIVATIONS, ELEMENTWISE, LayerActivation, layer_activation
 from generator.model.graph import LayerRecord, Shape
 
-AXIS_NAMES = {1: ("l",), 2: ("h", "w"), 3: ("d", "h", "w")}
+#: The labels of the spatial axes: none along a 1-D input (plain `n`, `k`, `s`).
+AXIS_NAMES = {1: ("",), 2: ("h", "w"), 3: (r"\text{depth}", "h", "w")}
+
+
+def axis_sym(base: str, axis: str) -> str:
+    """`n_h`, `n_{\\text{depth}}`, or plain `n` along a 1-D input (an axis without a label)."""
+    if not axis:
+        return base
+    return f"{base}_{axis}" if len(axis) == 1 else f"{base}_{{{axis}}}"
 
 
 #: Layers whose output is their input at inference: noise and penalties act only in training.
@@ -82,13 +90,13 @@ def window_output(
     """
     if n is None:
         return None, None
-    sn, ss = Sym(f"n_{axis}", n), Sym(f"s_{axis}", s)
+    sn, ss = Sym(axis_sym("n", axis), n), Sym(axis_sym("s", axis), s)
     if padding in ("same", "causal"):
         formula: Formula = CeilDiv(sn, ss)
     elif d == 1:
-        formula = FloorDiv(sn + Mul((Num(2), Sym("p", 0))) - Sym(f"k_{axis}", k), ss) + 1
+        formula = FloorDiv(sn + Mul((Num(2), Sym("p", 0))) - Sym(axis_sym("k", axis), k), ss) + 1
     else:
-        span = Mul((Sym(f"d_{axis}", d), Sym(f"k_{axis}", k) - 1))
+        span = Mul((Sym(axis_sym("d", axis), d), Sym(axis_sym("k", axis), k) - 1))
         formula = FloorDiv(sn - span - 1, ss) + 1
     return formula.value(), formula
 
@@ -99,15 +107,16 @@ def transposed_output(
     """Output length of a transposed convolution, as Keras computes it."""
     if n is None:
         return None, None
-    sn, ss, sk = Sym(f"n_{axis}", n), Sym(f"s_{axis}", s), Sym(f"k_{axis}", k)
-    span: Formula = sk if d == 1 else Mul((Sym(f"d_{axis}", d), sk - 1)) + 1
+    sn, ss = Sym(axis_sym("n", axis), n), Sym(axis_sym("s", axis), s)
+    sk = Sym(axis_sym("k", axis), k)
+    span: Formula = sk if d == 1 else Mul((Sym(axis_sym("d", axis), d), sk - 1)) + 1
     if output_padding is not None:
         pad = span.value() // 2 if padding == "same" else 0
         formula: Formula = (
             Mul((sn - 1, ss))
             + span
             - Mul((Num(2), Sym("p", pad)))
-            + Sym(f"o_{axis}", output_padding)
+            + Sym(axis_sym("p'", axis), output_padding)
         )
     elif padding == "same":
         formula = Mul((sn, ss))
@@ -119,7 +128,7 @@ def transposed_output(
 
 
 def dim_label(axis: str) -> str:
-    return f"n'_{axis}"
+    return axis_sym("n'", axis)
 
 
 def steps_for(axes_names: tuple[str, ...], formulas: list[Formula | None]) -> tuple[DimStep, ...]:

@@ -7,6 +7,7 @@ from dataclasses import replace
 from generator.layers.common import (
     AXIS_NAMES,
     as_tuple,
+    axis_sym,
     channel_axis,
     spatial_axes,
     steps_for,
@@ -27,7 +28,18 @@ from generator.layers.registry import (
     register,
 )
 from generator.layers.tensor_equation import TensorEquation, activation_spec
-from generator.layers.tensor_expr import Affine, Expr, Idx, Prod, Read, Reduce, Sum, Term, at
+from generator.layers.tensor_expr import (
+    Affine,
+    Expr,
+    Idx,
+    Prod,
+    Read,
+    Reduce,
+    Sum,
+    Term,
+    at,
+    index_range,
+)
 from generator.model.graph import LayerRecord
 
 ZERO_PADDING = r" \quad (x = 0 \text{ outside the input: zero padding})"
@@ -45,8 +57,8 @@ def _window(layer: LayerRecord) -> tuple[int, tuple[int, ...], tuple[int, ...], 
 
 def _kernel_syms(layer: LayerRecord) -> list[Formula]:
     rank, kernel, _, _ = _window(layer)
-    names = AXIS_NAMES[rank] if rank > 1 else ("",)
-    return [Sym(f"k_{a}" if a else "k", k) for a, k in zip(names, kernel, strict=True)]
+    names = AXIS_NAMES[rank]
+    return [Sym(axis_sym("k", a), k) for a, k in zip(names, kernel, strict=True)]
 
 
 def _c_in(layer: LayerRecord) -> int:
@@ -57,8 +69,10 @@ def _bias(layer: LayerRecord) -> bool:
     return layer.config.get("use_bias", True)
 
 
-_OUT_IDX = {1: ("t",), 2: ("i", "j"), 3: ("i", "j", "l")}
-_WIN_IDX = {1: ("u",), 2: ("u", "v"), 3: ("u", "v", "r")}
+_OUT_IDX = {1: ("t",), 2: ("i", "j"), 3: ("o", "i", "j")}
+_WIN_IDX = {1: ("u",), 2: ("u", "v"), 3: ("r", "u", "v")}
+#: A separable convolution's depthwise step, the tensor its 1x1 step reads.
+DEPTHWISE_OUT = r"a^{\mathrm{dw}}"
 
 
 def padding_before(n: int | None, out: int | None, k: int, s: int, d: int, padding: str) -> int:
@@ -186,18 +200,18 @@ class ConvHandler(_SlidingWindow):
     def equation(self, layer: LayerRecord) -> TensorEquation:
         win = _Window(layer, self.output_shape(layer).shape)
         groups = layer.config.get("groups", 1)
-        k, c = Idx("k", layer.config["filters"]), Idx("c", _c_in(layer) // groups)
+        k, c = Idx("q", layer.config["filters"]), Idx("c", _c_in(layer) // groups)
         aliases: tuple = ()
         note = ZERO_PADDING if win.padded else ""
         channel = at(c)
         if groups > 1:
-            # Filter k reads only the channels of its group g: input channel g c_g + c.
+            # Filter q reads only the channels of its group g: input channel g c_g + c.
             per_group = layer.config["filters"] // groups
             g = Idx("g", groups)
             aliases = ((g, Term(k, div=per_group)),)
             channel = at(Term(g, c.size), c)
             note += (
-                rf" \quad (g = \lfloor k / {per_group} \rfloor: \text{{the group of filter }} k"
+                rf" \quad (g = \lfloor q / {per_group} \rfloor: \text{{the group of filter }} q"
                 rf"\text{{, which reads input channels }} {c.size} g, \dots, {c.size} g + "
                 rf"{c.size - 1})"
             )
@@ -235,7 +249,7 @@ class ConvTransposeHandler(ConvHandler):
 
     def equation(self, layer: LayerRecord) -> TensorEquation:
         win = _Window(layer, self.output_shape(layer).shape, transposed=True)
-        k, c = Idx("k", layer.config["filters"]), Idx("c", _c_in(layer))
+        k, c = Idx("q", layer.config["filters"]), Idx("c", _c_in(layer))
         w = _weight("W", "kernel", (*(at(u) for u in win.win), at(k), at(c)))
         x = win.x(at(c), win.sources())
         x = Read(x.symbol, x.source, x.maps, outside=0.0)
@@ -262,7 +276,7 @@ class DepthwiseConvHandler(_SlidingWindow):
 
     def params(self, layer: LayerRecord) -> ParamMath:
         c_in = Sym(r"c_{in}", _c_in(layer))
-        m = Sym("m", layer.config.get("depth_multiplier", 1))
+        m = Sym("M", layer.config.get("depth_multiplier", 1))
         window = product(_kernel_syms(layer))
         if not _bias(layer):
             return params_from_parts(ParamPart("W", Mul((window, c_in, m))))
@@ -277,10 +291,16 @@ class DepthwiseConvHandler(_SlidingWindow):
 
 
 def depthwise(
-    layer: LayerRecord, out_shape: tuple, symbol: str, kernel: str, bias: str | None
+    layer: LayerRecord,
+    out_shape: tuple,
+    symbol: str,
+    kernel: str,
+    bias: str | None,
+    q_name: str = "q",
 ) -> TensorEquation:
-    """`a_{i,j,mc+q} = b_{mc+q} + sum_{u,v} W_{u,v,c,q} x_{si+du-p, sj+dv-p, c}`: channel `c`
-    feeds output channels `mc, ..., mc + m - 1` (depth multiplier `m`), never another."""
+    """`a_{i,j,Mc+q} = b_{Mc+q} + sum_{u,v} W_{u,v,c,q} x_{si+du-p, sj+dv-p, c}`: channel `c`
+    feeds output channels `Mc, ..., Mc + M - 1` (depth multiplier `M`), never another. A
+    separable convolution names the multiplier's index `q'` (`q` is its filters' index)."""
     win = _Window(layer, out_shape)
     m, c_in = layer.config.get("depth_multiplier", 1), _c_in(layer)
     if m == 1:
@@ -289,8 +309,8 @@ def depthwise(
         w = _weight(symbol, kernel, (*(at(u) for u in win.win), at(c), Affine(())))
         w = Read(w.symbol, w.source, w.maps, batched=False, order=tuple(range(len(win.win) + 1)))
     else:
-        out = Idx("k", c_in * m, label=f"{m}c+q")
-        c, q = Idx("c", c_in), Idx("q", m)
+        out = Idx("Mc+q", c_in * m, label=f"{m}c+{q_name}")
+        c, q = Idx("c", c_in), Idx(q_name, m)
         aliases = ((c, Term(out, div=m)), (q, Term(out, mod=m)))
         channel = at(Term(c, m), q)
         w = _weight(symbol, kernel, (*(at(u) for u in win.win), at(c), at(q)))
@@ -302,10 +322,10 @@ def depthwise(
         body,
         activation_spec(layer) if bias is not None else "linear",
         aliases=aliases,
-        note=(rf", \quad q = 0, \dots, {m - 1}" if m > 1 and bias is not None else "")
+        note=(rf", \quad {index_range('q', m - 1)}" if m > 1 and bias is not None else "")
         + (ZERO_PADDING if win.padded else ""),
         example=win.example,
-        symbol="a" if bias is not None else "y",
+        symbol="a" if bias is not None else DEPTHWISE_OUT,
     )
 
 
@@ -315,7 +335,7 @@ class SeparableConvHandler(_SlidingWindow):
 
     def params(self, layer: LayerRecord) -> ParamMath:
         c_in = Sym(r"c_{in}", _c_in(layer))
-        m = Sym("m", layer.config.get("depth_multiplier", 1))
+        m = Sym("M", layer.config.get("depth_multiplier", 1))
         c_out = Sym(r"c_{out}", layer.config["filters"])
         depthwise = Mul((*_kernel_syms(layer), c_in, m))
         pointwise = Mul((c_in, m, c_out))
@@ -326,20 +346,25 @@ class SeparableConvHandler(_SlidingWindow):
         return params_from_parts(*parts)
 
     def equation(self, layer: LayerRecord) -> TensorEquation:
-        # The depthwise step defines y with c_in m channels; the 1x1 step sums over all of them.
-        y = depthwise(layer, self.output_shape(layer).shape, "D", "depthwise_kernel", None)
+        # The depthwise step defines a^dw with c_in M channels; the 1x1 step sums over them all.
+        shape = self.output_shape(layer).shape
+        y = depthwise(layer, shape, r"W^{\mathrm{dw}}", "depthwise_kernel", None, q_name="q'")
         m = layer.config.get("depth_multiplier", 1)
-        y = replace(y, note=rf", \quad q = 0, \dots, {m - 1}" if m > 1 else "", example=None)
-        win = _Window(layer, self.output_shape(layer).shape)
-        k = Idx("k", layer.config["filters"])
+        note = ", \\quad " + index_range("q'", m - 1) if m > 1 else ""
+        y = replace(y, note=note, example=None)
+        win = _Window(layer, shape)
+        k = Idx("q", layer.config["filters"])
         n = Idx("c'", _c_in(layer) * layer.config.get("depth_multiplier", 1))
         out = win.output(k)
         spatial = tuple(at(i) for i in win.out)
         y_maps = (at(n), *spatial) if win.first else (*spatial, at(n))
-        read_y = Read("y", ("def", "y"), y_maps)
+        read_y = Read(DEPTHWISE_OUT, ("def", DEPTHWISE_OUT), y_maps)
         rank = len(win.out)
         p = _weight(
-            "P", "pointwise_kernel", (*([Affine(())] * rank), at(n), at(k)), order=(rank, rank + 1)
+            r"W^{\mathrm{pw}}",
+            "pointwise_kernel",
+            (*([Affine(())] * rank), at(n), at(k)),
+            order=(rank, rank + 1),
         )
         body = Reduce("sum", (n,), Prod((p, read_y)))
         return TensorEquation(

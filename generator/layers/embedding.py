@@ -48,7 +48,7 @@ class EmbeddingHandler(LayerHandler):
 
     def params(self, layer: LayerRecord) -> ParamMath:
         vocab = Sym("V", layer.config["input_dim"])
-        dim = Sym("d", layer.config["output_dim"])
+        dim = Sym("n_{out}", layer.config["output_dim"])
         return params_from_parts(ParamPart("E", vocab * dim))
 
     def equation(self, layer: LayerRecord) -> TensorEquation:

@@ -193,8 +193,9 @@ class DotHandler(LayerHandler):
 
     def equation(self, layer: LayerRecord) -> TensorEquation:
         (ax, ay), (x, y) = self._axes(layer), layer.input_shapes
-        k = Idx("k", x[ax])
         rest_x, rest_y = _rest(x, ax, "i"), _rest(y, ay, "j")
+        # The summed index is `i` (as in a dense layer's sum) unless `i` already names an axis.
+        k = Idx("k" if rest_x else "i", x[ax])
         maps_x = list(map(at, rest_x))
         maps_x.insert(ax - 1, at(k))
         maps_y = list(map(at, rest_y))

@@ -47,9 +47,9 @@ def _trainable(layer: LayerRecord, weight: str, default: bool) -> bool:
 
 
 def _size_syms(layer: LayerRecord, axes: list[int]) -> list[Formula]:
-    """The sizes of `axes` as symbols; the last axis is the channel count `c`."""
+    """The sizes of `axes` as symbols; the last axis is the channel count `c_{in}`."""
     last = len(layer.input_shape) - 1
-    return [Sym("c" if a == last else f"n_{a}", layer.input_shape[a]) for a in axes]
+    return [Sym(r"c_{in}" if a == last else f"n_{a}", layer.input_shape[a]) for a in axes]
 
 
 def _eps(layer: LayerRecord) -> str:
@@ -130,18 +130,21 @@ class BatchNormalizationHandler(LayerHandler):
         parts = _scale_shift_parts(
             layer, c, layer.config.get("scale", True), layer.config.get("center", True)
         )
-        parts += [ParamPart(r"\mu", c, trainable=False), ParamPart(r"\sigma^2", c, trainable=False)]
+        parts += [
+            ParamPart(r"\mu", c, trainable=False),
+            ParamPart(r"\mathrm{var}", c, trainable=False),
+        ]
         return params_from_parts(*parts, formula=Mul((Num(len(parts)), c)))
 
     def equation(self, layer: LayerRecord) -> TensorEquation:
         axes = _axes(layer)
         index = _channel_indices(layer, axes)
         mu = _param(r"\mu", "moving_mean", index, axes)
-        var = _param(r"\sigma^2", "moving_variance", index, axes)
+        var = _param(r"\mathrm{var}", "moving_variance", index, axes)
         eps = float(layer.config.get("epsilon", 1e-3))
         body = _standardized(layer, read_all("x", 0, index), mu, var, eps, index, axes)
         note = (
-            r" \quad (\text{at inference: } \mu_c, \sigma^2_c \text{ are the moving mean and "
+            r" \quad (\text{at inference: } \mu_c, \mathrm{var}_c \text{ are the moving mean and "
             r"variance, not trained by gradient})"
         )
         return TensorEquation(index, body, note=note)
@@ -162,7 +165,7 @@ class LayerNormalizationHandler(LayerHandler):
         axes = _axes(layer)
         over = "the last axis" if axes == [len(layer.input_shape) - 1] else f"axes {axes}"
         eps = float(layer.config.get("epsilon", 1e-3))
-        index, mu, var, defs = _moments(layer, axes, r"\mu", r"\sigma^2")
+        index, mu, var, defs = _moments(layer, axes, r"\mu", r"\mathrm{var}")
         x = read_all("x", 0, index)
         note = rf" \quad (\text{{over {over}, for each example}})"
         if layer.config.get("rms_scaling", False):
@@ -184,8 +187,8 @@ def _moments(
 ) -> tuple[tuple[Idx, ...], Read, Read, tuple[TensorEquation, ...]]:
     """The output's indices and the mean and variance of each example over `axes`."""
     index = list(hidden_indices(layer.input_shape))
-    names = ("k", "l", "n") if len(axes) > 1 else ("k",)
-    window = ("m", "r", "s")
+    names = ("j", "j'", "j''")
+    window = ("i", "i'", "i''")
     for pos, axis in enumerate(axes):
         index[axis - 1] = Idx(names[pos], layer.input_shape[axis])
     kept = [k for k in range(len(index)) if k + 1 not in axes]
@@ -218,7 +221,7 @@ class RMSNormalizationHandler(LayerHandler):
         eps = 1e-7 if eps is None else float(eps)  # Keras's backend epsilon when not given
         axes = _axes(layer)
         index, _, _, _ = _moments(layer, axes, "", "")
-        inner = [Idx(("m", "r", "s")[p], layer.input_shape[a]) for p, a in enumerate(axes)]
+        inner = [Idx(("i", "i'", "i''")[p], layer.input_shape[a]) for p, a in enumerate(axes)]
         reads = list(index)
         for axis, i in zip(axes, inner, strict=True):
             reads[axis - 1] = i
@@ -261,13 +264,13 @@ class GroupNormalizationHandler(LayerHandler):
         group = Affine((Term(index[axis - 1], div=size),))
         mu_at_g = Read(r"\mu", ("def", r"\mu"), (at(g),))
         square = Func(lambda a, m: (a - m) ** 2, (x_m, mu_at_g), r"({0} - {1})^2")
-        var_eq = TensorEquation((g,), Reduce("mean", sums, square), symbol=r"\sigma^2")
+        var_eq = TensorEquation((g,), Reduce("mean", sums, square), symbol=r"\mathrm{var}")
         mu = Read(r"\mu", ("def", r"\mu"), (group,))
-        var = Read(r"\sigma^2", ("def", r"\sigma^2"), (group,))
+        var = Read(r"\mathrm{var}", ("def", r"\mathrm{var}"), (group,))
         eps = float(layer.config.get("epsilon", 1e-3))
         body = _standardized(layer, read_all("x", 0, index), mu, var, eps, index, [axis])
         note = (
-            rf" \quad (\mu_g, \sigma^2_g: \text{{mean and variance over every position and the "
+            rf" \quad (\mu_g, \mathrm{var}_g: \text{{mean and variance over every position and the "
             rf"{size} channels of group }} g = \lfloor c / {size} \rfloor \text{{ of {groups}, "
             r"for each example})"
         )
@@ -281,7 +284,7 @@ class UnitNormalizationHandler(LayerHandler):
     def equation(self, layer: LayerRecord) -> TensorEquation:
         axes = _axes(layer)
         index, _, _, _ = _moments(layer, axes, "", "")
-        inner = [Idx(("m", "r", "s")[p], layer.input_shape[a]) for p, a in enumerate(axes)]
+        inner = [Idx(("i", "i'", "i''")[p], layer.input_shape[a]) for p, a in enumerate(axes)]
         reads = list(index)
         for axis, i in zip(axes, inner, strict=True):
             reads[axis - 1] = i
@@ -304,7 +307,7 @@ class NormalizationHandler(LayerHandler):
         c = product(_size_syms(layer, _axes(layer)))
         parts = (
             ParamPart(r"\mu", c, trainable=False),
-            ParamPart(r"\sigma^2", c, trainable=False),
+            ParamPart(r"\mathrm{var}", c, trainable=False),
             ParamPart("count", Num(1), trainable=False),
         )
         return params_from_parts(*parts, formula=Mul((Num(2), c)) + 1)
@@ -321,7 +324,7 @@ class NormalizationHandler(LayerHandler):
             mu_src, var_src = ("weight", "mean"), ("weight", "variance")
         maps = tuple(at(index[a - 1]) for a in axes)
         mu = Read(r"\mu", mu_src, maps, batched=False)
-        var = Read(r"\sigma^2", var_src, maps, batched=False)
+        var = Read(r"\mathrm{var}", var_src, maps, batched=False)
         x = read_all("x", 0, index)
         if layer.config.get("invert", False):
             body = Func(lambda a, m, v: m + a * np.sqrt(v), (x, mu, var), r"{1} + {0} \sqrt{{{2}}}")
@@ -331,7 +334,7 @@ class NormalizationHandler(LayerHandler):
             (x, mu, var),
             r"\frac{{{0} - {1}}}{{\max\left(\sqrt{{{2}}}, 10^{{-7}}\right)}}",
         )
-        note = r" \quad (\mu, \sigma^2: \text{fixed by } \mathtt{adapt()} \text{ or given})"
+        note = r" \quad (\mu, \mathrm{var}: \text{fixed by } \mathtt{adapt()} \text{ or given})"
         return TensorEquation(index, body, note=note)
 
 
@@ -349,26 +352,26 @@ class RescalingHandler(LayerHandler):
         )
         c = (at(index[-1]),)
         body: Expr = read_all("x", 0, index)
-        s_text = constant_latex(scale, "s_c")
+        s_text = constant_latex(scale, r"\gamma_c")
         if s_text != "1":
             s: Expr = (
-                Read("s", ("const", np.asarray(scale, dtype=float)), c, batched=False)
+                Read(r"\gamma", ("const", np.asarray(scale, dtype=float)), c, batched=False)
                 if isinstance(scale, list)
                 else Const(float(scale), s_text)
             )
             body = Prod((s, body))
-        o_text = constant_latex(offset, "o_c")
+        o_text = constant_latex(offset, r"\beta_c")
         if isinstance(offset, list):
             body = Sum(
-                (body, Read("o", ("const", np.asarray(offset, dtype=float)), c, batched=False))
+                (body, Read(r"\beta", ("const", np.asarray(offset, dtype=float)), c, batched=False))
             )
         elif o_text != "0":
             body = Sum((body, Const(float(offset), o_text)))
         values = ""
         if isinstance(scale, list):
-            values += rf", \quad s = ({', '.join(number(v) for v in scale)})"
+            values += rf", \quad \gamma = ({', '.join(number(v) for v in scale)})"
         if isinstance(offset, list):
-            values += rf", \quad o = ({', '.join(number(v) for v in offset)})"
+            values += rf", \quad \beta = ({', '.join(number(v) for v in offset)})"
         return TensorEquation(index, body, note=values)
 
 

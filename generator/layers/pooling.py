@@ -24,7 +24,7 @@ from generator.layers.tensor_equation import TensorEquation
 from generator.layers.tensor_expr import Func, Idx, Prod, Read, Reduce, Term, at
 from generator.model.graph import LayerRecord
 
-_OUT_IDX = {1: ("t",), 2: ("i", "j"), 3: ("l", "i", "j")}
+_OUT_IDX = {1: ("t",), 2: ("i", "j"), 3: ("o", "i", "j")}
 _WIN_IDX = {1: ("u",), 2: ("u", "v"), 3: ("r", "u", "v")}
 
 

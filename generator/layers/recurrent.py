@@ -14,6 +14,7 @@ from generator.layers.common import (
     AXIS_NAMES,
     aligned,
     as_tuple,
+    axis_sym,
     channel_axis,
     spatial_axes,
     steps_for,
@@ -272,11 +273,9 @@ class ConvLSTMHandler(LayerHandler):
 
     def params(self, layer: LayerRecord) -> ParamMath:
         rank = self.rank(layer)
-        names = AXIS_NAMES[rank] if rank > 1 else ("",)
+        names = AXIS_NAMES[rank]
         kernel = as_tuple(layer.config["kernel_size"], rank)
-        window = product(
-            [Sym(f"k_{a}" if a else "k", k) for a, k in zip(names, kernel, strict=True)]
-        )
+        window = product([Sym(axis_sym("k", a), k) for a, k in zip(names, kernel, strict=True)])
         c_in = Sym(r"c_{in}", self.step_shape(layer)[channel_axis(layer)])
         f = Sym(r"c_{out}", layer.config["filters"])
         parts = [

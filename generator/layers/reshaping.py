@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from generator.layers.common import AXIS_NAMES, as_tuple, spatial_axes, with_dims
+from generator.layers.common import AXIS_NAMES, as_tuple, axis_sym, spatial_axes, with_dims
 from generator.layers.common import spatial_rank as _rank
 from generator.layers.formula import Add, Formula, Mul, Sub, Sym, product
 from generator.layers.registry import DimStep, LayerHandler, ShapeMath, register
@@ -26,7 +26,7 @@ from generator.layers.tensor_expr import (
 )
 from generator.model.graph import LayerRecord, Shape
 
-_IDX = {1: ("t",), 2: ("i", "j"), 3: ("l", "i", "j")}
+_IDX = {1: ("t",), 2: ("i", "j"), 3: ("o", "i", "j")}
 _LETTERS = ("i", "j", "k", "l", "m", "q", "r")
 _SEP = r",\, "
 
@@ -35,7 +35,7 @@ def _dim_syms(shape: Shape) -> list[Formula]:
     """The non-batch dimensions as symbols: `n_h, n_w, c` for an image, `n_1, n_2, ...` else."""
     dims = shape[1:]
     if 2 <= len(dims) <= 4:
-        names = [f"n_{a}" for a in AXIS_NAMES[len(dims) - 1]] + ["c"]
+        names = [axis_sym("n", a) for a in AXIS_NAMES[len(dims) - 1]] + [r"c_{in}"]
     elif len(dims) == 1:
         names = ["n"]
     else:
@@ -171,19 +171,19 @@ class _EdgeHandler(LayerHandler):
 
     def output_shape(self, layer: LayerRecord) -> ShapeMath:
         rank, axes, pairs = self._axes(layer)
-        letter = "p" if self.sign > 0 else "r"
+        letter = "p" if self.sign > 0 else r"\bar{p}"
         dims, steps = [], []
         for axis, name, (start, end) in zip(axes, AXIS_NAMES[rank], pairs, strict=True):
             n = layer.input_shape[axis]
             if n is None:
                 dims.append(None)
                 continue
-            sn = Sym(f"n_{name}", n)
-            a = Sym(rf"{letter}_{{{name}}}^{{\text{{start}}}}", start)
-            b = Sym(rf"{letter}_{{{name}}}^{{\text{{end}}}}", end)
+            sn = Sym(axis_sym("n", name), n)
+            a = Sym(axis_sym(letter, name) + r"^{\text{start}}", start)
+            b = Sym(axis_sym(letter, name) + r"^{\text{end}}", end)
             formula: Formula = Add((sn, a, b)) if self.sign > 0 else Sub(Sub(sn, a), b)
             dims.append(formula.value())
-            steps.append(DimStep(label=f"n'_{name}", formula=formula))
+            steps.append(DimStep(label=axis_sym("n'", name), formula=formula))
         return ShapeMath(
             shape=with_dims(layer.input_shape, axes, dims, None, layer), steps=tuple(steps)
         )
@@ -245,9 +245,9 @@ class UpSamplingHandler(LayerHandler):
             if n is None:
                 dims.append(None)
                 continue
-            formula = Mul((Sym(f"n_{name}", n), Sym(f"s_{name}", s)))
+            formula = Mul((Sym(axis_sym("n", name), n), Sym(axis_sym("s", name), s)))
             dims.append(formula.value())
-            steps.append(DimStep(label=f"n'_{name}", formula=formula))
+            steps.append(DimStep(label=axis_sym("n'", name), formula=formula))
         return ShapeMath(
             shape=with_dims(layer.input_shape, axes, dims, None, layer), steps=tuple(steps)
         )
@@ -299,11 +299,11 @@ def _bilinear(
     body = Reduce(
         "sum",
         (u, v),
-        Prod((_IndexWeight(i, u, si, n_i, "y"), _IndexWeight(j, v, sj, n_j, "y'"), x)),
+        Prod((_IndexWeight(i, u, si, n_i, r"\xi"), _IndexWeight(j, v, sj, n_j, r"\eta"), x)),
     )
     note = (
-        rf", \quad y_{i.name} = \frac{{{i.name} + 1/2}}{{{si}}} - \frac{{1}}{{2}},\ "
-        rf"y'_{j.name} = \frac{{{j.name} + 1/2}}{{{sj}}} - \frac{{1}}{{2}} \quad "
+        rf", \quad \xi_{i.name} = \frac{{{i.name} + 1/2}}{{{si}}} - \frac{{1}}{{2}},\ "
+        rf"\eta_{j.name} = \frac{{{j.name} + 1/2}}{{{sj}}} - \frac{{1}}{{2}} \quad "
         r"(\text{clamped to the input's edges})"
     )
     return TensorEquation(index, body, note=note)

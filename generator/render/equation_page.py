@@ -5,15 +5,17 @@ from __future__ import annotations
 from generator.equation.compose import ComposedEquation
 from generator.equation.layered import count_text
 
-#: How each normalization layer folds into `s x + t` (`generator.equation.build.fold_kind` names
-#: the kinds, `normalization_fold` computes the numbers).
+#: How each normalization layer folds into `\\hat{\\gamma} x + \\hat{\\beta}`
+#: (`generator.equation.build.fold_kind` names the kinds, `normalization_fold` the numbers).
 FOLDED = {
-    "BatchNormalization": r"$s = \gamma / \sqrt{\sigma^2 + \epsilon}$, $t = \beta - s\,\mu$ "
-    r"for BatchNormalization (moving mean $\mu$ and variance $\sigma^2$; $\gamma = 1$, "
+    "BatchNormalization": r"$\hat{\gamma} = \gamma / \sqrt{\mathrm{var} + \epsilon}$, "
+    r"$\hat{\beta} = \beta - \hat{\gamma}\,\mu$ "
+    r"for BatchNormalization (moving mean $\mu$ and variance $\mathrm{var}$; $\gamma = 1$, "
     r"$\beta = 0$ when the layer has none)",
-    "Normalization": r"$s = 1 / \sqrt{\mathrm{var}}$, $t = -\mathrm{mean} / \sqrt{\mathrm{var}}$ "
+    "Normalization": r"$\hat{\gamma} = 1 / \sqrt{\mathrm{var}}$, "
+    r"$\hat{\beta} = -\mu / \sqrt{\mathrm{var}}$ "
     r"for Normalization (with $\sqrt{\mathrm{var}}$ at least $10^{-7}$)",
-    "Normalization (invert)": r"$s = \sqrt{\mathrm{var}}$, $t = \mathrm{mean}$ for "
+    "Normalization (invert)": r"$\hat{\gamma} = \sqrt{\mathrm{var}}$, $\hat{\beta} = \mu$ for "
     r"Normalization with `invert=True`",
 }
 
@@ -60,10 +62,10 @@ def _layered_text(equation: ComposedEquation) -> str:
 
 
 def _folded_text(kinds: tuple[str, ...]) -> str:
-    """The sentence defining `s^{(l)}_i`, `t^{(l)}_i` for the normalization layers present."""
+    """The sentence defining the folded scale and shift of the normalization layers present."""
     return (
-        r"A normalisation layer $l$ multiplies its feature $i$ by $s^{(l)}_i$ and adds "
-        r"$t^{(l)}_i$, folded from its statistics: "
+        r"A normalisation layer $l$ multiplies its feature $i$ by $\hat{\gamma}^{(l)}_i$ and adds "
+        r"$\hat{\beta}^{(l)}_i$, folded from its statistics: "
         + "; ".join(FOLDED[kind] for kind in kinds)
         + "."
     )
