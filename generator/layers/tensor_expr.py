@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -124,6 +125,14 @@ def number(value: float) -> str:
     if text in ("inf", "-inf"):
         return r"-\infty" if text[0] == "-" else r"\infty"
     return f"({text})" if text.startswith("-") else text
+
+
+_LEADING_NEGATIVE = re.compile(r"^\((-[0-9.]+(?:e[-+]?[0-9]+)?)\)")
+
+
+def leading(text: str) -> str:
+    """`-1 \\cdot 2 + ...`: a negative number opening a sum needs no parentheses."""
+    return _LEADING_NEGATIVE.sub(r"\1", text)
 
 
 def call(f: str, arg: str) -> str:
@@ -272,7 +281,7 @@ class Sum(Expr):
         return sum((t.values(ctx, env) for t in self.terms[1:]), self.terms[0].values(ctx, env))
 
     def numbers(self, ctx: Context, env: Mapping[str, np.ndarray]) -> str:
-        return " + ".join(t.numbers(ctx, env) for t in self.terms)
+        return leading(" + ".join(t.numbers(ctx, env) for t in self.terms))
 
     def volume(self) -> int:
         return max(t.volume() for t in self.terms)
@@ -411,7 +420,7 @@ class Reduce(Expr):
             shown.append(rf"\text{{{more} more terms}}")
         if self.kind in ("max", "min"):
             return rf"\{self.kind}\left({', '.join(shown)}\right)"
-        text = " + ".join(shown)
+        text = leading(" + ".join(shown))
         if self.kind == "sum":
             return rf"\left({text}\right)"
         return rf"\frac{{1}}{{{count}}}\left({text}\right)"
