@@ -189,7 +189,7 @@ class PReLUHandler(LayerHandler):
     def params(self, layer: LayerRecord) -> ParamMath:
         shape = layer.input_shape
         rank = len(shape) - 1
-        names = ["n"] if rank == 1 else [f"n_{k}" for k in range(1, rank)] + ["c"]
+        names = ["n"] if rank == 1 else [f"n_{k}" for k in range(1, rank)] + [r"c_{in}"]
         syms = [Sym(names[k - 1], shape[k]) for k in self._alpha_axes(layer)]
         weight = layer.weight("alpha")
         trainable = weight.trainable if weight is not None else True

@@ -253,8 +253,10 @@ class GroupNormalizationHandler(LayerHandler):
         axis = _axes(layer)[0]
         index = _channel_indices(layer, [axis])
         size = layer.input_shape[axis] // groups
-        g, c_g = Idx("g", groups), Idx("c", size)
-        window = [Idx("mrsn"[k], d) for k, d in enumerate(layer.input_shape[1:])]
+        g, c_g = Idx(r"\mathrm{grp}", groups), Idx("c", size)
+        dims = layer.input_shape[1:]
+        names = {1: ("t",), 2: ("i", "j"), 3: ("o", "i", "j")}.get(len(dims) - 1, "mrsn")
+        window = [Idx((*names, "c")[k], d) for k, d in enumerate(dims)]
         window[axis - 1] = c_g
         reads = [at(w) for w in window]
         reads[axis - 1] = at(Term(g, size), c_g)
@@ -270,8 +272,9 @@ class GroupNormalizationHandler(LayerHandler):
         eps = float(layer.config.get("epsilon", 1e-3))
         body = _standardized(layer, read_all("x", 0, index), mu, var, eps, index, [axis])
         note = (
-            rf" \quad (\mu_g, \mathrm{var}_g: \text{{mean and variance over every position and the "
-            rf"{size} channels of group }} g = \lfloor c / {size} \rfloor \text{{ of {groups}, "
+            rf" \quad (\mu_{{\mathrm{{grp}}}}, \mathrm{{var}}_{{\mathrm{{grp}}}}: \text{{mean and "
+            rf"variance over every position and the {size} channels of group }} \mathrm{{grp}}(c) "
+            rf"= \lfloor c / {size} \rfloor \text{{ of {groups}, "
             r"for each example})"
         )
         return TensorEquation(index, body, definitions=(mu_eq, var_eq), note=note)

@@ -21,6 +21,7 @@ from generator.layers.tensor_expr import (
     at,
     call,
     index_range,
+    leading,
     number,
 )
 from generator.model.activations import (
@@ -231,22 +232,24 @@ class TensorEquation:
         position = np.asarray([(0, *index)], dtype=np.int64)
         value = float(self.values_at(ctx, position)[0])
         env = self._env(position)
-        numbers = self.body.numbers(ctx, env)
+        numbers = leading(self.body.numbers(ctx, env))
         z = float(np.asarray(self.body.values(ctx, env)).reshape(-1)[0])
         name = activation_name(self.activation)
         lhs = self._lhs_numbers(index)
         if name in VECTOR_ACTIVATIONS:
             zname = lhs.replace(self.symbol, "z", 1)
             text = (
-                rf"{zname} = {numbers} = {number(z)}, \quad {lhs} = "
+                rf"{zname} = {numbers} = {leading(number(z))}, \quad {lhs} = "
                 rf"{activation_latex(name)}(z)_{{{index[-1]}}} = {_plain(value)}"
             )
         elif name == "linear":
             text = f"{lhs} = {numbers} = {_plain(value)}"
+            if numbers == _plain(value):  # the entry is read, not computed: one number
+                text = f"{lhs} = {numbers}"
         else:
             f = activation_latex(name)
             text = rf"{lhs} = {f}\!\left({numbers}\right) = {call(f, number(z))} = {_plain(value)}"
-            if numbers == number(z):  # one number inside: no sum to work out first
+            if numbers == leading(number(z)):  # one number inside: no sum to work out first
                 text = rf"{lhs} = {call(f, numbers)} = {_plain(value)}"
         return WorkedExample(index=index, value=value, latex=text)
 
