@@ -70,3 +70,23 @@ def test_decoder_given_the_encoder_states_says_so_and_agrees_with_keras(tmp_path
     # The evaluator starts from the encoder's states: it agrees with Keras at every position.
     check = math.layer_checks["decoder"]
     assert check.passed and check.positions == 2 * 4 * 6, check
+
+
+def test_bidirectional_prints_only_the_merged_output(tmp_path):
+    """The inner layer's own output line (`a_t = h_t`) gives way to the merge of both passes."""
+    import keras
+
+    from generator.equation.analyze import analyze_model
+
+    L = keras.layers
+    model = keras.Sequential(
+        [keras.Input((4, 3)), L.Bidirectional(L.LSTM(2, return_sequences=True), name="bi")]
+    )
+    math = analyze_model(_loaded(tmp_path, model))
+    latex = math.layers[0].equation_latex
+    assert latex.count("a_t &=") == 1 and r"a_t &= h_t" not in latex, latex
+    assert r"a_t &= \left[\overrightarrow{h}_t;\ \overleftarrow{h}_t\right]" in latex
+    assert math.layer_checks["bi"].passed
+    assert math.worked["bi"].example.latex.endswith(
+        f"a_{{1,0}} &= {math.worked['bi'].example.value:.4g} \\end{{aligned}}"
+    )

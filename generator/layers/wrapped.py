@@ -123,9 +123,10 @@ class BidirectionalEquation:
             "mul": r"\text{times the backward pass's value}",
             "ave": r"\text{averaged with the backward pass's value}",
         }.get(self.merge_mode or "", r"\text{the forward output (not merged)}")
+        position = ",".join(str(int(i)) for i in first.index)
         latex = (
             first.latex.replace(r" \end{aligned}", "")
-            + rf" \\ &{merge} \\ y &= {value:.4g} \end{{aligned}}"
+            + rf" \\ &{merge} \\ a_{{{position}}} &= {value:.4g} \end{{aligned}}"
         )
         return WorkedExample(first.index, value, latex)
 

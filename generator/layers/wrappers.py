@@ -162,7 +162,7 @@ class BidirectionalHandler(_Wrapper):
         last = "T - 1" if steps is None else str(steps - 1)
         lines = [r"&\text{forward pass, } \overrightarrow{h}_t = h_t:"]
         lines += [
-            line for line in _equation_lines(self.equation_of(forward)) if not line.startswith("y")
+            line for line in _equation_lines(self.equation_of(forward)) if not _is_output(line)
         ]
         if _same_layer(
             layer.config["layer"], layer.config.get("backward_layer", layer.config["layer"])
@@ -175,13 +175,11 @@ class BidirectionalHandler(_Wrapper):
         else:
             lines.append(r"&\text{backward pass, } \overleftarrow{h}_t = h_t:")
             lines += [
-                line
-                for line in _equation_lines(self.equation_of(backward))
-                if not line.startswith("y")
+                line for line in _equation_lines(self.equation_of(backward)) if not _is_output(line)
             ]
         fw = r"\overrightarrow{h}_t" if sequences else rf"\overrightarrow{{h}}_{{{last}}}"
         bw = r"\overleftarrow{h}_t" if sequences else r"\overleftarrow{h}_0"
-        lhs = "y_t" if sequences else "y"
+        lhs = "a_t" if sequences else "a"
         merge = {
             "concat": rf"\left[{fw};\ {bw}\right]",
             "sum": f"{fw} + {bw}",
@@ -244,3 +242,8 @@ class TimeDistributedHandler(_Wrapper):
         ]
         lines += _equation_lines(self.equation_of(self.inner(layer)))
         return aligned(lines)
+
+
+def _is_output(line: str) -> bool:
+    """The inner layer's output line (`a_t &= h_t`), which the merged output replaces."""
+    return line.startswith(("a &=", "a_t &="))
