@@ -90,3 +90,21 @@ def test_bidirectional_prints_only_the_merged_output(tmp_path):
     assert math.worked["bi"].example.latex.endswith(
         f"a_{{1,0}} &= {math.worked['bi'].example.value:.4g} \\end{{aligned}}"
     )
+
+
+def test_softmax_worked_example_writes_negative_exponents_plainly(tmp_path):
+    import keras
+
+    from generator.equation.analyze import analyze_model
+
+    L = keras.layers
+    model = keras.Sequential([keras.Input((2,)), L.Dense(3), L.Activation("softmax", name="sm")])
+    model.layers[0].set_weights([np.array([[-1.0, 0.5, -2.0], [0.0, 0.0, 0.0]]), np.zeros(3)])
+    model = _loaded(tmp_path, model)
+    sample = np.array([[0.5, 1.0]], dtype="float32")  # softmax of (-0.5, 0.25, -1)
+    math = analyze_model(model, sample)
+    worked = math.worked["sm"]
+    assert r"e^{-0.5}" in worked.example.latex and "^{(" not in worked.example.latex
+    expected = float(model.predict(sample, verbose=0)[0, 0])
+    assert worked.example.value == pytest.approx(expected, abs=1e-6)
+    assert math.layer_checks["sm"].passed

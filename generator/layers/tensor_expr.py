@@ -130,6 +130,9 @@ def number(value: float) -> str:
 _LEADING_NEGATIVE = re.compile(r"^\((-[0-9.]+(?:e[-+]?[0-9]+)?)\)")
 
 
+_EXPONENT_NEGATIVE = re.compile(r"\^\{\((-[0-9.]+(?:e[-+]?[0-9]+)?)\)\}")
+
+
 def leading(text: str) -> str:
     """`-1 \\cdot 2 + ...`: a negative number opening a sum needs no parentheses."""
     return _LEADING_NEGATIVE.sub(r"\1", text)
@@ -338,7 +341,8 @@ class Func(Expr):
         return self.fn(*(a.values(ctx, env) for a in self.args))
 
     def numbers(self, ctx: Context, env: Mapping[str, np.ndarray]) -> str:
-        return self.template.format(*(a.numbers(ctx, env) for a in self.args))
+        text = self.template.format(*(a.numbers(ctx, env) for a in self.args))
+        return _EXPONENT_NEGATIVE.sub(r"^{\1}", text)  # e^{-0.5}, not e^{(-0.5)}
 
     def volume(self) -> int:
         return max(a.volume() for a in self.args)
