@@ -14,6 +14,7 @@ import numpy as np
 
 from generator.layers.common import aligned
 from generator.layers.formula import Formula, Mul, Num, Sym, product, total
+from generator.layers.latex_text import index_range
 from generator.layers.recurrent_system import (
     dot_latex,
     factor,
@@ -31,7 +32,6 @@ from generator.layers.registry import (
     params_from_parts,
     register,
 )
-from generator.layers.tensor_expr import index_range
 from generator.model.graph import LayerRecord, Shape
 
 

@@ -19,6 +19,7 @@ from generator.layers.common import (
     spatial_rank as _rank,
 )
 from generator.layers.formula import Formula, Mul, Sym, product
+from generator.layers.latex_text import index_range
 from generator.layers.registry import (
     LayerHandler,
     ParamMath,
@@ -28,18 +29,7 @@ from generator.layers.registry import (
     register,
 )
 from generator.layers.tensor_equation import TensorEquation, activation_spec
-from generator.layers.tensor_expr import (
-    Affine,
-    Expr,
-    Idx,
-    Prod,
-    Read,
-    Reduce,
-    Sum,
-    Term,
-    at,
-    index_range,
-)
+from generator.layers.tensor_expr import Affine, Expr, Idx, Prod, Read, Reduce, Sum, Term, at
 from generator.model.graph import LayerRecord
 
 ZERO_PADDING = r" \quad (x = 0 \text{ outside the input: zero padding})"

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from generator.layers.formula import Sym
+from generator.layers.latex_text import index_range
 from generator.layers.registry import (
     LayerHandler,
     ParamMath,
@@ -17,7 +18,7 @@ from generator.layers.registry import (
     register,
 )
 from generator.layers.tensor_equation import TensorEquation, hidden_indices
-from generator.layers.tensor_expr import BATCH, Context, Expr, Idx, at, index_range
+from generator.layers.tensor_expr import BATCH, Context, Expr, Idx, at
 from generator.model.graph import LayerRecord
 
 

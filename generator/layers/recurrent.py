@@ -22,6 +22,7 @@ from generator.layers.common import (
     with_dims,
 )
 from generator.layers.formula import Formula, Mul, Num, Sym, product
+from generator.layers.latex_text import index_range
 from generator.layers.recurrent_system import (
     GATE_SYMBOLS,
     GATES,
@@ -38,7 +39,6 @@ from generator.layers.registry import (
     params_from_parts,
     register,
 )
-from generator.layers.tensor_expr import index_range
 from generator.model.activations import activation_latex, activation_name
 from generator.model.graph import LayerRecord, Shape
 

@@ -10,20 +10,10 @@ import numpy as np
 from generator.layers.common import AXIS_NAMES, as_tuple, axis_sym, spatial_axes, with_dims
 from generator.layers.common import spatial_rank as _rank
 from generator.layers.formula import Add, Formula, Mul, Sub, Sym, product
+from generator.layers.latex_text import index_range
 from generator.layers.registry import DimStep, LayerHandler, ShapeMath, register
 from generator.layers.tensor_equation import IndexMapEquation, TensorEquation
-from generator.layers.tensor_expr import (
-    Context,
-    Expr,
-    Func,
-    Idx,
-    Prod,
-    Read,
-    Reduce,
-    Term,
-    at,
-    index_range,
-)
+from generator.layers.tensor_expr import Context, Expr, Func, Idx, Prod, Read, Reduce, Term, at
 from generator.model.graph import LayerRecord, Shape
 
 _IDX = {1: ("t",), 2: ("i", "j"), 3: ("o", "i", "j")}

@@ -9,21 +9,9 @@ from typing import Any
 
 import numpy as np
 
+from generator.layers.latex_text import call, index_range, leading
 from generator.layers.registry import WorkedExample
-from generator.layers.tensor_expr import (
-    BATCH,
-    Context,
-    Expr,
-    Func,
-    Idx,
-    Read,
-    Term,
-    at,
-    call,
-    index_range,
-    leading,
-    number,
-)
+from generator.layers.tensor_expr import BATCH, Context, Expr, Func, Idx, Read, Term, at, number
 from generator.model.activations import (
     activation_latex,
     activation_name,

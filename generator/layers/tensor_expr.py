@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import itertools
 import math
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from generator.layers.latex_text import EXPONENT_NEGATIVE, leading
 
 #: The batch index: never printed, always the first axis of the inputs and the output.
 BATCH = "__batch"
@@ -125,24 +126,6 @@ def number(value: float) -> str:
     if text in ("inf", "-inf"):
         return r"-\infty" if text[0] == "-" else r"\infty"
     return f"({text})" if text.startswith("-") else text
-
-
-_LEADING_NEGATIVE = re.compile(r"^\((-[0-9.]+(?:e[-+]?[0-9]+)?)\)")
-
-
-_EXPONENT_NEGATIVE = re.compile(r"\^\{\((-[0-9.]+(?:e[-+]?[0-9]+)?)\)\}")
-
-
-def leading(text: str) -> str:
-    """`-1 \\cdot 2 + ...`: a negative number opening a sum needs no parentheses."""
-    return _LEADING_NEGATIVE.sub(r"\1", text)
-
-
-def call(f: str, arg: str) -> str:
-    """`\\tanh(0.5)`, `\\tanh(-0.5)`: a function of one number, with one pair of parentheses."""
-    if arg.startswith("(") and arg.endswith(")") and "(" not in arg[1:]:
-        return f"{f}{arg}"
-    return f"{f}({arg})"
 
 
 @dataclass
@@ -342,7 +325,7 @@ class Func(Expr):
 
     def numbers(self, ctx: Context, env: Mapping[str, np.ndarray]) -> str:
         text = self.template.format(*(a.numbers(ctx, env) for a in self.args))
-        return _EXPONENT_NEGATIVE.sub(r"^{\1}", text)  # e^{-0.5}, not e^{(-0.5)}
+        return EXPONENT_NEGATIVE.sub(r"^{\1}", text)  # e^{-0.5}, not e^{(-0.5)}
 
     def volume(self) -> int:
         return max(a.volume() for a in self.args)
@@ -431,12 +414,3 @@ class Reduce(Expr):
 
     def volume(self) -> int:
         return math.prod(i.size for i in self.indices) * self.body.volume()
-
-
-def index_range(name: str, last: int, first: int = 0) -> str:
-    """`j = 0, \\dots, 9`: the values an index takes; a range of one value prints as that value."""
-    if last == first:
-        return f"{name} = {first}"
-    if abs(last - first) == 1:
-        return f"{name} = {first}, {last}"
-    return rf"{name} = {first}, \dots, {last}"
