@@ -9,7 +9,12 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from generator.equation.compose import ComposedEquation, compose_equation
-from generator.equation.layer_checks import CheckedExample, LayerCheck, check_equations
+from generator.equation.layer_checks import (
+    CheckedExample,
+    InputWindow,
+    LayerCheck,
+    check_equations,
+)
 from generator.equation.settings import MathSettings
 from generator.layers.derive import DerivedModel, derive_model
 from generator.model.frontend import describe_model
@@ -19,11 +24,13 @@ from generator.model.probe import probe_layers
 @dataclass(frozen=True)
 class ModelMath(DerivedModel):
     """A derived model with its composed equation (`None` where none applies), each layer's
-    equation checked against Keras (`layer_checks`, by layer name) and the worked examples."""
+    equation checked against Keras (`layer_checks`, by layer name), the worked examples and,
+    for the first convolution and pooling, the input around the worked example (`windows`)."""
 
     equation: ComposedEquation | None = None
     layer_checks: dict[str, LayerCheck] = field(default_factory=dict, compare=False)
     worked: dict[str, CheckedExample] = field(default_factory=dict, compare=False)
+    windows: dict[str, InputWindow] = field(default_factory=dict, compare=False)
 
 
 def analyze_model(
@@ -53,4 +60,5 @@ def analyze_model(
         equation=equation,
         layer_checks=layer_checks.layers,
         worked=layer_checks.worked,
+        windows=layer_checks.windows,
     )

@@ -11,6 +11,7 @@ from markdown.extensions.toc import slugify
 from generator.equation.analyze import ModelMath
 from generator.layers.derive import DerivedLayer, shape_text
 from generator.render.diagrams import diagram_section
+from generator.render.diagrams.examples import drawn_example
 from generator.render.equation_page import equation_section
 from generator.render.worked import worked_markdown
 
@@ -44,10 +45,12 @@ def model_page(math: ModelMath, heading_level: int = 1, title: str | None = None
                 layer,
                 i,
                 h + "##",
-                worked_markdown(*_checked(math, layer)),
+                worked_markdown(drawn[0], _checked(math, layer)[1]),
                 _layer_id(title or graph.name, i),
+                figure=drawn[1],
             )
             for i, layer in enumerate(math.layers, start=1)
+            for drawn in [drawn_example(math, layer)]
         ),
     ]
     if math.equation is not None:
@@ -166,10 +169,11 @@ def _checked(math: ModelMath, layer: DerivedLayer) -> tuple:
 
 
 def layer_section(
-    layer: DerivedLayer, index: int, h: str, worked: str = "", anchor: str = ""
+    layer: DerivedLayer, index: int, h: str, worked: str = "", anchor: str = "", figure: str = ""
 ) -> str:
     """One layer: its code line, shape derivation, parameter derivation, equation and worked
-    example (`worked`, Markdown from `generator.render.worked`).
+    example (`worked`, Markdown from `generator.render.worked`), then the worked example drawn
+    (`figure`, HTML from `generator.render.diagrams.examples.drawn_example`).
 
     `anchor` is an id the diagrams link to, kept in the heading as an empty `<span>`: it
     survives where the heading's own id does not (a lesson page flattens the headings of the
@@ -190,6 +194,8 @@ def layer_section(
         parts += ["**Equation**", display(layer.equation_latex)]
     if worked:
         parts.append(worked)
+    if figure:
+        parts.append(figure)
     if layer.note:
         parts.append(f"!!! note\n    {layer.note}")
     if layer.children is not None:
