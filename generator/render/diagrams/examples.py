@@ -132,7 +132,8 @@ _TERM = re.compile(rf"(?:(?<=\\left\()|(?<=\+ ))({_NUMBER})(?= \+|\\right\))")
 
 def coloured_formula(latex: str, layer_type: str) -> str:
     """A convolution's or pooling's worked-example LaTeX with the figure's colours: the input
-    values, the kernel values, the bias and the output (its name and its value) each in its own.
+    values, the kernel values, the bias and the output (its name and its value) each in its own;
+    a max pooling's winning input in the output's colour, as its figure marks it.
 
     The formula is `a = f(b + (W x + W x + ...))` for a convolution (kernel before input in each
     product), `a = max(x, x, ...)` or `a = 1/n (x + x + ...)` for a pooling.
@@ -148,8 +149,13 @@ def coloured_formula(latex: str, layer_type: str) -> str:
         rest = _BIAS.sub(lambda m: f"{m[1]}{tex_colour('bias', m[2])} + \\left(", rest, count=1)
     elif layer_type in POOLINGS:
         body, eq, value = rest.rpartition(" = ")
-        pattern = _LISTED if body.startswith("\\max") else _TERM
-        body = pattern.sub(lambda m: tex_colour("input", m[0]), body)
+        winner = [value] if body.startswith("\\max") else []  # marked as the figure marks it
+
+        def role(m: re.Match) -> str:
+            won = m[0] in winner and not winner.remove(m[0])
+            return tex_colour("output" if won else "input", m[0])
+
+        body = (_LISTED if winner else _TERM).sub(role, body)
         rest = body + eq + value
     else:
         return latex
