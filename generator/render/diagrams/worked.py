@@ -29,6 +29,8 @@ GAP = 48
 MARGIN = 14
 #: Input cells of context drawn around the window on each side.
 CONTEXT = 1
+#: Width of one character of a bold 11.5 px label, generously (for spacing, not measuring).
+LABEL_EM = 7.2
 
 
 def tex_colour(role: str, tex: str) -> str:
@@ -266,11 +268,12 @@ def convolution_figure(
     body += _cells(grid, roles, MARGIN, y0, digits)
     kx = MARGIN + cols * CELL + GAP
     kernel_grid = Grid(np.asarray(kernel, dtype=float))
+    label = f"kernel W[:, :, {channel}, {k}]"
     body.append(
         text(
             kx,
             y0 - 8,
-            f"kernel W[:, :, {channel}, {k}]",
+            label,
             11.5,
             style=f"fill:{COLOURS['kernel']};font-weight:600",
         )
@@ -279,9 +282,9 @@ def convolution_figure(
         kernel_grid, {(u, v): "kernel" for u in range(kh) for v in range(kw)}, kx, y0, digits
     )
     body.append(text(kx - GAP / 2, y0 + kh * CELL / 2 + 6, "×", 20, "middle"))
-    ox = kx + kw * CELL + GAP
+    ox = kx + max(kw * CELL, LABEL_EM * len(label)) + GAP  # a 1×1 kernel: room for its label
     out_grid = Grid(np.array([[value]]), i, j)
-    body.append(arrow(ox - GAP + 8, y0 + kh * CELL / 2, ox - 6, y0 + kh * CELL / 2))
+    body.append(arrow(kx + kw * CELL + 8, y0 + kh * CELL / 2, ox - 6, y0 + kh * CELL / 2))
     body.append(
         text(
             ox,
