@@ -5,7 +5,9 @@
 1. cold build vs executing the same notebooks one after another with `jupyter nbconvert --execute`
    (goal: at most 0.6x on 2 cores);
 2. a rebuild with nothing changed vs a bare `mkdocs build` of the same docs (goal: at most 0.5x);
-3. a markdown-only edit of one lesson vs the bare `mkdocs build` (goal: at most 1.2x).
+3. a markdown-only edit of one lesson vs the bare `mkdocs build` (goal: at most 1.2x);
+4. rows 2 and 3 again with `--engine zensical`, against a bare `zensical build` of the same docs
+   and config (with Zensical's own cache, as a user runs it).
 
 Every command runs as a subprocess, as a user would type it. The course and the generator's code
 are copied to a temporary directory first (the copy is first on PYTHONPATH, for the build and its
@@ -108,36 +110,50 @@ def main() -> None:
             for path in sorted((course / "lessons").glob("*.ipynb"))
         )
         cold = run(course_cmd, cwd=course, pythonpath=src)
-        # The quick ones: best of REPEAT, interleaved, so a busy moment hits all of them alike.
-        unchanged, bare, markdown_edit = [], [], []
-        first = sorted((course / "lessons").glob("*.ipynb"))[0]
-        for _ in range(REPEAT):
-            unchanged.append(run(course_cmd, cwd=course, pythonpath=src))
-            bare.append(
-                run(
-                    [
-                        str(BIN / "mkdocs"),
-                        "build",
-                        "-q",
-                        "-f",
-                        str(course / "build" / "mkdocs.yml"),
-                        "-d",
-                        str(Path(tmp) / "bare-site"),
-                    ],
-                    cwd=course,
-                    pythonpath=src,
-                )
-            )
-            edit_markdown(first)
-            markdown_edit.append(run(course_cmd, cwd=course, pythonpath=src))
-        unchanged, bare, markdown_edit = min(unchanged), min(bare), min(markdown_edit)
+        bare_mkdocs = [
+            str(BIN / "mkdocs"),
+            "build",
+            "-q",
+            "-f",
+            str(course / "build" / "mkdocs.yml"),
+            "-d",
+            str(Path(tmp) / "bare-site"),
+        ]
+        # Zensical writes where its config says (build/zensical-site/, inside build/ as it asks).
+        bare_zensical = [
+            str(BIN / "zensical"),
+            "build",
+            "-f",
+            str(course / "build" / "zensical.yml"),
+        ]
+        rows = {}
+        for engine, bare_cmd in (("mkdocs", bare_mkdocs), ("zensical", bare_zensical)):
+            engine_cmd = [*course_cmd, "--engine", engine]
+            run(engine_cmd, cwd=course, pythonpath=src)  # the switch of engine rebuilds once
+            rows[engine] = quick_rows(engine_cmd, bare_cmd, course, src)
     print(
         f"{len(lessons)} lessons from {args.course}, {os.cpu_count()} cores, "
         f"load average {os.getloadavg()[0]:.1f}; quick rows: best of {REPEAT}"
     )
     print(row("cold build vs nbconvert one by one", cold, sequential, 0.6))
-    print(row("nothing changed vs mkdocs build", unchanged, bare, 0.5))
-    print(row("markdown edit vs mkdocs build", markdown_edit, bare, 1.2))
+    for engine, (unchanged, bare, markdown_edit) in rows.items():
+        print(row(f"{engine}: nothing changed vs bare", unchanged, bare, 0.5))
+        print(row(f"{engine}: markdown edit vs bare", markdown_edit, bare, 1.2))
+
+
+def quick_rows(
+    course_cmd: list[str], bare_cmd: list[str], course: Path, src: Path
+) -> tuple[float, float, float]:
+    """Best of REPEAT, interleaved so a busy moment hits all three alike: a rebuild with nothing
+    changed, the engine's bare build, a rebuild after a markdown-only edit of the first lesson."""
+    unchanged, bare, markdown_edit = [], [], []
+    first = sorted((course / "lessons").glob("*.ipynb"))[0]
+    for _ in range(REPEAT):
+        unchanged.append(run(course_cmd, cwd=course, pythonpath=src))
+        bare.append(run(bare_cmd, cwd=course, pythonpath=src))
+        edit_markdown(first)
+        markdown_edit.append(run(course_cmd, cwd=course, pythonpath=src))
+    return min(unchanged), min(bare), min(markdown_edit)
 
 
 if __name__ == "__main__":

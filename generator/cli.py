@@ -10,9 +10,38 @@ from pathlib import Path
 import click
 
 FORMATS = ("json", "markdown", "latex", "numpy")
+#: Exit status after Ctrl-C, as a shell reports a process ended by SIGINT.
+INTERRUPTED = 130
+#: Commands that run lessons and write the site.
+SITE_COMMANDS = ("build", "serve")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class CourseGroup(click.Group):
+    """The command group: Ctrl-C and operating-system errors end a command with one line."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            command = ctx.invoked_subcommand
+            after = " (kernels shut down, site/ left as it was)" if command in SITE_COMMANDS else ""
+            click.echo(f"interrupted: course {command} stopped{after}", err=True)
+            ctx.exit(INTERRUPTED)
+        except OSError as err:
+            raise click.ClickException(os_error_line(err)) from None
+
+
+def os_error_line(err: OSError) -> str:
+    """ "PATH: reason" for an error of the operating system (disk full, no permission, ...)."""
+    reason = err.strerror or str(err) or type(err).__name__
+    if err.filename is not None and err.filename2 is not None:
+        return f"{err.filename} -> {err.filename2}: {reason}"
+    if err.filename is not None:
+        return f"{err.filename}: {reason}"
+    return f"{reason} ({type(err).__name__})"
+
+
+@click.group(cls=CourseGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="networks-as-functions")
 def main() -> None:
     """Networks as Functions: derive a network's math and build the course site."""
@@ -217,18 +246,42 @@ def _execution_options(command):
     return command
 
 
+def _engine_option(command):
+    """`--engine`: the site generator that turns the staged pages into HTML."""
+    from generator.site.engines import DEFAULT_ENGINE, ENGINES
+
+    return click.option(
+        "--engine",
+        type=click.Choice(ENGINES),
+        default=DEFAULT_ENGINE,
+        show_default=True,
+        help="The site generator (both read the same mkdocs.yml).",
+    )(command)
+
+
 @main.command("build")
 @_execution_options
+@_engine_option
 @click.option(
     "--keep-going", is_flag=True, help="Build the other lessons and an error page for a failed one."
 )
+@click.option(
+    "--no-wait", is_flag=True, help="Fail at once when another build of the project is running."
+)
 def build_command(
-    jobs: int | None, timeout: float, keep_going: bool, lessons_dir: Path | None
+    jobs: int | None,
+    timeout: float,
+    keep_going: bool,
+    lessons_dir: Path | None,
+    no_wait: bool,
+    engine: str,
 ) -> None:
     """Execute the lessons (cached) and build the site into site/."""
     from generator.site.progress import build_with_progress
 
-    build_with_progress(Path.cwd(), lessons_dir, jobs, timeout, keep_going)
+    build_with_progress(
+        Path.cwd(), lessons_dir, jobs, timeout, keep_going, wait=not no_wait, engine=engine
+    )
 
 
 @main.command("serve")
@@ -236,13 +289,14 @@ def build_command(
     "--dev-addr", default="127.0.0.1:8000", show_default=True, help="Address to serve on."
 )
 @_execution_options
+@_engine_option
 def serve_command(
-    dev_addr: str, jobs: int | None, timeout: float, lessons_dir: Path | None
+    dev_addr: str, jobs: int | None, timeout: float, lessons_dir: Path | None, engine: str
 ) -> None:
     """Build, serve the site, and rebuild when a lesson or a page changes."""
     from generator.site.serve import serve
 
-    serve(Path.cwd(), lessons_dir, dev_addr, jobs, timeout)
+    serve(Path.cwd(), lessons_dir, dev_addr, jobs, timeout, engine)
 
 
 @main.command("new")
@@ -264,16 +318,23 @@ def new_command(title: str, lessons_dir: Path | None) -> None:
 
 @main.command("clean")
 def clean_command() -> None:
-    """Remove the build output: build/, site/ and the execution cache."""
+    """Remove the build output: build/, site/, the execution cache and leftovers of
+    interrupted builds."""
     import shutil
 
-    from generator.site.mkdocs import CoursePaths
+    from generator.site.lock import build_lock
+    from generator.site.mkdocs import CoursePaths, check_site_dir
 
     paths = CoursePaths.at(Path.cwd())
-    for path in (paths.build, paths.site, paths.cache):
-        if path.exists():
-            shutil.rmtree(path)
+    check_site_dir(paths.site)
+    with build_lock(paths.lock, wait=False):
+        for path in paths.leftovers():
+            shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
             click.echo(f"removed {path}")
+        for path in (paths.site, paths.cache, paths.build):
+            if path.exists():
+                shutil.rmtree(path)
+                click.echo(f"removed {path}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -19,3 +19,24 @@ class ModelFileError(CourseError):
 
 class CheckFailed(CourseError):
     """A derived figure disagrees with Keras (a count, a shape, or the closed form vs predict)."""
+
+
+class NameClash(CourseError):
+    """Two models of one lesson whose names make the same file name."""
+
+
+def error_summary(text: str, limit: int = 400) -> str:
+    """An exception's message on one line, keeping its cause.
+
+    Keras wraps an error in paragraphs ("Exception encountered when calling Dense.call().",
+    then the cause, then "Arguments received by ..."): the first line alone hides the cause, so
+    the paragraphs up to the arguments are joined.
+    """
+    kept = []
+    for line in text.strip().splitlines():
+        if line.strip().startswith("Arguments received by"):
+            break
+        if line.strip():
+            kept.append(line.strip())
+    summary = " ".join(kept)
+    return summary if len(summary) <= limit else summary[: limit - 3].rstrip() + "..."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import html
 import json
 import os
 import re
@@ -45,7 +46,7 @@ MATH_STALL_MS = 5_000
 # Runs in the page: wait for MathJax to start and for every arithmatex element to be typeset (or
 # for the time limit), then report what the page holds. Typeset calls made by the theme's
 # `document$` subscription are not chained on `MathJax.startup.promise` in MathJax 3.2, hence
-# the polling after it.
+# the polling after it (kept for MathJax 4, whose `document$` typesets are not chained either).
 MATH_STATE_JS = r"""
 async ([timeoutMs, stallMs]) => {
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -88,8 +89,9 @@ async ([timeoutMs, stallMs]) => {
     const mml = MathJax.startup.toMML(item.root);
     const source = item.math.trim().slice(0, 80);
     const error = mml.match(/data-mjx-error="([^"]*)"/);
-    const macro = mml.match(/<mtext mathcolor="red">(\\[^<]*)<\/mtext>/);
-    const literal = mml.match(/<mtext>([^<]*\\[^<]*)<\/mtext>/);
+    // (MathJax 4 adds attributes of its own: data-latex, data-semantic-*.)
+    const macro = mml.match(/<mtext mathcolor="red"[^>]*>(\\[^<]*)<\/mtext>/);
+    const literal = mml.match(/<mtext(?: [^>]*)?>([^<]*\\[^<]*)<\/mtext>/);
     if (error) mathErrors.push(`${error[1]} in ${source}`);
     else if (macro) mathErrors.push(`undefined ${macro[1]} in ${source}`);
     else if (literal) mathErrors.push(`backslash shown in text "${literal[1]}" in ${source}`);
@@ -147,6 +149,48 @@ SIDEWAYS_JS = """
     .map((el) => `<${el.tagName.toLowerCase()} class="${el.className}"> `
       + el.textContent.trim().slice(0, 60));
   return {distance: distance, culprits: culprits.slice(0, 5)};
+}
+"""
+
+
+# Runs in the page: every display formula, measured against its column (folded `<details>`
+# opened first: MathJax broke their formulas while they were hidden). One fits, or scrolls inside
+# its own box (a box between it and the column that clips sideways); any other is wider than its
+# column and sticks out.
+DISPLAY_MATH_JS = """
+async () => {
+  document.querySelectorAll("details:not([open])").forEach((el) => { el.open = true; });
+  await new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
+  // The nearest box between a formula and its column that clips sideways (the site's CSS gives
+  // div.arithmatex `overflow-x: auto`): the formula cannot stick out of it, at most scroll in it.
+  const clipping = (el, column) => {
+    for (let up = el.parentElement; up && up !== column; up = up.parentElement) {
+      if (getComputedStyle(up).overflowX !== "visible") return up;
+    }
+    return null;
+  };
+  const out = {count: 0, scrolling: [], outside: []};
+  for (const math of document.querySelectorAll("mjx-container[display]")) {
+    if (!math.checkVisibility()) continue;
+    out.count += 1;
+    const column = math.closest("article, .md-content, body");
+    const box = math.closest(".arithmatex") || math;
+    const tex = (box.querySelector("mjx-assistive-mml math") || box).textContent.trim();
+    const clip = clipping(math, column);
+    if (clip) {
+      if (clip.scrollWidth > clip.clientWidth + 1) out.scrolling.push(tex.slice(0, 60));
+      continue;
+    }
+    const frame = column.getBoundingClientRect();
+    const style = getComputedStyle(column);
+    const left = frame.left + parseFloat(style.paddingLeft);
+    const right = frame.right - parseFloat(style.paddingRight);
+    // The typeset formula itself: its container may be wider (MathJax 4 centres it in the box).
+    const drawn = (math.querySelector("mjx-math") || math).getBoundingClientRect();
+    const outBy = Math.max(drawn.right - right, left - drawn.left);
+    if (outBy > 1) out.outside.push(`${Math.round(outBy)}px: ${tex.slice(0, 60)}`);
+  }
+  return out;
 }
 """
 
@@ -230,6 +274,14 @@ def math_count(root: Path, page: str) -> int:
     return (root / page / "index.html").read_text(encoding="utf-8").count('class="arithmatex"')
 
 
+def display_math(root: Path, page: str) -> list[str]:
+    """The TeX of each display formula (`div.arithmatex`) in the static HTML of `page`."""
+    text = (root / page / "index.html").read_text(encoding="utf-8")
+    return [
+        html.unescape(tex) for tex in re.findall(r'<div class="arithmatex">(.*?)</div>', text, re.S)
+    ]
+
+
 class _Links(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
@@ -256,12 +308,21 @@ def broken_links(root: Path, page: str) -> list[str]:
     return broken
 
 
+def search_index(root: Path) -> list[dict]:
+    """The entries (`location`, `title`, `text`) of the site's search index: MkDocs writes
+    `search/search_index.json` (`docs`), Zensical `search.json` (`items`)."""
+    mkdocs, zensical = root / "search" / "search_index.json", root / "search.json"
+    if mkdocs.is_file():
+        return json.loads(mkdocs.read_text(encoding="utf-8"))["docs"]
+    return json.loads(zensical.read_text(encoding="utf-8"))["items"]
+
+
 def search_word(root: Path, page: str) -> str:
     """A word from the body of `page` that no other page of the site contains.
 
     Read from the theme's own search index, so the word is one the search can find.
     """
-    index = json.loads((root / "search" / "search_index.json").read_text(encoding="utf-8"))
+    index = search_index(root)
 
     def words(text: str) -> set[str]:
         # Whole words between spaces: the index splits on spaces and hyphens only.
@@ -269,7 +330,7 @@ def search_word(root: Path, page: str) -> str:
         return set(re.findall(r"(?<=\s)[a-z]{6,}(?=\s)", plain))
 
     own, other = set(), set()
-    for doc in index["docs"]:
+    for doc in index:
         location = doc["location"].split("#")[0]
         target = own if location == page else other
         target |= words(doc.get("title", "")) | words(doc.get("text", ""))
@@ -335,6 +396,9 @@ class PageReport:
     viewport_width: int
     sideways: int
     culprits: tuple[str, ...]
+    display_math: int = 0
+    display_scrolling: tuple[str, ...] = ()
+    display_outside: tuple[str, ...] = ()
 
     def problems(self) -> list[str]:
         """One line per thing wrong with the page; empty when it rendered."""
@@ -347,6 +411,10 @@ class PageReport:
         lines += [f"{name}: MathJax error: {error}" for error in self.math_errors]
         lines += [f"{name}: image did not load: {src}" for src in self.broken_images]
         lines += [f"{name}: console error: {error}" for error in self.console_errors]
+        lines += [
+            f"{name}: display equation wider than its column by {tex}"
+            for tex in self.display_outside
+        ]
         return lines
 
     def overflow(self) -> list[str]:
@@ -364,6 +432,7 @@ def inspect_page(page, name: str, console: ConsoleLog) -> PageReport:
     """Wait for a loaded page's math and images, then report on it."""
     state = page.evaluate(MATH_STATE_JS, [MATH_TIMEOUT_MS, MATH_STALL_MS])
     sideways = page.evaluate(SIDEWAYS_JS)
+    display = page.evaluate(DISPLAY_MATH_JS)
     return PageReport(
         page=name,
         arithmatex=state["arithmatex"],
@@ -376,4 +445,7 @@ def inspect_page(page, name: str, console: ConsoleLog) -> PageReport:
         viewport_width=state["viewportWidth"],
         sideways=sideways["distance"],
         culprits=tuple(sideways["culprits"]),
+        display_math=display["count"],
+        display_scrolling=tuple(display["scrolling"]),
+        display_outside=tuple(display["outside"]),
     )

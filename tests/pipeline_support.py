@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,3 +66,43 @@ class Events:
 
     def started(self) -> list[str]:
         return sorted(name for name, state in self.events if state == "running")
+
+
+def course_cli(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
+    """`course ARGS` in a fresh process, as a user runs it; output captured as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "generator.cli", *args],
+        cwd=cwd,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def start_course(*args: str, cwd: Path) -> subprocess.Popen:
+    """`course ARGS` started in the background (stdout and stderr to pipes, as text)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "generator.cli", *args],
+        cwd=cwd,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def fake_model_lesson() -> dict:
+    """A lesson that writes a model's files where `publish()` would (no TensorFlow needed)."""
+    return notebook(
+        ("markdown", "# Fake model\n\nA lesson that publishes the files of a model."),
+        (
+            "code",
+            "import json, os\nfrom pathlib import Path\n"
+            "out = Path(os.environ['COURSE_ARTIFACTS'])\n"
+            "(out / 'tiny.md').write_text('# tiny\\n\\nThe page of **tiny**.\\n')\n"
+            "(out / 'tiny.keras').write_bytes(b'PK not really a model')\n"
+            "(out / 'tiny.json').write_text(json.dumps({'name': 'tiny', 'checks': []}))",
+        ),
+    )

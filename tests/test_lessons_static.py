@@ -12,6 +12,12 @@ LESSONS_DIR = Path(__file__).resolve().parent.parent / "lessons"
 LESSONS = sorted(LESSONS_DIR.glob("*.ipynb"))
 NAME = re.compile(r"^(\d{2})-[a-z0-9]+(?:-[a-z0-9]+)*\.ipynb$")
 SOLUTION = '??? success "Solution"'
+NOTATION = Path(__file__).resolve().parent.parent / "docs" / "notation.md"
+#: The first cell's line that keeps TensorFlow's retracing warnings (with memory addresses) off
+#: the pages.
+QUIET_TENSORFLOW = 'logging.getLogger("tensorflow").setLevel(logging.ERROR)'
+#: A `keras.Input(...)` without a name: pages would show `input_layer_3`.
+UNNAMED_INPUT = re.compile(r"keras\.Input\((?:(?!name=)[^()]|\([^()]*\))*\)")
 #: Code that would fetch something at run time: lessons build their data themselves.
 DOWNLOADS = ("http://", "https://", "urlopen", "get_file(", "load_data(", 'weights="imagenet"')
 
@@ -39,8 +45,8 @@ def _exercises(nb: nbformat.NotebookNode) -> str:
 lesson = pytest.mark.parametrize("path", LESSONS, ids=[p.stem for p in LESSONS])
 
 
-def test_five_lessons_numbered_in_order():
-    assert len(LESSONS) == 5
+def test_seven_lessons_numbered_in_order():
+    assert len(LESSONS) == 7
     names = [p.name for p in LESSONS]
     assert all(NAME.match(n) for n in names), names
     assert [int(NAME.match(n).group(1)) for n in names] == list(range(1, len(names) + 1))
@@ -117,3 +123,52 @@ def test_keras_pytorch_tabs_in_lesson_4():
     assert "nn.Linear(14 * 14 * 16, 128)" in text
     code = "\n".join(_code(nb))
     assert "except ImportError" in code  # runs without PyTorch
+
+
+@lesson
+def test_first_cell_silences_tensorflow_retracing_warnings(path):
+    first_code = _code(_read(path))[0]
+    if "import keras" in first_code:
+        assert QUIET_TENSORFLOW in first_code, path.name
+
+
+@lesson
+def test_only_public_generator_names(path):
+    code = "\n".join(_code(_read(path)))
+    assert not re.search(r"^\s*(from|import)\s+generator\.", code, re.M), path.name
+    assert "generator." not in code.replace("from generator import", ""), path.name
+
+
+@lesson
+def test_inputs_of_the_lesson_models_are_named(path):
+    """Every `keras.Input` outside the final checks cell has a name, as do the layers."""
+    for source in _code(_read(path))[:-1]:
+        unnamed = UNNAMED_INPUT.findall(source)
+        assert not unnamed, f"{path.name}: {unnamed}"
+
+
+def test_unnamed_input_pattern():
+    assert UNNAMED_INPUT.search("keras.Input((32, 32, 3)),")
+    assert not UNNAMED_INPUT.search('keras.Input((32, 32, 3), name="image"),')
+
+
+def test_notation_gives_each_symbol_one_meaning():
+    """The notation page's tables list every symbol once (a symbol in two rows is a clash)."""
+    rows = [
+        line.split("|")[1].strip()
+        for line in NOTATION.read_text(encoding="utf-8").splitlines()
+        if line.startswith("| $")
+    ]
+    symbols = [s.strip() for row in rows for s in re.findall(r"\$[^$]+\$", row)]
+    assert len(symbols) > 40
+    repeated = sorted({s for s in symbols if symbols.count(s) > 1})
+    assert not repeated, repeated
+
+
+def test_new_lessons_check_against_keras():
+    six = "\n".join(_code(_read(LESSONS_DIR / "06-padding-strides-and-dilation.ipynb")))
+    for padding in ('padding="same"', 'padding="causal"', "dilation_rate=2", "Conv1DTranspose"):
+        assert padding in six
+    seven = "\n".join(_code(_read(LESSONS_DIR / "07-a-network-with-branches.ipynb")))
+    assert "ResNet50(weights=None" in seven and "25_636_712" in seven
+    assert "show=False" in seven  # the 176-layer page is on the site, not inline

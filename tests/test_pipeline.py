@@ -79,7 +79,8 @@ def test_markdown_edit_rerenders_without_a_kernel(built: Path) -> None:
     "change, executed",
     [
         ("code", [LESSON_1]),
-        ("data", [LESSON_2]),
+        # Any file in the lessons folder may be read or imported by any lesson.
+        ("data", [LESSON_1, LESSON_2]),
         ("generator", [LESSON_1, LESSON_2]),
         ("versions", [LESSON_1, LESSON_2]),
     ],
@@ -112,8 +113,8 @@ def test_failing_cell_names_lesson_cell_and_error_and_keeps_site(built: Path) ->
     with pytest.raises(ExecutionFailed) as info:
         _build(built)
     message = info.value.format_message()
-    assert "03-broken.ipynb, cell 3: ZeroDivisionError: division by zero" in message
-    assert "    y = x / 0" in message
+    assert "03-broken.ipynb, cell 3, line 1: ZeroDivisionError: division by zero" in message
+    assert "->  y = x / 0\n    print(y)" in message
     log = built / "build" / "logs" / "03-broken.log"
     assert f"full traceback: {log}" in message and "ZeroDivisionError" in log.read_text()
     assert (built / "site" / "index.html").read_bytes() == site_index
@@ -208,7 +209,7 @@ def test_interrupted_build_then_rebuild_gives_right_pages(course: Path) -> None:
     time.sleep(1)
     proc.send_signal(signal.SIGINT)
     proc.wait(timeout=60)
-    assert proc.returncode != 0
+    assert proc.returncode == 130
     assert not (course / "site").exists()
     edit_cell(course / "lessons" / "03-long.ipynb", 1, "print('quick')")
     report, _ = _build(course)

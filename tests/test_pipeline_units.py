@@ -22,7 +22,17 @@ from tests.pipeline_support import ROOT, make_course, notebook, write_notebook
     [
         ("01-bad-json.ipynb", "{not json", "malformed notebook, not valid JSON"),
         ("01-no-cells.ipynb", '{"nbformat": 4}', "malformed notebook, it has no list of cells"),
-        ("01-old.ipynb", '{"nbformat": 3, "cells": []}', "nbformat 3"),
+        ("01-old.ipynb", '{"nbformat": 3, "cells": []}', "a version 3 notebook; only version 4"),
+        (
+            "01-v3.ipynb",
+            '{"nbformat": 3, "nbformat_minor": 0, "metadata": {}, "worksheets": [{"cells": []}]}',
+            "a version 3 notebook; only version 4 is supported (convert it: jupyter nbconvert",
+        ),
+        (
+            "01-number-source.ipynb",
+            '{"nbformat": 4, "cells": [{"cell_type": "code", "source": 12}]}',
+            "the source of cell 1 is not text",
+        ),
         (
             "01-odd-cell.ipynb",
             '{"nbformat": 4, "cells": [{"cell_type": "x"}]}',
@@ -115,7 +125,8 @@ def test_lessons_run_from_inside_a_running_event_loop(tmp_path: Path) -> None:
     from generator.site.execute import run_lessons
 
     cells = notebook(("markdown", "# X"), ("code", "1 + 1"))
-    lesson = read_lesson(write_notebook(tmp_path / "01-x.ipynb", cells))
+    (tmp_path / "lessons").mkdir()
+    lesson = read_lesson(write_notebook(tmp_path / "lessons" / "01-x.ipynb", cells))
     cache = ExecutionCache(tmp_path / "cache")
     entry = cache.store(lesson, execution_key(lesson), cache.new_entry(), {"cells": []}, 1.0)
 
@@ -203,3 +214,65 @@ def test_publish_writes_artifacts_or_names_the_failed_check(
     data = json.loads((tmp_path / "my-model.json").read_text())
     assert data["name"] == "my model" and data["checks"][0]["passed"]
     assert (tmp_path / "my-model.md").read_text().startswith("# Model `my model`")
+
+
+@pytest.mark.parametrize(
+    "code, line, expected",
+    [
+        (
+            "a = 1\nb = 2\nc = 3\nd = 4\ne = 5",
+            3,
+            ["    ...", "    b = 2", "->  c = 3", "    d = 4", "    ..."],
+        ),
+        ("a = 1\nb = 2\nc = 3\nd = 4", 1, ["->  a = 1", "    b = 2", "    c = 3", "    ..."]),
+        ("a = 1\nb = 2\nc = 3\nd = 4", 4, ["    ...", "    b = 2", "    c = 3", "->  d = 4"]),
+        ("\n\na = 1\nb = 2", None, ["    a = 1", "    b = 2"]),  # a timeout: no failing line
+    ],
+)
+def test_quoted_lines_surround_the_failing_line(code: str, line, expected: list[str]) -> None:
+    from generator.site.execute import quoted_lines
+
+    assert quoted_lines(code, line) == expected
+
+
+def test_error_summary_keeps_the_paragraphs_before_the_arguments() -> None:
+    from generator.exceptions import error_summary
+
+    text = (
+        "ValueError: Exception encountered when calling Dense.call().\n\n"
+        "Input 0 is incompatible: expected axis -1 to have value 4\n\n"
+        "Arguments received by Dense.call():\n  • inputs=tf.Tensor(shape=(1, 3))"
+    )
+    assert error_summary(text) == (
+        "ValueError: Exception encountered when calling Dense.call(). "
+        "Input 0 is incompatible: expected axis -1 to have value 4"
+    )
+
+
+@pytest.mark.parametrize("exchange", [True, False], ids=["renameat2", "two renames"])
+def test_swap_in_replaces_the_site_and_leaves_nothing_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, exchange: bool
+) -> None:
+    from generator.site import mkdocs
+
+    if not exchange:
+        monkeypatch.setattr(mkdocs, "_exchange", lambda a, b: False)
+    build = tmp_path / "build"
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "index.html").write_text("old")
+    (build / "site-1234").mkdir(parents=True)
+    (build / "site-1234" / "index.html").write_text("new")
+    mkdocs.swap_in(build / "site-1234", tmp_path / "site")
+    assert (tmp_path / "site" / "index.html").read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["build", "site"]
+    assert list(build.iterdir()) == []
+
+
+def test_swap_in_refuses_a_site_that_is_a_file(tmp_path: Path) -> None:
+    from generator.site.mkdocs import swap_in
+
+    (tmp_path / "site").write_text("my notes")
+    (tmp_path / "new").mkdir()
+    with pytest.raises(SiteError, match=r"site: is a file, not the site directory"):
+        swap_in(tmp_path / "new", tmp_path / "site")
+    assert (tmp_path / "site").read_text() == "my notes"

@@ -238,6 +238,7 @@ def test_shared_layer_is_two_calls_on_the_page(saved, tmp_path):
 
 def test_readable_checks_and_operation_code(saved):
     from generator.equation.analyze import analyze_model
+    from generator.render.equation_page import equation_section
 
     model, _, _ = saved("structured")
     math = analyze_model(model)
@@ -258,7 +259,7 @@ def test_readable_checks_and_operation_code(saved):
     assert nested.record.children.layers[1].code == "Normalization(axis=None)"
     # Fixed shapes give a finite estimate, however large.
     model, _, _ = saved("conv_lstm")
-    assert "unbounded" not in analyze_model(model).equation.markdown()
+    assert "unbounded" not in equation_section(analyze_model(model).equation)
 
 
 def test_custom_layer_through_import(tmp_path):

@@ -61,7 +61,7 @@ def test_every_lesson_and_model_has_a_page(site_course: Path) -> None:
         "models/tiny.keras",
         "notebooks/03-a-tiny-model.ipynb",
         "assets/mathjax/tex-mml-chtml.js",
-        "assets/mathjax/output/chtml/fonts/woff-v2/MathJax_Main-Regular.woff",
+        "assets/mathjax-newcm-font/chtml/woff2/mjx-ncm-n.woff2",
     ):
         assert (site / page).is_file(), page
 

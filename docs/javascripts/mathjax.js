@@ -1,24 +1,42 @@
-// MathJax 3 configuration for pymdownx.arithmatex (generic mode). The library itself is served
-// from this site (assets/mathjax/, copied there by `course build`), never from a CDN.
-window.MathJax = {
-  loader: {
-    // \text{max\_pooling2d}: escapes inside \text{} as in LaTeX (else MathJax prints "\_").
-    load: ["[tex]/textmacros"],
-  },
-  tex: {
-    packages: { "[+]": ["textmacros"] },
-    inlineMath: [["\\(", "\\)"]],
-    displayMath: [["\\[", "\\]"]],
-    processEscapes: true,
-    processEnvironments: true,
-  },
-  options: {
-    ignoreHtmlClass: ".*|",
-    // md-ellipsis: the titles in the navigation and the table of contents, where a heading's
-    // math arrives as plain text (without it the reader sees "\(a = f(W x + b)\)").
-    processHtmlClass: "arithmatex|md-ellipsis",
-  },
-};
+// MathJax 4 configuration for pymdownx.arithmatex (generic mode). The library and its font are
+// served from this site (assets/mathjax/, assets/mathjax-newcm-font/, copied there by
+// `course build`), never from a CDN: MathJax 4 fetches its font from jsdelivr unless told where
+// the font is, hence `output.fontPath`.
+(() => {
+  // This script's own URL locates the site's assets on every page, at any depth.
+  const assets = new URL("../assets/", document.currentScript.src).href;
+  window.MathJax = {
+    loader: {
+      // textmacros: \text{max\_pooling2d} escapes as in LaTeX (else MathJax prints "\_").
+      // no-dark-mode: MathJax's own dark colours follow the system setting, not the theme's
+      // toggle; stylesheets/extra.css gives its highlights the theme's colours instead.
+      load: ["[tex]/textmacros", "ui/no-dark-mode"],
+    },
+    tex: {
+      packages: { "[+]": ["textmacros"] },
+      inlineMath: [["\\(", "\\)"]],
+      displayMath: [["\\[", "\\]"]],
+      processEscapes: true,
+      processEnvironments: true,
+      // A big network's layered form is one aligned block of ~30,000 characters (ResNet50's);
+      // MathJax's default buffer of 5 KiB rejects it as a "recursive macro call".
+      maxBuffer: 256 * 1024,
+    },
+    output: {
+      fontPath: `${assets}mathjax-newcm-font`,
+      // A display equation wider than its column breaks at its operators (inside `aligned`
+      // cells too); one with no place to break scrolls in its own box (extra.css).
+      displayOverflow: "linebreak",
+      linebreaks: { inline: true, width: "100%" },
+    },
+    options: {
+      ignoreHtmlClass: ".*|",
+      // md-ellipsis: the titles in the navigation and the table of contents, where a heading's
+      // math arrives as plain text (without it the reader sees "\(a = f(W x + b)\)").
+      processHtmlClass: "arithmatex|md-ellipsis",
+    },
+  };
+})();
 
 // Instant navigation swaps the page without reloading it: typeset the new page's math. The first
 // page is typeset by MathJax itself; typesetting it again would also typeset the hidden MathML

@@ -237,13 +237,13 @@ def matrix_source(graph, model_name: str | None = None) -> str:
         act = resolve_activation(layer)
         if act is None:
             raise MatrixFormError(f"layer {layer.name!r} has an activation with no form here")
-        if act.activation == "linear":
+        if act.name == "linear":
             continue
         if any(isinstance(v, str) for _, v in act.params):
             raise MatrixFormError(f"layer {layer.name!r} has a trained activation parameter")
         params = "".join(f", {k}={float(v)!r}" for k, v in act.params)
-        names.append(act.activation)
-        expr = f"{act.activation}({expr}{params})"
+        names.append(act.name)
+        expr = f"{act.name}({expr}{params})"
     helpers = []
     for name in dict.fromkeys(names):
         if name == "softmax":

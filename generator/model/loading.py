@@ -10,7 +10,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from generator.exceptions import ModelFileError
+from generator.exceptions import ModelFileError, error_summary
+
+#: The first bytes of an HDF5 file: Keras 2's legacy `.h5` model format.
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
 
 def load_model(path: str | Path, unsafe: bool = False) -> Any:
@@ -41,6 +44,13 @@ def read_config(path: Path) -> dict[str, Any]:
     """The model's `config.json` from a `.keras` archive, or a one-line error naming the file."""
     if not path.exists():
         raise ModelFileError(f"{path}: no such file")
+    if path.is_file() and _is_hdf5(path):
+        converted = path.with_suffix(".keras")
+        raise ModelFileError(
+            f"{path}: a model in the legacy HDF5 format (Keras 2's .h5), not a .keras archive; "
+            f"convert it once with: python -c \"import keras; keras.models.load_model('{path}', "
+            f"compile=False).save('{converted}')\""
+        )
     if path.is_dir() or not zipfile.is_zipfile(path):
         raise ModelFileError(f"{path}: not a Keras model file (expected a .keras zip archive)")
     try:
@@ -57,11 +67,20 @@ def read_config(path: Path) -> dict[str, Any]:
     return config
 
 
+def _is_hdf5(path: Path) -> bool:
+    with path.open("rb") as file:
+        return file.read(len(HDF5_SIGNATURE)) == HDF5_SIGNATURE
+
+
 def _quiet_keras() -> None:
-    """Keep TensorFlow's start-up chatter off stderr, where our one error line goes."""
+    """Keep TensorFlow's start-up chatter off stderr, where our one error line goes.
+
+    TensorFlow's own settings (oneDNN among them) are the user's: loading a file must not
+    change which kernels TensorFlow runs, or a model would compute differently (or not at all:
+    without oneDNN a dilated Conv2DTranspose has no CPU kernel) depending on what was imported
+    first.
+    """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    # The oneDNN notice is printed whatever the log level; turning the option off silences it.
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 
@@ -82,7 +101,10 @@ def _load_failure(
             "(`@keras.saving.register_keras_serializable`) before loading, e.g. with "
             "`--import MODULE_OR_FILE`"
         )
-    message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    message = error_summary(str(exc)) or type(exc).__name__
+    cause = exc.__cause__ or exc.__context__
+    if cause is not None and str(cause).strip() and str(cause).strip() not in message:
+        message += f" (caused by {type(cause).__name__}: {error_summary(str(cause))})"
     return f"{path}: cannot load: {message}"
 
 

@@ -6,8 +6,11 @@ a table holds only short inline math and plain figures, so it stays readable on 
 
 from __future__ import annotations
 
+from markdown.extensions.toc import slugify
+
 from generator.equation.analyze import ModelMath
 from generator.layers.derive import DerivedLayer, shape_text
+from generator.render.diagrams import diagram_section
 from generator.render.equation_page import equation_section
 from generator.render.worked import worked_markdown
 
@@ -32,10 +35,18 @@ def model_page(math: ModelMath, heading_level: int = 1, title: str | None = None
         _summary(math),
         f"{h}# Architecture",
         architecture_table(math),
+        f"{h}# Diagram",
+        diagram_section(math, layer_anchors(math, title or graph.name)),
         _code_section(math, h),
         f"{h}# Layer by layer",
         *(
-            layer_section(layer, i, h + "##", worked_markdown(*_checked(math, layer)))
+            layer_section(
+                layer,
+                i,
+                h + "##",
+                worked_markdown(*_checked(math, layer)),
+                _layer_id(title or graph.name, i),
+            )
             for i, layer in enumerate(math.layers, start=1)
         ),
     ]
@@ -154,11 +165,19 @@ def _checked(math: ModelMath, layer: DerivedLayer) -> tuple:
     return getattr(math, "worked", {}).get(name), getattr(math, "layer_checks", {}).get(name)
 
 
-def layer_section(layer: DerivedLayer, index: int, h: str, worked: str = "") -> str:
+def layer_section(
+    layer: DerivedLayer, index: int, h: str, worked: str = "", anchor: str = ""
+) -> str:
     """One layer: its code line, shape derivation, parameter derivation, equation and worked
-    example (`worked`, Markdown from `generator.render.worked`)."""
+    example (`worked`, Markdown from `generator.render.worked`).
+
+    `anchor` is an id the diagrams link to, kept in the heading as an empty `<span>`: it
+    survives where the heading's own id does not (a lesson page flattens the headings of the
+    model pages it embeds; Jupyter names headings its own way).
+    """
     record = layer.record
-    parts = [f"{h} {index}. `{record.name}` ({record.type})"]
+    target = f' <span id="{anchor}"></span>' if anchor else ""
+    parts = [f"{h} {index}. `{record.name}` ({record.type}){target}"]
     if record.code:
         parts.append(f"```python\n{record.code}\n```")
     parts.append(f"**Shape** {_io_shapes(layer)}")
@@ -178,6 +197,16 @@ def layer_section(layer: DerivedLayer, index: int, h: str, worked: str = "") -> 
         parts.append(f"Nested model `{children.graph.name}`:")
         parts.append(architecture_table(children))
     return "\n\n".join(parts)
+
+
+def _layer_id(title: str, index: int) -> str:
+    """The id of a layer's section: `layer-simple-cnn-3` (unique on a lesson page too)."""
+    return f"layer-{slugify(title, '-')}-{index}"
+
+
+def layer_anchors(math: ModelMath, title: str) -> dict[str, str]:
+    """Each layer's section link on the page, by layer name, for the diagrams."""
+    return {layer.record.name: f"#{_layer_id(title, i)}" for i, layer in enumerate(math.layers, 1)}
 
 
 def _params_text(layer: DerivedLayer) -> str:

@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import concurrent.futures
 import os
 import re
 import time
+import warnings
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from generator.exceptions import CourseError
+from generator.exceptions import CourseError, error_summary
 from generator.site.cache import CacheEntry, ExecutionCache, execution_key
 from generator.site.lessons import Lesson, source
 from generator.site.publish import ARTIFACTS_ENV
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-#: Lines of the failing cell quoted in the error message.
+#: Lines of the failing cell quoted in the error message, around the failing line.
 QUOTED_LINES = 3
+#: How long Ctrl-C waits for the kernels to shut down.
+KERNEL_STOP_SECONDS = 30
+#: IPython's name for the line of the cell in a traceback: "Cell In[3], line 2".
+CELL_LINE = re.compile(r"Cell In\[\d*\], line (\d+)")
 
 
 class ExecutionFailed(CourseError):
@@ -32,7 +38,7 @@ class KernelError(CourseError):
 
 @dataclass(frozen=True)
 class Failure:
-    """Why a lesson did not run to the end: the cell, its first lines and the error."""
+    """Why a lesson did not run to the end: the cell, the lines around the error, the error."""
 
     lesson: Lesson
     cell_number: int | None
@@ -40,28 +46,51 @@ class Failure:
     error: str
     log: Path | None
     kernel: bool = False
+    #: The failing line of the cell (1-based), when the traceback names it.
+    line: int | None = None
 
-    def message(self) -> str:
-        """One message: lesson file, cell number, first lines, exception, where the log is."""
-        where = _shown(self.lesson.path)
+    def message(self, root: Path | None = None) -> str:
+        """One message: lesson file, cell number, the lines around the failing one, the
+        exception, where the log is. With `root`, paths are shown relative to it and the log
+        line is left out (for a public error page: no paths of the instructor's machine)."""
+        where = _shown(self.lesson.path, root)
         if self.cell_number is not None:
             where += f", cell {self.cell_number}"
+            if self.line is not None:
+                where += f", line {self.line}"
         lines = [f"{where}: {self.error}"]
-        quoted = self.cell_source.strip().splitlines()
-        if quoted:
-            more = ["    ..."] if len(quoted) > QUOTED_LINES else []
-            lines += [f"    {line}" for line in quoted[:QUOTED_LINES]] + more
-        if self.log is not None:
+        lines += quoted_lines(self.cell_source, self.line)
+        if self.log is not None and root is None:
             lines.append(f"  full traceback: {_shown(self.log)}")
         return "\n".join(lines)
 
 
-def _shown(path: Path) -> str:
-    """`path` relative to the working directory when it is below it."""
+def quoted_lines(cell_source: str, line: int | None) -> list[str]:
+    """`QUOTED_LINES` lines of the cell centred on the failing `line` (marked `->`), or its
+    first lines when the failing line is not known."""
+    code = cell_source.rstrip().splitlines()
+    if not code:
+        return []
+    if line is None or not 1 <= line <= len(code):
+        start = next((i for i, text in enumerate(code) if text.strip()), 0)
+        end, mark = start + QUOTED_LINES, None
+    else:
+        start = max(0, min(line - 1 - QUOTED_LINES // 2, len(code) - QUOTED_LINES))
+        end, mark = start + QUOTED_LINES, line - 1
+    shown = ["    ..."] if any(text.strip() for text in code[:start]) else []
+    for index in range(start, min(end, len(code))):
+        shown.append(f"{'->' if index == mark else '  '}  {code[index]}".rstrip())
+    if end < len(code):
+        shown.append("    ...")
+    return shown
+
+
+def _shown(path: Path, root: Path | None = None) -> str:
+    """`path` relative to `root` (or the working directory) when it is below it."""
     try:
-        return str(path.relative_to(Path.cwd()))
+        return str(path.relative_to(root or Path.cwd()))
     except ValueError:
-        return str(path)
+        return path.name if root is not None else str(path)
 
 
 @dataclass(frozen=True)
@@ -100,9 +129,13 @@ async def execute_lesson(
     from jupyter_client.kernelspec import NoSuchKernel
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+    from nbformat.warnings import MissingIDFieldWarning
 
     tmp = cache.new_entry()
-    notebook = nbformat.reads(lesson.raw.decode("utf-8"), as_version=4)
+    with warnings.catch_warnings():
+        # Cells without ids (older notebooks) get ids silently; the warning is not the user's.
+        warnings.filterwarnings("ignore", category=MissingIDFieldWarning)
+        notebook = nbformat.reads(lesson.raw.decode("utf-8"), as_version=4)
     timeout = float(lesson.options.get("timeout", timeout))
     client = NotebookClient(
         notebook,
@@ -127,10 +160,13 @@ async def execute_lesson(
         with kernel_log.open("wb") as stderr:
             await client.async_execute(env=_kernel_env(tmp / "artifacts"), stderr=stderr)
     except asyncio.CancelledError:
+        await _stop_kernel(client)
         cache.discard(tmp)
         raise
     except CellExecutionError as err:
-        failure = _failure(lesson, current, f"{err.ename}: {err.evalue}", str(err), log_dir)
+        failure = _failure(
+            lesson, current, error_summary(f"{err.ename}: {err.evalue}"), str(err), log_dir
+        )
     except CellTimeoutError:
         failure = _failure(
             lesson,
@@ -142,18 +178,25 @@ async def execute_lesson(
         )
     except DeadKernelError as err:
         failure = _failure(lesson, current, f"the kernel died ({err})", str(err), log_dir)
-    except (NoSuchKernel, RuntimeError, TimeoutError, OSError) as err:
+    except NoSuchKernel as err:
+        failure = Failure(lesson, None, "", _no_such_kernel(err.name), None, kernel=True)
+    except (RuntimeError, TimeoutError, OSError) as err:
         if "index" in current:
             failure = _failure(lesson, current, f"{type(err).__name__}: {err}", str(err), log_dir)
         else:
+            has_log = kernel_log.is_file() and kernel_log.stat().st_size > 0
             failure = Failure(
                 lesson,
                 None,
                 "",
                 f"kernel {lesson.kernel_name!r} cannot start: {type(err).__name__}: {err}",
-                kernel_log,
+                kernel_log if has_log else None,
                 kernel=True,
             )
+    finally:
+        # nbclient registers a clean-up at exit for a kernel that fails to start; it would
+        # print a second traceback after our one-line error.
+        atexit.unregister(client._cleanup_kernel)
     seconds = time.perf_counter() - start
     if failure is not None:
         cache.discard(tmp)
@@ -162,19 +205,47 @@ async def execute_lesson(
     return LessonRun(lesson, key, entry, True, seconds)
 
 
+async def _stop_kernel(client: Any) -> None:
+    """Shut the client's kernel down now, whatever state its start-up reached."""
+    km = client.km
+    if km is None:
+        return
+    try:
+        if km.has_kernel:
+            await km.shutdown_kernel(now=True)
+    except Exception:  # noqa: BLE001, S110 - already stopping; nothing more to do
+        pass
+
+
+def _no_such_kernel(name: str) -> str:
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    installed = ", ".join(sorted(KernelSpecManager().find_kernel_specs())) or "none"
+    return (
+        f"kernel {name!r} cannot start: no such kernel is installed (installed: {installed}); "
+        "set the notebook's kernel to one of these"
+    )
+
+
 def _failure(
     lesson: Lesson, current: dict[str, Any], error: str, traceback: str, log_dir: Path
 ) -> Failure:
     cell, index = current.get("cell"), current.get("index")
     cell_source = source(cell) if cell is not None else ""
-    log_dir.mkdir(parents=True, exist_ok=True)
-    log = log_dir / f"{lesson.stem}.log"
+    log: Path | None = log_dir / f"{lesson.stem}.log"
     number = None if index is None else index + 1
-    log.write_text(
-        f"{lesson.path}, cell {number}\n\n{cell_source}\n\n{ANSI.sub('', traceback)}\n{error}\n",
-        encoding="utf-8",
-    )
-    return Failure(lesson, number, cell_source, error.strip().splitlines()[0] if error else "", log)
+    plain = ANSI.sub("", traceback)
+    lines = CELL_LINE.findall(plain)
+    try:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        log.write_text(
+            f"{lesson.path}, cell {number}\n\n{cell_source}\n\n{plain}\n{error}\n",
+            encoding="utf-8",
+        )
+    except OSError:
+        # A full or read-only disk must not hide the cell's own error behind the log's.
+        log = None
+    return Failure(lesson, number, cell_source, error, log, line=int(lines[0]) if lines else None)
 
 
 async def _run_all(
@@ -189,7 +260,9 @@ async def _run_all(
 
     async def run(lesson: Lesson) -> LessonRun:
         key = execution_key(lesson)
-        entry = cache.lookup(lesson, key)
+        entry, problem = cache.check(lesson, key)
+        if problem is not None:
+            progress(lesson, f"damaged cache entry ({problem}), re-executing")
         if entry is not None:
             progress(lesson, "cached")
             return LessonRun(lesson, key, entry, False, 0.0)
@@ -219,18 +292,46 @@ def run_lessons(
     jobs = jobs or os.cpu_count() or 1
     cache.clear_tmp()
     work = _run_all(lessons, cache, jobs, timeout, log_dir, progress or (lambda lesson, s: None))
-    return _run_coroutine(work)
+    try:
+        return _run_coroutine(work)
+    finally:
+        cache.close()
 
 
 def _run_coroutine(work: Coroutine[Any, Any, list[LessonRun]]) -> list[LessonRun]:
-    """`asyncio.run(work)`, also from a caller that already runs an event loop (a notebook, or a
-    test session driving a browser): then the work gets a loop of its own in a worker thread."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(work)
+    """Run `work` on an event loop of its own in a worker thread, and wait for it.
+
+    In a thread, the work never meets the caller's loop (a notebook, or a test session driving
+    a browser), and nbclient installs no signal handlers of its own (it can only from the main
+    thread): Ctrl-C reaches this thread as `KeyboardInterrupt`, which cancels the lessons (each
+    shuts its kernel down) and is raised again once they have stopped.
+    """
+    loop = asyncio.new_event_loop()
+
+    def run() -> list[LessonRun]:
+        asyncio.set_event_loop(loop)
+        try:
+            return loop.run_until_complete(work)
+        finally:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    def cancel_all() -> None:
+        for task in asyncio.all_tasks(loop):
+            task.cancel()
+
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, work).result()
+        future = pool.submit(run)
+        try:
+            return future.result()
+        except KeyboardInterrupt:
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(cancel_all)
+            try:
+                future.result(timeout=KERNEL_STOP_SECONDS)
+            except BaseException:  # noqa: BLE001 - cancelled, as asked; Ctrl-C is what we raise
+                pass
+            raise
 
 
 def raise_for_failures(runs: list[LessonRun]) -> None:

@@ -93,16 +93,30 @@ def read_lesson(path: Path) -> Lesson:
         notebook = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise LessonError(f"{path}: malformed notebook, not valid JSON ({err})") from None
-    if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
-        raise LessonError(f"{path}: malformed notebook, it has no list of cells")
-    if notebook.get("nbformat") != 4:
+    if not isinstance(notebook, dict):
+        raise LessonError(f"{path}: malformed notebook, not a JSON object")
+    version = notebook.get("nbformat")
+    if version != 4 and (version is not None or "worksheets" in notebook):
         raise LessonError(
-            f"{path}: malformed notebook, nbformat {notebook.get('nbformat')!r} "
-            "(only version 4 is supported)"
+            f"{path}: a version {version} notebook; only version 4 is supported "
+            f"(convert it: jupyter nbconvert --to notebook --nbformat 4 {path.name})"
+        )
+    if not isinstance(notebook.get("cells"), list):
+        raise LessonError(f"{path}: malformed notebook, it has no list of cells")
+    if version != 4:
+        raise LessonError(
+            f"{path}: malformed notebook, nbformat {version!r} (only version 4 is supported)"
         )
     for index, cell in enumerate(notebook["cells"], start=1):
         if not isinstance(cell, dict) or cell.get("cell_type") not in ("code", "markdown", "raw"):
             raise LessonError(f"{path}: malformed notebook, cell {index} has no valid cell_type")
+        text = cell.get("source", "")
+        if not (
+            isinstance(text, str)
+            or (isinstance(text, list) and all(isinstance(line, str) for line in text))
+        ):
+            raise LessonError(f"{path}: malformed notebook, the source of cell {index} is not text")
+    _check_options(path, notebook)
     title = first_heading(notebook)
     if title is None:
         raise LessonError(f"{path}: the lesson has no heading; start it with a '# Title' cell")
@@ -116,11 +130,54 @@ def read_lesson(path: Path) -> Lesson:
     )
 
 
-def find_lessons(directory: Path) -> list[Lesson]:
-    """Every lesson in `directory`, in course order."""
+def _check_options(path: Path, notebook: dict[str, Any]) -> None:
+    metadata = notebook.get("metadata", {})
+    course = metadata.get("course", {}) if isinstance(metadata, dict) else None
+    if not isinstance(course, dict | None):
+        raise LessonError(f"{path}: the notebook's course metadata must be an object")
+    data = (course or {}).get("data", [])
+    if not isinstance(data, list) or not all(isinstance(name, str) for name in data):
+        raise LessonError(
+            f"{path}: course.data must be a list of file names relative to the lessons folder"
+        )
+
+
+@dataclass(frozen=True)
+class BrokenLesson:
+    """A notebook in the lessons folder that cannot be read, kept to show as an error page."""
+
+    path: Path
+    error: str
+
+    @property
+    def stem(self) -> str:
+        return self.path.stem
+
+    @property
+    def number(self) -> int | None:
+        match = LESSON_NAME.match(self.path.name)
+        return int(match.group(1)) if match else None
+
+
+def find_lessons(directory: Path, broken: list[BrokenLesson] | None = None) -> list[Lesson]:
+    """Every lesson in `directory`, in course order.
+
+    Args:
+        directory: the lessons folder.
+        broken: when given, a notebook that cannot be read is added to it instead of raising
+            (`course serve` and `--keep-going` show it as an error page).
+    """
     if not directory.is_dir():
         raise LessonError(f"{directory}: no lessons directory (expected lessons/NN-slug.ipynb)")
-    lessons = [read_lesson(p) for p in sorted(directory.glob("*.ipynb"))]
+    lessons = []
+    for path in sorted(directory.glob("*.ipynb")):
+        try:
+            lessons.append(read_lesson(path))
+        except (LessonError, OSError) as err:
+            if broken is None:
+                raise
+            message = err.format_message() if isinstance(err, LessonError) else str(err)
+            broken.append(BrokenLesson(path, message))
     numbers: dict[int, Path] = {}
     for lesson in lessons:
         if lesson.number in numbers:
@@ -129,7 +186,7 @@ def find_lessons(directory: Path) -> list[Lesson]:
                 f"{numbers[lesson.number].name}"
             )
         numbers[lesson.number] = lesson.path
-    if not lessons:
+    if not lessons and not broken:
         raise LessonError(f"{directory}: no lessons (expected files named NN-slug.ipynb)")
     return sorted(lessons, key=lambda lesson: lesson.number)
 
@@ -154,7 +211,14 @@ def new_lesson(directory: Path, title: str) -> Path:
     notebook = {
         "cells": [
             cell("markdown", f"# {title}\n\nWhat this lesson answers, in one or two sentences."),
-            cell("code", "import keras\nimport numpy as np\n\nfrom generator import publish"),
+            cell(
+                "code",
+                "# Files this lesson reads: any file in lessons/ (data, a helper module) is\n"
+                "# tracked by the build's cache. A file outside lessons/ must be listed in\n"
+                '# the notebook metadata, "course": {"data": ["../data/points.csv"]},\n'
+                "# or editing it will not re-run the lesson.\n"
+                "import keras\nimport numpy as np\n\nfrom generator import publish",
+            ),
             cell("markdown", "## The model"),
             cell(
                 "code",
@@ -168,6 +232,9 @@ def new_lesson(directory: Path, title: str) -> Path:
             ),
         ],
         "metadata": {
+            # course.data: files outside lessons/ that the lesson reads (see the README);
+            # course.timeout: seconds one cell may run.
+            "course": {"data": []},
             "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
             "language_info": {"name": "python"},
         },

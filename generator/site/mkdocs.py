@@ -1,29 +1,25 @@
-"""The site: stage hand-written and generated pages, write the MkDocs config, build and swap.
+"""The site: stage hand-written and generated pages, write the engine's config, build and swap.
 
 Hand-written pages live in `docs/`; generated ones (lessons, models, notebooks, MathJax) are
 build output staged beside copies of them in `build/docs/`, so a generated page can never
-overwrite a hand-written one (a clash is an error). The generated config `build/mkdocs.yml`
-inherits the repository's `mkdocs.yml` and adds the nav. The site is built into a temporary
-directory and swapped in only when the build succeeded, so a failed build leaves `site/` intact.
+overwrite a hand-written one (a clash is an error). The generated config (`build/mkdocs.yml`,
+or `build/zensical.yml`) is the repository's `mkdocs.yml` flattened, plus the nav (see
+`engines.py`). The site is built into a temporary directory and swapped in only when the build
+succeeded, so a failed build leaves `site/` intact.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator.exceptions import CourseError
+from generator.site.engines import DEFAULT_ENGINE, SiteError, build_with, write_config
 
 #: In `docs/index.md`, replaced (in the staged copy) by the generated course outline.
 OUTLINE_MARKER = "<!-- course-outline -->"
-
-
-class SiteError(CourseError):
-    """The site cannot be built: a clash with a hand-written page, or MkDocs failed."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +70,20 @@ class CoursePaths:
     def state(self) -> Path:
         return self.build / "state.json"
 
+    @property
+    def lock(self) -> Path:
+        return self.build / ".lock"
+
+    def leftovers(self) -> list[Path]:
+        """What interrupted builds left behind: temporary sites and old sites set aside."""
+        found = sorted(self.root.glob(f".{self.site.name}.old-*"))
+        if self.build.is_dir():
+            found += sorted(self.build.glob("site-*"))
+        cache_tmp = self.cache / "tmp"
+        if cache_tmp.is_dir():
+            found += sorted(cache_tmp.iterdir())
+        return found
+
 
 Content = bytes | str | Path
 
@@ -110,7 +120,7 @@ def stage(paths: CoursePaths, generated: dict[str, Content]) -> int:
             raise SiteError(
                 f"docs/{name}: a hand-written page is in the way of a generated one; "
                 "rename or move it (lessons/, models/, notebooks/ and "
-                "assets/mathjax/ are generated)"
+                "assets/mathjax*/ are generated)"
             )
     wanted: dict[str, Content] = {**written, **generated}
     changes = 0
@@ -134,70 +144,84 @@ def stage(paths: CoursePaths, generated: dict[str, Content]) -> int:
     return changes
 
 
-def write_config(paths: CoursePaths, nav: list, site_dir: Path) -> Path:
-    """`build/mkdocs.yml`: the repository's config plus the generated nav and directories."""
-    import yaml
-
-    config = {
-        "INHERIT": os.path.relpath(paths.config, paths.build),
-        "docs_dir": "docs",
-        "site_dir": os.path.relpath(site_dir, paths.build),
-        "nav": nav,
-    }
-    paths.build.mkdir(parents=True, exist_ok=True)
-    text = yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
-    if not paths.build_config.is_file() or paths.build_config.read_text() != text:
-        paths.build_config.write_text(text, encoding="utf-8")
-    return paths.build_config
+def engine_config(paths: CoursePaths, engine: str) -> Path:
+    """The generated config an engine reads: `build/mkdocs.yml`, or `build/zensical.yml`."""
+    return paths.build_config if engine == "mkdocs" else paths.build / f"{engine}.yml"
 
 
-class _Collect(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
-
-
-def build_site(paths: CoursePaths, nav: list) -> None:
-    """`mkdocs build --strict` of the staged docs into a temporary directory, then swap it in.
+def check_site_dir(site: Path) -> None:
+    """`site` must be a directory or absent: a file or a symlink there is not ours to replace.
 
     Raises:
-        SiteError: MkDocs reported a warning or an error; `site/` is left as it was.
+        SiteError: naming the path and what is there.
     """
-    from mkdocs.commands.build import build
-    from mkdocs.config import load_config
-    from mkdocs.exceptions import MkDocsException
+    if site.is_symlink():
+        raise SiteError(f"{site}: is a symbolic link, not the site directory; remove it")
+    if site.exists() and not site.is_dir():
+        raise SiteError(f"{site}: is a file, not the site directory; remove or rename it")
 
+
+def build_site(paths: CoursePaths, nav: list, engine: str = DEFAULT_ENGINE) -> None:
+    """A strict build of the staged docs by `engine` into a temporary directory, then the swap.
+
+    Raises:
+        SiteError: the engine reported a warning or an error; `site/` is left as it was.
+    """
     if not paths.config.is_file():
         raise SiteError(f"{paths.config}: missing (the site's MkDocs configuration)")
     tmp_site = paths.build / f"site-{uuid.uuid4().hex[:8]}"
-    config_file = write_config(paths, nav, tmp_site)
-    collect = _Collect()
-    logger = logging.getLogger("mkdocs")
-    logger.addHandler(collect)
+    config_file = engine_config(paths, engine)
     try:
-        config = load_config(config_file=str(config_file), strict=True)
-        build(config)
-    except MkDocsException as err:
-        shutil.rmtree(tmp_site, ignore_errors=True)
-        detail = "; ".join(collect.messages[:3]) or str(err)
-        raise SiteError(f"mkdocs build --strict failed: {detail}") from None
+        write_config(paths.config, config_file, paths.staging, tmp_site, nav)
+        build_with(engine, config_file)
     except BaseException:
         shutil.rmtree(tmp_site, ignore_errors=True)
         raise
-    finally:
-        logger.removeHandler(collect)
     swap_in(tmp_site, paths.site)
-    # The committed config points at the final site, for `mkdocs build -f build/mkdocs.yml`.
-    write_config(paths, nav, paths.site)
+    # The config left behind serves the site (`course serve`) or rebuilds it by hand with
+    # `mkdocs build -f build/mkdocs.yml`; Zensical's site_dir must stay inside build/.
+    final = paths.site if engine == "mkdocs" else paths.build / f"{engine}-site"
+    write_config(paths.config, config_file, paths.staging, final, nav)
 
 
 def swap_in(new: Path, site: Path) -> None:
-    """Replace `site` by `new` with two renames (the old site survives until the second)."""
-    old = site.with_name(f".{site.name}.old-{uuid.uuid4().hex[:8]}")
-    if site.exists():
-        os.rename(site, old)
+    """Replace the directory `site` by `new` atomically: at every instant `site` is whole.
+
+    Linux exchanges the two directories in one `renameat2(RENAME_EXCHANGE)`; elsewhere (or on
+    a file system without it) the old site is renamed aside next to `new` first, so the gap is
+    two renames long and a leftover lands under `build/`, where `course clean` removes it.
+
+    Raises:
+        SiteError: `site` is a file or a symlink (never moved aside or replaced).
+    """
+    check_site_dir(site)
+    if not site.exists():
+        os.rename(new, site)
+        return
+    if _exchange(new, site):
+        shutil.rmtree(new, ignore_errors=True)  # `new` now holds the old site
+        return
+    old = new.with_name(f"{new.name}-old")
+    os.rename(site, old)
     os.rename(new, site)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one step with Linux's `renameat2`; False where that is not possible."""
+    import ctypes
+    import ctypes.util
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    result = renameat2(
+        at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), ctypes.c_uint(rename_exchange)
+    )
+    return result == 0

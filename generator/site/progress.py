@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from generator.site.build import BuildReport, build_course
+from generator.site.engines import DEFAULT_ENGINE
 from generator.site.execute import ExecutionFailed
 from generator.site.lessons import Lesson
 
@@ -40,10 +41,19 @@ def report_table(report: BuildReport) -> Table:
 
 
 def build_with_progress(
-    root: Path, lessons_dir: Path | None, jobs: int | None, timeout: float, keep_going: bool
+    root: Path,
+    lessons_dir: Path | None,
+    jobs: int | None,
+    timeout: float,
+    keep_going: bool,
+    wait: bool = True,
+    engine: str = DEFAULT_ENGINE,
 ) -> BuildReport:
-    """Run `build_course`, printing each lesson's state as it changes, then the table."""
-    console = Console(stderr=True)
+    """Run `build_course`, printing each lesson's state as it changes, then the table.
+
+    Another build of the project running: print whom we wait for (or fail, without `wait`).
+    """
+    console = Console(stderr=True, highlight=False)
 
     def progress(lesson: Lesson, state: str) -> None:
         console.print(f"  {STATES.get(state, state)}  {lesson.path.name}")
@@ -55,6 +65,9 @@ def build_with_progress(
         timeout=timeout,
         keep_going=keep_going,
         progress=progress,
+        wait=wait,
+        on_wait=lambda message: console.print(message, markup=False, soft_wrap=True),
+        engine=engine,
     )
     out = Console()
     if not out.is_terminal:

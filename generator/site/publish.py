@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from generator.equation.settings import MathSettings
-from generator.exceptions import CheckFailed
+from generator.exceptions import CheckFailed, NameClash
 
 if TYPE_CHECKING:  # the build imports this module for its constants: keep it light
     from generator.equation.analyze import ModelMath
@@ -18,6 +18,11 @@ if TYPE_CHECKING:  # the build imports this module for its constants: keep it li
 ARTIFACTS_ENV = "COURSE_ARTIFACTS"
 #: Key of the display metadata that marks a published model's inline page.
 DISPLAY_KEY = "course_model"
+#: Above this many bytes of weights a model gets no `.keras` download (ResNet50's are ~100 MB).
+MAX_KERAS_BYTES = 20_000_000
+#: Above this many layers a page leaves out its layer-by-layer sections (ResNet50 has 176):
+#: the layered form holds every layer's equation, and the page stays quick to load.
+MAX_LAYER_SECTIONS = 60
 
 
 def model_file_stem(name: str) -> str:
@@ -48,6 +53,7 @@ def publish(
     Raises:
         CheckFailed: a derived figure disagrees with Keras; the message names the model and
             the check, so a wrong figure fails the lesson and the build.
+        NameClash: under the build, another model of the lesson has the same file name.
     """
     from generator.equation.analyze import analyze_model
     from generator.render.markdown import model_page
@@ -55,7 +61,7 @@ def publish(
     name = name or model.name
     settings = MathSettings().merge(**options)
     math = analyze_model(model, sample=sample, settings=settings)
-    page = model_page(math, title=name)
+    page = _without_layer_sections(model_page(math, title=name), len(math.layers))
     if show:
         _display(page, name, math)
     failed = [check for check in math.checks if not check.passed]
@@ -66,6 +72,19 @@ def publish(
     if artifacts:
         write_artifacts(model, name, math, page, Path(artifacts))
     return math
+
+
+def _without_layer_sections(page: str, layers: int) -> str:
+    """The page without its `## Layer by layer` sections when it has too many layers."""
+    start = page.find("\n## Layer by layer\n")
+    end = page.find("\n## ", start + 1)
+    if layers <= MAX_LAYER_SECTIONS or start < 0 or end < 0:
+        return page
+    note = (
+        f"\n## Layer by layer\n\n*{layers} layers: each one's shape and count are in the table "
+        "above, its equation in the layered form below.*\n"
+    )
+    return page[:start] + note + page[end:]
 
 
 def _display(page: str, name: str, math: ModelMath) -> None:
@@ -89,18 +108,48 @@ def _display(page: str, name: str, math: ModelMath) -> None:
 
 
 def write_artifacts(model: Any, name: str, math: ModelMath, page: str, directory: Path) -> None:
-    """Write `<stem>.json` (the JSON schema plus the checks), `<stem>.md` and `<stem>.keras`."""
+    """Write `<stem>.json` (the JSON schema plus the checks), `<stem>.md` and `<stem>.keras`.
+
+    A model whose weights exceed `MAX_KERAS_BYTES` gets no `.keras`; its page says so.
+    """
+    from math import prod as math_prod
+
+    import numpy as np
+
     from generator.render.json import model_json
 
     directory.mkdir(parents=True, exist_ok=True)
     stem = model_file_stem(name)
+    earlier = _published_name(directory / f"{stem}.json")
+    if earlier is not None and earlier != name:
+        raise NameClash(
+            f"models {earlier!r} and {name!r} both make the file name {stem!r}; "
+            "give one of them another name"
+        )
     data = model_json(math)
     data["name"] = name
     data["checks"] = [{"name": c.name, "passed": c.passed, "detail": c.detail} for c in math.checks]
+    weights = getattr(model, "weights", ())  # a stand-in for a model may have none
+    weight_bytes = sum(math_prod(w.shape) * np.dtype(w.dtype).itemsize for w in weights)
+    if weight_bytes > MAX_KERAS_BYTES:
+        page += (
+            f'\n!!! note "No `.keras` download"\n    Its weights take '
+            f"{weight_bytes / 1e6:.0f} MB, above the site's limit of {MAX_KERAS_BYTES / 1e6:.0f} "
+            "MB: rebuild the model from its code instead.\n"
+        )
     _write_atomic(directory / f"{stem}.md", page)
-    model.save(directory / f"{stem}.keras")
+    if weight_bytes <= MAX_KERAS_BYTES:
+        model.save(directory / f"{stem}.keras")
     # The JSON goes last: the build takes a model as published only when its JSON exists.
     _write_atomic(directory / f"{stem}.json", json.dumps(data, indent=2, default=str))
+
+
+def _published_name(path: Path) -> str | None:
+    """The name of the model already published as `path` in this run of the lesson, if any."""
+    try:
+        return str(json.loads(path.read_text(encoding="utf-8"))["name"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _write_atomic(path: Path, text: str) -> None:

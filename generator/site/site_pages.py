@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
+from generator.exceptions import NameClash
 from generator.render.supported import supported_layers_page
 from generator.site.execute import LessonRun
-from generator.site.lessons import Lesson
+from generator.site.lessons import BrokenLesson, Lesson
 from generator.site.mkdocs import OUTLINE_MARKER, Content, CoursePaths, SiteError
 from generator.site.pages import lesson_page
+from generator.site.publish import DISPLAY_KEY
 
 SUPPORTED_LAYERS = "supported-layers.md"  # generated from the handler registry
 
@@ -45,17 +48,28 @@ def _model_page(info: dict[str, Any], lesson: Lesson) -> str:
     )
 
 
+def broken_page(paths: CoursePaths, bad: BrokenLesson) -> str:
+    """The error page of a notebook that cannot be read (shown by `course serve`)."""
+    error = bad.error.replace(f"{paths.root}/", "")
+    note = "\n".join(f"    {line}" for line in f"```text\n{error}\n```".splitlines())
+    return f'# {bad.path.name}\n\n!!! failure "This lesson cannot be read"\n\n{note}\n'
+
+
 def generated_pages(
-    paths: CoursePaths, runs: list[LessonRun]
+    paths: CoursePaths, runs: list[LessonRun], broken: list[BrokenLesson] = ()
 ) -> tuple[dict[str, Content], dict[str, list[dict[str, Any]]]]:
-    """Every generated file (site path -> content) and the models each lesson published."""
+    """Every generated file (site path -> content) and the models each lesson published, and
+    an error page for each notebook in `broken`."""
     files: dict[str, Content] = {}
     models: dict[str, list[dict[str, Any]]] = {}
     owner: dict[str, str] = {}
     for run in runs:
         lesson = run.lesson
         executed = run.entry.notebook() if run.entry is not None else run.partial
-        failure = run.failure.message() if run.failure is not None else None
+        if executed is not None:
+            check_model_names(lesson, executed)
+            executed = _redacted(executed, paths.root)
+        failure = run.failure.message(paths.root) if run.failure is not None else None
         page = lesson_page(
             lesson, executed, f"../notebooks/{lesson.path.name}", "../models", failure=failure
         )
@@ -76,9 +90,63 @@ def generated_pages(
             for ext in ("json", "keras"):
                 if (info["directory"] / f"{stem}.{ext}").is_file():
                     files[f"models/{stem}.{ext}"] = info["directory"] / f"{stem}.{ext}"
+    for bad in broken:
+        files[f"lessons/{bad.stem}.md"] = broken_page(paths, bad)
     files["index.md"] = home_page(paths, [run.lesson for run in runs], models)
     files[SUPPORTED_LAYERS] = supported_layers_page()
     return files, models
+
+
+def check_model_names(lesson: Lesson, executed: dict[str, Any]) -> None:
+    """Two models of one lesson must not share a file name ("net 1" and "net-1" both make
+    `net-1`): the second would overwrite the first's page and both boxes would link to it.
+
+    Raises:
+        NameClash: naming the lesson and both model names.
+    """
+    names: dict[str, str] = {}
+    for cell in executed.get("cells", []):
+        for output in cell.get("outputs", []) if isinstance(cell, dict) else []:
+            info = output.get("metadata", {}).get(DISPLAY_KEY) if isinstance(output, dict) else None
+            if not isinstance(info, dict):
+                continue
+            name, stem = str(info.get("name")), str(info.get("stem"))
+            if stem in names and names[stem] != name:
+                raise NameClash(
+                    f"{lesson.path.name}: models {names[stem]!r} and {name!r} both make the file "
+                    f"name {stem!r}; give one of them another name"
+                )
+            names[stem] = name
+
+
+def _redacted(executed: dict[str, Any], root: Path) -> dict[str, Any]:
+    """The notebook with the machine's paths (project, home, Python) cut out of tracebacks."""
+    prefixes = sorted(
+        {(str(root), "."), (sys.prefix, "<python>"), (str(Path.home()), "~")},
+        key=lambda pair: -len(pair[0]),
+    )
+
+    def clean(text: str) -> str:
+        for prefix, replacement in prefixes:
+            if len(prefix) > 1:
+                text = text.replace(prefix, replacement)
+        return text
+
+    cells = []
+    for cell in executed.get("cells", []):
+        outputs = cell.get("outputs") if isinstance(cell, dict) else None
+        if isinstance(outputs, list) and any(
+            isinstance(o, dict) and o.get("output_type") == "error" for o in outputs
+        ):
+            outputs = [
+                {**o, "traceback": [clean(str(t)) for t in o.get("traceback", [])]}
+                if isinstance(o, dict) and o.get("output_type") == "error"
+                else o
+                for o in outputs
+            ]
+            cell = {**cell, "outputs": outputs}
+        cells.append(cell)
+    return {**executed, "cells": cells}
 
 
 def outline(lessons: list[Lesson], models: dict[str, list[dict[str, Any]]]) -> str:
@@ -111,7 +179,10 @@ def home_page(
 
 
 def nav_for(
-    paths: CoursePaths, lessons: list[Lesson], models: dict[str, list[dict[str, Any]]]
+    paths: CoursePaths,
+    lessons: list[Lesson],
+    models: dict[str, list[dict[str, Any]]],
+    broken: list[BrokenLesson] = (),
 ) -> list:
     """Home, the hand-written top-level pages, the lessons in order, then the models."""
     nav: list = [{"Home": "index.md"}]
@@ -120,7 +191,9 @@ def nav_for(
     order = {"notation.md": 0}
     for page in sorted(extra, key=lambda p: (order.get(p.name, 1), p.name)):
         nav.append(page.name)
-    nav.append({"Lessons": [{f"{x.number}. {x.title}": f"lessons/{x.stem}.md"} for x in lessons]})
+    entries = [(x.number, f"{x.number}. {x.title}", x.stem) for x in lessons]
+    entries += [(b.number or 0, f"{b.path.name} (cannot be read)", b.stem) for b in broken]
+    nav.append({"Lessons": [{title: f"lessons/{stem}.md"} for _, title, stem in sorted(entries)]})
     model_nav = [
         {m.get("name", m["stem"]): f"models/{m['stem']}.md"}
         for lesson in lessons
