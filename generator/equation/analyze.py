@@ -9,11 +9,16 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from generator.equation.compose import ComposedEquation, compose_equation
-from generator.equation.layer_checks import CheckedExample, LayerCheck, check_equations
+from generator.equation.layer_checks import (
+    CheckedExample,
+    EquationChecks,
+    LayerCheck,
+    check_equations,
+)
 from generator.equation.settings import MathSettings
 from generator.layers.derive import DerivedModel, derive_model
 from generator.model.frontend import describe_model
-from generator.model.probe import probe_layers
+from generator.model.probe import LayerIO, probe_layers
 
 
 @dataclass(frozen=True)
@@ -42,7 +47,7 @@ def analyze_model(
     graph = describe_model(model, with_weights=True)
     derived = derive_model(graph)
     probed = probe_layers(model, sample, seed=settings.seed)
-    layer_checks = check_equations(derived, probed.layers, seed=settings.seed)
+    layer_checks = _check_layers(model, derived, probed.layers, settings.seed)
     equation = compose_equation(model, derived, sample=sample, settings=settings)
     checks = derived.checks + (layer_checks.check,)
     if equation is not None:
@@ -54,3 +59,18 @@ def analyze_model(
         layer_checks=layer_checks.layers,
         worked=layer_checks.worked,
     )
+
+
+def _check_layers(
+    model: Any, derived: DerivedModel, probed: dict[str, LayerIO], seed: int
+) -> EquationChecks:
+    """Each layer's equation against Keras; a nested model's layers on the inputs it got."""
+    inner = {}
+    for layer in derived.layers:
+        name = layer.record.name
+        if layer.children is None or name not in probed:
+            continue
+        nested = model.get_layer(name)
+        inner_probe = probe_layers(nested, list(probed[name].inputs), seed=seed)
+        inner[name] = _check_layers(nested, layer.children, inner_probe.layers, seed)
+    return check_equations(derived, probed, seed=seed, inner=inner)
