@@ -11,6 +11,7 @@ from typing import Any
 from generator.equation.compose import ComposedEquation, compose_equation
 from generator.equation.layer_checks import (
     CheckedExample,
+    EquationChecks,
     InputWindow,
     LayerCheck,
     check_equations,
@@ -18,7 +19,7 @@ from generator.equation.layer_checks import (
 from generator.equation.settings import MathSettings
 from generator.layers.derive import DerivedModel, derive_model
 from generator.model.frontend import describe_model
-from generator.model.probe import probe_layers
+from generator.model.probe import LayerIO, probe_layers
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ def analyze_model(
     graph = describe_model(model, with_weights=True)
     derived = derive_model(graph)
     probed = probe_layers(model, sample, seed=settings.seed)
-    layer_checks = check_equations(derived, probed.layers, seed=settings.seed)
+    layer_checks = _check_layers(model, derived, probed.layers, settings.seed)
     equation = compose_equation(model, derived, sample=sample, settings=settings)
     checks = derived.checks + (layer_checks.check,)
     if equation is not None:
@@ -62,3 +63,18 @@ def analyze_model(
         worked=layer_checks.worked,
         windows=layer_checks.windows,
     )
+
+
+def _check_layers(
+    model: Any, derived: DerivedModel, probed: dict[str, LayerIO], seed: int
+) -> EquationChecks:
+    """Each layer's equation against Keras; a nested model's layers on the inputs it got."""
+    inner = {}
+    for layer in derived.layers:
+        name = layer.record.name
+        if layer.children is None or name not in probed:
+            continue
+        nested = model.get_layer(name)
+        inner_probe = probe_layers(nested, list(probed[name].inputs), seed=seed)
+        inner[name] = _check_layers(nested, layer.children, inner_probe.layers, seed)
+    return check_equations(derived, probed, seed=seed, inner=inner)

@@ -53,11 +53,13 @@ class CheckedExample:
 
 @dataclass(frozen=True)
 class EquationChecks:
-    """The model's check line, each compared layer's result, and the worked examples."""
+    """The model's check line, each compared layer's result, the worked examples, and the
+    layers left out (`skipped`)."""
 
     check: Check
     layers: dict[str, LayerCheck] = field(default_factory=dict)
     worked: dict[str, CheckedExample] = field(default_factory=dict)
+    skipped: tuple[str, ...] = ()
     windows: dict[str, InputWindow] = field(default_factory=dict)
 
 
@@ -160,14 +162,19 @@ def _worked(
 
 
 def check_equations(
-    math: DerivedModel, probed: Mapping[str, LayerIO], seed: int = 0
+    math: DerivedModel,
+    probed: Mapping[str, LayerIO],
+    seed: int = 0,
+    inner: Mapping[str, EquationChecks] | None = None,
 ) -> EquationChecks:
     """Every layer whose equation is an object, evaluated and compared with Keras.
 
-    Layers without an equation object, nested models (their inner layers are not probed) and
-    layers Keras did not run are counted as not compared, and the check line says so.
+    `inner` holds the checks of nested models' own layers (by the nested layer's name); their
+    results count as `outer/inner`. Layers without an equation object, nested models not
+    probed and layers Keras did not run are counted as not compared, and the check line says so.
     """
     rng = np.random.default_rng(seed)
+    inner = inner or {}
     results: dict[str, LayerCheck] = {}
     worked: dict[str, CheckedExample] = {}
     windows: dict[str, InputWindow] = {}
@@ -177,7 +184,11 @@ def check_equations(
         name = layer.record.name
         equation = equation_object(layer)
         if layer.children is not None:
-            nested.append(name)
+            if name not in inner:
+                nested.append(name)
+                continue
+            results.update({f"{name}/{k}": v for k, v in inner[name].layers.items()})
+            no_equation += [f"{name}/{k}" for k in inner[name].skipped]
             continue
         if equation is None or name not in probed:
             no_equation.append(name)
@@ -208,7 +219,8 @@ def check_equations(
                 if window is not None:
                     windows[name] = window
                     drawn.add(kind)
-    return EquationChecks(_summary(results, no_equation, nested), results, worked, windows)
+    summary = _summary(results, no_equation, nested)
+    return EquationChecks(summary, results, worked, tuple(no_equation + nested), windows=windows)
 
 
 def _names(names: list[str], most: int = 4) -> str:

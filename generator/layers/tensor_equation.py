@@ -233,9 +233,9 @@ class TensorEquation:
             text = f"{lhs} = {numbers} = {_plain(value)}"
         else:
             f = activation_latex(name)
-            text = rf"{lhs} = {f}\!\left({numbers}\right) = {f}({number(z)}) = {_plain(value)}"
+            text = rf"{lhs} = {f}\!\left({numbers}\right) = {f}({_plain(z)}) = {_plain(value)}"
             if numbers == number(z):  # one number inside: no sum to work out first
-                text = rf"{lhs} = {f}({numbers}) = {_plain(value)}"
+                text = rf"{lhs} = {f}({_plain(z)}) = {_plain(value)}"
         return WorkedExample(index=index, value=value, latex=text)
 
     def _lhs_numbers(self, index: tuple[int, ...]) -> str:
