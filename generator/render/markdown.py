@@ -20,7 +20,12 @@ from generator.render.worked import worked_markdown
 TABLE_CODE_CHARS = 48
 
 
-def model_page(math: ModelMath, heading_level: int = 1, title: str | None = None) -> str:
+def model_page(
+    math: ModelMath,
+    heading_level: int = 1,
+    title: str | None = None,
+    max_layer_sections: int | None = None,
+) -> str:
     """The whole page of one model in Markdown with arithmatex math.
 
     Args:
@@ -28,31 +33,42 @@ def model_page(math: ModelMath, heading_level: int = 1, title: str | None = None
         title: the model's name in the title (`publish(name=...)`); its Keras name by default.
         heading_level: level of the title; sections are one level below (a lesson embeds the
             page with a deeper level).
+        max_layer_sections: above this many layers the page leaves out its layer-by-layer
+            sections (the table and the layered form hold every layer), and its diagrams link
+            nowhere; `None` for no limit.
     """
     h = "#" * heading_level
     graph = math.graph
+    name = title or graph.name
+    sections = max_layer_sections is None or len(math.layers) <= max_layer_sections
     parts = [
-        f"{h} Model `{title or graph.name}`",
+        f"{h} Model `{name}`",
         _summary(math),
         f"{h}# Architecture",
         architecture_table(math),
         f"{h}# Diagram",
-        diagram_section(math, layer_anchors(math, title or graph.name)),
+        diagram_section(math, layer_anchors(math, name) if sections else None),
         _code_section(math, h),
         f"{h}# Layer by layer",
-        *(
+    ]
+    if not sections:
+        parts.append(
+            f"*{len(math.layers)} layers: each one's shape and count are in the table above, its "
+            "equation in the layered form below.*"
+        )
+    else:
+        parts += [
             layer_section(
                 layer,
                 i,
                 h + "##",
                 worked_markdown(drawn[0], _checked(math, layer)[1]),
-                _layer_id(title or graph.name, i),
+                _layer_id(name, i),
                 figure=drawn[1],
             )
             for i, layer in enumerate(math.layers, start=1)
             for drawn in [drawn_example(math, layer)]
-        ),
-    ]
+        ]
     if math.equation is not None:
         parts += [
             f"{h}# The whole network as one function",
