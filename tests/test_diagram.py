@@ -207,7 +207,7 @@ def test_course_math_markdown_has_both_views_and_links_reach_headings(keras, tmp
             keras.Input((32, 32, 3)),
             keras.layers.Conv2D(8, (3, 3), activation="relu"),
             keras.layers.Conv2D(16, (3, 3), activation="relu"),
-            keras.layers.MaxPooling2D((2, 2)),
+            keras.layers.MaxPooling2D((2, 2), name="max_pooling2d"),
             keras.layers.Flatten(),
             keras.layers.Dense(128, activation="relu"),
             keras.layers.Dense(10, activation="softmax"),

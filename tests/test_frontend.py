@@ -157,7 +157,10 @@ def test_multi_output_call_and_initial_state(keras):
 
 def test_loaded_bidirectional_keeps_both_directions(keras, tmp_path):
     L = keras.layers
-    model = keras.Sequential([keras.Input((5, 3)), L.Bidirectional(L.LSTM(2), name="bi")])
+    # Named, so Keras's session-wide counters (another test's LSTM) cannot rename it.
+    keras.backend.clear_session()
+    lstm = L.LSTM(2, name="lstm")
+    model = keras.Sequential([keras.Input((5, 3)), L.Bidirectional(lstm, name="bi")])
     model.save(tmp_path / "bi.keras")
     for m in (model, keras.saving.load_model(tmp_path / "bi.keras", compile=False)):
         names = [w.name for w in _describe(m).layers[0].weights]

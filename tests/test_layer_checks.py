@@ -96,6 +96,28 @@ def test_equations_agree_with_keras(tmp_path, shapes, build, compared):
         assert worked.example.latex.strip()
 
 
+def test_nested_models_layers_are_checked_on_what_they_received(tmp_path):
+    import keras
+
+    from generator.equation.analyze import analyze_model
+
+    inner = keras.Sequential(
+        [
+            keras.Input((4,)),
+            keras.layers.Dense(3, activation="relu", name="first"),
+            keras.layers.Dense(2, name="second"),
+        ],
+        name="inner",
+    )
+    x = keras.Input((4,))
+    model = keras.Model(x, inner(keras.layers.Dense(4, name="outer")(x)))
+    model.save(tmp_path / "nested.keras")
+    math = analyze_model(keras.saving.load_model(tmp_path / "nested.keras"))
+    (check,) = [c for c in math.checks if c.name == "layer equations vs Keras"]
+    assert check.passed and check.detail.startswith("3 of 3 layers agree"), check.detail
+    assert {"outer", "inner/first", "inner/second"} <= set(math.layer_checks)
+
+
 def test_a_wrong_equation_fails_the_check(tmp_path, monkeypatch):
     from generator.equation.analyze import analyze_model
     from generator.layers.recurrent_system import RecurrentSystem

@@ -10,10 +10,12 @@
       // textmacros: \text{max\_pooling2d} escapes as in LaTeX (else MathJax prints "\_").
       // no-dark-mode: MathJax's own dark colours follow the system setting, not the theme's
       // toggle; stylesheets/extra.css gives its highlights the theme's colours instead.
-      load: ["[tex]/textmacros", "ui/no-dark-mode"],
+      // color: LaTeX's \color and \textcolor, which colour a worked example's numbers as its
+      // figure colours them (input, kernel, bias, output).
+      load: ["[tex]/textmacros", "[tex]/color", "ui/no-dark-mode"],
     },
     tex: {
-      packages: { "[+]": ["textmacros"] },
+      packages: { "[+]": ["textmacros", "color"] },
       inlineMath: [["\\(", "\\)"]],
       displayMath: [["\\[", "\\]"]],
       processEscapes: true,

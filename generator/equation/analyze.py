@@ -9,21 +9,29 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from generator.equation.compose import ComposedEquation, compose_equation
-from generator.equation.layer_checks import CheckedExample, LayerCheck, check_equations
+from generator.equation.layer_checks import (
+    CheckedExample,
+    EquationChecks,
+    InputWindow,
+    LayerCheck,
+    check_equations,
+)
 from generator.equation.settings import MathSettings
 from generator.layers.derive import DerivedModel, derive_model
 from generator.model.frontend import describe_model
-from generator.model.probe import probe_layers
+from generator.model.probe import LayerIO, probe_layers
 
 
 @dataclass(frozen=True)
 class ModelMath(DerivedModel):
     """A derived model with its composed equation (`None` where none applies), each layer's
-    equation checked against Keras (`layer_checks`, by layer name) and the worked examples."""
+    equation checked against Keras (`layer_checks`, by layer name), the worked examples and,
+    for the first convolution and pooling, the input around the worked example (`windows`)."""
 
     equation: ComposedEquation | None = None
     layer_checks: dict[str, LayerCheck] = field(default_factory=dict, compare=False)
     worked: dict[str, CheckedExample] = field(default_factory=dict, compare=False)
+    windows: dict[str, InputWindow] = field(default_factory=dict, compare=False)
 
 
 def analyze_model(
@@ -42,7 +50,7 @@ def analyze_model(
     graph = describe_model(model, with_weights=True)
     derived = derive_model(graph)
     probed = probe_layers(model, sample, seed=settings.seed)
-    layer_checks = check_equations(derived, probed.layers, seed=settings.seed)
+    layer_checks = _check_layers(model, derived, probed.layers, settings.seed)
     equation = compose_equation(model, derived, sample=sample, settings=settings)
     checks = derived.checks + (layer_checks.check,)
     if equation is not None:
@@ -53,4 +61,20 @@ def analyze_model(
         equation=equation,
         layer_checks=layer_checks.layers,
         worked=layer_checks.worked,
+        windows=layer_checks.windows,
     )
+
+
+def _check_layers(
+    model: Any, derived: DerivedModel, probed: dict[str, LayerIO], seed: int
+) -> EquationChecks:
+    """Each layer's equation against Keras; a nested model's layers on the inputs it got."""
+    inner = {}
+    for layer in derived.layers:
+        name = layer.record.name
+        if layer.children is None or name not in probed:
+            continue
+        nested = model.get_layer(name)
+        inner_probe = probe_layers(nested, list(probed[name].inputs), seed=seed)
+        inner[name] = _check_layers(nested, layer.children, inner_probe.layers, seed)
+    return check_equations(derived, probed, seed=seed, inner=inner)

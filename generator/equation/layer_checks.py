@@ -53,11 +53,51 @@ class CheckedExample:
 
 @dataclass(frozen=True)
 class EquationChecks:
-    """The model's check line, each compared layer's result, and the worked examples."""
+    """The model's check line, each compared layer's result, the worked examples, and the
+    layers left out (`skipped`)."""
 
     check: Check
     layers: dict[str, LayerCheck] = field(default_factory=dict)
     worked: dict[str, CheckedExample] = field(default_factory=dict)
+    skipped: tuple[str, ...] = ()
+    windows: dict[str, InputWindow] = field(default_factory=dict)
+
+
+#: Layer types whose worked example is drawn (the first of each kind in a model).
+DRAWN = {"Conv2D": "convolution", "MaxPooling2D": "pooling", "AveragePooling2D": "pooling"}
+
+
+@dataclass(frozen=True)
+class InputWindow:
+    """The part of a layer's input (first item) around its worked example, for the drawing.
+
+    `values[r, c, :]` is the input at `(top + r, left + c)`; `size` is the whole input's
+    `(rows, columns)`, which the padding depends on. Only this crop is kept: pages stay small.
+    """
+
+    values: np.ndarray
+    top: int
+    left: int
+    size: tuple[int, int]
+
+
+def input_window(layer: DerivedLayer, io: LayerIO, index: tuple[int, ...]) -> InputWindow | None:
+    """The input rows and columns any window of output `index` can read, one cell around it."""
+    x = np.asarray(first_items(io.inputs)[0], dtype=np.float64)
+    if x.ndim != 4 or len(index) != 3:
+        return None
+    config = layer.record.config
+    sizes = config.get("kernel_size") or config.get("pool_size") or (2, 2)
+    strides = config.get("strides") or sizes
+    sizes = (sizes, sizes) if isinstance(sizes, int) else sizes
+    strides = (strides, strides) if isinstance(strides, int) else strides
+    bounds = []
+    for axis in (0, 1):
+        # A window starts at i s - p with 0 <= p < kernel size; one cell of context each side.
+        centre, size = index[axis] * int(strides[axis]), int(sizes[axis])
+        bounds.append((max(centre - size, 0), min(centre + size + 1, x.shape[axis + 1])))
+    (r0, r1), (c0, c1) = bounds
+    return InputWindow(x[0, r0:r1, c0:c1, :].copy(), r0, c0, (x.shape[1], x.shape[2]))
 
 
 def equation_object(layer: DerivedLayer) -> LayerEquation | None:
@@ -122,22 +162,33 @@ def _worked(
 
 
 def check_equations(
-    math: DerivedModel, probed: Mapping[str, LayerIO], seed: int = 0
+    math: DerivedModel,
+    probed: Mapping[str, LayerIO],
+    seed: int = 0,
+    inner: Mapping[str, EquationChecks] | None = None,
 ) -> EquationChecks:
     """Every layer whose equation is an object, evaluated and compared with Keras.
 
-    Layers without an equation object, nested models (their inner layers are not probed) and
-    layers Keras did not run are counted as not compared, and the check line says so.
+    `inner` holds the checks of nested models' own layers (by the nested layer's name); their
+    results count as `outer/inner`. Layers without an equation object, nested models not
+    probed and layers Keras did not run are counted as not compared, and the check line says so.
     """
     rng = np.random.default_rng(seed)
+    inner = inner or {}
     results: dict[str, LayerCheck] = {}
     worked: dict[str, CheckedExample] = {}
+    windows: dict[str, InputWindow] = {}
+    drawn: set[str] = set()
     no_equation, nested = [], []
     for layer in math.layers:
         name = layer.record.name
         equation = equation_object(layer)
         if layer.children is not None:
-            nested.append(name)
+            if name not in inner:
+                nested.append(name)
+                continue
+            results.update({f"{name}/{k}": v for k, v in inner[name].layers.items()})
+            no_equation += [f"{name}/{k}" for k in inner[name].skipped]
             continue
         if equation is None or name not in probed:
             no_equation.append(name)
@@ -162,7 +213,14 @@ def check_equations(
             continue
         if example is not None:
             worked[name] = example
-    return EquationChecks(_summary(results, no_equation, nested), results, worked)
+            kind = DRAWN.get(layer.record.type)
+            if kind and kind not in drawn:
+                window = input_window(layer, probed[name], example.example.index)
+                if window is not None:
+                    windows[name] = window
+                    drawn.add(kind)
+    summary = _summary(results, no_equation, nested)
+    return EquationChecks(summary, results, worked, tuple(no_equation + nested), windows=windows)
 
 
 def _names(names: list[str], most: int = 4) -> str:

@@ -11,6 +11,7 @@ from markdown.extensions.toc import slugify
 from generator.equation.analyze import ModelMath
 from generator.layers.derive import DerivedLayer, shape_text
 from generator.render.diagrams import diagram_section
+from generator.render.diagrams.examples import drawn_example
 from generator.render.equation_page import equation_section
 from generator.render.worked import worked_markdown
 
@@ -19,7 +20,12 @@ from generator.render.worked import worked_markdown
 TABLE_CODE_CHARS = 48
 
 
-def model_page(math: ModelMath, heading_level: int = 1, title: str | None = None) -> str:
+def model_page(
+    math: ModelMath,
+    heading_level: int = 1,
+    title: str | None = None,
+    max_layer_sections: int | None = None,
+) -> str:
     """The whole page of one model in Markdown with arithmatex math.
 
     Args:
@@ -27,29 +33,42 @@ def model_page(math: ModelMath, heading_level: int = 1, title: str | None = None
         title: the model's name in the title (`publish(name=...)`); its Keras name by default.
         heading_level: level of the title; sections are one level below (a lesson embeds the
             page with a deeper level).
+        max_layer_sections: above this many layers the page leaves out its layer-by-layer
+            sections (the table and the layered form hold every layer), and its diagrams link
+            nowhere; `None` for no limit.
     """
     h = "#" * heading_level
     graph = math.graph
+    name = title or graph.name
+    sections = max_layer_sections is None or len(math.layers) <= max_layer_sections
     parts = [
-        f"{h} Model `{title or graph.name}`",
+        f"{h} Model `{name}`",
         _summary(math),
         f"{h}# Architecture",
         architecture_table(math),
         f"{h}# Diagram",
-        diagram_section(math, layer_anchors(math, title or graph.name)),
+        diagram_section(math, layer_anchors(math, name) if sections else None),
         _code_section(math, h),
         f"{h}# Layer by layer",
-        *(
+    ]
+    if not sections:
+        parts.append(
+            f"*{len(math.layers)} layers: each one's shape and count are in the table above, its "
+            "equation in the layered form below.*"
+        )
+    else:
+        parts += [
             layer_section(
                 layer,
                 i,
                 h + "##",
-                worked_markdown(*_checked(math, layer)),
-                _layer_id(title or graph.name, i),
+                worked_markdown(drawn[0], _checked(math, layer)[1]),
+                _layer_id(name, i),
+                figure=drawn[1],
             )
             for i, layer in enumerate(math.layers, start=1)
-        ),
-    ]
+            for drawn in [drawn_example(math, layer)]
+        ]
     if math.equation is not None:
         parts += [
             f"{h}# The whole network as one function",
@@ -166,10 +185,11 @@ def _checked(math: ModelMath, layer: DerivedLayer) -> tuple:
 
 
 def layer_section(
-    layer: DerivedLayer, index: int, h: str, worked: str = "", anchor: str = ""
+    layer: DerivedLayer, index: int, h: str, worked: str = "", anchor: str = "", figure: str = ""
 ) -> str:
     """One layer: its code line, shape derivation, parameter derivation, equation and worked
-    example (`worked`, Markdown from `generator.render.worked`).
+    example (`worked`, Markdown from `generator.render.worked`), then the worked example drawn
+    (`figure`, HTML from `generator.render.diagrams.examples.drawn_example`).
 
     `anchor` is an id the diagrams link to, kept in the heading as an empty `<span>`: it
     survives where the heading's own id does not (a lesson page flattens the headings of the
@@ -190,6 +210,8 @@ def layer_section(
         parts += ["**Equation**", display(layer.equation_latex)]
     if worked:
         parts.append(worked)
+    if figure:
+        parts.append(figure)
     if layer.note:
         parts.append(f"!!! note\n    {layer.note}")
     if layer.children is not None:

@@ -61,7 +61,7 @@ def publish(
     name = name or model.name
     settings = MathSettings().merge(**options)
     math = analyze_model(model, sample=sample, settings=settings)
-    page = _without_layer_sections(model_page(math, title=name), len(math.layers))
+    page = model_page(math, title=name, max_layer_sections=MAX_LAYER_SECTIONS)
     if show:
         _display(page, name, math)
     failed = [check for check in math.checks if not check.passed]
@@ -72,19 +72,6 @@ def publish(
     if artifacts:
         write_artifacts(model, name, math, page, Path(artifacts))
     return math
-
-
-def _without_layer_sections(page: str, layers: int) -> str:
-    """The page without its `## Layer by layer` sections when it has too many layers."""
-    start = page.find("\n## Layer by layer\n")
-    end = page.find("\n## ", start + 1)
-    if layers <= MAX_LAYER_SECTIONS or start < 0 or end < 0:
-        return page
-    note = (
-        f"\n## Layer by layer\n\n*{layers} layers: each one's shape and count are in the table "
-        "above, its equation in the layered form below.*\n"
-    )
-    return page[:start] + note + page[end:]
 
 
 def _display(page: str, name: str, math: ModelMath) -> None:

@@ -52,7 +52,8 @@ def diagram_section(
     graph = math.graph
     parts = [
         "The model as a graph: one box per layer with its type, its Keras line and its output "
-        "shape; arrows carry the data. Select a box to go to that layer's section.",
+        "shape; arrows carry the data."
+        + (" Select a box to go to that layer's section." if anchors else ""),
         graph_figure(graph, anchors).html(),
     ]
     if is_convolutional(graph):

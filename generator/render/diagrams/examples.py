@@ -3,17 +3,23 @@
 `worked_figure` picks the output to explain (the first position, in the channel where the
 output is largest, so a relu does not leave a zero to explain), reads strides, padding, pool size
 and activation from the layer's config, and returns the drawing; `None` for layer types and
-settings it does not draw (dilation, groups, channels-first, padded pooling, an activation
-that is not elementwise).
+settings it does not draw (dilation, groups, channels-first, an activation that is not
+elementwise). `window_figure` draws the worked example the page's formula shows, from the input
+window the analysis kept, and `coloured_formula` colours that formula as the figure is coloured.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
+from generator.equation.analyze import ModelMath
+from generator.equation.layer_checks import CheckedExample, InputWindow
+from generator.layers.derive import DerivedLayer
 from generator.model.activations import ACTIVATIONS, activation_name
 from generator.model.graph import LayerRecord
 from generator.render.diagrams.svg import Figure
@@ -22,6 +28,7 @@ from generator.render.diagrams.worked import (
     convolution_figure,
     pooling_example,
     pooling_figure,
+    tex_colour,
 )
 
 POOLINGS = {"MaxPooling2D": "max", "AveragePooling2D": "average"}
@@ -76,18 +83,97 @@ def worked_figure(
         name = activation_name(config.get("activation"))
         if options["activation"] is None and name != "linear":
             return None  # not elementwise (softmax): one output does not explain itself
+        # A given index is the formula's: draw input channel 0, whose first term the formula
+        # shows first (its sum runs over the window, channels innermost).
+        channel = 0 if index else None
         candidates = [index] if index else [(0, 0, k) for k in range(kernel.shape[-1])]
-        examples = [convolution_example(x, kernel, bias, at, **options) for at in candidates]
+        examples = [
+            convolution_example(x, kernel, bias, at, channel=channel, **options)
+            for at in candidates
+        ]
         example = max(examples, key=lambda e: e["value"])
         return convolution_figure(**example, activation=name, layer=record.name)
     if record.type in POOLINGS:
-        if config.get("padding", "valid") != "valid":
-            return None
         size = _pair(config.get("pool_size"), (2, 2))
         strides = _pair(config.get("strides"), size)
-        kind = POOLINGS[record.type]
+        kind, padding = POOLINGS[record.type], config.get("padding", "valid")
         candidates = [index] if index else [(0, 0, k) for k in range(x.shape[-1])]
-        examples = [pooling_example(x, size, at, strides, kind) for at in candidates]
+        examples = [pooling_example(x, size, at, strides, kind, padding) for at in candidates]
         example = max(examples, key=lambda e: e["value"])
         return pooling_figure(**example, layer=record.name)
     return None
+
+
+def window_figure(
+    record: LayerRecord,
+    window: InputWindow,
+    weights: Mapping[tuple[str, str], Any],
+    index: tuple[int, ...],
+) -> Figure | None:
+    """The worked example of output `index` drawn from the input `window` kept around it."""
+    values = np.asarray(window.values, dtype=float)
+    if values.ndim != 3 or len(index) != 3:
+        return None
+    # Zeros stand for the input outside the window: no drawn cell and no window reads there.
+    x = np.zeros((*window.size, values.shape[-1]))
+    x[window.top : window.top + values.shape[0], window.left : window.left + values.shape[1]] = (
+        values
+    )
+    return worked_figure(record, x, weights, tuple(int(i) for i in index))
+
+
+_NUMBER = r"\(-?\d[\d.]*(?:e[+-]?\d+)?\)|-?\d[\d.]*(?:e[+-]?\d+)?|-?\\infty"
+_PRODUCT = re.compile(rf"({_NUMBER}) \\cdot ({_NUMBER})")
+_BIAS = re.compile(rf"(^|= |\\left\()({_NUMBER}) \+ \\left\(")
+_RESULT = re.compile(rf"= ({_NUMBER})$")
+_LISTED = re.compile(rf"(?<=[(,] )({_NUMBER})(?=,|\\right\))|(?<=\\left\()({_NUMBER})")
+_TERM = re.compile(rf"(?:(?<=\\left\()|(?<=\+ ))({_NUMBER})(?= \+|\\right\))")
+
+
+def coloured_formula(latex: str, layer_type: str) -> str:
+    """A convolution's or pooling's worked-example LaTeX with the figure's colours: the input
+    values, the kernel values, the bias and the output (its name and its value) each in its own;
+    a max pooling's winning input in the output's colour, as its figure marks it.
+
+    The formula is `a = f(b + (W x + W x + ...))` for a convolution (kernel before input in each
+    product), `a = max(x, x, ...)` or `a = 1/n (x + x + ...)` for a pooling.
+    """
+    text = latex.strip()
+    head, sep, rest = text.partition(" = ")
+    if not sep:
+        return latex
+    if layer_type == "Conv2D":
+        rest = _PRODUCT.sub(
+            lambda m: f"{tex_colour('kernel', m[1])} \\cdot {tex_colour('input', m[2])}", rest
+        )
+        rest = _BIAS.sub(lambda m: f"{m[1]}{tex_colour('bias', m[2])} + \\left(", rest, count=1)
+    elif layer_type in POOLINGS:
+        body, eq, value = rest.rpartition(" = ")
+        winner = [value] if body.startswith("\\max") else []  # marked as the figure marks it
+
+        def role(m: re.Match) -> str:
+            won = m[0] in winner and not winner.remove(m[0])
+            return tex_colour("output" if won else "input", m[0])
+
+        body = (_LISTED if winner else _TERM).sub(role, body)
+        rest = body + eq + value
+    else:
+        return latex
+    rest = _RESULT.sub(lambda m: "= " + tex_colour("output", m[1]), rest)
+    return f"{tex_colour('output', head)} = {rest}"
+
+
+def drawn_example(math: ModelMath, layer: DerivedLayer) -> tuple[CheckedExample | None, str]:
+    """The layer's worked example, coloured as its figure where it has one, and the figure's
+    HTML (empty where the analysis kept no input window for the layer)."""
+    name = layer.record.name
+    worked = getattr(math, "worked", {}).get(name)
+    window = getattr(math, "windows", {}).get(name)
+    if worked is None or window is None:
+        return worked, ""
+    figure = window_figure(layer.record, window, math.graph.weight_values, worked.example.index)
+    if figure is None:
+        return worked, ""
+    latex = coloured_formula(worked.example.latex, layer.record.type)
+    coloured = replace(worked, example=replace(worked.example, latex=latex))
+    return coloured, figure.html(max_height="none")

@@ -29,11 +29,17 @@ GAP = 48
 MARGIN = 14
 #: Input cells of context drawn around the window on each side.
 CONTEXT = 1
+#: Width of one character of a bold 11.5 px label, generously (for spacing, not measuring).
+LABEL_EM = 7.2
 
 
 def tex_colour(role: str, tex: str) -> str:
-    """`tex` in the colour of `role` (`"input"`, `"kernel"`, `"bias"`, `"output"`) for MathJax."""
-    return rf"\color{{{COLOURS[role]}}}{{{tex}}}"
+    """`tex` in the colour of `role` (`"input"`, `"kernel"`, `"bias"`, `"output"`) for MathJax.
+
+    The outer braces keep the colour to `tex` whether `\\color` is LaTeX's switch (MathJax's
+    `color` package) or MathJax's older two-argument form.
+    """
+    return rf"{{\color{{{COLOURS[role]}}}{{{tex}}}}}"
 
 
 @dataclass(frozen=True)
@@ -54,13 +60,16 @@ def _same_pad(size: int, kernel: int, stride: int) -> int:
     return max((out - 1) * stride + kernel - size, 0) // 2
 
 
-def _context(x: np.ndarray, channel: int, top: int, left: int, kh: int, kw: int) -> Grid:
-    """The window with `CONTEXT` cells around it, inside the input (padding drawn as zeros)."""
+def _context(
+    x: np.ndarray, channel: int, top: int, left: int, kh: int, kw: int, pad: float = 0.0
+) -> Grid:
+    """The window with `CONTEXT` cells around it, inside the input (padding drawn as `pad`:
+    zeros for a convolution, `nan`, drawn as "pad", for a pooling that leaves it out)."""
     rows, cols = x.shape[0], x.shape[1]
     r0, c0 = max(top - CONTEXT, min(top, 0)), max(left - CONTEXT, min(left, 0))
     r1 = min(top + kh + CONTEXT, max(rows, top + kh))
     c1 = min(left + kw + CONTEXT, max(cols, left + kw))
-    values = np.zeros((r1 - r0, c1 - c0), dtype=float)
+    values = np.full((r1 - r0, c1 - c0), pad, dtype=float)
     for r in range(r0, r1):
         for c in range(c0, c1):
             if 0 <= r < rows and 0 <= c < cols:
@@ -124,8 +133,12 @@ def pooling_example(
     index: tuple[int, int, int],
     strides: tuple[int, int] | None = None,
     kind: str = "max",
+    padding: str = "valid",
 ) -> dict:
-    """The numbers of one output `a[i, j, k]` of a `MaxPooling2D` (or average), valid padding.
+    """The numbers of one output `a[i, j, k]` of a `MaxPooling2D` (or average).
+
+    With `same` padding the window may reach past the input; what lies outside is left out
+    (of the max, and of the mean's count, as Keras does).
 
     Returns:
         Keyword arguments of `pooling_figure`: the value, and for max pooling the winner's
@@ -134,15 +147,19 @@ def pooling_example(
     i, j, k = index
     ph, pw = pool_size
     sh, sw = strides or pool_size
-    top, left = i * sh, j * sw
-    window = x[top : top + ph, left : left + pw, k]
+    pads = (0, 0)
+    if padding == "same":
+        pads = (_same_pad(x.shape[0], ph, sh), _same_pad(x.shape[1], pw, sw))
+    top, left = i * sh - pads[0], j * sw - pads[1]
+    r0, c0 = max(top, 0), max(left, 0)
+    window = x[r0 : top + ph, c0 : left + pw, k]
     if kind == "max":
         r, c = np.unravel_index(int(np.argmax(window)), window.shape)
-        value, winner = float(window[r, c]), (top + int(r), left + int(c))
+        value, winner = float(window[r, c]), (r0 + int(r), c0 + int(c))
     else:
         value, winner = float(window.mean()), None
     return {
-        "grid": _context(x, k, top, left, ph, pw),
+        "grid": _context(x, k, top, left, ph, pw, pad=np.nan),
         "window": (top, left),
         "size": (ph, pw),
         "value": value,
@@ -153,6 +170,8 @@ def pooling_example(
 
 
 def _number(value: float, digits: int) -> str:
+    if np.isnan(value):
+        return "pad"
     text = f"{value:.{digits}f}"
     return "0" if float(text) == 0 else text.replace("-", "−")
 
@@ -249,11 +268,12 @@ def convolution_figure(
     body += _cells(grid, roles, MARGIN, y0, digits)
     kx = MARGIN + cols * CELL + GAP
     kernel_grid = Grid(np.asarray(kernel, dtype=float))
+    label = f"kernel W[:, :, {channel}, {k}]"
     body.append(
         text(
             kx,
             y0 - 8,
-            f"kernel W[:, :, {channel}, {k}]",
+            label,
             11.5,
             style=f"fill:{COLOURS['kernel']};font-weight:600",
         )
@@ -262,9 +282,9 @@ def convolution_figure(
         kernel_grid, {(u, v): "kernel" for u in range(kh) for v in range(kw)}, kx, y0, digits
     )
     body.append(text(kx - GAP / 2, y0 + kh * CELL / 2 + 6, "×", 20, "middle"))
-    ox = kx + kw * CELL + GAP
+    ox = kx + max(kw * CELL, LABEL_EM * len(label)) + GAP  # a 1×1 kernel: room for its label
     out_grid = Grid(np.array([[value]]), i, j)
-    body.append(arrow(ox - GAP + 8, y0 + kh * CELL / 2, ox - 6, y0 + kh * CELL / 2))
+    body.append(arrow(kx + kw * CELL + 8, y0 + kh * CELL / 2, ox - 6, y0 + kh * CELL / 2))
     body.append(
         text(
             ox,
@@ -356,7 +376,7 @@ def pooling_figure(
     window_values = grid.values[
         top - grid.top : top - grid.top + ph, left - grid.left : left - grid.left + pw
     ]
-    listed = ", ".join(_number(v, digits) for v in window_values.ravel())
+    listed = ", ".join(_number(v, digits) for v in window_values.ravel() if not np.isnan(v))
     name = "max" if kind == "max" else "mean"
     fy = y0 + rows * CELL + 26
     body.append(
