@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from generator.layers.tensor_equation import TensorEquation, sample_positions
+from generator.layers.registry import sample_positions
+from generator.layers.tensor_equation import TensorEquation
 from generator.layers.tensor_expr import Func, Idx, Prod, Read, Reduce, Sum, Term, at
 from generator.model.activations import ACTIVATIONS
 from tests.test_layers import CASES

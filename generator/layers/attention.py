@@ -20,15 +20,16 @@ from generator.layers.recurrent_system import (
     factor,
     num,
     numpy_activation,
-    sample_positions,
 )
 from generator.layers.registry import (
     LayerHandler,
     MultiShapeMath,
     ParamMath,
     ParamPart,
+    SampledPositions,
     ShapeMath,
     WorkedExample,
+    at_positions,
     params_from_parts,
     register,
 )
@@ -234,18 +235,13 @@ def _vector(values: np.ndarray, shown: int = 4) -> str:
     return r"\left(" + r",\ ".join(items) + r"\right)"
 
 
-class _AttentionEquation:
+class _AttentionEquation(SampledPositions):
     """What the attention equations share: the printed text, positions, the index picked."""
 
     text: str
 
     def latex(self) -> str:
         return self.text
-
-    def sample_positions(
-        self, output_shape: tuple[int, ...], count: int = 16, rng: np.random.Generator | None = None
-    ) -> np.ndarray:
-        return sample_positions(output_shape, count, rng)
 
     def evaluate(
         self,
@@ -254,7 +250,7 @@ class _AttentionEquation:
         positions: np.ndarray | None = None,
     ) -> np.ndarray:
         out = self.parts(inputs, weights)["y"]
-        return out if positions is None else out[tuple(np.asarray(positions).T)]
+        return at_positions(out, positions)
 
     def parts(self, inputs: Sequence[np.ndarray], weights: Mapping[str, np.ndarray]) -> dict:
         raise NotImplementedError

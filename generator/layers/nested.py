@@ -12,11 +12,12 @@ from generator.layers.registry import (
     MultiShapeMath,
     ParamMath,
     ParamPart,
+    SampledPositions,
     ShapeMath,
+    at_positions,
     handler_for,
     register,
 )
-from generator.layers.tensor_equation import sample_positions
 from generator.model.graph import LayerRecord, ModelGraph
 
 
@@ -116,7 +117,7 @@ class NestedModelHandler(LayerHandler):
 
 
 @dataclass(frozen=True)
-class NestedEquation:
+class NestedEquation(SampledPositions):
     """A nested model's equation: its layers' equations, run in order on the inner graph.
 
     The weights come from the inner graph's recorded values (`describe_model(...,
@@ -150,12 +151,7 @@ class NestedEquation:
                 return equation.evaluate(layer_inputs, child_weights, positions)
             values[child.name] = equation.evaluate(layer_inputs, child_weights)
         out = values[graph.outputs[0].name]
-        if positions is None:
-            return out
-        return out[tuple(np.asarray(positions).T)]
-
-    def sample_positions(self, output_shape, count=16, rng=None):
-        return sample_positions(output_shape, count, rng)
+        return at_positions(out, positions)
 
     def worked_example(self, inputs, weights, index=None):
         return None  # the inner layers show their own

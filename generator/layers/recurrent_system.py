@@ -8,14 +8,13 @@ given, skipping masked steps as Keras does.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
-from generator.layers.registry import WorkedExample
+from generator.layers.registry import SampledPositions, WorkedExample, at_positions
 from generator.model.activations import (
     ELEMENTWISE,
     activation_latex,
@@ -78,19 +77,6 @@ def dot_latex(weights: np.ndarray, values: np.ndarray, shown: int = SHOWN_TERMS)
     return rf"{text} = {num(float(weights @ values))}"
 
 
-def sample_positions(
-    shape: Sequence[int], count: int = 16, rng: np.random.Generator | None = None
-) -> np.ndarray:
-    """Every corner of `shape` (batch axis included), then random positions up to `count`."""
-    rng = rng or np.random.default_rng(0)
-    corners = {tuple(c) for c in itertools.product(*[sorted({0, n - 1}) for n in shape])}
-    rows = sorted(corners)
-    extra = max(0, count - len(rows))
-    if extra:
-        rows += [tuple(int(rng.integers(0, n)) for n in shape) for _ in range(extra)]
-    return np.asarray(rows, dtype=np.int64).reshape(-1, len(shape))
-
-
 def split_inputs(inputs: Sequence[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray], Any]:
     """The sequence, the initial states the call gave (if any), and the mask (boolean input)."""
     x, rest = np.asarray(inputs[0], dtype=np.float64), list(inputs[1:])
@@ -100,7 +86,7 @@ def split_inputs(inputs: Sequence[np.ndarray]) -> tuple[np.ndarray, list[np.ndar
 
 
 @dataclass(frozen=True)
-class UncheckedEquation:
+class UncheckedEquation(SampledPositions):
     """An equation the page prints but nothing evaluates yet: the check reports it as not
     compared (its `evaluate` raises `NotImplementedError`)."""
 
@@ -114,9 +100,6 @@ class UncheckedEquation:
 
     def worked_example(self, inputs, weights, index=None) -> WorkedExample | None:
         return None
-
-    def sample_positions(self, output_shape, count=16, rng=None) -> np.ndarray:
-        return sample_positions(output_shape, count, rng)
 
 
 @dataclass(frozen=True)
@@ -134,7 +117,7 @@ class Trace:
 
 
 @dataclass(frozen=True)
-class RecurrentSystem:
+class RecurrentSystem(SampledPositions):
     """SimpleRNN, GRU or LSTM as its system of step equations (see the module docstring)."""
 
     kind: str
@@ -244,12 +227,7 @@ class RecurrentSystem:
         positions: np.ndarray | None = None,
     ) -> np.ndarray:
         out, _ = self.run(inputs, weights)
-        return out if positions is None else out[tuple(np.asarray(positions).T)]
-
-    def sample_positions(
-        self, output_shape: tuple[int, ...], count: int = 16, rng: np.random.Generator | None = None
-    ) -> np.ndarray:
-        return sample_positions(output_shape, count, rng)
+        return at_positions(out, positions)
 
     def worked_example(
         self,

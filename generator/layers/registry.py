@@ -165,6 +165,37 @@ class LayerEquation(Protocol):
         ...
 
 
+def sample_positions(
+    output_shape: Sequence[int | None], count: int = 16, rng: np.random.Generator | None = None
+) -> np.ndarray:
+    """At least `count` output positions (batch index first): every corner, then random ones."""
+    import itertools
+
+    dims = [1 if d is None else int(d) for d in output_shape[1:]]
+    batch = 1 if output_shape[0] is None else int(output_shape[0])
+    corners = list(itertools.product(*({0, n - 1} for n in dims)))[:64]
+    rng = rng or np.random.default_rng(0)
+    extra = max(count - len(corners), 0)
+    rows = [(0, *c) for c in corners]
+    for _ in range(extra):
+        rows.append((int(rng.integers(batch)), *(int(rng.integers(n)) for n in dims)))
+    return np.asarray(rows, dtype=np.int64).reshape(len(rows), len(dims) + 1)
+
+
+def at_positions(out: np.ndarray, positions: np.ndarray | None) -> np.ndarray:
+    """`out` itself, or its values at `positions` (rows of indices, batch first)."""
+    return out if positions is None else out[tuple(np.asarray(positions).T)]
+
+
+class SampledPositions:
+    """The contract's `sample_positions` for an equation with no preference of its own."""
+
+    def sample_positions(
+        self, output_shape: tuple[int, ...], count: int = 16, rng: np.random.Generator | None = None
+    ) -> np.ndarray:
+        return sample_positions(output_shape, count, rng)
+
+
 class LayerHandler:
     """Derives the math of one kind of layer. Subclasses override what differs."""
 

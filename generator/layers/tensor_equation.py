@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from generator.layers.latex_text import call, index_range, leading
-from generator.layers.registry import WorkedExample
+from generator.layers.registry import SampledPositions, WorkedExample, at_positions
 from generator.layers.tensor_expr import BATCH, Context, Expr, Func, Idx, Read, Term, at, number
 from generator.model.activations import (
     activation_latex,
@@ -38,23 +37,8 @@ def _plain(value: float) -> str:
     return number(value).strip("()")
 
 
-def sample_positions(
-    output_shape: Sequence[int | None], count: int = 16, rng: np.random.Generator | None = None
-) -> np.ndarray:
-    """At least `count` output positions (batch index first): every corner, then random ones."""
-    dims = [1 if d is None else int(d) for d in output_shape[1:]]
-    batch = 1 if output_shape[0] is None else int(output_shape[0])
-    corners = list(itertools.product(*({0, n - 1} for n in dims)))[:64]
-    rng = rng or np.random.default_rng(0)
-    extra = max(count - len(corners), 0)
-    rows = [(0, *c) for c in corners]
-    for _ in range(extra):
-        rows.append((int(rng.integers(batch)), *(int(rng.integers(n)) for n in dims)))
-    return np.asarray(rows, dtype=np.int64).reshape(len(rows), len(dims) + 1)
-
-
 @dataclass(frozen=True)
-class TensorEquation:
+class TensorEquation(SampledPositions):
     """`a_{indices} = f(body)`, with the tensors it defines on the way (`y`, `\\mu`).
 
     Attributes:
@@ -200,14 +184,6 @@ class TensorEquation:
         grid = np.indices(shape).reshape(len(shape), -1).T
         return self.values_at(ctx, grid).reshape(shape)
 
-    def sample_positions(
-        self,
-        output_shape: tuple[int, ...],
-        count: int = 16,
-        rng: np.random.Generator | None = None,
-    ) -> np.ndarray:
-        return sample_positions(output_shape, count, rng)
-
     # --- worked example -------------------------------------------------------------------
     def worked_example(
         self,
@@ -249,7 +225,7 @@ class TensorEquation:
 
 
 @dataclass(frozen=True)
-class IndexMapEquation:
+class IndexMapEquation(SampledPositions):
     """A layer that only moves numbers (Flatten, Reshape): the input read in row-major order
     (its axes taken in `source_order`), written in row-major order into the `output` shape.
 
@@ -270,12 +246,7 @@ class IndexMapEquation:
         if self.source_order is not None:
             x = np.transpose(x, (0, *(a + 1 for a in self.source_order)))
         out = x.reshape(x.shape[0], *self.output)
-        if positions is None:
-            return out
-        return out[tuple(np.asarray(positions).T)]
-
-    def sample_positions(self, output_shape, count=16, rng=None):
-        return sample_positions(output_shape, count, rng)
+        return at_positions(out, positions)
 
     def worked_example(self, inputs, weights, index=None):
         """Where one output entry comes from: `a_{18} = x_{1,2,0} = 0.25`."""

@@ -11,8 +11,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from generator.layers.recurrent_system import RecurrentSystem, sample_positions, split_inputs
-from generator.layers.registry import LayerEquation, WorkedExample
+from generator.layers.recurrent_system import RecurrentSystem, split_inputs
+from generator.layers.registry import LayerEquation, SampledPositions, WorkedExample, at_positions
 
 MERGES = {
     "concat": lambda f, b: np.concatenate([f, b], axis=-1),
@@ -33,12 +33,8 @@ def inner_weights(weights: Mapping[str, np.ndarray], name: str) -> dict[str, np.
     return {k[len(prefix) :]: v for k, v in weights.items() if k.startswith(prefix)}
 
 
-def _index(out: np.ndarray, positions: np.ndarray | None) -> np.ndarray:
-    return out if positions is None else out[tuple(np.asarray(positions).T)]
-
-
 @dataclass(frozen=True)
-class BidirectionalEquation:
+class BidirectionalEquation(SampledPositions):
     """A forward and a backward recurrent pass over the same sequence, merged.
 
     Keras runs the backward pass from the last step down and, returning sequences, turns its
@@ -97,7 +93,7 @@ class BidirectionalEquation:
     ) -> np.ndarray:
         f, b = self.outputs(inputs, weights)
         merged = f if self.merge_mode not in MERGES else MERGES[self.merge_mode](f, b)
-        return _index(merged, positions)
+        return at_positions(merged, positions)
 
     def worked_example(
         self,
@@ -130,14 +126,9 @@ class BidirectionalEquation:
         )
         return WorkedExample(first.index, value, latex)
 
-    def sample_positions(
-        self, output_shape: tuple[int, ...], count: int = 16, rng: np.random.Generator | None = None
-    ) -> np.ndarray:
-        return sample_positions(output_shape, count, rng)
-
 
 @dataclass(frozen=True)
-class TimeDistributedEquation:
+class TimeDistributedEquation(SampledPositions):
     """The inner layer's equation at every time step, with the same weights."""
 
     text: str
@@ -157,7 +148,7 @@ class TimeDistributedEquation:
         batch, steps = x.shape[:2]
         flat = x.reshape(batch * steps, *x.shape[2:])
         out = np.asarray(self.inner.evaluate([flat], inner_weights(weights, self.inner_name)))
-        return _index(out.reshape(batch, steps, *out.shape[1:]), positions)
+        return at_positions(out.reshape(batch, steps, *out.shape[1:]), positions)
 
     def worked_example(
         self,
@@ -176,8 +167,3 @@ class TimeDistributedEquation:
             return None
         text = rf"\text{{at step }} t = {step}: \quad " + example.latex
         return WorkedExample((step, *example.index), example.value, text)
-
-    def sample_positions(
-        self, output_shape: tuple[int, ...], count: int = 16, rng: np.random.Generator | None = None
-    ) -> np.ndarray:
-        return sample_positions(output_shape, count, rng)
