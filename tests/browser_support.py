@@ -449,3 +449,42 @@ def inspect_page(page, name: str, console: ConsoleLog) -> PageReport:
         display_scrolling=tuple(display["scrolling"]),
         display_outside=tuple(display["outside"]),
     )
+
+
+#: A missing browser skips, except where the browser tests must run (.ci/run sets this).
+REQUIRE_BROWSER = os.environ.get("COURSE_REQUIRE_BROWSER") == "1"
+
+
+def unavailable(reason: str) -> None:
+    """Skip the test, or fail it where the browser is required (`COURSE_REQUIRE_BROWSER=1`)."""
+    import pytest
+
+    if REQUIRE_BROWSER:
+        pytest.fail(f"{reason} (COURSE_REQUIRE_BROWSER=1)", pytrace=False)
+    pytest.skip(reason)
+
+
+@contextmanager
+def launched_chromium() -> Iterator:
+    """Debian's Chromium driven by Playwright, with a fresh profile; closed on exit.
+
+    Use it from a module-scoped fixture: Playwright's event loop must be gone before other
+    modules run asyncio.
+    """
+    try:
+        from playwright.sync_api import Error, sync_playwright
+    except ImportError:
+        unavailable("Playwright is not installed (pip install -e .[dev])")
+    if not CHROMIUM.exists():
+        unavailable(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        try:
+            chromium = playwright.chromium.launch(
+                executable_path=str(CHROMIUM), headless=True, args=list(CHROMIUM_ARGS)
+            )
+        except Error as error:
+            unavailable(f"Chromium at {CHROMIUM} does not start: {error}")
+        try:
+            yield chromium
+        finally:
+            chromium.close()

@@ -12,13 +12,12 @@ from urllib.parse import urljoin, urlsplit
 
 import pytest
 from browser_support import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     ConsoleLog,
     OfflineGuard,
     broken_links,
     display_math,
     inspect_page,
+    launched_chromium,
     math_count,
     pages_under,
     search_word,
@@ -34,14 +33,6 @@ ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = ROOT / "build" / "screenshots"
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 800}
-# A missing browser skips, except where the browser tests must run (.ci/run sets this).
-REQUIRE_BROWSER = os.environ.get("COURSE_REQUIRE_BROWSER") == "1"
-
-
-def _unavailable(reason: str) -> None:
-    if REQUIRE_BROWSER:
-        pytest.fail(f"{reason} (COURSE_REQUIRE_BROWSER=1)", pytrace=False)
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="module")
@@ -50,21 +41,8 @@ def browser():
 
     Module-scoped: Playwright's event loop must be gone before other modules run asyncio.
     """
-    try:
-        from playwright.sync_api import Error, sync_playwright
-    except ImportError:
-        _unavailable("Playwright is not installed (pip install -e .[dev])")
-    if not CHROMIUM.exists():
-        _unavailable(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        try:
-            chromium = playwright.chromium.launch(
-                executable_path=str(CHROMIUM), headless=True, args=list(CHROMIUM_ARGS)
-            )
-        except Error as error:
-            _unavailable(f"Chromium at {CHROMIUM} does not start: {error}")
+    with launched_chromium() as chromium:
         yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")

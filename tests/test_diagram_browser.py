@@ -20,11 +20,10 @@ import numpy as np
 import pytest
 import yaml
 from browser_support import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     SIDEWAYS_JS,
     ConsoleLog,
     OfflineGuard,
+    launched_chromium,
     serve_site,
 )
 
@@ -199,21 +198,8 @@ def _contrast(a: tuple[float, ...], b: tuple[float, ...]) -> float:
 
 @pytest.fixture(scope="module")
 def browser():
-    try:
-        from playwright.sync_api import Error, sync_playwright
-    except ImportError:
-        pytest.skip("Playwright is not installed (pip install -e .[dev])")
-    if not CHROMIUM.exists():
-        pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        try:
-            chromium = playwright.chromium.launch(
-                executable_path=str(CHROMIUM), headless=True, args=list(CHROMIUM_ARGS)
-            )
-        except Error as error:
-            pytest.skip(f"Chromium at {CHROMIUM} does not start: {error}")
+    with launched_chromium() as chromium:
         yield chromium
-        chromium.close()
 
 
 @pytest.mark.parametrize("page_path", PAGES)

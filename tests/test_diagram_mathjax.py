@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from browser_support import CHROMIUM, CHROMIUM_ARGS, ConsoleLog, OfflineGuard, serve_site
+from browser_support import ConsoleLog, OfflineGuard, launched_chromium, serve_site
 
 from generator.render.diagrams.worked import COLOURS
 
@@ -126,21 +126,8 @@ def worked_site(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    try:
-        from playwright.sync_api import Error, sync_playwright
-    except ImportError:
-        pytest.skip("Playwright is not installed (pip install -e .[dev])")
-    if not CHROMIUM.exists():
-        pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        try:
-            chromium = playwright.chromium.launch(
-                executable_path=str(CHROMIUM), headless=True, args=list(CHROMIUM_ARGS)
-            )
-        except Error as error:
-            pytest.skip(f"Chromium at {CHROMIUM} does not start: {error}")
+    with launched_chromium() as chromium:
         yield chromium
-        chromium.close()
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
