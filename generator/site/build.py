@@ -15,6 +15,7 @@ from generator.site.engines import DEFAULT_ENGINE
 from generator.site.lessons import BrokenLesson, Lesson, find_lessons
 from generator.site.lock import build_lock
 from generator.site.mkdocs import Content, CoursePaths, check_site_dir, hand_written
+from generator.site.publish import write_atomic
 
 SITE_FORMAT = 1  # bump when the layout of generated pages changes without a generator edit
 
@@ -185,16 +186,10 @@ def _build(
     failures += tuple(bad.error for bad in broken or [])
     if not failures:
         state = {"site_key": key, "site": site_manifest(paths.site)}
-        _write_atomic(paths.state, json.dumps({**state, "rows": [asdict(r) for r in rows]}))
+        write_atomic(paths.state, json.dumps({**state, "rows": [asdict(r) for r in rows]}))
     else:
         paths.state.unlink(missing_ok=True)
     return BuildReport(rows, True, time.perf_counter() - start, failures)
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _row(run, models: list[dict]) -> LessonRow:

@@ -124,11 +124,11 @@ def write_artifacts(model: Any, name: str, math: ModelMath, page: str, directory
             f"{weight_bytes / 1e6:.0f} MB, above the site's limit of {MAX_KERAS_BYTES / 1e6:.0f} "
             "MB: rebuild the model from its code instead.\n"
         )
-    _write_atomic(directory / f"{stem}.md", page)
+    write_atomic(directory / f"{stem}.md", page)
     if weight_bytes <= MAX_KERAS_BYTES:
         model.save(directory / f"{stem}.keras")
     # The JSON goes last: the build takes a model as published only when its JSON exists.
-    _write_atomic(directory / f"{stem}.json", json.dumps(data, indent=2, default=str))
+    write_atomic(directory / f"{stem}.json", json.dumps(data, indent=2, default=str))
 
 
 def _published_name(path: Path) -> str | None:
@@ -139,7 +139,8 @@ def _published_name(path: Path) -> str | None:
         return None
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
+def write_atomic(path: Path, text: str) -> None:
+    """Write `text` to `path` so that a reader sees the old file or the new one, never a part."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
