@@ -9,6 +9,7 @@ import sympy as sp
 from generator.equation.numpy_source import HELPERS
 from generator.model.activations import ACTIVATIONS, ELEMENTWISE, LayerActivation, layer_activation
 from generator.model.graph import LayerRecord
+from generator.model.keras_attrs import keras_attrs
 
 Z = np.linspace(-4.0, 4.0, 17)
 
@@ -52,7 +53,8 @@ def test_torch_column_agrees_with_numpy(name):
 
 
 def record(type_name: str, **config) -> LayerRecord:
-    return LayerRecord(type_name, type_name, config, ((None, 4),), ((None, 4),), (), (), 0, 0)
+    attrs = keras_attrs(type_name, config, (None, 4), (None, 4))
+    return LayerRecord(type_name, type_name, attrs, ((None, 4),), ((None, 4),), (), (), 0, 0)
 
 
 @pytest.mark.parametrize(
@@ -60,7 +62,7 @@ def record(type_name: str, **config) -> LayerRecord:
     [
         (record("Dense", activation="relu"), "relu", {}),
         (record("Dense", activation=None), "linear", {}),
-        (record("Conv2D", activation={"class_name": "function", "config": "gelu"}), "gelu", {}),
+        (record("Dense", activation={"class_name": "function", "config": "gelu"}), "gelu", {}),
         (record("Activation", activation="softmax"), "softmax", {}),
         (record("ReLU"), "relu", {}),
         (record("ReLU", max_value=6.0), "relu6", {}),

@@ -17,6 +17,7 @@ import markdown
 import pytest
 
 from generator.model.graph import LayerRecord, ModelGraph, TensorRecord
+from generator.model.keras_attrs import keras_attrs
 from generator.render.diagrams import graph_figure
 from generator.render.diagrams.svg import esc
 
@@ -274,13 +275,13 @@ def test_figure_text_is_inert_under_markdown_inside_an_admonition():
     odd = LayerRecord(
         name="*odd*_$x$_`y`",
         type="Dense",
-        config={},
+        attrs=keras_attrs("Dense", {"units": 3}, (None, 2), (None, 3)),
         input_shapes=((None, 2),),
         output_shapes=((None, 3),),
         inbound=("in_1",),
         weights=(),
-        keras_params=0,
-        keras_trainable=0,
+        framework_params=0,
+        framework_trainable=0,
         code='Dense(3, name="*odd*")',
     )
     graph = ModelGraph(

@@ -28,6 +28,7 @@ from browser_support import (
 )
 
 from generator.model.graph import LayerRecord, ModelGraph, TensorRecord
+from generator.model.keras_attrs import keras_attrs
 from generator.render.diagrams import graph_figure, volume_figure
 from generator.render.diagrams.recurrent import recurrent_figures
 from generator.render.diagrams.worked import (
@@ -67,13 +68,13 @@ def _record(name, kind, shape_in, shape_out, inbound, code="", **config):
     return LayerRecord(
         name=name,
         type=kind,
-        config=config,
+        attrs=keras_attrs(kind, config, shape_in, shape_out),
         input_shapes=(shape_in,),
         output_shapes=(shape_out,),
         inbound=(inbound,),
         weights=(),
-        keras_params=0,
-        keras_trainable=0,
+        framework_params=0,
+        framework_trainable=0,
         code=code or f"{kind}()",
     )
 

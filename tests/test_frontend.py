@@ -51,13 +51,13 @@ def test_sequential(keras):
     for record in graph.layers:
         layer = model.get_layer(record.name)
         assert record.output_shape == tuple(layer.output.shape)
-        assert record.keras_params == layer.count_params()
+        assert record.framework_params == layer.count_params()
     conv = graph.layer("conv")
     assert [(w.name, w.shape, w.trainable) for w in conv.weights] == [
         ("kernel", (3, 3, 3, 4), True),
         ("bias", (4,), True),
     ]
-    assert graph.keras_params == model.count_params()
+    assert graph.framework_params == model.count_params()
 
 
 def test_functional_with_branches(keras):
@@ -119,7 +119,7 @@ def test_nested_sequential_and_functional(keras):
     assert [r.name for r in seq.children.layers] == ["d1", "d2"]
     assert [r.name for r in fun.children.layers] == ["f1"]
     assert fun.children.inputs[0].name == "fi"
-    assert (seq.keras_params, fun.keras_params) == (37, 9)
+    assert (seq.framework_params, fun.framework_params) == (37, 9)
     assert seq.code == "Sequential(...)"
     # Weights of nested layers are read under their own layer names.
     assert graph.weight_values[("d1", "kernel")].shape == (4, 5)
@@ -139,7 +139,7 @@ def test_shared_layer_is_two_calls_sharing_weights(keras):
         ("add", "Add", ("shared", "shared@1")),
     ]
     assert [r.shares for r in graph.layers] == ["", "shared", ""]
-    assert graph.keras_params == model.count_params() == 15
+    assert graph.framework_params == model.count_params() == 15
     assert graph.weight_values[("shared@1", "kernel")] is graph.weight_values[("shared", "kernel")]
 
 

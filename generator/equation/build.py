@@ -173,7 +173,7 @@ def walk(
 def _affine_part(
     layer: LayerRecord, index: int, xs: list[Any], algebra: Any, weights: WeightSource
 ) -> list[Any]:
-    config, n = layer.config, len(xs)
+    attrs, n = layer.attrs, len(xs)
     if layer.type == "Dense":
         # Symbols W^{(l)}_{j,i}, output index first: W^{(l)} is the transposed kernel.
         kernel = weights.named(weights.get(layer, "kernel").T, "W", index).T
@@ -181,8 +181,8 @@ def _affine_part(
         bias = None if bias is None else weights.named(bias, "b", index)
         return algebra.affine(xs, kernel, bias)
     if layer.type == "Rescaling":
-        scale = np.broadcast_to(np.asarray(config.get("scale", 1.0), dtype=np.float64), (n,))
-        offset = np.broadcast_to(np.asarray(config.get("offset", 0.0), dtype=np.float64), (n,))
+        scale = np.broadcast_to(np.asarray(attrs.get("scale", 1.0), dtype=np.float64), (n,))
+        offset = np.broadcast_to(np.asarray(attrs.get("offset", 0.0), dtype=np.float64), (n,))
         return algebra.scale_shift(xs, scale, offset)
     scale, shift = normalization_fold(layer, weights, n)
     return algebra.scale_shift(
@@ -198,7 +198,7 @@ def fold_kind(layer: LayerRecord) -> str | None:
     "BatchNormalization", "Normalization", or "Normalization (invert)" (`invert=True`).
     """
     if layer.type == "Normalization":
-        return "Normalization (invert)" if layer.config.get("invert") else "Normalization"
+        return "Normalization (invert)" if layer.attrs.get("invert") else "Normalization"
     return "BatchNormalization" if layer.type == "BatchNormalization" else None
 
 
@@ -211,16 +211,16 @@ def normalization_fold(
     Normalization: `s = 1 / max(sqrt(var), 1e-7)`, `t = -s mean`; inverted, `s = sqrt(var)`,
     `t = mean`.
     """
-    config, kind = layer.config, fold_kind(layer)
+    attrs, kind = layer.attrs, fold_kind(layer)
     if kind == "BatchNormalization":
         gamma, beta = weights.get(layer, "gamma"), weights.get(layer, "beta")
         mean, variance = weights.get(layer, "moving_mean"), weights.get(layer, "moving_variance")
-        scale = (np.ones(n) if gamma is None else gamma) / np.sqrt(variance + config["epsilon"])
+        scale = (np.ones(n) if gamma is None else gamma) / np.sqrt(variance + attrs["epsilon"])
         return scale, (np.zeros(n) if beta is None else beta) - mean * scale
     mean, variance = weights.get(layer, "mean"), weights.get(layer, "variance")
-    if mean is None:  # given as constants in the config, not adapted
-        mean = np.asarray(config["mean"], dtype=np.float64)
-        variance = np.asarray(config["variance"], dtype=np.float64)
+    if mean is None:  # given as constants in the attrs, not adapted
+        mean = np.asarray(attrs["mean"], dtype=np.float64)
+        variance = np.asarray(attrs["variance"], dtype=np.float64)
     mean, variance = np.broadcast_to(mean, (n,)), np.broadcast_to(variance, (n,))
     if kind == "Normalization (invert)":
         return np.sqrt(variance), mean

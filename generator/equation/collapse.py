@@ -86,7 +86,7 @@ def _symbolic(graph: ModelGraph) -> str:
     product = " ".join(f"W^{{({i})}}" for i, _ in reversed(dense))
     terms = []
     for k, (i, layer) in enumerate(dense):
-        if not layer.config.get("use_bias", True):
+        if not layer.attrs.get("use_bias", True):
             continue
         later = " ".join(f"W^{{({j})}}" for j, _ in reversed(dense[k + 1 :]))
         terms.append((f"{later} " if later else "") + f"b^{{({i})}}")

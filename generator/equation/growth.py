@@ -49,12 +49,17 @@ def dense_chain(architecture: Sequence[int], activation: str = "tanh", seed: int
     for i, (n_in, n_out) in enumerate(zip(architecture[:-1], architecture[1:], strict=True)):
         name = f"dense_{i}"
         last = i == len(architecture) - 2
-        config = {"units": n_out, "activation": "linear" if last else activation, "use_bias": True}
+        attrs = {
+            "units": n_out,
+            "activation": LayerActivation("linear" if last else activation),
+            "use_bias": True,
+            "layout": "channels_last",
+        }
         layers.append(
             LayerRecord(
                 name=name,
                 type="Dense",
-                config=config,
+                attrs=attrs,
                 input_shapes=((None, n_in),),
                 output_shapes=((None, n_out),),
                 inbound=(previous,),
@@ -62,8 +67,8 @@ def dense_chain(architecture: Sequence[int], activation: str = "tanh", seed: int
                     WeightRecord("kernel", (n_in, n_out), True),
                     WeightRecord("bias", (n_out,), True),
                 ),
-                keras_params=(n_in + 1) * n_out,
-                keras_trainable=(n_in + 1) * n_out,
+                framework_params=(n_in + 1) * n_out,
+                framework_trainable=(n_in + 1) * n_out,
             )
         )
         scale = np.sqrt(2.0 / (n_in + n_out))
@@ -82,7 +87,7 @@ def dense_chain(architecture: Sequence[int], activation: str = "tanh", seed: int
 
 
 def _resolve(layer: LayerRecord) -> LayerActivation:
-    return LayerActivation(layer.config["activation"])
+    return layer.attrs["activation"]
 
 
 def expression_growth(
@@ -109,7 +114,7 @@ def expression_growth(
             GrowthRow(
                 architecture=tuple(arch),
                 depth=len(arch) - 1,
-                params=graph.keras_params,
+                params=graph.framework_params,
                 ops=ops,
                 built_ops=built,
                 seconds=seconds,

@@ -86,9 +86,9 @@ def input_window(layer: DerivedLayer, io: LayerIO, index: tuple[int, ...]) -> In
     x = np.asarray(first_items(io.inputs)[0], dtype=np.float64)
     if x.ndim != 4 or len(index) != 3:
         return None
-    config = layer.record.config
-    sizes = config.get("kernel_size") or config.get("pool_size") or (2, 2)
-    strides = config.get("strides") or sizes
+    attrs = layer.record.attrs
+    sizes = attrs.get("kernel_size") or attrs.get("pool_size") or (2, 2)
+    strides = attrs.get("strides") or sizes
     sizes = (sizes, sizes) if isinstance(sizes, int) else sizes
     strides = (strides, strides) if isinstance(strides, int) else strides
     bounds = []

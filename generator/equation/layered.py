@@ -12,7 +12,7 @@ from math import prod
 
 from generator.layers.common import aligned
 from generator.layers.derive import DerivedModel
-from generator.model.graph import LayerRecord, ModelGraph, split_reference
+from generator.model.graph import LayerRecord, ModelGraph, as_ref
 
 POOLING = ("MaxPooling", "AveragePooling")
 RECURRENT = ("RNN", "LSTM", "GRU", "Bidirectional", "TimeDistributed")
@@ -58,7 +58,8 @@ class _Names:
     def __call__(self, ref: str) -> str:
         if ref in self.symbols:
             return self.symbols[ref]
-        call, k = split_reference(ref)
+        ref = as_ref(ref)
+        call, k = ref.call, ref.output
         if call not in self.records:
             return rf"\text{{{_text(ref)}}}"
         index, record = self.records[call]
@@ -86,7 +87,7 @@ def layered_steps(math: DerivedModel) -> tuple[Step, ...]:
         # A shared layer's later call is the same function as its first: `f_5` again.
         f = names.records[record.shares][0] if record.shares in names.records else i
         operator = _INFIX.get(record.type)
-        if operator and len(args) > 1 and all(a is None for a in record.config.get("operands", [])):
+        if operator and len(args) > 1 and all(a is None for a in record.attrs.get("operands", [])):
             body = operator.join(args)
         else:
             body = f"f_{{{f}}}({', '.join(args)})"
@@ -150,20 +151,18 @@ def rough_ops(graph: ModelGraph) -> int | None:
             ops[layer.name] = last = steps
             continue
         kernel = next(
-            (w for w in layer.weights if w.name.split("/")[-1] in ("kernel", "depthwise_kernel")),
+            (w for w in layer.weights if w.role in ("kernel", "depthwise_kernel")),
             None,
         )
         if len(inbound) > 1:
             out = sum(inbound) + len(inbound) - 1
         elif kernel is not None:
             fan_in = prod(kernel.shape[:-1])
-            if kernel.name.endswith("depthwise_kernel"):
+            if kernel.role == "depthwise_kernel":
                 fan_in = prod(kernel.shape[:-2])
             out = fan_in * (x + 2) + 1
         elif layer.type.startswith(POOLING):
-            window = layer.config.get("pool_size") or [2]
-            fan = prod(window) if isinstance(window, list) else window
-            out = fan * (x + 1)
+            out = prod(layer.attrs["pool_size"]) * (x + 1)
         elif layer.type.startswith("Global"):
             fan = prod(d for d in layer.input_shape[1:-1] if d)
             out = fan * (x + 1)
@@ -171,15 +170,14 @@ def rough_ops(graph: ModelGraph) -> int | None:
             out = x + 1
         ops[layer.name] = out
         last = out
-    outputs = [ops.get(split_reference(name)[0], last) for name in graph.output_layers] or [last]
+    outputs = [ops.get(as_ref(name).call, last) for name in graph.output_layers] or [last]
     return sum(outputs)
 
 
 def _recurrent_ops(layer: LayerRecord, x: int) -> int | None:
     """A recurrent layer's expansion: each step reads the input and the previous state."""
     steps = layer.input_shape[1] if len(layer.input_shape) > 2 else None
-    kernel = next((w for w in layer.weights if w.name.split("/")[-1] == "kernel"), None)
-    recurrent = next((w for w in layer.weights if w.name.endswith("recurrent_kernel")), None)
+    kernel, recurrent = layer.weight_by_role("kernel"), layer.weight_by_role("recurrent_kernel")
     if steps is None or kernel is None or recurrent is None:
         return None
     # A kernel's last axis holds every gate's units; a ConvLSTM's kernels are windows.

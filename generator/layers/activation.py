@@ -25,7 +25,7 @@ from generator.model.graph import LayerRecord
 
 
 def number(value: float) -> str:
-    """A config number as it reads best: `6`, `0.3`, `1e-05`."""
+    """A attrs number as it reads best: `6`, `0.3`, `1e-05`."""
     value = float(value)
     return str(int(value)) if value.is_integer() else f"{value:.6g}"
 
@@ -90,9 +90,9 @@ class ReLUHandler(LayerHandler):
     summary = "ReLU: zero below a threshold, optionally capped and leaky"
 
     def equation(self, layer: LayerRecord) -> TensorEquation:
-        cfg = layer.config
-        top, slope = cfg.get("max_value"), float(cfg.get("negative_slope", 0.0) or 0.0)
-        theta = float(cfg.get("threshold", 0.0) or 0.0)
+        attrs = layer.attrs
+        top, slope = attrs.get("max_value"), float(attrs.get("negative_slope", 0.0) or 0.0)
+        theta = float(attrs.get("threshold", 0.0) or 0.0)
         below = (
             "0"
             if slope == 0
@@ -167,7 +167,7 @@ class SoftmaxHandler(LayerHandler):
     summary = "softmax: positive entries that sum to 1 along an axis"
 
     def equation(self, layer: LayerRecord) -> TensorEquation:
-        axis = layer.config.get("axis", -1)
+        axis = layer.attrs.get("axis", -1)
         axes = list(axis) if isinstance(axis, list) else [axis]
         rank = len(layer.input_shape)
         return softmax_equation(layer, axes, note=_where(layer, sorted(a % rank for a in axes)))
@@ -182,7 +182,7 @@ class PReLUHandler(LayerHandler):
 
     def _alpha_axes(self, layer: LayerRecord) -> list[int]:
         """Input axes (1-based, batch excluded) along which the slopes differ."""
-        shared = layer.config.get("shared_axes") or []
+        shared = layer.attrs.get("shared_axes") or []
         shared = [shared] if isinstance(shared, int) else shared
         return [k for k in range(1, len(layer.input_shape)) if k not in shared]
 

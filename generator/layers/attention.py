@@ -46,7 +46,7 @@ def _roles(layer: LayerRecord) -> tuple[Shape, Shape, Shape]:
 
 def _out_dims(layer: LayerRecord) -> tuple[int, ...]:
     """The output projection's trailing dimensions: `output_shape`, or the query's features."""
-    wanted = layer.config.get("output_shape")
+    wanted = layer.attrs.get("output_shape")
     if wanted:
         return (wanted,) if isinstance(wanted, int) else tuple(wanted)
     return (_roles(layer)[0][-1],)
@@ -69,7 +69,7 @@ class MultiHeadAttentionHandler(LayerHandler):
     def output_shape(self, layer: LayerRecord) -> ShapeMath:
         query, key, _ = _roles(layer)
         out = (*query[:-1], *_out_dims(layer))
-        heads = layer.config["num_heads"]
+        heads = layer.attrs["num_heads"]
         scores = (query[0], heads, *query[1:-1], *key[1:-1])
         note = ""
         if query[1:-1] != key[1:-1]:
@@ -80,19 +80,19 @@ class MultiHeadAttentionHandler(LayerHandler):
 
     def params(self, layer: LayerRecord) -> ParamMath:
         query, key, value = _roles(layer)
-        cfg = layer.config
-        h = Sym("H", cfg["num_heads"])
-        d_k = Sym(r"n_{\text{key}}", cfg["key_dim"])
-        d_v = Sym(r"n_{\text{value}}", cfg.get("value_dim") or cfg["key_dim"])
+        attrs = layer.attrs
+        h = Sym("H", attrs["num_heads"])
+        d_k = Sym(r"n_{\text{key}}", attrs["key_dim"])
+        d_v = Sym(r"n_{\text{value}}", attrs.get("value_dim") or attrs["key_dim"])
         n_q, n_k, n_v = (
             Sym(rf"n^{role}_{{in}}", shape[-1])
             for role, shape in zip("QKV", (query, key, value), strict=True)
         )
         dims = _out_dims(layer)
         d_o = Sym("n_{out}", dims[0]) if len(dims) == 1 else product([Num(d) for d in dims])
-        bias = cfg.get("use_bias", True)
+        bias = attrs.get("use_bias", True)
         roles: list[tuple[str, Formula, Formula]] = [("Q", n_q, d_k), ("K", n_k, d_k)]
-        if cfg.get("use_gate"):
+        if attrs.get("use_gate"):
             roles.append(("G", n_q, d_v))
         roles.append(("V", n_v, d_v))
         parts, terms = [], []
@@ -112,11 +112,11 @@ class MultiHeadAttentionHandler(LayerHandler):
         return params_from_parts(*parts, formula=total(terms))
 
     def equation(self, layer: LayerRecord) -> MultiHeadEquation:
-        return MultiHeadEquation(self.latex(layer), layer.config["key_dim"])
+        return MultiHeadEquation(self.latex(layer), layer.attrs["key_dim"])
 
     def latex(self, layer: LayerRecord) -> str:
-        cfg = layer.config
-        heads = cfg["num_heads"]
+        attrs = layer.attrs
+        heads = attrs["num_heads"]
         self_attention = len(set(layer.inbound)) == 1 and len(layer.inbound) >= 1
         x_q, x_k, x_v = (
             ("x_t", r"x_\tau", r"x_\tau")
@@ -127,22 +127,22 @@ class MultiHeadAttentionHandler(LayerHandler):
             x_k = x_v
         # Column vectors per position t (query) and tau (key, value); W^Q_m is the transpose of
         # Keras's kernel[:, m, :], W^O_m that of the output kernel[m].
-        b = (lambda r: f" + b^{{{r}}}_m") if cfg.get("use_bias", True) else (lambda r: "")
+        b = (lambda r: f" + b^{{{r}}}_m") if attrs.get("use_bias", True) else (lambda r: "")
         q, k, v, a = (rf"\mathbf{{{s}}}" for s in "qkva")
         lines = [
             rf"{q}_{{t,m}} &= W^{{Q}}_m {x_q}{b('Q')}, "
             rf"\quad {k}_{{\tau,m}} = W^{{K}}_m {x_k}{b('K')}, "
             rf"\quad {v}_{{\tau,m}} = W^{{V}}_m {x_v}{b('V')}, \quad {index_range('m', heads - 1)}",
             r"A_m &= \mathrm{softmax}\!\left(\frac{Q_m K_m^{\top}}{\sqrt{n_{\text{key}}}}\right)"
-            rf" V_m, \quad n_{{\text{{key}}}} = {cfg['key_dim']}, "
+            rf" V_m, \quad n_{{\text{{key}}}} = {attrs['key_dim']}, "
             r"\quad \text{rows of } Q_m, K_m, V_m, A_m"
             rf"\text{{: }} {q}_{{t,m}}^{{\top}}, {k}_{{\tau,m}}^{{\top}}, {v}_{{\tau,m}}^{{\top}}, "
             rf"{a}_{{t,m}}^{{\top}}",
         ]
-        if cfg.get("use_gate"):
+        if attrs.get("use_gate"):
             gate = rf"W^{{G}}_m {x_q}{b('G')}"
             lines.append(rf"{a}_{{t,m}} &\leftarrow {a}_{{t,m}} \odot \sigma\!\left({gate}\right)")
-        out_bias = " + b^{O}" if cfg.get("use_bias", True) else ""
+        out_bias = " + b^{O}" if attrs.get("use_bias", True) else ""
         if heads == 1:
             lines.append(rf"a_t &= W^{{O}}_0 {a}_{{t,0}}{out_bias}")
         else:
@@ -163,9 +163,9 @@ class DotAttentionHandler(LayerHandler):
         return _with_scores(layer, out, (*query[:-1], key[-2]))
 
     def params(self, layer: LayerRecord) -> ParamMath:
-        cfg = layer.config
+        attrs = layer.attrs
         parts = []
-        if cfg.get("use_scale", layer.type == "AdditiveAttention"):
+        if attrs.get("use_scale", layer.type == "AdditiveAttention"):
             dim = _roles(layer)[0][-1]
             parts.append(
                 ParamPart(
@@ -173,22 +173,22 @@ class DotAttentionHandler(LayerHandler):
                     Sym("n_{in}", dim) if layer.type == "AdditiveAttention" else Num(1),
                 )
             )
-        if layer.type == "Attention" and cfg.get("score_mode", "dot") == "concat":
+        if layer.type == "Attention" and attrs.get("score_mode", "dot") == "concat":
             parts.append(ParamPart(r"\kappa", Num(1)))
         return params_from_parts(*parts)
 
     def equation(self, layer: LayerRecord) -> ScoreAttentionEquation:
-        kind = layer.config.get("score_mode", "dot")
+        kind = layer.attrs.get("score_mode", "dot")
         kind = "additive" if layer.type == "AdditiveAttention" else kind
         return ScoreAttentionEquation(self.latex(layer), kind)
 
     def latex(self, layer: LayerRecord) -> str:
-        cfg = layer.config
-        scaled = cfg.get("use_scale", layer.type == "AdditiveAttention")
+        attrs = layer.attrs
+        scaled = attrs.get("use_scale", layer.type == "AdditiveAttention")
         if layer.type == "AdditiveAttention":
             s = r"\lambda_j\, " if scaled else ""
             score = rf"z_{{t,\tau}} &= \sum_j {s}\tanh\!\left(q_{{t,j}} + k_{{\tau,j}}\right)"
-        elif cfg.get("score_mode", "dot") == "concat":
+        elif attrs.get("score_mode", "dot") == "concat":
             s = r"\lambda\," if scaled else ""
             score = (
                 rf"z_{{t,\tau}} &= \kappa \sum_j \tanh\!\left({s}(q_{{t,j}} + k_{{\tau,j}})\right)"

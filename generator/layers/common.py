@@ -1,4 +1,4 @@
-"""Pieces the layer handlers share: config reading, spatial sizes, activations in equations."""
+"""Pieces the layer handlers share: attrs reading, spatial sizes, activations in equations."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ INFERENCE_IDENTITY = frozenset(
 
 
 def as_tuple(value, rank: int) -> tuple[int, ...]:
-    """A config value that may be an int or a sequence, as `rank` ints."""
+    """A attrs value that may be an int or a sequence, as `rank` ints."""
     if isinstance(value, int):
         return (value,) * rank
     value = tuple(int(v) for v in value)
@@ -56,7 +56,7 @@ def aligned(lines: Sequence[str], sep: str = " ") -> str:
 
 
 def channels_last(layer: LayerRecord) -> bool:
-    return layer.config.get("data_format", "channels_last") != "channels_first"
+    return layer.layout != "channels_first"
 
 
 def spatial_axes(layer: LayerRecord, rank: int) -> list[int]:

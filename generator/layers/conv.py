@@ -39,9 +39,9 @@ def _window(layer: LayerRecord) -> tuple[int, tuple[int, ...], tuple[int, ...], 
     rank = _rank(layer)
     return (
         rank,
-        as_tuple(layer.config["kernel_size"], rank),
-        as_tuple(layer.config.get("strides", 1), rank),
-        as_tuple(layer.config.get("dilation_rate", 1), rank),
+        as_tuple(layer.attrs["kernel_size"], rank),
+        as_tuple(layer.attrs.get("strides", 1), rank),
+        as_tuple(layer.attrs.get("dilation_rate", 1), rank),
     )
 
 
@@ -56,22 +56,13 @@ def _c_in(layer: LayerRecord) -> int:
 
 
 def _bias(layer: LayerRecord) -> bool:
-    return layer.config.get("use_bias", True)
+    return layer.attrs.get("use_bias", True)
 
 
 _OUT_IDX = {1: ("t",), 2: ("i", "j"), 3: ("o", "i", "j")}
 _WIN_IDX = {1: ("u",), 2: ("u", "v"), 3: ("r", "u", "v")}
 #: A separable convolution's depthwise step, the tensor its 1x1 step reads.
 DEPTHWISE_OUT = r"a^{\mathrm{dw}}"
-
-
-def padding_before(n: int | None, out: int | None, k: int, s: int, d: int, padding: str) -> int:
-    """How many zeros come before the input along one axis (TensorFlow's `same` rule)."""
-    if padding == "causal":
-        return d * (k - 1)
-    if padding != "same" or n is None or out is None:
-        return 0
-    return max((out - 1) * s + d * (k - 1) + 1 - n, 0) // 2
 
 
 class _Window:
@@ -81,20 +72,13 @@ class _Window:
         self.layer = layer
         rank, self.kernel, self.strides, self.dilations = _window(layer)
         self.first = not channels_last_of(layer)
-        spatial_in = [layer.input_shape[a] for a in spatial_axes(layer, rank)]
         spatial_out = [out_shape[a] for a in spatial_axes(layer, rank)]
-        padding = layer.config.get("padding", "valid")
-        self.padded = padding != "valid"
+        self.padded = layer.attrs["padding"] != "valid"
         self.out = tuple(Idx(n, o) for n, o in zip(_OUT_IDX[rank], spatial_out, strict=True))
         self.win = tuple(Idx(n, k) for n, k in zip(_WIN_IDX[rank], self.kernel, strict=True))
-        if transposed:  # the forward convolution runs from the output to the input
-            spatial_in, spatial_out = spatial_out, spatial_in
-        self.pads = tuple(
-            padding_before(n, o, k, st, d, padding)
-            for n, o, k, st, d in zip(
-                spatial_in, spatial_out, self.kernel, self.strides, self.dilations, strict=True
-            )
-        )
+        # Zeros before the input along each axis (for a transposed convolution, before the
+        # output of the forward convolution it transposes), as the frontend made them explicit.
+        self.pads = tuple(before for before, _ in layer.attrs["pads"])
 
     def positions(self) -> tuple[Affine, ...]:
         """`s i + d u - p` along each spatial axis."""
@@ -134,7 +118,7 @@ class _Window:
 
 
 def channels_last_of(layer: LayerRecord) -> bool:
-    return layer.config.get("data_format", "channels_last") != "channels_first"
+    return layer.layout != "channels_first"
 
 
 def _weight(symbol: str, name: str, maps: tuple[Affine, ...], order=None) -> Read:
@@ -151,12 +135,12 @@ class _SlidingWindow(LayerHandler):
     """Shared output-shape logic for ordinary, depthwise and separable convolutions."""
 
     def out_channels(self, layer: LayerRecord) -> int:
-        return layer.config["filters"]
+        return layer.attrs["filters"]
 
     def output_shape(self, layer: LayerRecord) -> ShapeMath:
         rank, kernel, strides, dilations = _window(layer)
         axes = spatial_axes(layer, rank)
-        padding = layer.config.get("padding", "valid")
+        padding = layer.attrs.get("padding", "valid")
         dims, formulas = [], []
         for axis, name, k, s, d in zip(
             axes, AXIS_NAMES[rank], kernel, strides, dilations, strict=True
@@ -176,8 +160,8 @@ class ConvHandler(_SlidingWindow):
     summary = "convolution: each filter spans the window and every input channel"
 
     def params(self, layer: LayerRecord) -> ParamMath:
-        c_in = Sym(r"c_{in}", _c_in(layer) // layer.config.get("groups", 1))
-        c_out = Sym(r"c_{out}", layer.config["filters"])
+        c_in = Sym(r"c_{in}", _c_in(layer) // layer.attrs.get("groups", 1))
+        c_out = Sym(r"c_{out}", layer.attrs["filters"])
         weights = product([*_kernel_syms(layer), c_in])
         if not _bias(layer):
             return params_from_parts(ParamPart("W", weights * c_out))
@@ -189,14 +173,14 @@ class ConvHandler(_SlidingWindow):
 
     def equation(self, layer: LayerRecord) -> TensorEquation:
         win = _Window(layer, self.output_shape(layer).shape)
-        groups = layer.config.get("groups", 1)
-        k, c = Idx("q", layer.config["filters"]), Idx("c", _c_in(layer) // groups)
+        groups = layer.attrs.get("groups", 1)
+        k, c = Idx("q", layer.attrs["filters"]), Idx("c", _c_in(layer) // groups)
         aliases: tuple = ()
         note = ZERO_PADDING if win.padded else ""
         channel = at(c)
         if groups > 1:
             # Filter q reads only the channels of its group g: input channel g c_g + c.
-            per_group = layer.config["filters"] // groups
+            per_group = layer.attrs["filters"] // groups
             g = Idx("g", groups)
             aliases = ((g, Term(k, div=per_group)),)
             channel = at(Term(g, c.size), c)
@@ -224,8 +208,8 @@ class ConvTransposeHandler(ConvHandler):
     def output_shape(self, layer: LayerRecord) -> ShapeMath:
         rank, kernel, strides, dilations = _window(layer)
         axes = spatial_axes(layer, rank)
-        padding = layer.config.get("padding", "valid")
-        out_pad = layer.config.get("output_padding")
+        padding = layer.attrs.get("padding", "valid")
+        out_pad = layer.attrs.get("output_padding")
         out_pad = as_tuple(out_pad, rank) if out_pad is not None else (None,) * rank
         dims, formulas = [], []
         for axis, name, k, s, d, o in zip(
@@ -234,12 +218,12 @@ class ConvTransposeHandler(ConvHandler):
             dim, formula = transposed_output(layer.input_shape[axis], k, s, d, padding, name, o)
             dims.append(dim)
             formulas.append(formula)
-        shape = with_dims(layer.input_shape, axes, dims, layer.config["filters"], layer)
+        shape = with_dims(layer.input_shape, axes, dims, layer.attrs["filters"], layer)
         return ShapeMath(shape=shape, steps=steps_for(AXIS_NAMES[rank], formulas))
 
     def equation(self, layer: LayerRecord) -> TensorEquation:
         win = _Window(layer, self.output_shape(layer).shape, transposed=True)
-        k, c = Idx("q", layer.config["filters"]), Idx("c", _c_in(layer))
+        k, c = Idx("q", layer.attrs["filters"]), Idx("c", _c_in(layer))
         w = _weight("W", "kernel", (*(at(u) for u in win.win), at(k), at(c)))
         x = win.x(at(c), win.sources())
         x = Read(x.symbol, x.source, x.maps, outside=0.0)
@@ -262,11 +246,11 @@ class DepthwiseConvHandler(_SlidingWindow):
     summary = "depthwise convolution: one filter per input channel, channels never mix"
 
     def out_channels(self, layer: LayerRecord) -> int:
-        return _c_in(layer) * layer.config.get("depth_multiplier", 1)
+        return _c_in(layer) * layer.attrs.get("depth_multiplier", 1)
 
     def params(self, layer: LayerRecord) -> ParamMath:
         c_in = Sym(r"c_{in}", _c_in(layer))
-        m = Sym("M", layer.config.get("depth_multiplier", 1))
+        m = Sym("M", layer.attrs.get("depth_multiplier", 1))
         window = product(_kernel_syms(layer))
         if not _bias(layer):
             return params_from_parts(ParamPart("W", Mul((window, c_in, m))))
@@ -292,7 +276,7 @@ def depthwise(
     feeds output channels `Mc, ..., Mc + M - 1` (depth multiplier `M`), never another. A
     separable convolution names the multiplier's index `q'` (`q` is its filters' index)."""
     win = _Window(layer, out_shape)
-    m, c_in = layer.config.get("depth_multiplier", 1), _c_in(layer)
+    m, c_in = layer.attrs.get("depth_multiplier", 1), _c_in(layer)
     if m == 1:
         c = Idx("c", c_in)
         out, aliases, channel = c, (), at(c)
@@ -325,8 +309,8 @@ class SeparableConvHandler(_SlidingWindow):
 
     def params(self, layer: LayerRecord) -> ParamMath:
         c_in = Sym(r"c_{in}", _c_in(layer))
-        m = Sym("M", layer.config.get("depth_multiplier", 1))
-        c_out = Sym(r"c_{out}", layer.config["filters"])
+        m = Sym("M", layer.attrs.get("depth_multiplier", 1))
+        c_out = Sym(r"c_{out}", layer.attrs["filters"])
         depthwise = Mul((*_kernel_syms(layer), c_in, m))
         pointwise = Mul((c_in, m, c_out))
         parts = [ParamPart("depthwise W", depthwise), ParamPart("pointwise W", pointwise)]
@@ -339,12 +323,12 @@ class SeparableConvHandler(_SlidingWindow):
         # The depthwise step defines a^dw with c_in M channels; the 1x1 step sums over them all.
         shape = self.output_shape(layer).shape
         y = depthwise(layer, shape, r"W^{\mathrm{dw}}", "depthwise_kernel", None, q_name="q'")
-        m = layer.config.get("depth_multiplier", 1)
+        m = layer.attrs.get("depth_multiplier", 1)
         note = ", \\quad " + index_range("q'", m - 1) if m > 1 else ""
         y = replace(y, note=note, example=None)
         win = _Window(layer, shape)
-        k = Idx("q", layer.config["filters"])
-        n = Idx("c'", _c_in(layer) * layer.config.get("depth_multiplier", 1))
+        k = Idx("q", layer.attrs["filters"])
+        n = Idx("c'", _c_in(layer) * layer.attrs.get("depth_multiplier", 1))
         out = win.output(k)
         spatial = tuple(at(i) for i in win.out)
         y_maps = (at(n), *spatial) if win.first else (*spatial, at(n))

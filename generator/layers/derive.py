@@ -38,7 +38,7 @@ class DerivedLayer:
     @property
     def params_latex(self) -> str:
         if self.params.formula is None:
-            return f"{self.record.keras_params:,}".replace(",", "{,}")
+            return f"{self.record.framework_params:,}".replace(",", "{,}")
         return self.params.formula.derivation()
 
     @property
@@ -51,7 +51,7 @@ class DerivedLayer:
 
     @property
     def params_match(self) -> bool:
-        return self.params.formula is None or self.params.total == self.record.keras_params
+        return self.params.formula is None or self.params.total == self.record.framework_params
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,9 @@ class DerivedModel:
 
     @property
     def trainable_params(self) -> int:
-        return sum(layer.record.keras_trainable for layer in self.layers if not layer.record.shares)
+        return sum(
+            layer.record.framework_trainable for layer in self.layers if not layer.record.shares
+        )
 
     @property
     def passed(self) -> bool:
@@ -92,13 +94,13 @@ def derive_layer(record: LayerRecord) -> DerivedLayer:
             record=record,
             known=False,
             shape=None,
-            params=ParamMath(formula=None, count=record.keras_params),
+            params=ParamMath(formula=None, count=record.framework_params),
             equation=None,
             note=UNKNOWN_NOTE,
         )
     children = derive_model(record.children) if record.children is not None else None
     params = handler.params(record)
-    if record.config.get("trainable", True) is False:  # a frozen layer: no weight trains
+    if not record.trainable:  # a frozen layer: no weight trains
         params = replace(params, parts=tuple(replace(p, trainable=False) for p in params.parts))
     return DerivedLayer(
         record=record,
@@ -139,8 +141,8 @@ def _checks(graph: ModelGraph, layers: tuple[DerivedLayer, ...]) -> tuple[Check,
         ),
         Check(
             "total parameters vs Keras",
-            total == graph.keras_params,
-            f"{total:,} derived, {graph.keras_params:,} counted by Keras"
+            total == graph.framework_params,
+            f"{total:,} derived, {graph.framework_params:,} counted by Keras"
             + (
                 f" (shared layers counted once: {', '.join(_shared(layers))})"
                 if _shared(layers)

@@ -45,15 +45,15 @@ class EmbeddingHandler(LayerHandler):
     summary = "embedding: a row lookup in a V x d table"
 
     def output_shape(self, layer: LayerRecord) -> ShapeMath:
-        return ShapeMath(shape=(*layer.input_shape, layer.config["output_dim"]))
+        return ShapeMath(shape=(*layer.input_shape, layer.attrs["output_dim"]))
 
     def params(self, layer: LayerRecord) -> ParamMath:
-        vocab = Sym("V", layer.config["input_dim"])
-        dim = Sym("n_{out}", layer.config["output_dim"])
+        vocab = Sym("V", layer.attrs["input_dim"])
+        dim = Sym("n_{out}", layer.attrs["output_dim"])
         return params_from_parts(ParamPart("E", vocab * dim))
 
     def equation(self, layer: LayerRecord) -> TensorEquation:
-        v, d = layer.config["input_dim"], layer.config["output_dim"]
+        v, d = layer.attrs["input_dim"], layer.attrs["output_dim"]
         positions = hidden_indices(layer.input_shape)
         if len(positions) == 1:
             positions = (Idx("t", positions[0].size),)

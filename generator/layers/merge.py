@@ -134,7 +134,7 @@ class ConcatenateHandler(LayerHandler):
     summary = "concatenate: the inputs side by side along one axis"
 
     def _axis(self, layer: LayerRecord) -> int:
-        axis = layer.config.get("axis", -1)
+        axis = layer.attrs.get("axis", -1)
         return axis % len(layer.input_shape)
 
     def output_shape(self, layer: LayerRecord) -> ShapeMath:
@@ -181,7 +181,7 @@ class DotHandler(LayerHandler):
     summary = "dot: sums of products of two inputs along the given axes"
 
     def _axes(self, layer: LayerRecord) -> tuple[int, int]:
-        axes = layer.config.get("axes", -1)
+        axes = layer.attrs.get("axes", -1)
         axes = (axes, axes) if isinstance(axes, int) else tuple(axes)
         return tuple(a % len(s) for a, s in zip(axes, layer.input_shapes, strict=True))
 
@@ -203,7 +203,7 @@ class DotHandler(LayerHandler):
         u = Read(operand(1), ("input", 0), tuple(maps_x))
         v = Read(operand(2), ("input", 1), tuple(maps_y))
         note = ""
-        if layer.config.get("normalize", False):
+        if layer.attrs.get("normalize", False):
             u, v = _unit(u, maps_x, ax, x[ax]), _unit(v, maps_y, ay, y[ay])
             note = (
                 r" \quad (\hat{x}: \text{each input divided by its Euclidean norm along the "

@@ -57,20 +57,20 @@ class NestedModelHandler(LayerHandler):
         graph = self._graph(layer)
         if graph is None:
             return ParamMath(
-                formula=Num(layer.keras_params),
-                parts=(ParamPart("weights", Num(layer.keras_params)),),
+                formula=Num(layer.framework_params),
+                parts=(ParamPart("weights", Num(layer.framework_params)),),
             )
-        frozen = layer.config.get("trainable", True) is False
+        frozen = not layer.trainable
         terms: list[Formula] = []
         parts: list[ParamPart] = []
         for child in graph.layers:
             math = _child_params(child)
-            count = math.total if math is not None else child.keras_params
+            count = math.total if math is not None else child.framework_params
             if count == 0:
                 continue
             terms.append(Sym(rf"P_{{\text{{{text_name(child.name)}}}}}", count))
             if math is None:
-                trainable = 0 if frozen else child.keras_trainable
+                trainable = 0 if frozen else child.framework_trainable
                 parts.append(ParamPart(child.name, Num(trainable), trainable=True))
                 parts.append(ParamPart(child.name, Num(count - trainable), trainable=False))
                 continue

@@ -31,8 +31,8 @@ from generator.model.graph import LayerRecord
 
 
 def _axes(layer: LayerRecord, default: int | list[int] | None = -1) -> list[int]:
-    """The config's `axis` as non-negative input axes (an int or a list in the config)."""
-    axis = layer.config.get("axis", default)
+    """The attrs's `axis` as non-negative input axes (an int or a list in the attrs)."""
+    axis = layer.attrs.get("axis", default)
     if axis is None:
         return []
     axis = [axis] if isinstance(axis, int) else list(axis)
@@ -53,13 +53,13 @@ def _size_syms(layer: LayerRecord, axes: list[int]) -> list[Formula]:
 
 
 def _eps(layer: LayerRecord) -> str:
-    return number(layer.config.get("epsilon", 1e-3))
+    return number(layer.attrs.get("epsilon", 1e-3))
 
 
 def _scale_shift_parts(
     layer: LayerRecord, c: Formula, scale: bool, center: bool
 ) -> list[ParamPart]:
-    """The learned scale `gamma` and shift `beta`, each of size `c`, where the config has them."""
+    """The learned scale `gamma` and shift `beta`, each of size `c`, where the attrs has them."""
     parts = []
     if scale:
         parts.append(ParamPart(r"\gamma", c, _trainable(layer, "gamma", True)))
@@ -76,9 +76,9 @@ def _scale_shift_count(parts: list[ParamPart], c: Formula) -> ParamMath:
 
 
 def _scale_shift_latex(layer: LayerRecord, index: str) -> tuple[str, str]:
-    """`\\gamma_c\\, ` and ` + \\beta_c` for the equation, empty where the config has none."""
-    gamma = rf"\gamma_{index}\, " if layer.config.get("scale", True) else ""
-    beta = rf" + \beta_{index}" if layer.config.get("center", True) else ""
+    """`\\gamma_c\\, ` and ` + \\beta_c` for the equation, empty where the attrs has none."""
+    gamma = rf"\gamma_{index}\, " if layer.attrs.get("scale", True) else ""
+    beta = rf" + \beta_{index}" if layer.attrs.get("center", True) else ""
     return gamma, beta
 
 
@@ -108,15 +108,15 @@ def _standardized(
     axes: list[int],
     names: tuple[str, str] = ("gamma", "beta"),
 ) -> Expr:
-    """`gamma (x - mu) / sqrt(var + eps) + beta`, with the scale and shift the config has."""
+    """`gamma (x - mu) / sqrt(var + eps) + beta`, with the scale and shift the attrs has."""
     body: Expr = Func(
         lambda a, m, v: (a - m) / np.sqrt(v + eps),
         (x, mu, var),
         rf"\frac{{{{{{0}} - {{1}}}}}}{{{{\sqrt{{{{{{2}} + {number(eps)}}}}}}}}}",
     )
-    if layer.config.get("scale", True):
+    if layer.attrs.get("scale", True):
         body = Prod((_param(r"\gamma", names[0], index, axes), body))
-    if layer.config.get("center", True):
+    if layer.attrs.get("center", True):
         body = Sum((body, _param(r"\beta", names[1], index, axes)))
     return body
 
@@ -128,7 +128,7 @@ class BatchNormalizationHandler(LayerHandler):
     def params(self, layer: LayerRecord) -> ParamMath:
         c = product(_size_syms(layer, _axes(layer)))
         parts = _scale_shift_parts(
-            layer, c, layer.config.get("scale", True), layer.config.get("center", True)
+            layer, c, layer.attrs.get("scale", True), layer.attrs.get("center", True)
         )
         parts += [
             ParamPart(r"\mu", c, trainable=False),
@@ -141,7 +141,7 @@ class BatchNormalizationHandler(LayerHandler):
         index = _channel_indices(layer, axes)
         mu = _param(r"\mu", "moving_mean", index, axes)
         var = _param(r"\mathrm{var}", "moving_variance", index, axes)
-        eps = float(layer.config.get("epsilon", 1e-3))
+        eps = float(layer.attrs.get("epsilon", 1e-3))
         body = _standardized(layer, read_all("x", 0, index), mu, var, eps, index, axes)
         note = (
             r" \quad (\text{at inference: } \mu_c, \mathrm{var}_c \text{ are the moving mean and "
@@ -156,19 +156,19 @@ class LayerNormalizationHandler(LayerHandler):
 
     def params(self, layer: LayerRecord) -> ParamMath:
         c = product(_size_syms(layer, _axes(layer)))
-        rms = layer.config.get("rms_scaling", False)
-        scale = layer.config.get("scale", True) or rms
-        center = layer.config.get("center", True) and not rms
+        rms = layer.attrs.get("rms_scaling", False)
+        scale = layer.attrs.get("scale", True) or rms
+        center = layer.attrs.get("center", True) and not rms
         return _scale_shift_count(_scale_shift_parts(layer, c, scale, center), c)
 
     def equation(self, layer: LayerRecord) -> TensorEquation:
         axes = _axes(layer)
         over = "the last axis" if axes == [len(layer.input_shape) - 1] else f"axes {axes}"
-        eps = float(layer.config.get("epsilon", 1e-3))
+        eps = float(layer.attrs.get("epsilon", 1e-3))
         index, mu, var, defs = _moments(layer, axes, r"\mu", r"\mathrm{var}")
         x = read_all("x", 0, index)
         note = rf" \quad (\text{{over {over}, for each example}})"
-        if layer.config.get("rms_scaling", False):
+        if layer.attrs.get("rms_scaling", False):
             # Keras's (deprecated) rms_scaling divides by the standard deviation, as written.
             body: Expr = Func(
                 lambda a, v: a / np.sqrt(v + eps),
@@ -217,7 +217,7 @@ class RMSNormalizationHandler(LayerHandler):
         return params_from_parts(ParamPart(r"\gamma", c, _trainable(layer, "scale", True)))
 
     def equation(self, layer: LayerRecord) -> TensorEquation:
-        eps = layer.config.get("epsilon")
+        eps = layer.attrs.get("epsilon")
         eps = 1e-7 if eps is None else float(eps)  # Keras's backend epsilon when not given
         axes = _axes(layer)
         index, _, _, _ = _moments(layer, axes, "", "")
@@ -245,11 +245,11 @@ class GroupNormalizationHandler(LayerHandler):
 
     def params(self, layer: LayerRecord) -> ParamMath:
         c = product(_size_syms(layer, _axes(layer)))
-        scale, center = layer.config.get("scale", True), layer.config.get("center", True)
+        scale, center = layer.attrs.get("scale", True), layer.attrs.get("center", True)
         return _scale_shift_count(_scale_shift_parts(layer, c, scale, center), c)
 
     def equation(self, layer: LayerRecord) -> TensorEquation:
-        groups = layer.config.get("groups", 32)
+        groups = layer.attrs.get("groups", 32)
         axis = _axes(layer)[0]
         index = _channel_indices(layer, [axis])
         size = layer.input_shape[axis] // groups
@@ -269,7 +269,7 @@ class GroupNormalizationHandler(LayerHandler):
         var_eq = TensorEquation((g,), Reduce("mean", sums, square), symbol=r"\mathrm{var}")
         mu = Read(r"\mu", ("def", r"\mu"), (group,))
         var = Read(r"\mathrm{var}", ("def", r"\mathrm{var}"), (group,))
-        eps = float(layer.config.get("epsilon", 1e-3))
+        eps = float(layer.attrs.get("epsilon", 1e-3))
         body = _standardized(layer, read_all("x", 0, index), mu, var, eps, index, [axis])
         note = (
             rf" \quad (\mu_{{\mathrm{{grp}}}}, \mathrm{{var}}_{{\mathrm{{grp}}}}: \text{{mean and "
@@ -305,7 +305,7 @@ class NormalizationHandler(LayerHandler):
     summary = "normalization: standardize with a mean and variance fixed before training"
 
     def params(self, layer: LayerRecord) -> ParamMath:
-        if layer.config.get("mean") is not None and layer.config.get("variance") is not None:
+        if layer.attrs.get("mean") is not None and layer.attrs.get("variance") is not None:
             return params_from_parts(formula=Num(0))  # given as constants, not weights
         c = product(_size_syms(layer, _axes(layer)))
         parts = (
@@ -318,7 +318,7 @@ class NormalizationHandler(LayerHandler):
     def equation(self, layer: LayerRecord) -> TensorEquation:
         axes = _axes(layer)
         index = _channel_indices(layer, axes) if axes else hidden_indices(layer.input_shape)
-        mean, variance = layer.config.get("mean"), layer.config.get("variance")
+        mean, variance = layer.attrs.get("mean"), layer.attrs.get("variance")
         if mean is not None and variance is not None:
             shape = tuple(layer.input_shape[a] for a in axes)
             mu_src = ("const", np.broadcast_to(np.asarray(mean, dtype=float), shape))
@@ -329,7 +329,7 @@ class NormalizationHandler(LayerHandler):
         mu = Read(r"\mu", mu_src, maps, batched=False)
         var = Read(r"\mathrm{var}", var_src, maps, batched=False)
         x = read_all("x", 0, index)
-        if layer.config.get("invert", False):
+        if layer.attrs.get("invert", False):
             body = Func(lambda a, m, v: m + a * np.sqrt(v), (x, mu, var), r"{1} + {0} \sqrt{{{2}}}")
             return TensorEquation(index, body)
         body = Func(
@@ -346,7 +346,7 @@ class RescalingHandler(LayerHandler):
     summary = "rescaling: every input multiplied by a constant and shifted"
 
     def equation(self, layer: LayerRecord) -> TensorEquation:
-        scale, offset = layer.config.get("scale", 1.0), layer.config.get("offset", 0.0)
+        scale, offset = layer.attrs.get("scale", 1.0), layer.attrs.get("offset", 0.0)
         per_channel = isinstance(scale, list) or isinstance(offset, list)
         index = (
             _channel_indices(layer, [len(layer.input_shape) - 1])

@@ -1,7 +1,7 @@
 """Tensor operations written between layers (`x + 3.0`): entrywise arithmetic and comparisons.
 
 The frontend records such a call as type `ops.<function>` with its operands in
-`config["operands"]` (each input tensor as `None`, each constant as its value).
+`attrs["operands"]` (each input tensor as `None`, each constant as its value).
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ class EntrywiseOperationHandler(LayerHandler):
         return ShapeMath(shape=broadcast(layer.input_shapes))
 
     def equation(self, layer: LayerRecord) -> TensorEquation:
-        operands = layer.config.get("operands", [None, None])
+        operands = layer.attrs.get("operands", [None, None])
         tensors = sum(1 for a in operands if a is None)
         out = hidden_indices(broadcast(layer.input_shapes))
         counter = [0]

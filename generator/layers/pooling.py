@@ -18,7 +18,6 @@ from generator.layers.common import (
 from generator.layers.common import (
     spatial_rank as _rank,
 )
-from generator.layers.conv import padding_before
 from generator.layers.registry import LayerHandler, ShapeMath, register
 from generator.layers.tensor_equation import TensorEquation
 from generator.layers.tensor_expr import Func, Idx, Prod, Read, Reduce, Term, at
@@ -31,10 +30,10 @@ _WIN_IDX = {1: ("u",), 2: ("u", "v"), 3: ("r", "u", "v")}
 def _window(layer: LayerRecord) -> tuple[int, tuple[int, ...], tuple[int, ...], str]:
     """Rank, pool size, strides (Keras: the pool size when not given) and padding."""
     rank = _rank(layer)
-    size = as_tuple(layer.config.get("pool_size", 2), rank)
-    strides = layer.config.get("strides")
+    size = as_tuple(layer.attrs.get("pool_size", 2), rank)
+    strides = layer.attrs.get("strides")
     strides = size if strides is None else as_tuple(strides, rank)
-    return rank, size, strides, layer.config.get("padding", "valid")
+    return rank, size, strides, layer.attrs.get("padding", "valid")
 
 
 class _WindowPooling(LayerHandler):
@@ -65,8 +64,8 @@ class _WindowPooling(LayerHandler):
         win = tuple(Idx(n, k) for n, k in zip(_WIN_IDX[rank], size, strict=True))
         c = Idx("c", layer.input_shape[-1 if channels_last(layer) else 1])
         spatial = tuple(
-            at(Term(o, s), w, -padding_before(layer.input_shape[a], o.size, w.size, s, 1, padding))
-            for o, w, s, a in zip(out, win, strides, axes, strict=True)
+            at(Term(o, s), w, -before)
+            for o, w, s, (before, _) in zip(out, win, strides, layer.attrs["pads"], strict=True)
         )
         first = not channels_last(layer)
         maps = (at(c), *spatial) if first else (*spatial, at(c))
@@ -118,7 +117,7 @@ class GlobalPoolingHandler(LayerHandler):
         rank = _rank(layer)
         shape = layer.input_shape
         axes = spatial_axes(layer, rank)
-        if layer.config.get("keepdims", False):
+        if layer.attrs.get("keepdims", False):
             return ShapeMath(shape=tuple(1 if i in axes else d for i, d in enumerate(shape)))
         return ShapeMath(shape=tuple(d for i, d in enumerate(shape) if i not in axes))
 
@@ -133,7 +132,7 @@ class GlobalPoolingHandler(LayerHandler):
         if kind == "mean" and rank == 1 and len(layer.input_shapes) == 2:
             return _masked_mean(win[0], c, first)
         out: tuple[Idx, ...] = (c,)
-        if layer.config.get("keepdims", False):
+        if layer.attrs.get("keepdims", False):
             ones = tuple(Idx(f"o{k}", 1, shown=False) for k in range(rank))
             out = (c, *ones) if first else (*ones, c)
         return TensorEquation(out, Reduce(kind, win, x, style="limits"))

@@ -49,8 +49,8 @@ STATES = {"SimpleRNN": 1, "GRU": 1, "LSTM": 2}
 def rnn_shapes(layer: LayerRecord, units: int, n_states: int) -> tuple[Shape, ...]:
     """The outputs of a recurrent layer: the sequence (or last step), then its states."""
     batch, steps = layer.input_shape[0], layer.input_shape[1]
-    out = (batch, steps, units) if layer.config.get("return_sequences") else (batch, units)
-    if not layer.config.get("return_state"):
+    out = (batch, steps, units) if layer.attrs.get("return_sequences") else (batch, units)
+    if not layer.attrs.get("return_state"):
         return (out,)
     return (out,) + ((batch, units),) * n_states
 
@@ -77,18 +77,18 @@ def _time_range(layer: LayerRecord) -> str:
     if steps is not None and steps <= 2:
         return (
             index_range("t", 0, steps - 1)
-            if layer.config.get("go_backwards")
+            if layer.attrs.get("go_backwards")
             else (index_range("t", steps - 1))
         )
     last = "T - 1" if steps is None else str(steps - 1)
-    if layer.config.get("go_backwards"):
+    if layer.attrs.get("go_backwards"):
         return rf"t = {last}, \dots, 0"
     return rf"t = 0, \dots, {last}"
 
 
 def _initial(layer: LayerRecord, *states: str) -> str:
     """`h_{-1} = 0`, or the states the call was given (`LSTM(...)(x, initial_state=[h, c])`)."""
-    units = layer.config.get("units", layer.config.get("filters"))
+    units = layer.attrs.get("units", layer.attrs.get("filters"))
     rank = len(layer.input_shape) - 1
     given = [
         ref
@@ -109,12 +109,12 @@ def _initial(layer: LayerRecord, *states: str) -> str:
 def _output_line(layer: LayerRecord, states: str) -> str:
     """What the layer returns: every `h_t` or the last one, and the states if asked."""
     steps = layer.input_shape[1]
-    last_t = 0 if layer.config.get("go_backwards") else ("T - 1" if steps is None else steps - 1)
-    if layer.config.get("return_sequences"):
+    last_t = 0 if layer.attrs.get("go_backwards") else ("T - 1" if steps is None else steps - 1)
+    if layer.attrs.get("return_sequences"):
         line = r"a_t &= h_t \quad \text{(every step)}"
     else:
         line = rf"a &= h_{{{last_t}}} \quad \text{{(last step)}}"
-    if layer.config.get("return_state"):
+    if layer.attrs.get("return_state"):
         line += rf", \quad \text{{states }} {states} \text{{ at }} t = {last_t}"
     return line
 
@@ -123,7 +123,7 @@ class _Recurrent(LayerHandler):
     """Shared count, shape and equation object for layers with `g` gates of `units` each."""
 
     def equation(self, layer: LayerRecord) -> RecurrentSystem:
-        return RecurrentSystem(layer.type, layer.config, self.latex(layer))
+        return RecurrentSystem(layer.type, layer.attrs, self.latex(layer))
 
     def latex(self, layer: LayerRecord) -> str:
         raise NotImplementedError
@@ -132,20 +132,20 @@ class _Recurrent(LayerHandler):
         return len(GATES[layer.type])
 
     def output_shape(self, layer: LayerRecord) -> ShapeMath:
-        return _shape_math(rnn_shapes(layer, layer.config["units"], STATES[layer.type]))
+        return _shape_math(rnn_shapes(layer, layer.attrs["units"], STATES[layer.type]))
 
     def bias_vectors(self, layer: LayerRecord) -> int:
         return 1
 
     def params(self, layer: LayerRecord) -> ParamMath:
         g = self.gates(layer)
-        u = Sym(r"n_{out}", layer.config["units"])
+        u = Sym(r"n_{out}", layer.attrs["units"])
         d = Sym(r"n_{in}", layer.input_shape[-1])
         gu: Formula = Mul((Num(g), u)) if g > 1 else u
         kernel = ParamPart("W", Mul((d, gu)))
         recurrent = ParamPart("U", Mul((u, gu)))
         weights = Mul((u, u + d))
-        if not layer.config.get("use_bias", True):
+        if not layer.attrs.get("use_bias", True):
             formula = Mul((Num(g), weights)) if g > 1 else weights
             return params_from_parts(kernel, recurrent, formula=formula)
         nb = self.bias_vectors(layer)
@@ -158,7 +158,7 @@ class _Recurrent(LayerHandler):
     def pre(self, layer: LayerRecord, gate: str, state: str = "h_{t-1}") -> str:
         """One gate's pre-activation: `W x_t + U h_{t-1} + b`, each with the gate's label."""
         g = gate_sub(gate)
-        bias = f" + b{g}" if layer.config.get("use_bias", True) else ""
+        bias = f" + b{g}" if layer.attrs.get("use_bias", True) else ""
         return f"W{g} x_t + U{g} {state}{bias}"
 
 
@@ -167,8 +167,8 @@ class SimpleRNNHandler(_Recurrent):
     summary = "simple recurrent layer: h_t = f(W x_t + U h_{t-1} + b)"
 
     def latex(self, layer: LayerRecord) -> str:
-        bias = " + b" if layer.config.get("use_bias", True) else ""
-        act = layer.config.get("activation", "tanh")
+        bias = " + b" if layer.attrs.get("use_bias", True) else ""
+        act = layer.attrs.get("activation", "tanh")
         return aligned(
             [
                 rf"h_t &= {_act(act, f'W x_t + U h_{{t-1}}{bias}')}, \quad {_time_range(layer)},"
@@ -183,13 +183,13 @@ class GRUHandler(_Recurrent):
     summary = "gated recurrent unit: update gate z, reset gate r, candidate state"
 
     def bias_vectors(self, layer: LayerRecord) -> int:
-        return 2 if layer.config.get("reset_after", True) else 1
+        return 2 if layer.attrs.get("reset_after", True) else 1
 
     def latex(self, layer: LayerRecord) -> str:
-        gate = layer.config.get("recurrent_activation", "sigmoid")
-        act = layer.config.get("activation", "tanh")
-        bias = layer.config.get("use_bias", True)
-        if layer.config.get("reset_after", True):
+        gate = layer.attrs.get("recurrent_activation", "sigmoid")
+        act = layer.attrs.get("activation", "tanh")
+        bias = layer.attrs.get("use_bias", True)
+        if layer.attrs.get("reset_after", True):
             # Two bias vectors: b^x on the input side, b^h inside the reset product.
             bx = (lambda g: f" + b^{{x}}{gate_sub(g)}") if bias else (lambda g: "")
             bh = (lambda g: f" + b^{{h}}{gate_sub(g)}") if bias else (lambda g: "")
@@ -222,8 +222,8 @@ class LSTMHandler(_Recurrent):
     summary = "long short-term memory: input, forget and output gates around a cell state"
 
     def latex(self, layer: LayerRecord) -> str:
-        gate = layer.config.get("recurrent_activation", "sigmoid")
-        act = layer.config.get("activation", "tanh")
+        gate = layer.attrs.get("recurrent_activation", "sigmoid")
+        act = layer.attrs.get("activation", "tanh")
         return aligned(
             [
                 rf"{GI}_t &= {_act(gate, self.pre(layer, 'i'))}, \quad {_time_range(layer)},"
@@ -252,10 +252,10 @@ class ConvLSTMHandler(LayerHandler):
     def output_shape(self, layer: LayerRecord) -> ShapeMath:
         rank = self.rank(layer)
         step = self.step_shape(layer)
-        kernel = as_tuple(layer.config["kernel_size"], rank)
-        strides = as_tuple(layer.config.get("strides", 1), rank)
-        dilations = as_tuple(layer.config.get("dilation_rate", 1), rank)
-        padding = layer.config.get("padding", "valid")
+        kernel = as_tuple(layer.attrs["kernel_size"], rank)
+        strides = as_tuple(layer.attrs.get("strides", 1), rank)
+        dilations = as_tuple(layer.attrs.get("dilation_rate", 1), rank)
+        padding = layer.attrs.get("padding", "valid")
         axes = spatial_axes(layer, rank)
         dims, formulas = [], []
         for axis, name, k, s, d in zip(
@@ -264,34 +264,34 @@ class ConvLSTMHandler(LayerHandler):
             dim, formula = window_output(step[axis], k, s, d, padding, name)
             dims.append(dim)
             formulas.append(formula)
-        state = with_dims(step, axes, dims, layer.config["filters"], layer)
+        state = with_dims(step, axes, dims, layer.attrs["filters"], layer)
         batch, steps = layer.input_shape[0], layer.input_shape[1]
-        out = (batch, steps, *state[1:]) if layer.config.get("return_sequences") else state
-        shapes = (out, state, state) if layer.config.get("return_state") else (out,)
+        out = (batch, steps, *state[1:]) if layer.attrs.get("return_sequences") else state
+        shapes = (out, state, state) if layer.attrs.get("return_state") else (out,)
         math = _shape_math(shapes)
         return replace(math, steps=steps_for(AXIS_NAMES[rank], formulas))
 
     def params(self, layer: LayerRecord) -> ParamMath:
         rank = self.rank(layer)
         names = AXIS_NAMES[rank]
-        kernel = as_tuple(layer.config["kernel_size"], rank)
+        kernel = as_tuple(layer.attrs["kernel_size"], rank)
         window = product([Sym(axis_sym("k", a), k) for a, k in zip(names, kernel, strict=True)])
         c_in = Sym(r"c_{in}", self.step_shape(layer)[channel_axis(layer)])
-        f = Sym(r"c_{out}", layer.config["filters"])
+        f = Sym(r"c_{out}", layer.attrs["filters"])
         parts = [
             ParamPart("W", Mul((Num(4), window, c_in, f))),
             ParamPart("U", Mul((Num(4), window, f, f))),
         ]
         per_gate: Formula = Mul((window, c_in + f, f))
-        if layer.config.get("use_bias", True):
+        if layer.attrs.get("use_bias", True):
             parts.append(ParamPart("b", Mul((Num(4), f))))
             per_gate = per_gate + f
         return params_from_parts(*parts, formula=Mul((Num(4), per_gate)))
 
     def equation(self, layer: LayerRecord) -> UncheckedEquation:
-        gate = layer.config.get("recurrent_activation", "sigmoid")
-        act = layer.config.get("activation", "tanh")
-        bias = layer.config.get("use_bias", True)
+        gate = layer.attrs.get("recurrent_activation", "sigmoid")
+        act = layer.attrs.get("activation", "tanh")
+        bias = layer.attrs.get("use_bias", True)
 
         def pre(g: str) -> str:
             s = gate_sub(g)

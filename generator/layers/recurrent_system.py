@@ -46,7 +46,7 @@ SHOWN_TERMS = 3
 
 
 def numpy_activation(value: object) -> Callable[[np.ndarray], np.ndarray]:
-    """An activation of the table (by config value) as a NumPy function, with Keras's defaults."""
+    """An activation of the table (by attrs value) as a NumPy function, with Keras's defaults."""
     if activation_name(value) not in ELEMENTWISE:
         raise NotImplementedError(f"no NumPy form for the activation {activation_name(value)!r}")
     return numpy_function(activation_name(value))
@@ -121,7 +121,7 @@ class RecurrentSystem(SampledPositions):
     """SimpleRNN, GRU or LSTM as its system of step equations (see the module docstring)."""
 
     kind: str
-    config: Mapping[str, Any]
+    attrs: Mapping[str, Any]
     text: str
 
     def latex(self) -> str:
@@ -160,8 +160,8 @@ class RecurrentSystem(SampledPositions):
 
     def step(self, w: dict[str, np.ndarray], trace: Trace) -> tuple[np.ndarray, np.ndarray | None]:
         """`h_t` (and `c_t`) from `x_t` and the previous states; fills `trace.gates`."""
-        f = numpy_activation(self.config.get("activation", "tanh"))
-        g = numpy_activation(self.config.get("recurrent_activation", "sigmoid"))
+        f = numpy_activation(self.attrs.get("activation", "tanh"))
+        g = numpy_activation(self.attrs.get("recurrent_activation", "sigmoid"))
         x, h, gates = trace.x, trace.h_prev, trace.gates
 
         def pre(z: str, state: np.ndarray) -> np.ndarray:
@@ -171,7 +171,7 @@ class RecurrentSystem(SampledPositions):
             gates["h"] = pre("h", h)
             return f(gates["h"]), None
         if self.kind == "GRU":
-            if self.config.get("reset_after", True):
+            if self.attrs.get("reset_after", True):
                 gates["z"] = x @ w["W_z"].T + w["b_z"] + h @ w["U_z"].T + w["bh_z"]
                 gates["r"] = x @ w["W_r"].T + w["b_r"] + h @ w["U_r"].T + w["bh_r"]
                 r = g(gates["r"])
@@ -198,8 +198,8 @@ class RecurrentSystem(SampledPositions):
         c = None
         if self.kind == "LSTM":
             c = states[1] if len(states) > 1 else np.zeros((batch, units))
-        order = range(steps - 1, -1, -1) if self.config.get("go_backwards") else range(steps)
-        zero_masked = self.config.get("zero_output_for_mask", False)
+        order = range(steps - 1, -1, -1) if self.attrs.get("go_backwards") else range(steps)
+        zero_masked = self.attrs.get("zero_output_for_mask", False)
         outputs, traces, y_prev = [], [], np.zeros((batch, units))
         for t in order:
             trace = Trace(t=t, x=x[:, t], h_prev=h, c_prev=c)
@@ -214,7 +214,7 @@ class RecurrentSystem(SampledPositions):
             traces.append(replace(trace, h=h_new, c=c_new))
             outputs.append(y)
             h, c, y_prev = h_new, c_new, y
-        if self.config.get("return_sequences"):
+        if self.attrs.get("return_sequences"):
             return np.stack(outputs, axis=1), traces
         return outputs[-1], traces
 
@@ -241,7 +241,7 @@ class RecurrentSystem(SampledPositions):
         recurrent sums would show only zeros), or at the last step without `return_sequences`.
         """
         out, traces = self.run([a[:1] for a in inputs], weights)
-        sequences = self.config.get("return_sequences")
+        sequences = self.attrs.get("return_sequences")
         if index is None:
             index = (min(1, len(traces) - 1), 0) if sequences else (0,)
         j = index[-1]
@@ -253,11 +253,11 @@ class RecurrentSystem(SampledPositions):
 
     def _gate_lines(self, trace: Trace, w: dict[str, np.ndarray], j: int) -> list[str]:
         """Per gate: its two sums with their numbers, then the gate's value at unit `j`."""
-        act = self.config.get("activation", "tanh")
-        gate_act = self.config.get("recurrent_activation", "sigmoid")
+        act = self.attrs.get("activation", "tanh")
+        gate_act = self.attrs.get("recurrent_activation", "sigmoid")
         g = numpy_activation(gate_act)
         x, h = trace.x[0], trace.h_prev[0]
-        reset_after = self.config.get("reset_after", True)
+        reset_after = self.attrs.get("reset_after", True)
         lines = []
         for z in GATES[self.kind]:
             sub = "" if self.kind == "SimpleRNN" else gate_sub(z)

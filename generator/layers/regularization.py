@@ -31,7 +31,7 @@ class RegularizationHandler(LayerHandler):
 
     def equation(self, layer: LayerRecord) -> TensorEquation:
         values = {
-            key: number(layer.config.get(key) or 0.0) for key in ("rate", "stddev", "l1", "l2")
+            key: number(layer.attrs.get(key) or 0.0) for key in ("rate", "stddev", "l1", "l2")
         }
         terms = [rf"{values['l1']} \sum |x|", rf"{values['l2']} \sum x^2"]
         values["penalty"] = (

@@ -60,7 +60,7 @@ class FlattenHandler(LayerHandler):
         if len(dims) <= 1:
             return IndexMapEquation(r"a_i = x_i", (size,))
         x_index = _index(letters)
-        if layer.config.get("data_format") == "channels_first":
+        if layer.attrs["layout"] == "channels_first":
             # Keras moves the channels last before flattening, as for channels-last inputs.
             letters, dims = [*letters[1:], letters[0]], [*dims[1:], dims[0]]
             order = (*range(1, len(order)), 0)
@@ -80,7 +80,7 @@ class ReshapeHandler(LayerHandler):
     summary = "reshape: the same numbers in the same order, arranged in a new shape"
 
     def output_shape(self, layer: LayerRecord) -> ShapeMath:
-        target = list(layer.config["target_shape"])
+        target = list(layer.attrs["target_shape"])
         if -1 in target:
             size = 1
             for d in layer.input_shape[1:]:
@@ -111,12 +111,12 @@ class PermuteHandler(LayerHandler):
     summary = "permute: the axes in a new order"
 
     def output_shape(self, layer: LayerRecord) -> ShapeMath:
-        dims = layer.config["dims"]
+        dims = layer.attrs["dims"]
         shape = layer.input_shape
         return ShapeMath(shape=(shape[0], *(shape[d] for d in dims)))
 
     def equation(self, layer: LayerRecord) -> TensorEquation:
-        dims = layer.config["dims"]
+        dims = layer.attrs["dims"]
         shape = layer.input_shape
         letters = [Idx(n, shape[k + 1]) for k, n in enumerate(_LETTERS[: len(dims)])]
         out = tuple(letters[d - 1] for d in dims)
@@ -129,17 +129,17 @@ class RepeatVectorHandler(LayerHandler):
 
     def output_shape(self, layer: LayerRecord) -> ShapeMath:
         shape = layer.input_shape
-        return ShapeMath(shape=(shape[0], layer.config["n"], *shape[1:]))
+        return ShapeMath(shape=(shape[0], layer.attrs["n"], *shape[1:]))
 
     def equation(self, layer: LayerRecord) -> TensorEquation:
-        n = layer.config["n"]
+        n = layer.attrs["n"]
         t, j = Idx("t", n), Idx("j", layer.input_shape[-1])
         note = rf", \quad {index_range('t', n - 1)}"
         return TensorEquation((t, j), Read("x", ("input", 0), (at(j),)), note=note)
 
 
 def _pairs(value, rank: int) -> list[tuple[int, int]]:
-    """Cropping/padding config as `(start, end)` per spatial axis."""
+    """Cropping/padding attrs as `(start, end)` per spatial axis."""
     if isinstance(value, int):
         return [(value, value)] * rank
     value = list(value)
@@ -157,7 +157,7 @@ class _EdgeHandler(LayerHandler):
     def _axes(self, layer: LayerRecord) -> tuple[int, list[int], list[tuple[int, int]]]:
         rank = _rank(layer)
         axes = [1] if rank == 1 else spatial_axes(layer, rank)
-        return rank, axes, _pairs(layer.config[self.key], rank)
+        return rank, axes, _pairs(layer.attrs[self.key], rank)
 
     def output_shape(self, layer: LayerRecord) -> ShapeMath:
         rank, axes, pairs = self._axes(layer)
@@ -223,7 +223,7 @@ class UpSamplingHandler(LayerHandler):
 
     def _size(self, layer: LayerRecord) -> tuple[int, tuple[int, ...], list[int]]:
         rank = _rank(layer)
-        size = as_tuple(layer.config.get("size", 2), rank)
+        size = as_tuple(layer.attrs.get("size", 2), rank)
         axes = [1] if rank == 1 else spatial_axes(layer, rank)
         return rank, size, axes
 
@@ -248,7 +248,7 @@ class UpSamplingHandler(LayerHandler):
         index = [Idx("c", d) for d in out_shape[1:]]
         for axis, name in zip(axes, _IDX[rank], strict=True):
             index[axis - 1] = Idx(name, out_shape[axis])
-        if layer.config.get("interpolation", "nearest") == "bilinear":
+        if layer.attrs.get("interpolation", "nearest") == "bilinear":
             return _bilinear(layer, tuple(index), axes, size)
         maps = [at(i) for i in index]
         for axis, s in zip(axes, size, strict=True):

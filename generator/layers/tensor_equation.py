@@ -45,7 +45,7 @@ class TensorEquation(SampledPositions):
         indices: the output's indices in array order, without the batch axis.
         body: the right-hand side before the activation.
         activation: a name of the activation table (`linear`, `relu`, `softmax`, ...).
-        activation_params: its parameters where Keras's config sets them.
+        activation_params: its parameters where Keras's attrs sets them.
         aliases: indices defined by an output index (`c = k // 3`, `q = k mod 3`).
         definitions: named tensors the body reads with `Read(source=("def", name))`.
         definitions_first: print the definitions before the output's equation.

@@ -56,12 +56,12 @@ class BidirectionalEquation(SampledPositions):
         out = []
         for eq, backwards in ((self.forward, False), (self.backward, True)):
             if isinstance(eq, RecurrentSystem):
-                sequences = bool(eq.config.get("return_sequences"))
-                forward_goes_back = bool(self.forward.config.get("go_backwards"))  # type: ignore[attr-defined]
+                sequences = bool(eq.attrs.get("return_sequences"))
+                forward_goes_back = bool(self.forward.attrs.get("go_backwards"))  # type: ignore[attr-defined]
                 eq = replace(
                     eq,
-                    config={
-                        **eq.config,
+                    attrs={
+                        **eq.attrs,
                         "zero_output_for_mask": sequences,
                         "go_backwards": forward_goes_back != backwards,
                     },

@@ -1,7 +1,7 @@
 """Wrappers: Bidirectional runs a recurrent layer both ways; TimeDistributed maps a layer over time.
 
-A wrapper's inner layer lives only in its config (`config["layer"]`, serialized). Its math comes
-from the inner layer's own handler, run on a `LayerRecord` rebuilt here from that config, the
+A wrapper's inner layer lives only in its attrs (`attrs["layer"]`, serialized). Its math comes
+from the inner layer's own handler, run on a `LayerRecord` rebuilt here from that attrs, the
 shapes the inner layer sees and the wrapper's weights under the inner layer's name.
 """
 
@@ -29,29 +29,26 @@ from generator.model.graph import LayerRecord, Shape
 def inner_record(
     layer: LayerRecord, key: str, input_shape: Shape, output_shapes: tuple[Shape, ...] = ()
 ) -> LayerRecord:
-    """The wrapped layer `config[key]` as a record of its own, seeing `input_shape`.
+    """The wrapped layer `attrs[key]` with its weights, seeing `input_shape`.
 
-    `output_shapes` is what Keras says the inner layer returns, where the wrapper tells; the
-    inner layer's handler replaces it with its own derivation.
+    `output_shapes` is what the framework says the inner layer returns, where the wrapper tells;
+    the inner layer's handler replaces it with its own derivation.
     """
-    serialized = layer.config[key]
-    config = serialized["config"]
-    prefix = config["name"] + "/"
+    inner: LayerRecord = layer.attrs[key]
+    prefix = inner.name + "/"
     weights = tuple(
         replace(w, name=w.name[len(prefix) :]) for w in layer.weights if w.name.startswith(prefix)
     )
     if not any(w.name.startswith(prefix) for w in layer.weights):
         weights = layer.weights  # a loaded one-layer wrapper names them without the prefix
-    record = LayerRecord(
-        name=config["name"],
-        type=serialized["class_name"],
-        config=config,
+    record = replace(
+        inner,
         input_shapes=(input_shape,),
         output_shapes=output_shapes,
         inbound=layer.inbound,
         weights=weights,
-        keras_params=sum(w.size for w in weights),
-        keras_trainable=sum(w.size for w in weights if w.trainable),
+        framework_params=sum(w.size for w in weights),
+        framework_trainable=sum(w.size for w in weights if w.trainable),
     )
     handler = handler_for(record.type)
     if handler is None:
@@ -68,15 +65,15 @@ def _equation_lines(equation: str) -> list[str]:
 
 
 def _unknown(layer: LayerRecord) -> ParamMath:
-    return ParamMath(formula=None, count=layer.keras_params)
+    return ParamMath(formula=None, count=layer.framework_params)
 
 
-def _same_layer(a: dict, b: dict) -> bool:
-    """Whether two serialized layers are the same apart from name and direction."""
-    ignore = {"name", "go_backwards"}
-    return a["class_name"] == b["class_name"] and {
-        k: v for k, v in a["config"].items() if k not in ignore
-    } == {k: v for k, v in b["config"].items() if k not in ignore}
+def _same_layer(a: LayerRecord, b: LayerRecord) -> bool:
+    """Whether two inner layers are the same apart from name and direction."""
+    ignore = {"go_backwards"}
+    return a.type == b.type and {k: v for k, v in a.attrs.items() if k not in ignore} == {
+        k: v for k, v in b.attrs.items() if k not in ignore
+    }
 
 
 def _prefixed(parts: tuple[ParamPart, ...], word: str) -> list[ParamPart]:
@@ -104,7 +101,7 @@ class BidirectionalHandler(_Wrapper):
 
     def passes(self, layer: LayerRecord) -> tuple[LayerRecord, LayerRecord]:
         forward = inner_record(layer, "layer", layer.input_shape)
-        key = "backward_layer" if "backward_layer" in layer.config else "layer"
+        key = "backward_layer" if "backward_layer" in layer.attrs else "layer"
         backward = inner_record(layer, key, layer.input_shape)
         return forward, backward
 
@@ -113,7 +110,7 @@ class BidirectionalHandler(_Wrapper):
         if not forward.output_shapes or not backward.output_shapes:
             return ShapeMath(shape=layer.output_shape, note="inner layer has no handler")
         out, states = forward.output_shapes[0], forward.output_shapes[1:]
-        mode = layer.config.get("merge_mode", "concat")
+        mode = layer.attrs.get("merge_mode", "concat")
         if mode == "concat":
             outs: tuple[Shape, ...] = ((*out[:-1], out[-1] + backward.output_shapes[0][-1]),)
         elif mode is None:
@@ -133,7 +130,7 @@ class BidirectionalHandler(_Wrapper):
         fp, bp = fh.params(forward), bh.params(backward)
         parts = (*_prefixed(fp.parts, "forward"), *_prefixed(bp.parts, "backward"))
         if _same_layer(
-            layer.config["layer"], layer.config.get("backward_layer", layer.config["layer"])
+            layer.attrs["layer"], layer.attrs.get("backward_layer", layer.attrs["layer"])
         ):
             formula = Mul((Num(2), fp.formula))
         else:
@@ -152,12 +149,12 @@ class BidirectionalHandler(_Wrapper):
             passes[1],
             forward.name,
             backward.name,
-            layer.config.get("merge_mode", "concat"),
+            layer.attrs.get("merge_mode", "concat"),
         )
 
     def latex(self, layer: LayerRecord) -> str:
         forward, backward = self.passes(layer)
-        sequences = forward.config.get("return_sequences", False)
+        sequences = forward.attrs.get("return_sequences", False)
         steps = layer.input_shape[1]
         last = "T - 1" if steps is None else str(steps - 1)
         lines = [r"&\text{forward pass, } \overrightarrow{h}_t = h_t:"]
@@ -165,7 +162,7 @@ class BidirectionalHandler(_Wrapper):
             line for line in _equation_lines(self.equation_of(forward)) if not _is_output(line)
         ]
         if _same_layer(
-            layer.config["layer"], layer.config.get("backward_layer", layer.config["layer"])
+            layer.attrs["layer"], layer.attrs.get("backward_layer", layer.attrs["layer"])
         ):
             lines.append(
                 r"&\text{backward pass: the same equations with their own weights, "
@@ -186,12 +183,12 @@ class BidirectionalHandler(_Wrapper):
             "mul": rf"{fw} \odot {bw}",
             "ave": rf"\tfrac{{1}}{{2}}\left({fw} + {bw}\right)",
         }
-        mode = layer.config.get("merge_mode", "concat")
+        mode = layer.attrs.get("merge_mode", "concat")
         if mode in merge:
             line = f"{lhs} &= {merge[mode]}"
         else:
             line = rf"{lhs} &= \left({fw},\ {bw}\right) \quad \text{{(not merged)}}"
-        if forward.config.get("return_state"):
+        if forward.attrs.get("return_state"):
             line += r", \quad \text{then the final states of each pass}"
         lines.append(line)
         return aligned(lines)

@@ -1,8 +1,8 @@
 """The Keras frontend: a Keras model becomes a `ModelGraph` of layer records.
 
-This is the only module, with `generator.equation.compose`'s weight reading and
-`generator.model.loading`, that touches Keras objects; it imports nothing from Keras at module
-level.
+This module (with `generator.model.keras_attrs` for the configs, `generator.model.probe` for
+the arrays and `generator.model.loading`) is all that touches Keras objects; it imports nothing
+from Keras at module level.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from generator.model.graph import (
     WeightRecord,
     reference,
 )
+from generator.model.keras_attrs import keras_attrs
 
 # Arguments a reader needs to see even at their default: `MaxPooling2D((2, 2))`.
 _ALWAYS_SHOWN = {"pool_size"}
@@ -186,19 +187,53 @@ def _layer_record(layer: Any, node: Any, with_weights: bool, values: dict) -> La
             values[(layer.name, record.name)] = array
     trainable = sum(int(_size(w.shape)) for w in layer.trainable_weights)
     config = layer.get_config()  # once: serializing a config is the costly part of describing
+    plain = _plain(config)
+    input_shapes = tuple(_shape(t.shape) for t in node.input_tensors)
+    output_shapes = tuple(_shape(t.shape) for t in node.outputs)
+    inner_shape = input_shapes[0] if input_shapes else None
+    if type(layer).__name__ == "TimeDistributed" and inner_shape:
+        inner_shape = (inner_shape[0], *inner_shape[2:])
     return LayerRecord(
         name=layer.name,
         type=type(layer).__name__,
-        config=_plain(config),
+        attrs=keras_attrs(
+            type(layer).__name__,
+            plain,
+            input_shapes[0] if input_shapes else None,
+            output_shapes[0] if output_shapes else None,
+            inner=lambda serialized: _inner_record(serialized, inner_shape),
+        ),
+        trainable=bool(plain.get("trainable", True)),
+        framework_type=type(layer).__name__,
         input_shapes=tuple(_shape(t.shape) for t in node.input_tensors),
         output_shapes=tuple(_shape(t.shape) for t in node.outputs),
         inbound=tuple(p.operation.name for p in node.parent_nodes),
         weights=weights,
-        keras_params=int(layer.count_params()),
-        keras_trainable=trainable,
+        framework_params=int(layer.count_params()),
+        framework_trainable=trainable,
         code=code_line(layer, config),
         children=children,
         output_names=output_names(layer, len(node.outputs)),
+    )
+
+
+def _inner_record(serialized: dict, input_shape: Shape | None) -> LayerRecord:
+    """A wrapper's inner layer (`Bidirectional(LSTM(8))`'s LSTM) as a record of its own, seeing
+    `input_shape`; the wrapper's handler gives it its weights and output shapes."""
+    config = serialized["config"]
+    return LayerRecord(
+        name=config["name"],
+        type=serialized["class_name"],
+        attrs=keras_attrs(serialized["class_name"], config, input_shape, None),
+        trainable=bool(config.get("trainable", True)),
+        framework_type=serialized["class_name"],
+        input_shapes=(input_shape,) if input_shape is not None else (),
+        output_shapes=(),
+        inbound=(),
+        weights=(),
+        framework_params=0,
+        framework_trainable=0,
+        code=_nested_code(serialized),
     )
 
 
@@ -223,13 +258,14 @@ def _operation_record(op: Any, node: Any) -> LayerRecord:
     return LayerRecord(
         name=op.name,
         type=f"ops.{name}",
-        config={"name": op.name, "operands": operands, **keywords},
+        attrs={"operands": operands, **keywords, "layout": "channels_last"},
+        framework_type=f"keras.ops.{name}",
         input_shapes=tuple(_shape(t.shape) for t in node.input_tensors),
         output_shapes=tuple(_shape(t.shape) for t in node.outputs),
         inbound=tuple(p.operation.name for p in node.parent_nodes),
         weights=(),
-        keras_params=0,
-        keras_trainable=0,
+        framework_params=0,
+        framework_trainable=0,
         code=f"keras.ops.{name}({shown})",
     )
 

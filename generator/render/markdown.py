@@ -133,7 +133,7 @@ def architecture_table(math: ModelMath) -> str:
         rows.append(
             f"| {i} | `{record.name}` | {_short_code(record.code or record.type)} "
             f"| {_io_shapes(layer)} | {formula} "
-            f"| {_count(layer.params.total, record.keras_params - record.keras_trainable)}"
+            f"| {_count(layer.params.total, record.framework_params - record.framework_trainable)}"
             + (f" (the weights of `{record.shares}`, counted there)" if record.shares else "")
             + " |"
         )

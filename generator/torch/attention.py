@@ -72,11 +72,11 @@ class KerasMultiHeadAttention(nn.Module):
 @translation("Dot", wants=CL)
 def dot(ctx: LayerContext) -> Result:
     a, b = ctx.value(0), ctx.value(1)
-    axes = ctx.config.get("axes", -1)
+    axes = ctx.attrs.get("axes", -1)
     axes = [axes, axes] if isinstance(axes, int) else list(axes)
     axes = [int(axis) % v.rank for axis, v in zip(axes, (a, b), strict=True)]
     x, y = ctx.input(0, CL), ctx.input(1, CL)
-    if ctx.config.get("normalize"):
+    if ctx.attrs.get("normalize"):
         x, y = (f"F.normalize({x}, dim={axes[0]})", f"F.normalize({y}, dim={axes[1]})")
     if a.rank == 2 and b.rank == 2:
         return Result(f"({x} * {y}).sum(dim=1, keepdim=True)", CL)
@@ -95,10 +95,10 @@ def _attention_inputs(ctx: LayerContext) -> str:
 @translation("Attention", wants=CL)
 def attention(ctx: LayerContext) -> Result:
     ctx.use_helper(ATTENTION)
-    mode = ctx.config.get("score_mode", "dot")
+    mode = ctx.attrs.get("score_mode", "dot")
     state = {}
     args = [f'score="{mode}"']
-    if ctx.config.get("use_scale"):
+    if ctx.attrs.get("use_scale"):
         args.append("scale_shape=()")
         state["scale"] = ctx.weight("scale").reshape(())
     if mode == "concat":
@@ -113,7 +113,7 @@ def additive_attention(ctx: LayerContext) -> Result:
     ctx.use_helper(ATTENTION)
     state = {}
     args = ['score="additive"']
-    if ctx.config.get("use_scale", True):
+    if ctx.attrs.get("use_scale", True):
         scale = ctx.weight("scale")
         args.append(f"scale_shape={tuple(scale.shape)}")
         state["scale"] = scale
@@ -123,21 +123,21 @@ def additive_attention(ctx: LayerContext) -> Result:
 
 @translation("MultiHeadAttention", wants=CL)
 def multi_head_attention(ctx: LayerContext) -> Result:
-    config = ctx.config
-    if config.get("use_gate") or config.get("output_shape") is not None:
+    attrs = ctx.attrs
+    if attrs.get("use_gate") or attrs.get("output_shape") is not None:
         raise ctx.error("uses a gate or a custom output shape")
-    if any(v.rank != 3 for v in ctx.inputs) or config.get("attention_axes") not in (None, [1]):
+    if any(v.rank != 3 for v in ctx.inputs) or attrs.get("attention_axes") not in (None, [1]):
         raise ctx.error(
             "attends over axes other than the sequence of a (batch, time, features) tensor"
         )
-    if config.get("sliding_window"):
+    if attrs.get("sliding_window"):
         raise ctx.error("attends within a sliding window")
-    heads, key_dim = int(config["num_heads"]), int(config["key_dim"])
-    value_dim = int(config.get("value_dim") or key_dim)
+    heads, key_dim = int(attrs["num_heads"]), int(attrs["key_dim"])
+    value_dim = int(attrs.get("value_dim") or key_dim)
     sizes = [int(v.shape[-1]) for v in ctx.inputs]
     query_size, value_size = sizes[0], sizes[1]
     key_size = sizes[2] if len(sizes) > 2 else value_size
-    bias = bool(config.get("use_bias", True))
+    bias = bool(attrs.get("use_bias", True))
     names = ("query", "key", "value", "attention_output")
     kernels = [ctx.weight("kernel", name) for name in names]
     biases = [ctx.weight("bias", name) for name in names] if bias else []

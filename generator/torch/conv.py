@@ -32,12 +32,12 @@ def avg_pool_same(x, kernel_size, stride, pads):
 def _window(
     ctx: LayerContext, n: int, size_key: str = "kernel_size", stride_key: str = "strides"
 ) -> tuple[tuple[int, ...], ...]:
-    if ctx.config.get("data_format", "channels_last") == "channels_first":
+    if ctx.attrs["layout"] == "channels_first":
         raise ctx.error("reads channels-first data; only Keras's default channels_last translates")
-    kernel = as_tuple(ctx.config[size_key], n)
-    strides = ctx.config.get(stride_key)
+    kernel = as_tuple(ctx.attrs[size_key], n)
+    strides = ctx.attrs.get(stride_key)
     strides = kernel if strides is None else as_tuple(strides, n)
-    dilation = as_tuple(ctx.config.get("dilation_rate", 1), n)
+    dilation = as_tuple(ctx.attrs.get("dilation_rate", 1), n)
     return kernel, strides, dilation
 
 
@@ -64,7 +64,7 @@ def _f_pad(x: str, pairs: list[tuple[int, int]], value: str = "") -> str:
 def _padded(ctx: LayerContext, kernel, strides, dilation, pad_value: str = ""):
     """The input expression (explicitly padded where needed), the module's `padding` argument,
     and the pads when they are asymmetric."""
-    padding = ctx.config.get("padding", "valid")
+    padding = ctx.attrs.get("padding", "valid")
     x = ctx.input(0, CF)
     if padding == "valid":
         return x, "", None
@@ -115,11 +115,11 @@ def conv(ctx: LayerContext) -> Result:
     n = spatial_rank(ctx.record)
     kernel, strides, dilation = _window(ctx, n)
     x, padding, _ = _padded(ctx, kernel, strides, dilation)
-    cin, cout = int(ctx.value().shape[-1]), int(ctx.config["filters"])
-    groups = int(ctx.config.get("groups", 1))
+    cin, cout = int(ctx.value().shape[-1]), int(ctx.attrs["filters"])
+    groups = int(ctx.attrs.get("groups", 1))
     state = {"weight": _torch_kernel(ctx.weight("kernel"))}
     extra = padding + _options(strides, dilation) + (f", groups={groups}" if groups > 1 else "")
-    if ctx.config.get("use_bias", True):
+    if ctx.attrs.get("use_bias", True):
         state["bias"] = ctx.weight("bias")
     else:
         extra += ", bias=False"
@@ -136,7 +136,7 @@ def conv_transpose(ctx: LayerContext) -> Result:
     n = spatial_rank(ctx.record)
     kernel, strides, dilation = _window(ctx, n)
     sizes, outs = ctx.value().shape[1:-1], ctx.record.output_shape[1:-1]
-    same = ctx.config.get("padding", "valid") == "same"
+    same = ctx.attrs.get("padding", "valid") == "same"
     paddings, extras, slices = [], [], []
     for size, out, k, s, d in zip(sizes, outs, kernel, strides, dilation, strict=True):
         full = (size - 1) * s + (k - 1) * d + 1  # every position any input reaches
@@ -154,14 +154,14 @@ def conv_transpose(ctx: LayerContext) -> Result:
             slices.append(":")
         else:
             slices.append(f"{start or ''}:{start + out}")
-    cin, cout = int(ctx.value().shape[-1]), int(ctx.config["filters"])
+    cin, cout = int(ctx.value().shape[-1]), int(ctx.attrs["filters"])
     options = _options(strides, dilation)
     if any(paddings):
         options += f", padding={int_arg(paddings)}"
     if any(extras):
         options += f", output_padding={int_arg(extras)}"
     state = {"weight": _torch_kernel(ctx.weight("kernel"))}
-    if ctx.config.get("use_bias", True):
+    if ctx.attrs.get("use_bias", True):
         state["bias"] = ctx.weight("bias")
     else:
         options += ", bias=False"
@@ -199,7 +199,7 @@ def depthwise_conv(ctx: LayerContext) -> Result:
     n = spatial_rank(ctx.record)
     kernel, strides, dilation = _window(ctx, n)
     x, padding, _ = _padded(ctx, kernel, strides, dilation)
-    use_bias = ctx.config.get("use_bias", True)
+    use_bias = ctx.attrs.get("use_bias", True)
     constructor, weight = _depthwise_module(
         ctx, n, ctx.weight("kernel"), padding, _options(strides, dilation), use_bias
     )
@@ -222,7 +222,7 @@ def separable_conv(ctx: LayerContext) -> Result:
     cmid, cout = pointwise.shape[1], pointwise.shape[0]
     state = {"0.weight": weight, "1.weight": pointwise}
     bias = ""
-    if ctx.config.get("use_bias", True):
+    if ctx.attrs.get("use_bias", True):
         state["1.bias"] = ctx.weight("bias")
     else:
         bias = ", bias=False"
@@ -278,11 +278,11 @@ def pooling(ctx: LayerContext) -> Result:
 )
 def global_pooling(ctx: LayerContext) -> Result:
     value = ctx.value()
-    if ctx.config.get("data_format", "channels_last") == "channels_first":
+    if ctx.attrs["layout"] == "channels_first":
         raise ctx.error("reads channels-first data; only Keras's default channels_last translates")
     dims = spatial_dims(value)
     dim = str(dims[0]) if len(dims) == 1 else f"({', '.join(str(d) for d in dims)})"
-    keep = bool(ctx.config.get("keepdims", False))
+    keep = bool(ctx.attrs.get("keepdims", False))
     function = "mean" if "Average" in ctx.record.type else "amax"
     expr = f"{value.expr}.{function}(dim={dim}" + (", keepdim=True)" if keep else ")")
     return Result(expr, value.layout if keep else CL)

@@ -39,24 +39,22 @@ def _torch_kernel(kernel: np.ndarray) -> np.ndarray:
 
 @translation("ConvLSTM2D", wants=CL)
 def conv_lstm_2d(ctx: LayerContext) -> Result:
-    config = ctx.config
-    if activation_name(config.get("activation")) != "tanh":
+    attrs = ctx.attrs
+    if activation_name(attrs.get("activation")) != "tanh":
         raise ctx.error("uses an activation other than tanh")
-    if activation_name(config.get("recurrent_activation")) != "sigmoid":
+    if activation_name(attrs.get("recurrent_activation")) != "sigmoid":
         raise ctx.error("uses a recurrent activation other than sigmoid")
-    if config.get("stateful") or len(ctx.inputs) > 1:
+    if attrs.get("stateful") or len(ctx.inputs) > 1:
         raise ctx.error("is stateful or given an initial state, which has no translation here")
-    if config.get("data_format", "channels_last") != "channels_last":
+    if attrs["layout"] != "channels_last":
         raise ctx.error("reads channels-first data; only channels_last translates")
-    strides = config.get("strides", 1)
-    if any(int(s) != 1 for s in (strides if isinstance(strides, list) else [strides])):
+    if any(s != 1 for s in attrs["strides"]):
         raise ctx.error("moves its kernel with strides other than 1")
-    filters, cin = int(config["filters"]), int(ctx.value().shape[-1])
-    kernel = [int(k) for k in config["kernel_size"]]
-    dilation = config.get("dilation_rate", 1)
-    dilation = [int(d) for d in dilation] if isinstance(dilation, list) else [int(dilation)] * 2
-    padding = config.get("padding", "valid")
-    use_bias = config.get("use_bias", True)
+    filters, cin = int(attrs["filters"]), int(ctx.value().shape[-1])
+    kernel = [int(k) for k in attrs["kernel_size"]]
+    dilation = list(attrs["dilation_rate"])
+    padding = attrs.get("padding", "valid")
+    use_bias = attrs.get("use_bias", True)
     state = {
         "input_conv.weight": _torch_kernel(ctx.weight("kernel")),
         "state_conv.weight": _torch_kernel(ctx.weight("recurrent_kernel")),
@@ -70,13 +68,13 @@ def conv_lstm_2d(ctx: LayerContext) -> Result:
         f'ConvLSTM2d({cin}, {filters}, {int_arg(kernel)}, padding="{padding}"{options})', **state
     )
     x = f"{ctx.input(0, CL)}.permute(0, 1, 4, 2, 3)"  # (N, T, H, W, C) -> (N, T, C, H, W)
-    if config.get("go_backwards"):
+    if attrs.get("go_backwards"):
         x = f"{x}.flip(1)"
     ctx.line(f"{ctx.out}, h, c = {layer}({x})")
     if len(ctx.record.output_shapes) > 1:  # return_state: every output channels last
-        output = ctx.out if config.get("return_sequences") else "h"
-        last = "permute(0, 1, 3, 4, 2)" if config.get("return_sequences") else "permute(0, 2, 3, 1)"
+        output = ctx.out if attrs.get("return_sequences") else "h"
+        last = "permute(0, 1, 3, 4, 2)" if attrs.get("return_sequences") else "permute(0, 2, 3, 1)"
         return Result(f"{output}.{last}, h.permute(0, 2, 3, 1), c.permute(0, 2, 3, 1)", CL)
-    if config.get("return_sequences"):
+    if attrs.get("return_sequences"):
         return Result(f"{ctx.out}.permute(0, 1, 3, 4, 2)", CL)
     return Result("h", CF)

@@ -20,7 +20,7 @@ from generator.torch.registry import (
 def dense(ctx: LayerContext) -> Result:
     value = ctx.value()
     kernel = ctx.weight("kernel")
-    units = int(ctx.config["units"])
+    units = int(ctx.attrs["units"])
     if value.layout.kind == "flat_cf":
         # The input was flattened channels first; reorder the kernel's rows to match, so that
         # `forward` can flatten the way PyTorch code does.
@@ -32,7 +32,7 @@ def dense(ctx: LayerContext) -> Result:
         x = ctx.input(0, CL)
     dims = value.layout.dims or (value.shape[-1],)
     in_features = " * ".join(str(d) for d in dims)
-    use_bias = ctx.config.get("use_bias", True)
+    use_bias = ctx.attrs.get("use_bias", True)
     state = {"weight": np.ascontiguousarray(kernel.T)}
     bias = ""
     if use_bias:
@@ -45,11 +45,11 @@ def dense(ctx: LayerContext) -> Result:
 
 @translation("Embedding", wants=CL)
 def embedding(ctx: LayerContext) -> Result:
-    if ctx.config.get("mask_zero"):
+    if ctx.attrs.get("mask_zero"):
         raise ctx.error("masks zeros (mask_zero=True); masking has no PyTorch translation here")
     layer = ctx.module(
-        f"nn.Embedding(num_embeddings={ctx.config['input_dim']}, "
-        f"embedding_dim={ctx.config['output_dim']})",
+        f"nn.Embedding(num_embeddings={ctx.attrs['input_dim']}, "
+        f"embedding_dim={ctx.attrs['output_dim']})",
         weight=ctx.weight("embeddings"),
     )
     # Keras casts the (often float) inputs to integers; PyTorch wants int64 indices.
@@ -73,9 +73,9 @@ def relu(ctx: LayerContext) -> Result:
     if act is not None:  # relu, relu6 or leaky_relu: a row of the table
         return Result(activate(ctx, value.expr, value.rank, value.layout), value.layout)
     x = value.expr
-    top = ctx.config.get("max_value")
-    slope = float(ctx.config.get("negative_slope") or 0.0)
-    threshold = float(ctx.config.get("threshold") or 0.0)
+    top = ctx.attrs.get("max_value")
+    slope = float(ctx.attrs.get("negative_slope") or 0.0)
+    threshold = float(ctx.attrs.get("threshold") or 0.0)
     if threshold:
         expr = f"torch.where({x} >= {threshold!r}, {x}, {slope!r} * ({x} - {threshold!r}))"
     elif slope:
@@ -103,14 +103,14 @@ def softmax(ctx: LayerContext) -> Result:
 
 @translation("Dropout")
 def dropout(ctx: LayerContext) -> Result:
-    layer = ctx.module(f"nn.Dropout(p={float(ctx.config['rate'])!r})")
+    layer = ctx.module(f"nn.Dropout(p={float(ctx.attrs['rate'])!r})")
     return Result(f"{layer}({ctx.input()})", ctx.value().layout)
 
 
 @translation("SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", wants=Layout("cf"))
 def spatial_dropout(ctx: LayerContext) -> Result:
     n = int(ctx.record.type[-2])
-    layer = ctx.module(f"nn.Dropout{n}d(p={float(ctx.config['rate'])!r})")
+    layer = ctx.module(f"nn.Dropout{n}d(p={float(ctx.attrs['rate'])!r})")
     return Result(f"{layer}({ctx.input(0, Layout('cf'))})", Layout("cf"))
 
 
@@ -135,7 +135,7 @@ def rescaling(ctx: LayerContext) -> Result:
         shape = f".reshape(-1{', 1' * trailing})" if trailing else ""
         return f"torch.tensor({values!r}){shape}"
 
-    scale, offset = ctx.config.get("scale", 1.0), ctx.config.get("offset", 0.0)
+    scale, offset = ctx.attrs.get("scale", 1.0), ctx.attrs.get("offset", 0.0)
     expr = f"{value.expr} * {constant(scale)}"
     if not isinstance(offset, int | float) or offset:
         expr += f" + {constant(offset)}"
@@ -174,7 +174,7 @@ def merge(ctx: LayerContext) -> Result:
 def concatenate(ctx: LayerContext) -> Result:
     xs, layout = _common_inputs(ctx)
     # The channel axis moves: Keras's last axis is dimension 1 of a channels-first tensor.
-    dim = torch_dim(int(ctx.config.get("axis", -1)), ctx.value().rank, layout)
+    dim = torch_dim(int(ctx.attrs.get("axis", -1)), ctx.value().rank, layout)
     return Result(f"torch.cat([{', '.join(xs)}], dim={dim})", layout)
 
 
@@ -222,7 +222,7 @@ _OPS = {
 @translation(*_OPS)
 def operation(ctx: LayerContext) -> Result:
     """`x + 3.0` written between layers: the same arithmetic on PyTorch tensors."""
-    operands = ctx.config.get("operands", [None] * len(ctx.inputs))
+    operands = ctx.attrs.get("operands", [None] * len(ctx.inputs))
     arrays = [a for a in operands if a is not None and not isinstance(a, int | float)]
     if any(np.size(a) > 16 for a in arrays):
         raise ctx.error("computes with an array constant of more than 16 entries")

@@ -8,7 +8,7 @@ from generator.torch.registry import CF, CL, LayerContext, Result, torch_dim, tr
 
 
 def _axes(ctx: LayerContext, rank: int) -> list[int]:
-    axis = ctx.config.get("axis", -1)
+    axis = ctx.attrs.get("axis", -1)
     if axis is None:
         raise ctx.error("normalizes over every axis at once (axis=None)")
     axes = axis if isinstance(axis, list) else [axis]
@@ -21,16 +21,16 @@ def batch_normalization(ctx: LayerContext) -> Result:
     rank = value.rank
     if _axes(ctx, rank) != [rank - 1]:
         raise ctx.error("normalizes an axis other than the last (channels)")
-    if ctx.config.get("renorm"):
+    if ctx.attrs.get("renorm"):
         raise ctx.error("uses batch renormalization")
     channels = int(value.shape[-1])
     kind = {2: "1d", 3: "1d", 4: "2d", 5: "3d"}.get(rank)
     if kind is None:
         raise ctx.error(f"normalizes a rank-{rank} tensor")
-    eps = float(ctx.config.get("epsilon", 1e-3))
+    eps = float(ctx.attrs.get("epsilon", 1e-3))
     # PyTorch's running average keeps `1 - momentum` of the old value, Keras's keeps `momentum`.
-    momentum = round(1.0 - float(ctx.config.get("momentum", 0.99)), 10)
-    center, scale = ctx.config.get("center", True), ctx.config.get("scale", True)
+    momentum = round(1.0 - float(ctx.attrs.get("momentum", 0.99)), 10)
+    center, scale = ctx.attrs.get("center", True), ctx.attrs.get("scale", True)
     state = {
         "running_mean": ctx.weight("moving_mean"),
         "running_var": ctx.weight("moving_variance"),
@@ -58,12 +58,12 @@ def layer_normalization(ctx: LayerContext) -> Result:
     axes = _axes(ctx, rank)
     if axes != list(range(rank - len(axes), rank)):
         raise ctx.error("normalizes axes that are not the trailing ones")
-    if ctx.config.get("rms_scaling"):
+    if ctx.attrs.get("rms_scaling"):
         raise ctx.error("uses RMS scaling")
     shape = tuple(int(value.shape[a]) for a in axes)
     shape_code = str(shape[0]) if len(shape) == 1 else str(shape)
-    eps = float(ctx.config.get("epsilon", 1e-3))
-    center, scale = ctx.config.get("center", True), ctx.config.get("scale", True)
+    eps = float(ctx.attrs.get("epsilon", 1e-3))
+    center, scale = ctx.attrs.get("center", True), ctx.attrs.get("scale", True)
     state = {}
     extra = ""
     if center or scale:
@@ -92,7 +92,7 @@ def _trailing(ctx: LayerContext) -> tuple[int, ...]:
 def rms_normalization(ctx: LayerContext) -> Result:
     shape = _trailing(ctx)
     shape_code = str(shape[0]) if len(shape) == 1 else str(shape)
-    eps = float(ctx.config.get("epsilon", 1e-6))
+    eps = float(ctx.attrs.get("epsilon", 1e-6))
     layer = ctx.module(
         f"nn.RMSNorm({shape_code}, eps={eps!r})", weight=ctx.weight("scale").reshape(shape)
     )
@@ -104,9 +104,9 @@ def group_normalization(ctx: LayerContext) -> Result:
     value = ctx.value()
     if _axes(ctx, value.rank) != [value.rank - 1]:
         raise ctx.error("normalizes groups along an axis other than the last (channels)")
-    channels, groups = int(value.shape[-1]), int(ctx.config.get("groups", 32))
-    eps = float(ctx.config.get("epsilon", 1e-3))
-    center, scale = ctx.config.get("center", True), ctx.config.get("scale", True)
+    channels, groups = int(value.shape[-1]), int(ctx.attrs.get("groups", 32))
+    eps = float(ctx.attrs.get("epsilon", 1e-3))
+    center, scale = ctx.attrs.get("center", True), ctx.attrs.get("scale", True)
     state, affine = {}, ""
     if center or scale:
         ones = np.ones(channels, dtype=np.float32)
@@ -151,18 +151,18 @@ class Standardize(nn.Module):
 @translation("Normalization", wants=CL)
 def normalization(ctx: LayerContext) -> Result:
     value = ctx.value()
-    if ctx.config.get("invert"):
+    if ctx.attrs.get("invert"):
         raise ctx.error("inverts the normalization (invert=True)")
     if ctx.has_weight("mean"):
         mean, variance = ctx.weight("mean"), ctx.weight("variance")
-    elif ctx.config.get("mean") is not None:
-        mean = np.asarray(ctx.config["mean"], dtype=np.float32)
-        variance = np.asarray(ctx.config["variance"], dtype=np.float32)
+    elif ctx.attrs.get("mean") is not None:
+        mean = np.asarray(ctx.attrs["mean"], dtype=np.float32)
+        variance = np.asarray(ctx.attrs["variance"], dtype=np.float32)
     else:
         raise ctx.error("has neither adapted weights nor a given mean and variance")
     channels = int(value.shape[-1])
     # axis=None (saved as `[]`): one mean and variance for every entry, in any axis order.
-    scalar = ctx.config.get("axis", -1) in (None, []) and mean.size == 1
+    scalar = ctx.attrs.get("axis", -1) in (None, []) and mean.size == 1
     if not scalar and (
         mean.size not in (1, channels) or _axes(ctx, value.rank) != [value.rank - 1]
     ):

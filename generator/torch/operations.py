@@ -41,7 +41,7 @@ _BINARY = {
 
 @translation(*_ENTRYWISE)
 def entrywise(ctx: LayerContext) -> Result:
-    if len(ctx.inputs) != 1 or any(a is not None for a in ctx.config.get("operands", [None])):
+    if len(ctx.inputs) != 1 or any(a is not None for a in ctx.attrs.get("operands", [None])):
         raise ctx.error("is called with arguments other than one tensor")
     value = ctx.value()
     return Result(_ENTRYWISE[ctx.record.type].format(x=value.expr), value.layout)
@@ -50,24 +50,24 @@ def entrywise(ctx: LayerContext) -> Result:
 @translation(*_ALONG_AXIS, wants=CL)
 def along_axis(ctx: LayerContext) -> Result:
     if ctx.record.type == "ops.transpose":
-        axes = ctx.config.get("axes")
+        axes = ctx.attrs.get("axes")
         axes = tuple(reversed(range(ctx.value().rank))) if axes is None else tuple(axes)
         return Result(f"{ctx.input(0, CL)}.permute{axes}", CL)
-    axis = ctx.config.get("axis")
+    axis = ctx.attrs.get("axis")
     if isinstance(axis, list) and len(axis) == 1:
         axis = axis[0]  # Keras keeps `axis=1` of a reduction as [1]
     if axis is None or isinstance(axis, list):
         raise ctx.error("reduces over every axis or several axes at once")
-    if ctx.config.get("reverse") or ctx.config.get("exclusive"):
+    if ctx.attrs.get("reverse") or ctx.attrs.get("exclusive"):
         raise ctx.error("sums in reverse or exclusively")
     template = _ALONG_AXIS[ctx.record.type]
-    keepdims = bool(ctx.config.get("keepdims", False))
+    keepdims = bool(ctx.attrs.get("keepdims", False))
     return Result(template.format(x=ctx.input(0, CL), axis=int(axis), keepdims=keepdims), CL)
 
 
 @translation(*_BINARY, wants=CL)
 def binary(ctx: LayerContext) -> Result:
-    operands = ctx.config.get("operands", [None, None])
+    operands = ctx.attrs.get("operands", [None, None])
     tensors = iter(ctx.input(i, CL) for i in range(len(ctx.inputs)))
     terms = []
     for operand in operands:

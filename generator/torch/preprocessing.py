@@ -13,9 +13,9 @@ _RESIZE_MODES = {
 
 @translation("CategoryEncoding", wants=CL)
 def category_encoding(ctx: LayerContext) -> Result:
-    config = ctx.config
-    mode, tokens = config.get("output_mode", "multi_hot"), int(config["num_tokens"])
-    if config.get("sparse"):
+    attrs = ctx.attrs
+    mode, tokens = attrs.get("output_mode", "multi_hot"), int(attrs["num_tokens"])
+    if attrs.get("sparse"):
         raise ctx.error("returns a sparse tensor")
     if len(ctx.inputs) > 1:
         raise ctx.error("is given count weights")
@@ -36,15 +36,15 @@ def category_encoding(ctx: LayerContext) -> Result:
 
 @translation("Resizing", wants=CF)
 def resizing(ctx: LayerContext) -> Result:
-    config = ctx.config
-    mode = config.get("interpolation", "bilinear")
+    attrs = ctx.attrs
+    mode = attrs.get("interpolation", "bilinear")
     if mode not in _RESIZE_MODES:
         known = ", ".join(_RESIZE_MODES)
         raise ctx.error(f"resizes with interpolation={mode!r}; {known} translate")
-    if config.get("crop_to_aspect_ratio") or config.get("pad_to_aspect_ratio"):
+    if attrs.get("crop_to_aspect_ratio") or attrs.get("pad_to_aspect_ratio"):
         raise ctx.error("crops or pads to the aspect ratio")
-    if config.get("data_format", "channels_last") != "channels_last":
+    if attrs["layout"] != "channels_last":
         raise ctx.error("reads channels-first data; only channels_last translates")
-    size = f"({int(config['height'])}, {int(config['width'])})"
+    size = f"({int(attrs['height'])}, {int(attrs['width'])})"
     x = ctx.input(0, CF)
     return Result(f"F.interpolate({x}, size={size}, {_RESIZE_MODES[mode]})", CF)

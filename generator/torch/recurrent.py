@@ -46,8 +46,8 @@ def _gates(array: np.ndarray, units: int, order: tuple[int, ...]) -> np.ndarray:
 
 def _check(ctx: LayerContext, layer: LayerRecord) -> str:
     """Refuse what PyTorch's recurrent modules cannot do; the activation's name otherwise."""
-    kind, config = layer.type, layer.config
-    if config.get("stateful"):
+    kind, attrs = layer.type, layer.attrs
+    if attrs.get("stateful"):
         raise ctx.error("is built with stateful=True, which has no translation here")
     activation = layer_activation(layer).name
     allowed = ("tanh", "relu") if kind == "SimpleRNN" else ("tanh",)
@@ -59,12 +59,12 @@ def _check(ctx: LayerContext, layer: LayerRecord) -> str:
 
 
 def _state(
-    ctx: LayerContext, kind: str, config: dict, prefix: str, suffix: str, reset_before: bool = False
+    ctx: LayerContext, kind: str, attrs: dict, prefix: str, suffix: str, reset_before: bool = False
 ) -> dict[str, np.ndarray]:
-    units = int(config["units"])
+    units = int(attrs["units"])
     kernel = ctx.weight("kernel", prefix)
     recurrent = ctx.weight("recurrent_kernel", prefix)
-    bias = ctx.weight("bias", prefix) if config.get("use_bias", True) else None
+    bias = ctx.weight("bias", prefix) if attrs.get("use_bias", True) else None
     gates = {"GRU": 3, "LSTM": 4}.get(kind, 1)
     if kind == "GRU":
         order = (1, 0, 2)
@@ -88,13 +88,13 @@ def _state(
 
 
 def _constructor(
-    kind: str, config: dict, input_size: int, bidirectional: bool, activation: str
+    kind: str, attrs: dict, input_size: int, bidirectional: bool, activation: str
 ) -> str:
-    units = int(config["units"])
+    units = int(attrs["units"])
     options = ""
     if kind == "SimpleRNN" and activation == "relu":
         options += ', nonlinearity="relu"'
-    if not config.get("use_bias", True):
+    if not attrs.get("use_bias", True):
         options += ", bias=False"
     options += ", batch_first=True"
     if bidirectional:
@@ -105,30 +105,30 @@ def _constructor(
 
 @translation("SimpleRNN", "GRU", "LSTM", wants=CL)
 def recurrent(ctx: LayerContext) -> Result:
-    kind, config = ctx.record.type, ctx.config
+    kind, attrs = ctx.record.type, ctx.attrs
     activation = _check(ctx, ctx.record)
     input_size = int(ctx.value().shape[-1])
     x = ctx.input(0, CL)
-    if config.get("go_backwards"):
+    if attrs.get("go_backwards"):
         x = f"{x}.flip(1)"  # Keras reads the sequence backwards and returns outputs in that order
-    if kind == "GRU" and not config.get("reset_after", True):
+    if kind == "GRU" and not attrs.get("reset_after", True):
         ctx.use_helper(GRU_RESET_BEFORE)
-        bias = "" if config.get("use_bias", True) else ", bias=False"
+        bias = "" if attrs.get("use_bias", True) else ", bias=False"
         layer = ctx.module(
-            f"GRUResetBefore(input_size={input_size}, hidden_size={config['units']}{bias})",
-            **_state(ctx, kind, config, "", "", reset_before=True),
+            f"GRUResetBefore(input_size={input_size}, hidden_size={attrs['units']}{bias})",
+            **_state(ctx, kind, attrs, "", "", reset_before=True),
         )
     else:
         layer = ctx.module(
-            _constructor(kind, config, input_size, False, activation),
-            **_state(ctx, kind, config, "", ""),
+            _constructor(kind, attrs, input_size, False, activation),
+            **_state(ctx, kind, attrs, "", ""),
         )
     states = _initial_state(ctx, kind, ctx.inputs[1:])
-    if states and kind == "GRU" and not config.get("reset_after", True):
+    if states and kind == "GRU" and not attrs.get("reset_after", True):
         raise ctx.error("is a GRU with reset_after=False started from a given state")
     state_target = "(h, c)" if kind == "LSTM" else "h"
     ctx.line(f"{ctx.out}, {state_target} = {layer}({x}{states})")
-    output = ctx.out if config.get("return_sequences") else f"{ctx.out}[:, -1]"
+    output = ctx.out if attrs.get("return_sequences") else f"{ctx.out}[:, -1]"
     if len(ctx.record.output_shapes) > 1:  # return_state: the output, then h (and c)
         finals = ["h[0]", "c[0]"] if kind == "LSTM" else ["h[0]"]
         return Result(f"{output}, {', '.join(finals)}", CL)
@@ -161,29 +161,29 @@ _MERGE = {
 
 @translation("Bidirectional", wants=CL)
 def bidirectional(ctx: LayerContext) -> Result:
-    inner = ctx.config["layer"]
-    kind, config = inner["class_name"], inner["config"]
+    inner = ctx.attrs["layer"]
+    kind, attrs = inner.type, inner.attrs
     if kind not in ("SimpleRNN", "GRU", "LSTM"):
         raise ctx.error(f"wraps a {kind}; only SimpleRNN, GRU and LSTM translate")
-    if kind == "GRU" and not config.get("reset_after", True):
+    if kind == "GRU" and not attrs.get("reset_after", True):
         raise ctx.error("wraps a GRU with reset_after=False, which has no bidirectional module")
-    merge = ctx.config.get("merge_mode", "concat")
+    merge = ctx.attrs.get("merge_mode", "concat")
     if merge not in _MERGE:
         raise ctx.error(f"merges with {merge!r}; concat, sum, mul and ave translate")
-    activation = _check(ctx, replace(ctx.record, type=kind, config=config))
-    if config.get("go_backwards"):
+    activation = _check(ctx, replace(ctx.record, type=kind, attrs=attrs))
+    if attrs.get("go_backwards"):
         raise ctx.error("wraps a layer that already goes backwards")
-    state = _state(ctx, kind, config, "forward_", "")
-    state.update(_state(ctx, kind, config, "backward_", "_reverse"))
+    state = _state(ctx, kind, attrs, "forward_", "")
+    state.update(_state(ctx, kind, attrs, "backward_", "_reverse"))
     input_size = int(ctx.value().shape[-1])
-    layer = ctx.module(_constructor(kind, config, input_size, True, activation), **state)
-    x, out, units = ctx.input(0, CL), ctx.out, int(config["units"])
+    layer = ctx.module(_constructor(kind, attrs, input_size, True, activation), **state)
+    x, out, units = ctx.input(0, CL), ctx.out, int(attrs["units"])
     states = _initial_state(ctx, kind, ctx.inputs[1:], directions=2)
     state_target = "(h, c)" if kind == "LSTM" else "h"
     # PyTorch returns the backward outputs in forward time order, as Keras does; the backward
     # direction's last output is its final state, h[1], not out[:, -1].
     ctx.line(f"{out}, {state_target} = {layer}({x}{states})")
-    if config.get("return_sequences"):
+    if attrs.get("return_sequences"):
         halves = {"a": f"{out}[..., :{units}]", "b": f"{out}[..., {units}:]"}
         output = out if merge == "concat" else _MERGE[merge].format(**halves)
     else:

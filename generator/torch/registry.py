@@ -105,8 +105,8 @@ class LayerContext:
     helpers: dict[str, None] = field(default_factory=dict)
 
     @property
-    def config(self) -> dict[str, Any]:
-        return self.record.config
+    def attrs(self) -> dict[str, Any]:
+        return self.record.attrs
 
     def value(self, index: int = 0) -> Value:
         return self.inputs[index]

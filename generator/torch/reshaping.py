@@ -11,7 +11,7 @@ def flatten(ctx: LayerContext) -> Result:
     if value.rank <= 2:
         return Result(value.expr, value.layout)
     dims = tuple(int(d) for d in value.shape[1:])
-    if ctx.config.get("data_format") == "channels_first":
+    if ctx.attrs["layout"] == "channels_first":
         # Keras moves axis 1 to the end before it flattens: the same on Keras's own order.
         order = (0, *range(2, value.rank), 1)
         x = ctx.input(0, CL)
@@ -25,7 +25,7 @@ def flatten(ctx: LayerContext) -> Result:
 
 @translation("Reshape", wants=CL)
 def reshape(ctx: LayerContext) -> Result:
-    target = [int(d) for d in ctx.config["target_shape"]]
+    target = [int(d) for d in ctx.attrs["target_shape"]]
     known = ctx.record.output_shape[1:]
     if -1 in target and None not in known:
         target = list(known)  # Keras has worked the -1 out already
@@ -36,18 +36,18 @@ def reshape(ctx: LayerContext) -> Result:
 
 @translation("Permute", wants=CL)
 def permute(ctx: LayerContext) -> Result:
-    dims = ", ".join(str(int(d)) for d in ctx.config["dims"])
+    dims = ", ".join(str(int(d)) for d in ctx.attrs["dims"])
     return Result(f"{ctx.input(0, CL)}.permute(0, {dims})", CL)
 
 
 @translation("RepeatVector", wants=CL)
 def repeat_vector(ctx: LayerContext) -> Result:
-    n = int(ctx.config["n"])
+    n = int(ctx.attrs["n"])
     return Result(f"{ctx.input(0, CL)}.unsqueeze(1).repeat(1, {n}, 1)", CL)
 
 
 def _pairs(value: object, n: int) -> list[tuple[int, int]]:
-    """Keras's padding or cropping config as one (before, after) pair per spatial axis."""
+    """Keras's padding or cropping attrs as one (before, after) pair per spatial axis."""
     if isinstance(value, int):
         return [(value, value)] * n
     value = list(value)
@@ -62,7 +62,7 @@ def _pairs(value: object, n: int) -> list[tuple[int, int]]:
 @translation("ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D", wants=CF)
 def zero_padding(ctx: LayerContext) -> Result:
     n = int(ctx.record.type[-2])
-    pairs = _pairs(ctx.config["padding"], n)
+    pairs = _pairs(ctx.attrs["padding"], n)
     # F.pad lists the last dimension first.
     pads = ", ".join(f"{a}, {b}" for a, b in reversed(pairs))
     return Result(f"F.pad({ctx.input(0, CF)}, ({pads}))", CF)
@@ -71,7 +71,7 @@ def zero_padding(ctx: LayerContext) -> Result:
 @translation("Cropping1D", "Cropping2D", "Cropping3D", wants=CF)
 def cropping(ctx: LayerContext) -> Result:
     n = int(ctx.record.type[-2])
-    pairs = _pairs(ctx.config["cropping"], n)
+    pairs = _pairs(ctx.attrs["cropping"], n)
     sizes = ctx.value().shape[1:-1]
     slices = [
         f"{a}:{size - b}" if a or b else ":" for (a, b), size in zip(pairs, sizes, strict=True)
@@ -82,9 +82,9 @@ def cropping(ctx: LayerContext) -> Result:
 @translation("UpSampling1D", "UpSampling2D", "UpSampling3D", wants=CF)
 def upsampling(ctx: LayerContext) -> Result:
     n = int(ctx.record.type[-2])
-    size = ctx.config.get("size", 2)
+    size = ctx.attrs.get("size", 2)
     sizes = (size,) * n if isinstance(size, int) else tuple(int(s) for s in size)
-    mode = ctx.config.get("interpolation", "nearest")
+    mode = ctx.attrs.get("interpolation", "nearest")
     factor = ", ".join(f"{float(s)!r}" for s in sizes)
     factor = f"({factor},)" if n == 1 else f"({factor})"
     x = ctx.input(0, CF)

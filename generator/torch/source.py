@@ -291,7 +291,7 @@ class _GraphTranslator:
             self.buffers.update(f"{module.attr}.{key}" for key in module.buffers)
         if record.layer_name not in self.counts:
             self.counts[record.layer_name] = LayerCount(
-                record.name, record.type, record.keras_params, params, buffers
+                record.name, record.type, record.framework_params, params, buffers
             )
 
     def source(

@@ -17,17 +17,17 @@ from generator.torch.registry import (
 
 @translation("TimeDistributed", wants=CL)
 def time_distributed(ctx: LayerContext) -> Result:
-    inner = ctx.config["layer"]
-    entry = translation_for(inner["class_name"])
-    if entry is None or inner["class_name"] in ("TimeDistributed", "Bidirectional"):
-        raise ctx.error(f"wraps a {inner['class_name']}, which has no PyTorch translation")
+    inner = ctx.attrs["layer"]
+    entry = translation_for(inner.type)
+    if entry is None or inner.type in ("TimeDistributed", "Bidirectional"):
+        raise ctx.error(f"wraps a {inner.type}, which has no PyTorch translation")
     value = ctx.value()
     steps = value.shape[1] if value.shape[1] is not None else f"{ctx.input(0, CL)}.shape[1]"
     # The inner layer sees (batch * steps, ...): fold the steps into the batch, then unfold.
     record = replace(
         ctx.record,
-        type=inner["class_name"],
-        config=inner["config"],
+        type=inner.type,
+        attrs=inner.attrs,
         input_shapes=((None, *value.shape[2:]),),
         output_shapes=((None, *ctx.record.output_shape[2:]),),
     )

@@ -2,7 +2,7 @@
 
 `worked_figure` picks the output to explain (the first position, in the channel where the
 output is largest, so a relu does not leave a zero to explain), reads strides, padding, pool size
-and activation from the layer's config, and returns the drawing; `None` for layer types and
+and activation from the layer's attrs, and returns the drawing; `None` for layer types and
 settings it does not draw (dilation, groups, channels-first, an activation that is not
 elementwise). `window_figure` draws the worked example the page's formula shows, from the input
 window the analysis kept, and `coloured_formula` colours that formula as the figure is coloured.
@@ -66,21 +66,21 @@ def worked_figure(
         weights: `ModelGraph.weight_values` (`(layer, "kernel")`, `(layer, "bias")`).
         index: the output element `(i, j, k)` to explain; chosen as above when omitted.
     """
-    config = record.config
+    attrs = record.attrs
     x = np.asarray(layer_input, dtype=float)
-    if x.ndim != 3 or config.get("data_format", "channels_last") != "channels_last":
+    if x.ndim != 3 or attrs["layout"] != "channels_last":
         return None
     if record.type == "Conv2D":
-        if _pair(config.get("dilation_rate"), (1, 1)) != (1, 1) or config.get("groups", 1) != 1:
+        if _pair(attrs.get("dilation_rate"), (1, 1)) != (1, 1) or attrs.get("groups", 1) != 1:
             return None
         kernel = np.asarray(weights[(record.name, "kernel")], dtype=float)
         bias = weights.get((record.name, "bias"))
         options = {
-            "strides": _pair(config.get("strides"), (1, 1)),
-            "padding": config.get("padding", "valid"),
-            "activation": activation_function(config.get("activation")),
+            "strides": _pair(attrs.get("strides"), (1, 1)),
+            "padding": attrs.get("padding", "valid"),
+            "activation": activation_function(attrs.get("activation")),
         }
-        name = activation_name(config.get("activation"))
+        name = activation_name(attrs.get("activation"))
         if options["activation"] is None and name != "linear":
             return None  # not elementwise (softmax): one output does not explain itself
         # A given index is the formula's: draw input channel 0, whose first term the formula
@@ -94,9 +94,9 @@ def worked_figure(
         example = max(examples, key=lambda e: e["value"])
         return convolution_figure(**example, activation=name, layer=record.name)
     if record.type in POOLINGS:
-        size = _pair(config.get("pool_size"), (2, 2))
-        strides = _pair(config.get("strides"), size)
-        kind, padding = POOLINGS[record.type], config.get("padding", "valid")
+        size = _pair(attrs.get("pool_size"), (2, 2))
+        strides = _pair(attrs.get("strides"), size)
+        kind, padding = POOLINGS[record.type], attrs.get("padding", "valid")
         candidates = [index] if index else [(0, 0, k) for k in range(x.shape[-1])]
         examples = [pooling_example(x, size, at, strides, kind, padding) for at in candidates]
         example = max(examples, key=lambda e: e["value"])

@@ -100,9 +100,9 @@ def _links(
 
 def lstm_cell_figure(record: LayerRecord, href: str | None = None) -> Figure:
     """One step of an LSTM: the cell state along the top, the four gates below it."""
-    units, features = record.config["units"], record.input_shape[-1]
-    gate = _act_symbol(record.config.get("recurrent_activation", "sigmoid"))
-    act = _act_symbol(record.config.get("activation", "tanh"))
+    units, features = record.attrs["units"], record.input_shape[-1]
+    gate = _act_symbol(record.attrs.get("recurrent_activation", "sigmoid"))
+    act = _act_symbol(record.attrs.get("activation", "tanh"))
     top, bus = 70, 300
     xs = {"f": 170, "i": 260, "c": 350, "o": 450}
     body = [
@@ -179,7 +179,7 @@ def lstm_cell_figure(record: LayerRecord, href: str | None = None) -> Figure:
 
 def unrolled_figure(record: LayerRecord, href: str | None = None) -> Figure:
     """The layer unrolled in time: the same cell at t = 0, 1, 2, …, T−1, h feeding the next."""
-    units = record.config["units"]
+    units = record.attrs["units"]
     steps = record.input_shape[1]
     last = "T−1" if steps is None else str(steps - 1)
     two_states = record.type == "LSTM"
@@ -211,7 +211,7 @@ def unrolled_figure(record: LayerRecord, href: str | None = None) -> Figure:
     body.append(text(end + 50, y0 + h / 2 - 8, "y", 13))
     states = "h (top arrows) and c (bottom arrows)" if two_states else "h"
     note = (
-        f"The same cell, with the same {record.keras_params:,} parameters, at every step; "
+        f"The same cell, with the same {record.framework_params:,} parameters, at every step; "
         f"{states} {'carry' if two_states else 'carries'} over to the next step "
         f"({units} units each), for any length T."
     )
