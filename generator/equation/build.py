@@ -15,6 +15,7 @@ import numpy as np
 import sympy as sp
 
 from generator.layers.common import INFERENCE_IDENTITY
+from generator.layers.normalization import normalization_fold
 from generator.model.activations import (
     ACTIVATION_LAYERS,
     ACTIVATIONS,
@@ -36,7 +37,6 @@ MERGE_TYPES = {
 }
 AFFINE_LAYERS = {"Dense", "Rescaling", "Normalization", "BatchNormalization"}
 SUPPORTED = IDENTITY | set(MERGE_TYPES) | ACTIVATION_LAYERS | AFFINE_LAYERS | {"Concatenate"}
-KERAS_EPSILON = 1e-7  # keras.config.epsilon(), Normalization's floor on the deviation
 
 
 def input_symbols(graph: ModelGraph) -> list[sp.Symbol]:
@@ -184,48 +184,12 @@ def _affine_part(
         scale = np.broadcast_to(np.asarray(attrs.get("scale", 1.0), dtype=np.float64), (n,))
         offset = np.broadcast_to(np.asarray(attrs.get("offset", 0.0), dtype=np.float64), (n,))
         return algebra.scale_shift(xs, scale, offset)
-    scale, shift = normalization_fold(layer, weights, n)
+    scale, shift = normalization_fold(layer, lambda name: weights.get(layer, name), n)
     return algebra.scale_shift(
         xs,
         weights.named(scale, r"\hat{\gamma}", index),
         weights.named(shift, r"\hat{\beta}", index),
     )
-
-
-def fold_kind(layer: LayerRecord) -> str | None:
-    """Which fold into `s x + t` a normalization layer takes; `None` for other layers.
-
-    "BatchNormalization", "Normalization", or "Normalization (invert)" (`invert=True`).
-    """
-    if layer.type == "Normalization":
-        return "Normalization (invert)" if layer.attrs.get("invert") else "Normalization"
-    return "BatchNormalization" if layer.type == "BatchNormalization" else None
-
-
-def normalization_fold(
-    layer: LayerRecord, weights: WeightSource, n: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """A normalization layer at inference as a scale `s` and shift `t` of each of its `n` inputs.
-
-    BatchNormalization: `s = gamma / sqrt(var + eps)`, `t = beta - s mean` (moving statistics).
-    Normalization: `s = 1 / max(sqrt(var), 1e-7)`, `t = -s mean`; inverted, `s = sqrt(var)`,
-    `t = mean`.
-    """
-    attrs, kind = layer.attrs, fold_kind(layer)
-    if kind == "BatchNormalization":
-        gamma, beta = weights.get(layer, "gamma"), weights.get(layer, "beta")
-        mean, variance = weights.get(layer, "moving_mean"), weights.get(layer, "moving_variance")
-        scale = (np.ones(n) if gamma is None else gamma) / np.sqrt(variance + attrs["epsilon"])
-        return scale, (np.zeros(n) if beta is None else beta) - mean * scale
-    mean, variance = weights.get(layer, "mean"), weights.get(layer, "variance")
-    if mean is None:  # given as constants in the attrs, not adapted
-        mean = np.asarray(attrs["mean"], dtype=np.float64)
-        variance = np.asarray(attrs["variance"], dtype=np.float64)
-    mean, variance = np.broadcast_to(mean, (n,)), np.broadcast_to(variance, (n,))
-    if kind == "Normalization (invert)":
-        return np.sqrt(variance), mean
-    scale = 1.0 / np.maximum(np.sqrt(variance), KERAS_EPSILON)
-    return scale, -mean * scale
 
 
 def activation_names_used(

@@ -19,7 +19,6 @@ from generator.equation.algebra import CountAlgebra, SympyAlgebra
 from generator.equation.build import (
     WeightSource,
     activation_names_used,
-    fold_kind,
     input_symbols,
     resolve_activation,
     unsupported_reason,
@@ -31,6 +30,7 @@ from generator.equation.layered import Step, count_text, layered_latex, layered_
 from generator.equation.settings import MathSettings
 from generator.equation.verify import keras_prober, predict_error, sample_inputs
 from generator.layers.derive import Check, DerivedModel
+from generator.layers.normalization import fold_kind
 from generator.model.activations import LayerActivation
 from generator.model.graph import LayerRecord
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from generator.layers.activation import number
@@ -387,3 +389,57 @@ def constant_latex(value: float | list[float], symbol: str) -> str:
         sign = "-" if value < 0 else ""
         return rf"{sign}\frac{{1}}{{{abs(round(1 / value))}}}"
     return number(value)
+
+
+#: Keras's backend epsilon: Normalization's floor on the deviation.
+NORMALIZATION_FLOOR = 1e-7
+
+#: How each normalization layer folds into `\\hat{\\gamma} x + \\hat{\\beta}`
+#: (`fold_kind` names the kinds, `normalization_fold` gives the numbers).
+FOLDED = {
+    "BatchNormalization": r"$\hat{\gamma} = \gamma / \sqrt{\mathrm{var} + \epsilon}$, "
+    r"$\hat{\beta} = \beta - \hat{\gamma}\,\mu$ "
+    r"for BatchNormalization (moving mean $\mu$ and variance $\mathrm{var}$; $\gamma = 1$, "
+    r"$\beta = 0$ when the layer has none)",
+    "Normalization": r"$\hat{\gamma} = 1 / \sqrt{\mathrm{var}}$, "
+    r"$\hat{\beta} = -\mu / \sqrt{\mathrm{var}}$ "
+    r"for Normalization (with $\sqrt{\mathrm{var}}$ at least $10^{-7}$)",
+    "Normalization (invert)": r"$\hat{\gamma} = \sqrt{\mathrm{var}}$, $\hat{\beta} = \mu$ for "
+    r"Normalization with `invert=True`",
+}
+
+
+def fold_kind(layer: LayerRecord) -> str | None:
+    """Which fold into `s x + t` a normalization layer takes; `None` for other layers.
+
+    "BatchNormalization", "Normalization", or "Normalization (invert)" (`invert=True`).
+    """
+    if layer.type == "Normalization":
+        return "Normalization (invert)" if layer.attrs.get("invert") else "Normalization"
+    return "BatchNormalization" if layer.type == "BatchNormalization" else None
+
+
+def normalization_fold(
+    layer: LayerRecord, weight: Callable[[str], np.ndarray | None], n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """A normalization layer at inference as a scale `s` and shift `t` of each of its `n` inputs.
+
+    BatchNormalization: `s = gamma / sqrt(var + eps)`, `t = beta - s mean` (moving statistics).
+    Normalization: `s = 1 / max(sqrt(var), 1e-7)`, `t = -s mean`; inverted, `s = sqrt(var)`,
+    `t = mean`. `weight(role)` gives the layer's weight of that role (`None` where it has none).
+    """
+    attrs, kind = layer.attrs, fold_kind(layer)
+    if kind == "BatchNormalization":
+        gamma, beta = weight("gamma"), weight("beta")
+        mean, variance = weight("moving_mean"), weight("moving_variance")
+        scale = (np.ones(n) if gamma is None else gamma) / np.sqrt(variance + attrs["epsilon"])
+        return scale, (np.zeros(n) if beta is None else beta) - mean * scale
+    mean, variance = weight("mean"), weight("variance")
+    if mean is None:  # given as constants in the attrs, not adapted
+        mean = np.asarray(attrs["mean"], dtype=np.float64)
+        variance = np.asarray(attrs["variance"], dtype=np.float64)
+    mean, variance = np.broadcast_to(mean, (n,)), np.broadcast_to(variance, (n,))
+    if kind == "Normalization (invert)":
+        return np.sqrt(variance), mean
+    scale = 1.0 / np.maximum(np.sqrt(variance), NORMALIZATION_FLOOR)
+    return scale, -mean * scale

@@ -301,43 +301,6 @@ class LayerActivation:
         return row.torch.format(x=x, dim=dim, **{**row.params, **dict(self.params)})
 
 
-def config_activation(
-    type_name: str, config: dict[str, Any], key: str = "activation"
-) -> LayerActivation | None:
-    """The activation a Keras layer applies after its own computation, from its config.
-
-    The fused `activation=` of a layer's config (`key`: another config entry, such as a recurrent
-    layer's `recurrent_activation`), or what an activation layer computes. `None` for an
-    activation layer that is no row of the table: a ReLU with a threshold, or capped at another
-    value than 6 or with a slope; a softmax over several axes. Only the Keras frontend calls this;
-    the rest reads `layer_activation`.
-    """
-    if type_name == "ReLU":
-        slope, top = float(config.get("negative_slope") or 0.0), config.get("max_value")
-        if float(config.get("threshold") or 0.0) != 0.0:
-            return None
-        if top is None:
-            if slope:
-                return LayerActivation("leaky_relu", (("negative_slope", slope),))
-            return LayerActivation("relu")
-        return LayerActivation("relu6") if float(top) == 6.0 and not slope else None
-    if type_name == "LeakyReLU":
-        slope = config.get("negative_slope", config.get("alpha", LEAKY_RELU_LAYER_SLOPE))
-        return LayerActivation("leaky_relu", (("negative_slope", float(slope)),))
-    if type_name == "ELU":
-        return LayerActivation("elu", (("alpha", float(config.get("alpha", 1.0))),))
-    if type_name == "PReLU":
-        return LayerActivation("leaky_relu", (("negative_slope", "alpha"),))
-    if type_name == "Softmax":
-        axis = config.get("axis", -1)
-        if isinstance(axis, list):
-            if len(axis) != 1:
-                return None
-            axis = axis[0]
-        return LayerActivation("softmax", (("axis", int(axis)),))
-    return LayerActivation(activation_name(config.get(key)))
-
-
 _LINEAR = LayerActivation()
 
 

@@ -13,9 +13,9 @@ from typing import Any
 
 from generator.model.activations import (
     ACTIVATION_LAYERS,
+    LEAKY_RELU_LAYER_SLOPE,
     LayerActivation,
     activation_name,
-    config_activation,
 )
 from generator.model.graph import Shape
 
@@ -38,10 +38,14 @@ def spatial_rank_of(type_name: str) -> int | None:
 
 def same_padding(n: int | None, out: int | None, k: int, s: int, d: int) -> tuple[int, int]:
     """TensorFlow's `same` padding along one axis: what keeps `ceil(n / s)` outputs, the odd zero
-    after the input. `(0, 0)` where a length is unknown."""
-    if n is None or out is None:
+    after the input. With stride 1 it does not depend on the length; otherwise `(0, 0)` where a
+    length is unknown."""
+    if s == 1:
+        total = d * (k - 1)
+    elif n is None or out is None:
         return (0, 0)
-    total = max((out - 1) * s + d * (k - 1) + 1 - n, 0)
+    else:
+        total = max((out - 1) * s + d * (k - 1) + 1 - n, 0)
     return (total // 2, total - total // 2)
 
 
@@ -153,3 +157,40 @@ def keras_attrs(
         if isinstance(attrs.get(key), dict) and inner is not None:
             attrs[key] = inner(attrs[key])
     return attrs
+
+
+def config_activation(
+    type_name: str, config: dict[str, Any], key: str = "activation"
+) -> LayerActivation | None:
+    """The activation a Keras layer applies after its own computation, from its config.
+
+    The fused `activation=` of a layer's config (`key`: another config entry, such as a recurrent
+    layer's `recurrent_activation`), or what an activation layer computes. `None` for an
+    activation layer that is no row of the table: a ReLU with a threshold, or capped at another
+    value than 6 or with a slope; a softmax over several axes. The rest of the generator reads it
+    from the IR (`generator.model.activations.layer_activation`).
+    """
+    if type_name == "ReLU":
+        slope, top = float(config.get("negative_slope") or 0.0), config.get("max_value")
+        if float(config.get("threshold") or 0.0) != 0.0:
+            return None
+        if top is None:
+            if slope:
+                return LayerActivation("leaky_relu", (("negative_slope", slope),))
+            return LayerActivation("relu")
+        return LayerActivation("relu6") if float(top) == 6.0 and not slope else None
+    if type_name == "LeakyReLU":
+        slope = config.get("negative_slope", config.get("alpha", LEAKY_RELU_LAYER_SLOPE))
+        return LayerActivation("leaky_relu", (("negative_slope", float(slope)),))
+    if type_name == "ELU":
+        return LayerActivation("elu", (("alpha", float(config.get("alpha", 1.0))),))
+    if type_name == "PReLU":
+        return LayerActivation("leaky_relu", (("negative_slope", "alpha"),))
+    if type_name == "Softmax":
+        axis = config.get("axis", -1)
+        if isinstance(axis, list):
+            if len(axis) != 1:
+                return None
+            axis = axis[0]
+        return LayerActivation("softmax", (("axis", int(axis)),))
+    return LayerActivation(activation_name(config.get(key)))

@@ -4,20 +4,7 @@ from __future__ import annotations
 
 from generator.equation.compose import ComposedEquation
 from generator.equation.layered import count_text
-
-#: How each normalization layer folds into `\\hat{\\gamma} x + \\hat{\\beta}`
-#: (`generator.equation.build.fold_kind` names the kinds, `normalization_fold` the numbers).
-FOLDED = {
-    "BatchNormalization": r"$\hat{\gamma} = \gamma / \sqrt{\mathrm{var} + \epsilon}$, "
-    r"$\hat{\beta} = \beta - \hat{\gamma}\,\mu$ "
-    r"for BatchNormalization (moving mean $\mu$ and variance $\mathrm{var}$; $\gamma = 1$, "
-    r"$\beta = 0$ when the layer has none)",
-    "Normalization": r"$\hat{\gamma} = 1 / \sqrt{\mathrm{var}}$, "
-    r"$\hat{\beta} = -\mu / \sqrt{\mathrm{var}}$ "
-    r"for Normalization (with $\sqrt{\mathrm{var}}$ at least $10^{-7}$)",
-    "Normalization (invert)": r"$\hat{\gamma} = \sqrt{\mathrm{var}}$, $\hat{\beta} = \mu$ for "
-    r"Normalization with `invert=True`",
-}
+from generator.layers.normalization import FOLDED
 
 
 def equation_section(equation: ComposedEquation) -> str:

@@ -3,8 +3,6 @@ pooling."""
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from generator.layers.common import as_tuple, spatial_rank
@@ -41,21 +39,6 @@ def _window(
     return kernel, strides, dilation
 
 
-def same_pads(
-    sizes: tuple[int, ...],
-    kernel: tuple[int, ...],
-    strides: tuple[int, ...],
-    dilation: tuple[int, ...],
-) -> list[tuple[int, int]]:
-    """TensorFlow's `same` padding per axis: what keeps `ceil(n / s)` outputs; the odd one at
-    the end."""
-    pairs = []
-    for n, k, s, d in zip(sizes, kernel, strides, dilation, strict=True):
-        total = max((math.ceil(n / s) - 1) * s + (k - 1) * d + 1 - n, 0)
-        pairs.append((total // 2, total - total // 2))
-    return pairs
-
-
 def _f_pad(x: str, pairs: list[tuple[int, int]], value: str = "") -> str:
     pads = ", ".join(f"{a}, {b}" for a, b in reversed(pairs))  # F.pad lists the last axis first
     return f"F.pad({x}, ({pads}){value})"
@@ -64,25 +47,20 @@ def _f_pad(x: str, pairs: list[tuple[int, int]], value: str = "") -> str:
 def _padded(ctx: LayerContext, kernel, strides, dilation, pad_value: str = ""):
     """The input expression (explicitly padded where needed), the module's `padding` argument,
     and the pads when they are asymmetric."""
-    padding = ctx.attrs.get("padding", "valid")
+    padding = ctx.attrs["padding"]
     x = ctx.input(0, CF)
-    if padding == "valid":
+    pairs = [tuple(pair) for pair in ctx.attrs["pads"]]
+    if not any(a or b for a, b in pairs):
+        if padding == "same" and any(s != 1 for s in strides):
+            if any(size is None for size in ctx.value().shape[1:-1]):
+                raise ctx.error("pads 'same' with strides over an axis of unknown length")
         return x, "", None
     if padding == "causal":
-        return _f_pad(x, [((kernel[0] - 1) * dilation[0], 0)]), "", None
-    if all(s == 1 for s in strides):
+        return _f_pad(x, pairs), "", None
+    if padding == "same" and all(s == 1 for s in strides):
         # With stride 1 the padding does not depend on the input's length.
-        pairs = [
-            ((k - 1) * d // 2, (k - 1) * d - (k - 1) * d // 2)
-            for k, d in zip(kernel, dilation, strict=True)
-        ]
         if all(a == b for a, b in pairs) and not pad_value:
             return x, ', padding="same"', None
-    else:
-        sizes = ctx.value().shape[1:-1]
-        if any(size is None for size in sizes):
-            raise ctx.error("pads 'same' with strides over an axis of unknown length")
-        pairs = same_pads(sizes, kernel, strides, dilation)
     if all(a == b for a, b in pairs):
         befores = [a for a, _ in pairs]
         return x, (f", padding={int_arg(befores)}" if any(befores) else ""), None

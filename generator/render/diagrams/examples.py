@@ -44,14 +44,6 @@ def activation_function(value: object) -> Callable[[float], float] | None:
     return eval(f"lambda z{defaults}: {row.numpy}", {"np": np})  # noqa: S307
 
 
-def _pair(value: Any, default: tuple[int, int]) -> tuple[int, int]:
-    if value is None:
-        return default
-    if isinstance(value, int):
-        return (value, value)
-    return (int(value[0]), int(value[1]))
-
-
 def worked_figure(
     record: LayerRecord,
     layer_input: np.ndarray,
@@ -71,13 +63,13 @@ def worked_figure(
     if x.ndim != 3 or attrs["layout"] != "channels_last":
         return None
     if record.type == "Conv2D":
-        if _pair(attrs.get("dilation_rate"), (1, 1)) != (1, 1) or attrs.get("groups", 1) != 1:
+        if attrs["dilation_rate"] != (1, 1) or attrs["groups"] != 1:
             return None
         kernel = np.asarray(weights[(record.name, "kernel")], dtype=float)
         bias = weights.get((record.name, "bias"))
         options = {
-            "strides": _pair(attrs.get("strides"), (1, 1)),
-            "padding": attrs.get("padding", "valid"),
+            "strides": attrs["strides"],
+            "pads": tuple(before for before, _ in attrs["pads"]),
             "activation": activation_function(attrs.get("activation")),
         }
         name = activation_name(attrs.get("activation"))
@@ -94,11 +86,10 @@ def worked_figure(
         example = max(examples, key=lambda e: e["value"])
         return convolution_figure(**example, activation=name, layer=record.name)
     if record.type in POOLINGS:
-        size = _pair(attrs.get("pool_size"), (2, 2))
-        strides = _pair(attrs.get("strides"), size)
-        kind, padding = POOLINGS[record.type], attrs.get("padding", "valid")
+        size, strides = attrs["pool_size"], attrs["strides"]
+        kind, pads = POOLINGS[record.type], tuple(before for before, _ in attrs["pads"])
         candidates = [index] if index else [(0, 0, k) for k in range(x.shape[-1])]
-        examples = [pooling_example(x, size, at, strides, kind, padding) for at in candidates]
+        examples = [pooling_example(x, size, at, strides, kind, pads) for at in candidates]
         example = max(examples, key=lambda e: e["value"])
         return pooling_figure(**example, layer=record.name)
     return None

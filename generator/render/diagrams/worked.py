@@ -55,11 +55,6 @@ def _window_start(index: int, stride: int, pad: int) -> int:
     return index * stride - pad
 
 
-def _same_pad(size: int, kernel: int, stride: int) -> int:
-    out = -(-size // stride)
-    return max((out - 1) * stride + kernel - size, 0) // 2
-
-
 def _context(
     x: np.ndarray, channel: int, top: int, left: int, kh: int, kw: int, pad: float = 0.0
 ) -> Grid:
@@ -83,7 +78,7 @@ def convolution_example(
     bias: np.ndarray | None,
     index: tuple[int, int, int],
     strides: tuple[int, int] = (1, 1),
-    padding: str = "valid",
+    pads: tuple[int, int] = (0, 0),
     channel: int | None = None,
     activation: Callable[[float], float] | None = None,
 ) -> dict:
@@ -93,6 +88,7 @@ def convolution_example(
         x: the layer's input for one sample, `(rows, columns, channels)`.
         kernel: Keras's kernel `W[u, v, c, k]`; bias: `b[k]` or `None`.
         index: the output element `(i, j, k)`.
+        pads: the zeros before the input along rows and columns (the layer's `pads`).
         channel: the input channel to draw; the one adding most to the sum when omitted.
         activation: the layer's activation as a function of `z` (none: `a = z`).
 
@@ -101,9 +97,6 @@ def convolution_example(
     """
     i, j, k = index
     kh, kw, channels, _ = kernel.shape
-    pads = (0, 0)
-    if padding == "same":
-        pads = (_same_pad(x.shape[0], kh, strides[0]), _same_pad(x.shape[1], kw, strides[1]))
     top, left = _window_start(i, strides[0], pads[0]), _window_start(j, strides[1], pads[1])
     padded = np.pad(x, ((pads[0], kh), (pads[1], kw), (0, 0)))
     patch = padded[top + pads[0] : top + pads[0] + kh, left + pads[1] : left + pads[1] + kw, :]
@@ -133,12 +126,13 @@ def pooling_example(
     index: tuple[int, int, int],
     strides: tuple[int, int] | None = None,
     kind: str = "max",
-    padding: str = "valid",
+    pads: tuple[int, int] = (0, 0),
 ) -> dict:
     """The numbers of one output `a[i, j, k]` of a `MaxPooling2D` (or average).
 
-    With `same` padding the window may reach past the input; what lies outside is left out
-    (of the max, and of the mean's count, as Keras does).
+    With padding (`pads` zeros before the input along rows and columns) the window may reach
+    past the input; what lies outside is left out (of the max, and of the mean's count, as Keras
+    does).
 
     Returns:
         Keyword arguments of `pooling_figure`: the value, and for max pooling the winner's
@@ -147,9 +141,6 @@ def pooling_example(
     i, j, k = index
     ph, pw = pool_size
     sh, sw = strides or pool_size
-    pads = (0, 0)
-    if padding == "same":
-        pads = (_same_pad(x.shape[0], ph, sh), _same_pad(x.shape[1], pw, sw))
     top, left = i * sh - pads[0], j * sw - pads[1]
     r0, c0 = max(top, 0), max(left, 0)
     window = x[r0 : top + ph, c0 : left + pw, k]
