@@ -80,17 +80,43 @@ def with_dims(
     return tuple(out)
 
 
+def padded_length(n: Formula, pads: tuple[int, int], axis: str) -> Formula:
+    """`n + 2p` for the same zeros at both ends, `n + p_b + p_e` otherwise."""
+    before, after = pads
+    if before == after:
+        return n + Mul((Num(2), Sym(axis_sym("p", axis), before)))
+    return n + Sym(axis_sym("p^{b}", axis), before) + Sym(axis_sym("p^{e}", axis), after)
+
+
 def window_output(
-    n: int | None, k: int, s: int, d: int, padding: str, axis: str
+    n: int | None,
+    k: int,
+    s: int,
+    d: int,
+    padding: str,
+    axis: str,
+    pads: tuple[int, int] = (0, 0),
+    ceil: bool = False,
 ) -> tuple[int | None, Formula | None]:
     """Output length of a sliding window (convolution or pooling) along one axis.
 
     `valid` keeps only full windows: `floor((n + 2p - k) / s) + 1` with `p = 0` (with dilation the
-    window spans `d (k - 1) + 1` inputs); `same` and `causal` pad so that `ceil(n / s)` remain.
+    window spans `d (k - 1) + 1` inputs); `same` and `causal` pad so that `ceil(n / s)` remain;
+    `explicit` zeros (`pads`, a PyTorch module's) give the general
+    `floor((n + p_b + p_e - d (k - 1) - 1) / s) + 1`, rounded up in `ceil` mode, where a last
+    window starting past the input and its leading zeros is dropped.
     """
     if n is None:
         return None, None
     sn, ss = Sym(axis_sym("n", axis), n), Sym(axis_sym("s", axis), s)
+    if padding == "explicit" or ceil:
+        sk = Sym(axis_sym("k", axis), k)
+        span = sk if d == 1 else Mul((Sym(axis_sym("d", axis), d), sk - 1)) + 1
+        divide = CeilDiv if ceil else FloorDiv
+        formula = divide(padded_length(sn, pads, axis) - span, ss) + 1
+        if ceil and (formula.value() - 1) * s >= n + pads[0]:
+            formula = formula - 1
+        return formula.value(), formula
     if padding in ("same", "causal"):
         formula: Formula = CeilDiv(sn, ss)
     elif d == 1:
@@ -102,15 +128,28 @@ def window_output(
 
 
 def transposed_output(
-    n: int | None, k: int, s: int, d: int, padding: str, axis: str, output_padding: int | None
+    n: int | None,
+    k: int,
+    s: int,
+    d: int,
+    padding: str,
+    axis: str,
+    output_padding: int | None,
+    pads: tuple[int, int] = (0, 0),
 ) -> tuple[int | None, Formula | None]:
-    """Output length of a transposed convolution, as Keras computes it."""
+    """Output length of a transposed convolution, as Keras (or, for `explicit` pads, PyTorch)
+    computes it."""
     if n is None:
         return None, None
     sn, ss = Sym(axis_sym("n", axis), n), Sym(axis_sym("s", axis), s)
     sk = Sym(axis_sym("k", axis), k)
     span: Formula = sk if d == 1 else Mul((Sym(axis_sym("d", axis), d), sk - 1)) + 1
-    if output_padding is not None:
+    if padding == "explicit":  # PyTorch's padding trims both ends of the full output
+        trimmed = Mul((Num(2), Sym("p", pads[0]))) if pads[0] == pads[1] else sum(pads)
+        formula = (
+            Mul((sn - 1, ss)) + span - trimmed + Sym(axis_sym("p'", axis), output_padding or 0)
+        )
+    elif output_padding is not None:
         pad = span.value() // 2 if padding == "same" else 0
         formula: Formula = (
             Mul((sn - 1, ss))

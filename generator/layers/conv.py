@@ -140,12 +140,12 @@ class _SlidingWindow(LayerHandler):
     def output_shape(self, layer: LayerRecord) -> ShapeMath:
         rank, kernel, strides, dilations = _window(layer)
         axes = spatial_axes(layer, rank)
-        padding = layer.attrs.get("padding", "valid")
+        padding, pads = layer.attrs["padding"], layer.attrs["pads"]
         dims, formulas = [], []
-        for axis, name, k, s, d in zip(
-            axes, AXIS_NAMES[rank], kernel, strides, dilations, strict=True
+        for axis, name, k, s, d, p in zip(
+            axes, AXIS_NAMES[rank], kernel, strides, dilations, pads, strict=True
         ):
-            dim, formula = window_output(layer.input_shape[axis], k, s, d, padding, name)
+            dim, formula = window_output(layer.input_shape[axis], k, s, d, padding, name, p)
             dims.append(dim)
             formulas.append(formula)
         shape = with_dims(layer.input_shape, axes, dims, self.out_channels(layer), layer)
@@ -171,7 +171,9 @@ class ConvHandler(_SlidingWindow):
             formula=(weights + 1) * c_out,
         )
 
-    def equation(self, layer: LayerRecord) -> TensorEquation:
+    def equation(self, layer: LayerRecord) -> TensorEquation | None:
+        if layer.attrs.get("padding_mode", "zeros") != "zeros":
+            return None  # reflected or repeated borders: not an index map with zeros outside
         win = _Window(layer, self.output_shape(layer).shape)
         groups = layer.attrs.get("groups", 1)
         k, c = Idx("q", layer.attrs["filters"]), Idx("c", _c_in(layer) // groups)
@@ -208,14 +210,15 @@ class ConvTransposeHandler(ConvHandler):
     def output_shape(self, layer: LayerRecord) -> ShapeMath:
         rank, kernel, strides, dilations = _window(layer)
         axes = spatial_axes(layer, rank)
-        padding = layer.attrs.get("padding", "valid")
+        padding, pads = layer.attrs["padding"], layer.attrs["pads"]
         out_pad = layer.attrs.get("output_padding")
         out_pad = as_tuple(out_pad, rank) if out_pad is not None else (None,) * rank
         dims, formulas = [], []
-        for axis, name, k, s, d, o in zip(
-            axes, AXIS_NAMES[rank], kernel, strides, dilations, out_pad, strict=True
+        for axis, name, k, s, d, o, p in zip(
+            axes, AXIS_NAMES[rank], kernel, strides, dilations, out_pad, pads, strict=True
         ):
-            dim, formula = transposed_output(layer.input_shape[axis], k, s, d, padding, name, o)
+            n = layer.input_shape[axis]
+            dim, formula = transposed_output(n, k, s, d, padding, name, o, p)
             dims.append(dim)
             formulas.append(formula)
         shape = with_dims(layer.input_shape, axes, dims, layer.attrs["filters"], layer)

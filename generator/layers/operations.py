@@ -8,11 +8,19 @@ from __future__ import annotations
 
 import numpy as np
 
+from generator.layers.formula import Num, product
 from generator.layers.merge import broadcast, broadcast_read, operand
 from generator.layers.normalization import constant_latex
-from generator.layers.registry import LayerHandler, ShapeMath, register
+from generator.layers.registry import (
+    LayerHandler,
+    ParamMath,
+    ParamPart,
+    ShapeMath,
+    params_from_parts,
+    register,
+)
 from generator.layers.tensor_equation import TensorEquation, hidden_indices
-from generator.layers.tensor_expr import Const, Expr, Func, Idx
+from generator.layers.tensor_expr import Affine, Const, Expr, Func, Idx, Read, Sum
 from generator.model.graph import LayerRecord
 
 _SYMBOLS = {
@@ -79,3 +87,35 @@ class EntrywiseOperationHandler(LayerHandler):
                 out, body, note=r" \quad (\text{entrywise: 1 where true, else 0})"
             )
         return TensorEquation(out, body, note=r" \quad (\text{entrywise})")
+
+
+@register("ParameterAdd")
+class ParameterAddHandler(LayerHandler):
+    """A learned tensor `P` added to the input, broadcasting: a position embedding, say.
+
+    PyTorch writes it `x + self.pos_embedding` with an `nn.Parameter`; the frontend gives the
+    parameter the role `parameter`. A leading axis of size 1 lines up with the batch.
+    """
+
+    summary = "a learned tensor added to the input, entry by entry (a position embedding)"
+
+    def _dims(self, layer: LayerRecord) -> tuple[int, ...]:
+        shape = layer.weight_by_role("parameter").shape
+        return shape[1:] if len(shape) == len(layer.input_shape) and shape[0] == 1 else shape
+
+    def output_shape(self, layer: LayerRecord) -> ShapeMath:
+        return ShapeMath(shape=broadcast((layer.input_shape, (None, *self._dims(layer)))))
+
+    def params(self, layer: LayerRecord) -> ParamMath:
+        dims = [d for d in self._dims(layer) if d != 1] or [1]
+        return params_from_parts(ParamPart("P", product([Num(d) for d in dims])))
+
+    def equation(self, layer: LayerRecord) -> TensorEquation:
+        out = hidden_indices(self.output_shape(layer).shape)
+        x = broadcast_read("x", 0, layer.input_shape, out)
+        weight = layer.weight_by_role("parameter")
+        p = broadcast_read("P", 0, (None, *self._dims(layer)), out)
+        p = Read("P", ("weight", weight.name), p.maps, batched=False)
+        if len(weight.shape) != len(self._dims(layer)):  # the batch's axis of size 1
+            p = Read("P", ("weight", weight.name), (Affine(()), *p.maps), batched=False)
+        return TensorEquation(out, Sum((x, p)), note=r" \quad (\text{entrywise})")

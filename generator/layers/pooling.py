@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from generator.layers.common import (
     AXIS_NAMES,
-    as_tuple,
     channels_last,
     spatial_axes,
     steps_for,
@@ -18,7 +17,14 @@ from generator.layers.common import (
 from generator.layers.common import (
     spatial_rank as _rank,
 )
-from generator.layers.registry import LayerHandler, ShapeMath, register
+from generator.layers.registry import (
+    LayerHandler,
+    SampledPositions,
+    ShapeMath,
+    WorkedExample,
+    at_positions,
+    register,
+)
 from generator.layers.tensor_equation import TensorEquation
 from generator.layers.tensor_expr import Func, Idx, Prod, Read, Reduce, Term, at
 from generator.model.graph import LayerRecord
@@ -29,11 +35,15 @@ _WIN_IDX = {1: ("u",), 2: ("u", "v"), 3: ("r", "u", "v")}
 
 def _window(layer: LayerRecord) -> tuple[int, tuple[int, ...], tuple[int, ...], str]:
     """Rank, pool size, strides (Keras: the pool size when not given) and padding."""
-    rank = _rank(layer)
-    size = as_tuple(layer.attrs.get("pool_size", 2), rank)
-    strides = layer.attrs.get("strides")
-    strides = size if strides is None else as_tuple(strides, rank)
-    return rank, size, strides, layer.attrs.get("padding", "valid")
+    return _rank(layer), layer.attrs["pool_size"], layer.attrs["strides"], layer.attrs["padding"]
+
+
+def _counts_zeros(layer: LayerRecord) -> bool:
+    """Whether a mean counts the padding's zeros (PyTorch's `count_include_pad`). Windows that
+    ceil mode lets hang past the end count only what lies inside the input and its zeros."""
+    return layer.attrs.get("count_include_pad", False) and any(
+        before or after for before, after in layer.attrs["pads"]
+    )
 
 
 class _WindowPooling(LayerHandler):
@@ -42,9 +52,10 @@ class _WindowPooling(LayerHandler):
     def output_shape(self, layer: LayerRecord) -> ShapeMath:
         rank, size, strides, padding = _window(layer)
         axes = spatial_axes(layer, rank)
+        pads, ceil = layer.attrs["pads"], layer.attrs.get("ceil_mode", False)
         dims, formulas = [], []
-        for axis, name, k, s in zip(axes, AXIS_NAMES[rank], size, strides, strict=True):
-            dim, formula = window_output(layer.input_shape[axis], k, s, 1, padding, name)
+        for axis, name, k, s, p in zip(axes, AXIS_NAMES[rank], size, strides, pads, strict=True):
+            dim, formula = window_output(layer.input_shape[axis], k, s, 1, padding, name, p, ceil)
             dims.append(dim)
             formulas.append(formula)
         shape = with_dims(layer.input_shape, axes, dims, None, layer)
@@ -69,7 +80,10 @@ class _WindowPooling(LayerHandler):
         )
         first = not channels_last(layer)
         maps = (at(c), *spatial) if first else (*spatial, at(c))
-        padded = padding == "same"
+        # Windows reach past the input with padding, and in ceil mode past its end too.
+        padded = padding != "valid" or layer.attrs.get("ceil_mode", False)
+        if kind == "mean_inside" and _counts_zeros(layer):
+            kind, outside = "mean", 0.0  # PyTorch's default: the zeros count in the mean
         x = Read("x", ("input", 0), maps, outside=outside if padded else None)
         body = Reduce(kind if padded or kind != "mean_inside" else "mean", win, x, style="limits")
         return TensorEquation((c, *out) if first else (*out, c), body)
@@ -81,7 +95,7 @@ class MaxPoolingHandler(_WindowPooling):
 
     def equation(self, layer: LayerRecord) -> TensorEquation:
         eq = self.window_equation(layer, "max", -np.inf)
-        if _window(layer)[3] == "same":
+        if _window(layer)[3] != "valid":
             note = r" \quad (x = -\infty \text{ outside the input, so padding never wins})"
             eq = replace(eq, note=note)
         return eq
@@ -93,7 +107,9 @@ class AveragePoolingHandler(_WindowPooling):
 
     def equation(self, layer: LayerRecord) -> TensorEquation:
         eq = self.window_equation(layer, "mean_inside", np.nan)
-        if _window(layer)[3] == "same":
+        if _counts_zeros(layer):
+            eq = replace(eq, note=r" \quad (x = 0 \text{ outside the input; the zeros count})")
+        elif _window(layer)[3] != "valid" or layer.attrs.get("ceil_mode", False):
             note = (
                 r" \quad (N: \text{the offsets of the window that fall inside } x"
                 r"\text{; padding is not counted in the mean})"
@@ -149,3 +165,103 @@ def _masked_mean(t: Idx, c: Idx, first: bool) -> TensorEquation:
     )
     note = r" \quad (m_u = 1 \text{ for the steps the mask keeps, else } 0)"
     return TensorEquation((c,), body, note=note)
+
+
+@dataclass(frozen=True)
+class AdaptivePoolingEquation(SampledPositions):
+    """`a_{i,j,c} = op over u in [floor(i n / o), ceil((i + 1) n / o))` along each spatial axis:
+    windows of uneven size, so no affine index map; evaluated window by window."""
+
+    kind: str  # "max" or "mean"
+    sizes: tuple[int, ...]
+    outputs: tuple[int, ...]
+    first: bool
+
+    def latex(self) -> str:
+        rank = len(self.sizes)
+        out, win = _OUT_IDX[rank], _WIN_IDX[rank]
+        spatial = ",".join(win)
+        index = f"c,{','.join(out)}" if self.first else f"{','.join(out)},c"
+        x = f"c,{spatial}" if self.first else f"{spatial},c"
+        op = r"\max" if self.kind == "max" else r"\operatorname{mean}"
+        ranges = r",\ ".join(
+            rf"{u} \in \left[\left\lfloor \tfrac{{{i} \cdot {n}}}{{{o}}} \right\rfloor,"
+            rf" \left\lceil \tfrac{{({i} + 1) \cdot {n}}}{{{o}}} \right\rceil\right)"
+            for u, i, n, o in zip(win, out, self.sizes, self.outputs, strict=True)
+        )
+        return rf"a_{{{index}}} = {op}_{{{ranges}}} x_{{{x}}}"
+
+    def evaluate(self, inputs, weights, positions=None) -> np.ndarray:
+        x = np.asarray(inputs[0], dtype=np.float64)
+        if self.first:
+            x = np.moveaxis(x, 1, -1)
+        reduce = np.max if self.kind == "max" else np.mean
+        out = np.empty((x.shape[0], *self.outputs, x.shape[-1]))
+        for cell in np.ndindex(*self.outputs):
+            window = tuple(
+                slice(i * n // o, -(-(i + 1) * n // o))
+                for i, n, o in zip(cell, self.sizes, self.outputs, strict=True)
+            )
+            out[(slice(None), *cell)] = reduce(
+                x[(slice(None), *window)], axis=tuple(range(1, 1 + len(cell)))
+            )
+        if self.first:
+            out = np.moveaxis(out, -1, 1)
+        return at_positions(out, positions)
+
+    def worked_example(self, inputs, weights, index=None) -> WorkedExample | None:
+        return None
+
+
+@register(
+    "AdaptiveAveragePooling1D",
+    "AdaptiveAveragePooling2D",
+    "AdaptiveAveragePooling3D",
+    "AdaptiveMaxPooling1D",
+    "AdaptiveMaxPooling2D",
+    "AdaptiveMaxPooling3D",
+)
+class AdaptivePoolingHandler(LayerHandler):
+    """Pooling to a given output size (PyTorch's `nn.AdaptiveAvgPool2d((7, 7))`).
+
+    Output `i` of `o` pools the inputs from `floor(i n / o)` up to `ceil((i + 1) n / o)`. Where
+    `o` divides `n` that is a plain pooling with window and stride `n / o`, and the equation is
+    that pooling's; other sizes get an equation of uneven windows.
+    """
+
+    summary = "adaptive pooling: windows sized so that a given output size comes out"
+
+    def _plain(self, layer: LayerRecord) -> LayerRecord | None:
+        rank = _rank(layer)
+        sizes = [layer.input_shape[a] for a in spatial_axes(layer, rank)]
+        outs = layer.attrs["output_size"]
+        if any(n is None or n % o for n, o in zip(sizes, outs, strict=True)):
+            return None
+        window = tuple(n // o for n, o in zip(sizes, outs, strict=True))
+        kind = "Max" if "Max" in layer.type else "Average"
+        attrs = {
+            **layer.attrs,
+            "pool_size": window,
+            "strides": window,
+            "padding": "valid",
+            "pads": ((0, 0),) * rank,
+        }
+        return replace(layer, type=f"{kind}Pooling{rank}D", attrs=attrs)
+
+    def output_shape(self, layer: LayerRecord) -> ShapeMath:
+        rank = _rank(layer)
+        axes = spatial_axes(layer, rank)
+        shape = with_dims(layer.input_shape, axes, list(layer.attrs["output_size"]), None, layer)
+        return ShapeMath(shape=shape, note="the output size is given; the windows follow from it")
+
+    def equation(self, layer: LayerRecord) -> TensorEquation | AdaptivePoolingEquation:
+        plain = self._plain(layer)
+        if plain is None:
+            rank = _rank(layer)
+            sizes = tuple(layer.input_shape[a] for a in spatial_axes(layer, rank))
+            kind = "max" if "Max" in layer.type else "mean"
+            outputs = tuple(layer.attrs["output_size"])
+            return AdaptivePoolingEquation(kind, sizes, outputs, not channels_last(layer))
+        if "Max" in layer.type:
+            return MaxPoolingHandler().equation(plain)
+        return AveragePoolingHandler().equation(plain)

@@ -24,7 +24,7 @@ _NOISE = frozenset(
     {"name", "trainable", "dtype", "batch_input_shape", "batch_shape", "build_config", "seed"}
 )
 _NOISE_SUFFIXES = ("_initializer", "_regularizer", "_constraint")
-_WINDOWS = ("kernel_size", "strides", "dilation_rate", "pool_size")
+_WINDOWS = ("kernel_size", "strides", "dilation_rate", "pool_size", "output_size")
 #: Layers with a window sliding over spatial axes, whose padding becomes numbers.
 _CONVOLUTIONS = re.compile(r"^(Conv|DepthwiseConv|SeparableConv)\dD(Transpose)?$")
 _POOLINGS = re.compile(r"^(Max|Average)Pooling\dD$")
