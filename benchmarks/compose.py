@@ -44,6 +44,7 @@ def main() -> None:
     from generator.equation.settings import MathSettings
     from generator.layers.derive import derive_model
     from generator.model.frontend import describe_model
+    from generator.model.reference import keras_reference
 
     settings = MathSettings(max_closed_form_ops=10**6)
     print(
@@ -57,7 +58,7 @@ def main() -> None:
         equation = compose_equation(None, math, settings=settings)
         built = time.perf_counter() - start
         start = time.perf_counter()
-        checked = compose_equation(model, math, settings=settings)
+        checked = compose_equation(keras_reference(model), math, settings=settings)
         total = time.perf_counter() - start
         name = "-".join(map(str, arch))
         print(
@@ -72,7 +73,7 @@ def main() -> None:
     model = mlp((784, 128, 10))
     math = derive_model(describe_model(model, with_weights=True))
     start = time.perf_counter()
-    equation = compose_equation(model, math)
+    equation = compose_equation(keras_reference(model), math)
     print(
         f"\n784-128-10 at the default limit: closed form {equation.closed_form}, "
         f"{time.perf_counter() - start:.3f} s"

@@ -1,6 +1,7 @@
-"""The whole derivation for one Keras model: describe, derive per layer, compose, check.
+"""The whole derivation for one model: describe, derive per layer, compose, check.
 
-This is the one entry point the CLI and `publish()` use; it runs where Keras is loaded.
+This is the one entry point the CLI and `publish()` use; it runs where the model's framework
+(Keras or PyTorch) is loaded, and asks it only through a `Reference`.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from generator.equation.layer_checks import (
 )
 from generator.equation.settings import MathSettings
 from generator.layers.derive import DerivedModel, derive_model
-from generator.model.frontend import describe_model
-from generator.model.probe import LayerIO, probe_layers
+from generator.model.graph import ModelGraph
+from generator.model.probe import LayerIO
+from generator.model.reference import Reference
 
 
 @dataclass(frozen=True)
@@ -40,41 +42,72 @@ def analyze_model(
     """Derive `model`'s math and, where the composed-equation backend applies, its equation.
 
     Args:
-        model: a built Keras model.
-        sample: inputs to check the closed form against `model.predict` and each layer's
-            equation against Keras on (one array, or a list for several inputs); its first item
-            is the worked examples'. A seeded random sample is drawn when omitted.
+        model: a built Keras model, or a PyTorch model: a `torch.export.ExportedProgram`, or an
+            `nn.Module` together with an example input as `sample` (it is exported first).
+        sample: inputs to check the closed form against the framework's outputs and each
+            layer's equation against the framework's layer outputs on (one array, or a list for
+            several inputs); its first item is the worked examples'. A seeded random sample is
+            drawn when omitted (a PyTorch module needs one to be exported).
         settings: rounding, size limits and the like; `MathSettings()` when omitted.
     """
-    settings = settings or MathSettings()
+    if _is_torch(model):
+        from generator.model.torch_frontend import torch_model
+
+        graph, reference = torch_model(model, sample)
+        return analyze_graph(graph, reference, sample, settings)
+    from generator.model.frontend import describe_model
+    from generator.model.reference import keras_reference
+
     graph = describe_model(model, with_weights=True)
+    return analyze_graph(graph, keras_reference(model), sample, settings)
+
+
+def analyze_graph(
+    graph: ModelGraph,
+    reference: Reference | None,
+    sample: Any = None,
+    settings: MathSettings | None = None,
+) -> ModelMath:
+    """Derive a described model (the IR, with its weights) and check it against `reference`,
+    the framework it came from; `None` derives without checking against a framework."""
+    settings = settings or MathSettings()
     derived = derive_model(graph)
-    probed = probe_layers(model, sample, seed=settings.seed)
-    layer_checks = _check_layers(model, derived, probed.layers, settings.seed)
-    equation = compose_equation(model, derived, sample=sample, settings=settings)
-    checks = derived.checks + (layer_checks.check,)
+    checks = derived.checks
+    layer_checks = None
+    if reference is not None:
+        probed = reference.probe(sample, settings.seed)
+        layer_checks = _check_layers(reference, derived, probed.layers, settings.seed)
+        checks += (layer_checks.check,)
+    equation = compose_equation(reference, derived, sample=sample, settings=settings)
     if equation is not None:
         checks += tuple(equation.checks)
     base = {f.name: getattr(derived, f.name) for f in fields(DerivedModel)}
     return ModelMath(
         **{**base, "checks": checks},
         equation=equation,
-        layer_checks=layer_checks.layers,
-        worked=layer_checks.worked,
-        windows=layer_checks.windows,
+        layer_checks=layer_checks.layers if layer_checks else {},
+        worked=layer_checks.worked if layer_checks else {},
+        windows=layer_checks.windows if layer_checks else {},
     )
 
 
+def _is_torch(model: Any) -> bool:
+    """Whether `model` is a PyTorch module or exported program (without importing torch)."""
+    return any(cls.__module__.startswith("torch") for cls in type(model).__mro__)
+
+
 def _check_layers(
-    model: Any, derived: DerivedModel, probed: dict[str, LayerIO], seed: int
+    reference: Reference, derived: DerivedModel, probed: dict[str, LayerIO], seed: int
 ) -> EquationChecks:
-    """Each layer's equation against Keras; a nested model's layers on the inputs it got."""
+    """Each layer's equation against the framework; a nested model's layers on its inputs."""
     inner = {}
     for layer in derived.layers:
         name = layer.record.name
-        if layer.children is None or name not in probed:
+        if layer.children is None or name not in probed or reference.inner is None:
             continue
-        nested = model.get_layer(name)
-        inner_probe = probe_layers(nested, list(probed[name].inputs), seed=seed)
+        nested = reference.inner(name, list(probed[name].inputs))
+        if nested is None:
+            continue
+        inner_probe = nested.probe(None, seed)
         inner[name] = _check_layers(nested, layer.children, inner_probe.layers, seed)
-    return check_equations(derived, probed, seed=seed, inner=inner)
+    return check_equations(derived, probed, seed=seed, inner=inner, framework=reference.name)

@@ -28,11 +28,12 @@ from generator.equation.collapse import Collapse, affine_collapse
 from generator.equation.latex import EquationLatexPrinter, closed_form_latex
 from generator.equation.layered import Step, count_text, layered_latex, layered_steps, rough_ops
 from generator.equation.settings import MathSettings
-from generator.equation.verify import keras_prober, predict_error, sample_inputs
+from generator.equation.verify import predict_error, sample_inputs
 from generator.layers.derive import Check, DerivedModel
 from generator.layers.normalization import fold_kind
 from generator.model.activations import LayerActivation
 from generator.model.graph import LayerRecord
+from generator.model.reference import Reference
 
 __all__ = ["ComposedEquation", "compose_equation"]
 
@@ -108,13 +109,16 @@ def _folded_kinds(layers: Any) -> tuple[str, ...]:
 
 
 def compose_equation(
-    model: Any, math: DerivedModel, sample: Any = None, settings: MathSettings | None = None
+    reference: Reference | None,
+    math: DerivedModel,
+    sample: Any = None,
+    settings: MathSettings | None = None,
 ) -> ComposedEquation | None:
     """The whole network as one function (see `ComposedEquation`).
 
     Args:
-        model: the Keras model (for `predict` on the sample, and to name activations Keras
-            serialized as custom functions); `None` skips the check.
+        reference: the model's framework (for its outputs on the sample, and to name
+            activations Keras serialized as custom functions); `None` skips the check.
         math: the model's derived math; `math.graph.weight_values` holds the weights.
         sample: inputs to check on (one array, or a list for several inputs); drawn when omitted.
         settings: digits, size limit, sample and tolerance.
@@ -122,7 +126,7 @@ def compose_equation(
     settings = settings or MathSettings()
     graph = math.graph
     resolve = _once_per_layer(
-        partial(resolve_activation, probe=keras_prober(model) if model is not None else None)
+        partial(resolve_activation, probe=reference.activation_name if reference else None)
     )
     layered = layered_latex(math)
     base = dict(
@@ -156,7 +160,7 @@ def compose_equation(
             reason=reason,
             **base,
         )
-    return _closed_form(model, math, inputs, resolve, ops, sample, settings, base)
+    return _closed_form(reference, math, inputs, resolve, ops, sample, settings, base)
 
 
 def _once_per_layer(resolve: Callable[[LayerRecord], LayerActivation | None]):
@@ -172,7 +176,7 @@ def _once_per_layer(resolve: Callable[[LayerRecord], LayerActivation | None]):
 
 
 def _closed_form(
-    model: Any,
+    reference: Reference | None,
     math: DerivedModel,
     inputs: list[sp.Symbol],
     resolve: Callable[[LayerRecord], LayerActivation | None],
@@ -196,8 +200,8 @@ def _closed_form(
     checks: list[Check] = []
     error = collapse = None
     x = predicted = None
-    if model is not None:
-        x, predicted = sample_inputs(model, graph, sample, settings)
+    if reference is not None:
+        x, predicted = sample_inputs(reference.predict, graph, sample, settings)
         error, check = predict_error("closed form vs predict", function(x), predicted, settings)
         checks.append(check)
     if built.affine:

@@ -23,7 +23,7 @@ POSITIONS = 24
 #: Largest difference that passes, relative for outputs above 1 in magnitude. Keras computes in
 #: float32 and NumPy here in float64, so a long sum differs in its last float32 digits.
 TOLERANCE = 1e-4
-CHECK_NAME = "layer equations vs Keras"
+CHECK_NAME = "layer equations vs {framework}"
 
 
 @dataclass(frozen=True)
@@ -166,6 +166,7 @@ def check_equations(
     probed: Mapping[str, LayerIO],
     seed: int = 0,
     inner: Mapping[str, EquationChecks] | None = None,
+    framework: str = "Keras",
 ) -> EquationChecks:
     """Every layer whose equation is an object, evaluated and compared with Keras.
 
@@ -219,7 +220,7 @@ def check_equations(
                 if window is not None:
                     windows[name] = window
                     drawn.add(kind)
-    summary = _summary(results, no_equation, nested)
+    summary = _summary(results, no_equation, nested, framework)
     return EquationChecks(summary, results, worked, tuple(no_equation + nested), windows=windows)
 
 
@@ -228,7 +229,9 @@ def _names(names: list[str], most: int = 4) -> str:
     return shown + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
-def _summary(results: dict[str, LayerCheck], no_equation: list[str], nested: list[str]) -> Check:
+def _summary(
+    results: dict[str, LayerCheck], no_equation: list[str], nested: list[str], framework: str
+) -> Check:
     """`6 of 6 layers agree, largest difference 2.4e-7`, with what was not compared."""
     bad = [name for name, r in results.items() if not r.passed]
     if results:
@@ -251,4 +254,4 @@ def _summary(results: dict[str, LayerCheck], no_equation: list[str], nested: lis
         skipped.append(f"{len(nested)} nested model{'s' * (len(nested) > 1)} ({_names(nested)})")
     if skipped:
         detail += "; not compared: " + ", ".join(skipped)
-    return Check(CHECK_NAME, not bad, detail)
+    return Check(CHECK_NAME.format(framework=framework), not bad, detail)

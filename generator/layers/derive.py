@@ -120,6 +120,7 @@ def derive_model(graph: ModelGraph) -> DerivedModel:
 
 def _checks(graph: ModelGraph, layers: tuple[DerivedLayer, ...]) -> tuple[Check, ...]:
     """Counts and shapes per call, and the total; each detail says what was not compared."""
+    framework = graph.framework_name
     known = [layer for layer in layers if layer.params.formula is not None]
     bad_params = [layer.record.name for layer in known if not layer.params_match]
     shaped = [layer for layer in layers if layer.shape is not None]
@@ -128,21 +129,21 @@ def _checks(graph: ModelGraph, layers: tuple[DerivedLayer, ...]) -> tuple[Check,
     total = sum(layer.params.total for layer in layers if not layer.record.shares)
     return (
         Check(
-            "parameter counts vs Keras",
+            f"parameter counts vs {framework}",
             not bad_params,
             _compared(len(known) - len(bad_params), known, layers, "a count formula")
             + (f"; differ: {', '.join(bad_params)}" if bad_params else ""),
         ),
         Check(
-            "output shapes vs Keras",
+            f"output shapes vs {framework}",
             not bad_shapes,
             _compared(len(shaped) - len(bad_shapes), shaped, layers, "a shape derivation")
             + (f"; differ: {', '.join(bad_shapes)}" if bad_shapes else ""),
         ),
         Check(
-            "total parameters vs Keras",
+            f"total parameters vs {framework}",
             total == graph.framework_params,
-            f"{total:,} derived, {graph.framework_params:,} counted by Keras"
+            f"{total:,} derived, {graph.framework_params:,} counted by {framework}"
             + (
                 f" (shared layers counted once: {', '.join(_shared(layers))})"
                 if _shared(layers)

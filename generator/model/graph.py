@@ -24,6 +24,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+#: How pages and checks name each frontend's framework (`ModelGraph.framework`).
+FRAMEWORK_NAMES = {"keras": "Keras", "torch": "PyTorch"}
+
 Shape = tuple  # of int | None; None stands for the batch (or any unknown) dimension
 
 
@@ -179,6 +182,11 @@ class ModelGraph:
     output_layers: tuple[str, ...] = ()
     framework: str = "keras"
     weight_values: dict[tuple[str, str], Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def framework_name(self) -> str:
+        """ "Keras" or "PyTorch", as checks and pages name the model's framework."""
+        return FRAMEWORK_NAMES.get(self.framework, self.framework)
 
     def layer(self, name: str) -> LayerRecord:
         for layer in self.layers:
