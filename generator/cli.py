@@ -134,7 +134,8 @@ def math_command(
     sample_path: Path | None,
     imports: tuple[str, ...],
 ) -> None:
-    """Print the derived math of a saved Keras model (MODEL_PATH, a .keras file)."""
+    """Print the derived math of a saved model (MODEL_PATH: a Keras .keras file, or a PyTorch
+    .pt2 archive written by torch.export.save)."""
     _quiet_tensorflow()
     if unsafe:
         click.echo(
@@ -144,18 +145,35 @@ def math_command(
     from generator.equation.settings import MathSettings
     from generator.model.loading import load_model
 
+    settings = MathSettings(digits=digits)
+    if max_ops is not None:
+        settings = settings.merge(max_closed_form_ops=max_ops)
     _import_custom_code(imports)
+    if model_path.suffix == ".pt2":
+        math = _torch_math(model_path, sample_path, settings)
+        click.echo(render_math(math, fmt, model_path))
+        return
     model = load_model(model_path, unsafe=unsafe)
     sample = None
     if sample_path is not None:
         from generator.model.probe import read_sample
 
         sample = read_sample(sample_path, model)
-    settings = MathSettings(digits=digits)
-    if max_ops is not None:
-        settings = settings.merge(max_closed_form_ops=max_ops)
     math = analyze_model(model, sample=sample, settings=settings)
     click.echo(render_math(math, fmt, model_path))
+
+
+def _torch_math(model_path: Path, sample_path: Path | None, settings):
+    """The math of a `torch.export` archive, checked against PyTorch (nothing in it runs as
+    code: the archive holds a graph of ATen operations and tensors)."""
+    from generator.equation.analyze import analyze_graph
+    from generator.model.torch_frontend import describe_exported, load_exported
+    from generator.model.torch_probe import read_torch_sample, torch_reference
+
+    program = load_exported(model_path)
+    graph = describe_exported(program, name=model_path.stem)
+    sample = None if sample_path is None else read_torch_sample(sample_path, graph)
+    return analyze_graph(graph, torch_reference(program, graph), sample, settings)
 
 
 def render_math(math, fmt: str, model_path: Path) -> str:

@@ -97,7 +97,10 @@ class ParameterAddHandler(LayerHandler):
     parameter the role `parameter`. A leading axis of size 1 lines up with the batch.
     """
 
-    summary = "a learned tensor added to the input, entry by entry (a position embedding)"
+    summary = (
+        "a learned tensor added to the input (PyTorch: `x + nn.Parameter`, read from PyTorch only)"
+    )
+    frameworks = ("torch",)
 
     def _dims(self, layer: LayerRecord) -> tuple[int, ...]:
         shape = layer.weight_by_role("parameter").shape

@@ -202,6 +202,9 @@ class LayerHandler:
     types: tuple[str, ...] = ()
     #: A short human name for the docs' table of supported layers.
     summary: str = ""
+    #: The frontends that write this type: a Keras class name is both's vocabulary, a type
+    #: such as `ParameterAdd` only the PyTorch frontend's.
+    frameworks: tuple[str, ...] = ("keras", "torch")
 
     def output_shape(self, layer: LayerRecord) -> ShapeMath:
         return ShapeMath(shape=layer.input_shape)
