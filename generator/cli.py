@@ -168,7 +168,8 @@ def _torch_math(model_path: Path, sample_path: Path | None, settings):
     code: the archive holds a graph of ATen operations and tensors)."""
     from generator.equation.analyze import analyze_graph
     from generator.model.torch_frontend import describe_exported, load_exported
-    from generator.model.torch_probe import read_torch_sample, torch_reference
+    from generator.model.torch_probe import read_torch_sample
+    from generator.model.torch_reference import torch_reference
 
     program = load_exported(model_path)
     graph = describe_exported(program, name=model_path.stem)

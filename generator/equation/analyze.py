@@ -51,7 +51,7 @@ def analyze_model(
         settings: rounding, size limits and the like; `MathSettings()` when omitted.
     """
     if _is_torch(model):
-        from generator.model.torch_frontend import torch_model
+        from generator.model.torch_reference import torch_model
 
         graph, reference = torch_model(model, sample)
         return analyze_graph(graph, reference, sample, settings)

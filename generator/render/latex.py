@@ -27,7 +27,7 @@ def layer_latex(layer: DerivedLayer, index: int, worked: str = "") -> str:
     if layer.shape is not None and layer.shape.steps:
         lines.append(rf"\[ {layer.shape_latex} \]")
     if layer.params.formula is None:
-        lines.append(rf"Parameters: {record.framework_params} (counted by Keras).")
+        lines.append(rf"Parameters: {record.framework_params} (counted by its framework).")
     else:
         lines.append(rf"Parameters: \[ {layer.params_latex} \]")
     if layer.equation_latex:

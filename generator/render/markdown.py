@@ -62,9 +62,10 @@ def model_page(
                 layer,
                 i,
                 h + "##",
-                worked_markdown(drawn[0], _checked(math, layer)[1]),
+                worked_markdown(drawn[0], _checked(math, layer)[1], math.graph.framework_name),
                 _layer_id(name, i),
                 figure=drawn[1],
+                framework=math.graph.framework_name,
             )
             for i, layer in enumerate(math.layers, start=1)
             for drawn in [drawn_example(math, layer)]
@@ -121,13 +122,14 @@ def architecture_table(math: ModelMath) -> str:
     The layer's type is in its code line, and the trainable split is said only where some
     parameters are not trained, so the table stays narrow enough for a page.
     """
+    framework = math.graph.framework_name
     rows = [
-        "| # | Layer | Keras code | Shape in → out | Parameters | Count |",
+        f"| # | Layer | {framework} code | Shape in → out | Parameters | Count |",
         "|--:|---|---|---|---|--:|",
     ]
     for i, layer in enumerate(math.layers, start=1):
         record = layer.record
-        formula = f"`{layer.params_formula}`" if layer.params_formula else "(Keras's count)"
+        formula = f"`{layer.params_formula}`" if layer.params_formula else f"({framework}'s count)"
         if layer.params.formula is not None and not layer.params.parts:
             formula = "none" if layer.params.total == 0 else formula
         rows.append(
@@ -151,6 +153,8 @@ def _code_section(math: ModelMath, h: str) -> str:
     """The model's Keras code, and its PyTorch twin in a tab when that backend is present."""
     keras_code = "\n".join(layer.record.code or layer.record.type for layer in math.layers)
     block = f"```python\n{keras_code}\n```"
+    if math.graph.framework != "keras":  # read from PyTorch: its own modules, no translation
+        return f"{h}# Code\n\n{block}"
     torch_md = _torch_tab(math)
     if torch_md is None:
         return f"{h}# Code\n\n{block}"
@@ -185,7 +189,13 @@ def _checked(math: ModelMath, layer: DerivedLayer) -> tuple:
 
 
 def layer_section(
-    layer: DerivedLayer, index: int, h: str, worked: str = "", anchor: str = "", figure: str = ""
+    layer: DerivedLayer,
+    index: int,
+    h: str,
+    worked: str = "",
+    anchor: str = "",
+    figure: str = "",
+    framework: str = "Keras",
 ) -> str:
     """One layer: its code line, shape derivation, parameter derivation, equation and worked
     example (`worked`, Markdown from `generator.render.worked`), then the worked example drawn
@@ -205,7 +215,7 @@ def layer_section(
         parts.append(display(layer.shape_latex))
     if layer.shape is not None and layer.shape.note:
         parts.append(f"*{layer.shape.note}*")
-    parts.append(_params_text(layer))
+    parts.append(_params_text(layer, framework))
     if layer.equation_latex:
         parts += ["**Equation**", display(layer.equation_latex)]
     if worked:
@@ -231,10 +241,10 @@ def layer_anchors(math: ModelMath, title: str) -> dict[str, str]:
     return {layer.record.name: f"#{_layer_id(title, i)}" for i, layer in enumerate(math.layers, 1)}
 
 
-def _params_text(layer: DerivedLayer) -> str:
+def _params_text(layer: DerivedLayer, framework: str = "Keras") -> str:
     params = layer.params
     if params.formula is None:
-        return f"**Parameters** {params.total:,} (counted by Keras)"
+        return f"**Parameters** {params.total:,} (counted by {framework})"
     if params.total == 0 and not params.parts:
         return "**Parameters** none"
     split = ""

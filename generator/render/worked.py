@@ -10,8 +10,11 @@ def _position(index: tuple[int, ...]) -> str:
     return "(" + ", ".join(str(i) for i in index) + ")"
 
 
-def worked_markdown(worked: CheckedExample | None, check: LayerCheck | None = None) -> str:
-    """The layer's worked example and its check against Keras, as Markdown (empty if none)."""
+def worked_markdown(
+    worked: CheckedExample | None, check: LayerCheck | None = None, framework: str = "Keras"
+) -> str:
+    """The layer's worked example and its check against its framework (Keras or PyTorch), as
+    Markdown (empty if none)."""
     parts = []
     if worked is not None:
         example = worked.example
@@ -19,20 +22,22 @@ def worked_markdown(worked: CheckedExample | None, check: LayerCheck | None = No
             f"**Worked example** at output position ${_position(example.index)}$ "
             "(first item of the sample):",
             f"$$\n{example.latex.strip()}\n$$",
-            f"Keras gives ${worked.keras_value:.6g}$ at the same position; "
+            f"{framework} gives ${worked.keras_value:.6g}$ at the same position; "
             f"the equation gives ${example.value:.6g}$.",
         ]
     if check is not None:
         verdict = "agrees with" if check.passed else "**does not agree** with"
         detail = f" ({check.detail})" if check.detail else ""
         parts.append(
-            f"*Equation checked:* it {verdict} Keras at {check.positions:,} output "
+            f"*Equation checked:* it {verdict} {framework} at {check.positions:,} output "
             f"positions, largest difference {check.max_abs_error:.2g}{detail}."
         )
     return "\n\n".join(parts)
 
 
-def worked_latex(worked: CheckedExample | None, check: LayerCheck | None = None) -> str:
+def worked_latex(
+    worked: CheckedExample | None, check: LayerCheck | None = None, framework: str = "Keras"
+) -> str:
     """The same in LaTeX (a paragraph and a display), empty if there is nothing to show."""
     parts = []
     if worked is not None:
@@ -40,13 +45,13 @@ def worked_latex(worked: CheckedExample | None, check: LayerCheck | None = None)
         parts += [
             rf"Worked example at output position \( {_position(example.index)} \):",
             rf"\[ {example.latex.strip()} \]",
-            rf"Keras gives \( {worked.keras_value:.6g} \); the equation gives "
+            rf"{framework} gives \( {worked.keras_value:.6g} \); the equation gives "
             rf"\( {example.value:.6g} \).",
         ]
     if check is not None:
         verdict = "agrees with" if check.passed else "does NOT agree with"
         parts.append(
-            f"Equation checked: it {verdict} Keras at {check.positions} output positions, "
+            f"Equation checked: it {verdict} {framework} at {check.positions} output positions, "
             rf"largest difference \( {check.max_abs_error:.2g} \)."
         )
     return "\n\n".join(parts)
