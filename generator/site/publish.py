@@ -41,9 +41,11 @@ def publish(
     `COURSE_ARTIFACTS`) it also writes `<name>.json`, `<name>.md` and `<name>.keras` there.
 
     Args:
-        model: a built Keras model.
+        model: a built Keras model, or a PyTorch `nn.Module` (its page is then derived from
+            PyTorch: the module is exported with `sample` as its example input).
         name: the model's name on the site; the model's own name when omitted.
-        sample: inputs to check the closed form against `model.predict` on.
+        sample: inputs to check the closed form and the layer equations on (required for a
+            PyTorch module, in PyTorch's layout).
         show: display the page inline (in Jupyter).
         **options: `MathSettings` fields to change (`digits=4`, ...).
 
@@ -58,7 +60,7 @@ def publish(
     from generator.equation.analyze import analyze_model
     from generator.render.markdown import model_page
 
-    name = name or model.name
+    name = name or getattr(model, "name", None) or type(model).__name__
     settings = MathSettings().merge(**options)
     math = analyze_model(model, sample=sample, settings=settings)
     page = model_page(math, title=name, max_layer_sections=MAX_LAYER_SECTIONS)
@@ -70,7 +72,7 @@ def publish(
         raise CheckFailed(f"model {name!r}: check {check.name!r} failed: {check.detail}")
     artifacts = os.environ.get(ARTIFACTS_ENV)
     if artifacts:
-        write_artifacts(model, name, math, page, Path(artifacts))
+        write_artifacts(model, name, math, page, Path(artifacts), sample=sample)
     return math
 
 
@@ -94,10 +96,13 @@ def _display(page: str, name: str, math: ModelMath) -> None:
     display(Markdown(page), metadata=metadata)
 
 
-def write_artifacts(model: Any, name: str, math: ModelMath, page: str, directory: Path) -> None:
-    """Write `<stem>.json` (the JSON schema plus the checks), `<stem>.md` and `<stem>.keras`.
+def write_artifacts(
+    model: Any, name: str, math: ModelMath, page: str, directory: Path, sample: Any = None
+) -> None:
+    """Write `<stem>.json` (the JSON schema plus the checks), `<stem>.md` and the saved model:
+    `<stem>.keras`, or `<stem>.pt2` (`torch.export.save`) for a PyTorch module.
 
-    A model whose weights exceed `MAX_KERAS_BYTES` gets no `.keras`; its page says so.
+    A model whose weights exceed `MAX_KERAS_BYTES` gets no saved model; its page says so.
     """
     from math import prod as math_prod
 
@@ -116,16 +121,26 @@ def write_artifacts(model: Any, name: str, math: ModelMath, page: str, directory
     data = model_json(math)
     data["name"] = name
     data["checks"] = [{"name": c.name, "passed": c.passed, "detail": c.detail} for c in math.checks]
-    weights = getattr(model, "weights", ())  # a stand-in for a model may have none
-    weight_bytes = sum(math_prod(w.shape) * np.dtype(w.dtype).itemsize for w in weights)
+    torch_module = math.graph.framework == "torch"
+    if torch_module:
+        weight_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
+    else:
+        weights = getattr(model, "weights", ())  # a stand-in for a model may have none
+        weight_bytes = sum(math_prod(w.shape) * np.dtype(w.dtype).itemsize for w in weights)
     if weight_bytes > MAX_KERAS_BYTES:
         page += (
-            f'\n!!! note "No `.keras` download"\n    Its weights take '
+            f'\n!!! note "No saved-model download"\n    Its weights take '
             f"{weight_bytes / 1e6:.0f} MB, above the site's limit of {MAX_KERAS_BYTES / 1e6:.0f} "
             "MB: rebuild the model from its code instead.\n"
         )
     write_atomic(directory / f"{stem}.md", page)
-    if weight_bytes <= MAX_KERAS_BYTES:
+    if weight_bytes <= MAX_KERAS_BYTES and torch_module:
+        import torch
+
+        from generator.model.torch_reference import export_module
+
+        torch.export.save(export_module(model, sample), directory / f"{stem}.pt2")
+    elif weight_bytes <= MAX_KERAS_BYTES:
         model.save(directory / f"{stem}.keras")
     # The JSON goes last: the build takes a model as published only when its JSON exists.
     write_atomic(directory / f"{stem}.json", json.dumps(data, indent=2, default=str))

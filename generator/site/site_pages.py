@@ -41,6 +41,8 @@ def _model_page(info: dict[str, Any], lesson: Lesson) -> str:
     links = [f"[its math as JSON]({stem}.json)"]
     if (directory / f"{stem}.keras").is_file():
         links.append(f"[the saved Keras model]({stem}.keras)")
+    if (directory / f"{stem}.pt2").is_file():
+        links.append(f"[the saved PyTorch model]({stem}.pt2), for `course math`")
     return (
         f"{page}\n\n---\n\nPublished by lesson "
         f"[{lesson.number}. {lesson.title}](../lessons/{lesson.stem}.md). "
