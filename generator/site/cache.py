@@ -254,6 +254,21 @@ class ExecutionCache:
             seconds = 0.0
         return CacheEntry(directory, key, seconds), None
 
+    def last_good(self, lesson: Lesson) -> CacheEntry | None:
+        """The lesson's stored entry whatever its key (its last successful run), or `None`.
+
+        A lesson that fails now keeps the models of that run on the site, so the pages that
+        link to them keep working; a damaged entry is not used (and left for `check`).
+        """
+        directory = self._entry_dir(lesson)
+        try:
+            info = json.loads((directory / "entry.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if not isinstance(info, dict) or entry_problem(directory, info) is not None:
+            return None
+        return CacheEntry(directory, str(info.get("key")), 0.0)
+
     def _drop(self, directory: Path) -> None:
         shutil.rmtree(directory, ignore_errors=True)
 

@@ -81,9 +81,10 @@ def _flatten_headings(markdown: str) -> str:
 
 
 class _Renderer:
-    def __init__(self, lesson: Lesson, models_url: str):
+    def __init__(self, lesson: Lesson, models_url: str, published: set[str] | None = None):
         self.lesson = lesson
         self.models_url = models_url
+        self.published = published
         self.images: dict[str, bytes] = {}
 
     def output(self, output: dict[str, Any], cell_number: int, index: int) -> str:
@@ -120,10 +121,18 @@ class _Renderer:
     def model(self, info: dict[str, Any], page: str) -> str:
         name, stem = info.get("name", "model"), info.get("stem", "model")
         passed, total = info.get("checks_passed", 0), info.get("checks", 0)
-        head = (
-            f'!!! success "Model `{name}`: {passed} of {total} checks passed"\n'
-            f"    Its full derivation is on [the model's page]({self.models_url}/{stem}.md)."
-        )
+        if self.published is not None and stem not in self.published:
+            # A failed run showed it, but no page of it exists (a strict build would fail on
+            # the link): say so instead of linking.
+            head = (
+                f'!!! warning "Model `{name}`: not on the site"\n'
+                "    The lesson failed before its model page was written."
+            )
+        else:
+            head = (
+                f'!!! success "Model `{name}`: {passed} of {total} checks passed"\n'
+                f"    Its full derivation is on [the model's page]({self.models_url}/{stem}.md)."
+            )
         if not page.strip():
             return head
         body = _indent(_flatten_headings(page))
@@ -155,6 +164,7 @@ def lesson_page(
     notebook_url: str,
     models_url: str,
     failure: str | None = None,
+    published: set[str] | None = None,
 ) -> LessonPage:
     """The Markdown page of a lesson, with a download link to its notebook.
 
@@ -164,8 +174,10 @@ def lesson_page(
         notebook_url: link to the downloadable notebook, relative to the page.
         models_url: the models directory relative to the page.
         failure: a failure message: the page then opens with it (`--keep-going`).
+        published: the stems of the models that have a page; a model box for any other
+            links nowhere (`None`: link every box).
     """
-    renderer = _Renderer(lesson, models_url)
+    renderer = _Renderer(lesson, models_url, published)
     blocks: list[str] = []
     download = f"[Download this lesson as a notebook]({notebook_url}){{ .md-button }}"
     for number, cell in enumerate(merge_outputs(lesson, executed), start=1):

@@ -19,17 +19,22 @@ SUPPORTED_LAYERS = "supported-layers.md"  # generated from the handler registry
 
 
 def _published(run: LessonRun) -> list[dict[str, Any]]:
-    """The models a lesson published: each `<stem>.json` in its artifacts (written last)."""
-    if run.entry is None or not run.entry.artifacts.is_dir():
+    """The models a lesson published: each `<stem>.json` in its artifacts (written last).
+
+    A lesson that fails now keeps the models of its last successful run (marked `stale`).
+    """
+    entry = run.artifacts_entry
+    if entry is None or not entry.artifacts.is_dir():
         return []
     models = []
-    for path in sorted(run.entry.artifacts.glob("*.json"), key=lambda p: p.stat().st_mtime_ns):
+    for path in sorted(entry.artifacts.glob("*.json"), key=lambda p: p.stat().st_mtime_ns):
         try:
             info = json.loads(path.read_text(encoding="utf-8"))
         except ValueError:
             continue
         info["stem"] = path.stem
         info["directory"] = path.parent
+        info["stale"] = run.entry is None
         models.append(info)
     return models
 
@@ -38,6 +43,12 @@ def _model_page(info: dict[str, Any], lesson: Lesson) -> str:
     directory: Path = info["directory"]
     stem = info["stem"]
     page = (directory / f"{stem}.md").read_text(encoding="utf-8").rstrip()
+    if info.get("stale"):
+        page += (
+            '\n\n!!! warning "From the last successful run of the lesson"\n'
+            f"    Lesson {lesson.number} fails now (its page says why); this page is the model "
+            "as that lesson last published it."
+        )
     links = [f"[its math as JSON]({stem}.json)"]
     if (directory / f"{stem}.keras").is_file():
         links.append(f"[the saved Keras model]({stem}.keras)")
@@ -70,14 +81,19 @@ def generated_pages(
             check_model_names(lesson, executed)
             executed = _redacted(executed, paths.root)
         failure = run.failure.message(paths.root) if run.failure is not None else None
+        models[lesson.stem] = _published(run)
         page = lesson_page(
-            lesson, executed, f"../notebooks/{lesson.path.name}", "../models", failure=failure
+            lesson,
+            executed,
+            f"../notebooks/{lesson.path.name}",
+            "../models",
+            failure=failure,
+            published={info["stem"] for info in models[lesson.stem]},
         )
         files[f"lessons/{lesson.stem}.md"] = page.markdown
         for name, data in page.images.items():
             files[f"lessons/{name}"] = data
         files[f"notebooks/{lesson.path.name}"] = lesson.raw
-        models[lesson.stem] = _published(run)
         for info in models[lesson.stem]:
             stem = info["stem"]
             if stem in owner:
