@@ -121,7 +121,13 @@ class _Renderer:
     def model(self, info: dict[str, Any], page: str) -> str:
         name, stem = info.get("name", "model"), info.get("stem", "model")
         passed, total = info.get("checks_passed", 0), info.get("checks", 0)
-        if self.published is not None and stem not in self.published:
+        if info.get("draft"):
+            head = (
+                f'!!! note "Draft model `{name}`: {passed} of {total} checks passed"\n'
+                "    A draft has no page on the site: the lesson publishes it once it drops "
+                "`draft=True`."
+            )
+        elif self.published is not None and stem not in self.published:
             # A failed run showed it, but no page of it exists (a strict build would fail on
             # the link): say so instead of linking.
             head = (

@@ -32,7 +32,12 @@ def model_file_stem(name: str) -> str:
 
 
 def publish(
-    model: Any, name: str | None = None, sample: Any = None, show: bool = True, **options: Any
+    model: Any,
+    name: str | None = None,
+    sample: Any = None,
+    show: bool = True,
+    draft: bool = False,
+    **options: Any,
 ) -> ModelMath:
     """Derive `model`'s math, show it inline, and under `course build` write its artifacts.
 
@@ -45,6 +50,9 @@ def publish(
         name: the model's name on the site; the model's own name when omitted.
         sample: inputs to check the closed form against `model.predict` on.
         show: display the page inline (in Jupyter).
+        draft: derive, check and show the math, but put nothing on the site (no model page,
+            no entry in the Models nav): what `course new`'s template does until the
+            instructor names the model.
         **options: `MathSettings` fields to change (`digits=4`, ...).
 
     Returns:
@@ -63,18 +71,18 @@ def publish(
     math = analyze_model(model, sample=sample, settings=settings)
     page = model_page(math, title=name, max_layer_sections=MAX_LAYER_SECTIONS)
     if show:
-        _display(page, name, math)
+        _display(page, name, math, draft)
     failed = [check for check in math.checks if not check.passed]
     if failed:
         check = failed[0]
         raise CheckFailed(f"model {name!r}: check {check.name!r} failed: {check.detail}")
     artifacts = os.environ.get(ARTIFACTS_ENV)
-    if artifacts:
+    if artifacts and not draft:
         write_artifacts(model, name, math, page, Path(artifacts))
     return math
 
 
-def _display(page: str, name: str, math: ModelMath) -> None:
+def _display(page: str, name: str, math: ModelMath, draft: bool = False) -> None:
     try:
         from IPython import get_ipython
         from IPython.display import Markdown, display
@@ -89,6 +97,7 @@ def _display(page: str, name: str, math: ModelMath) -> None:
             "stem": model_file_stem(name),
             "checks_passed": passed,
             "checks": len(math.checks),
+            **({"draft": True} if draft else {}),
         }
     }
     display(Markdown(page), metadata=metadata)
