@@ -124,6 +124,12 @@ def _import_custom_code(imports: tuple[str, ...]) -> None:
     help="Input for the checks and worked examples: .npy (one input) or .npz (by input name); "
     "its first item is the example.",
 )
+@click.option(
+    "--diagrams/--no-diagrams",
+    default=None,
+    help="Markdown: include the inline SVG diagrams (default: only when not printing to a "
+    "terminal).",
+)
 @_import_option
 def math_command(
     model_path: Path,
@@ -132,9 +138,13 @@ def math_command(
     max_ops: int | None,
     unsafe: bool,
     sample_path: Path | None,
+    diagrams: bool | None,
     imports: tuple[str, ...],
 ) -> None:
-    """Print the derived math of a saved Keras model (MODEL_PATH, a .keras file)."""
+    """Print the derived math of a saved Keras model (MODEL_PATH, a .keras file).
+
+    `--format latex` prints a standalone document (pdflatex compiles it).
+    """
     _quiet_tensorflow()
     if unsafe:
         click.echo(
@@ -155,11 +165,13 @@ def math_command(
     if max_ops is not None:
         settings = settings.merge(max_closed_form_ops=max_ops)
     math = analyze_model(model, sample=sample, settings=settings)
-    click.echo(render_math(math, fmt, model_path))
+    if diagrams is None:
+        diagrams = not sys.stdout.isatty()
+    click.echo(render_math(math, fmt, model_path, diagrams=diagrams))
 
 
-def render_math(math, fmt: str, model_path: Path) -> str:
-    """The derived math of one model in one of `FORMATS`."""
+def render_math(math, fmt: str, model_path: Path, diagrams: bool = True) -> str:
+    """The derived math of one model in one of `FORMATS` (`diagrams`: Markdown's SVG)."""
     if fmt == "json":
         from generator.render.json import dumps
 
@@ -167,11 +179,11 @@ def render_math(math, fmt: str, model_path: Path) -> str:
     if fmt == "markdown":
         from generator.render.markdown import model_page
 
-        return model_page(math)
+        return model_page(math, diagrams=diagrams)
     if fmt == "latex":
-        from generator.render.latex import model_latex
+        from generator.render.latex import latex_document
 
-        return model_latex(math)
+        return latex_document(math)
     if math.equation is not None and getattr(math.equation, "numpy", None) is not None:
         return math.equation.numpy
     return _matrix_form(math, model_path)

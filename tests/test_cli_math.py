@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -133,6 +134,40 @@ def test_other_formats(saved, fmt):
     assert "(3 \\cdot 3 \\cdot 3 + 1) \\cdot 8" in text.replace(r"\left(", "(").replace(
         r"\right)", ")"
     )
+
+
+@pytest.mark.tensorflow
+def test_latex_is_a_standalone_document_numbered_as_markdown(saved, tmp_path):
+    """Defect 4 of issue 20: the LaTeX renderer numbered layers from 0, Markdown from 1."""
+    path, model = saved
+    latex = CliRunner().invoke(main, ["math", str(path), "--format", "latex"]).stdout
+    markdown = CliRunner().invoke(main, ["math", str(path), "--format", "markdown"]).stdout
+    assert latex.startswith("\\documentclass") and latex.rstrip().endswith("\\end{document}")
+    assert latex.count("\\begin{document}") == 1
+    numbered = re.findall(r"\\subsection\*\{(\d+)\. \\texttt\{([^}]*)\}", latex)
+    in_markdown = re.findall(r"^#+ (\d+)\. `([^`]*)`", markdown, flags=re.M)
+    assert numbered and [(n, name.replace("\\_", "_")) for n, name in numbered] == in_markdown
+    assert numbered[0][0] == "1"
+    pdflatex = shutil.which("pdflatex")
+    if pdflatex is not None:  # where TeX is installed, the document compiles
+        (tmp_path / "model.tex").write_text(latex)
+        done = subprocess.run(
+            [pdflatex, "-interaction=nonstopmode", "-halt-on-error", "model.tex"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout[-2000:]
+
+
+@pytest.mark.tensorflow
+def test_markdown_diagrams_only_when_asked(saved):
+    path, _ = saved
+    run = CliRunner().invoke
+    assert "<svg" in run(main, ["math", str(path), "--format", "markdown", "--diagrams"]).stdout
+    plain = run(main, ["math", str(path), "--format", "markdown", "--no-diagrams"]).stdout
+    assert "<svg" not in plain and "## Architecture" in plain
 
 
 def _text_file(tmp_path):

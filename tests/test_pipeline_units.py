@@ -209,11 +209,13 @@ def test_publish_writes_artifacts_or_names_the_failed_check(
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "my-model.json",
         "my-model.keras",
-        "my-model.md",
+        "my-model.math.pickle",
     ]
     data = json.loads((tmp_path / "my-model.json").read_text())
     assert data["name"] == "my model" and data["checks"][0]["passed"]
-    assert (tmp_path / "my-model.md").read_text().startswith("# Model `my model`")
+    from generator.site.site_pages import published_page
+
+    assert published_page(tmp_path, "my-model").startswith("# Model `my model`")
 
 
 @pytest.mark.parametrize(

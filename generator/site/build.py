@@ -51,11 +51,11 @@ def site_key(
     engine: str = DEFAULT_ENGINE,
 ) -> str:
     """Hash of everything the site is made from; equal to the last build's = nothing to do."""
-    from generator.site.cache import data_digests, generator_digest, versions_digest
+    from generator.site.cache import data_digests, package_digest, versions_digest
     from generator.site.mathjax import VERSION
 
     digest = hashlib.sha256(
-        f"{SITE_FORMAT}\0{VERSION}\0{generator_digest()}\0"
+        f"{SITE_FORMAT}\0{VERSION}\0{package_digest()}\0"
         f"{versions_digest()}\0{os.path.relpath(paths.lessons, paths.root)}\0{engine}\0".encode()
     )
     for lesson in lessons:

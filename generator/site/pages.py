@@ -81,7 +81,9 @@ def _flatten_headings(markdown: str) -> str:
 
 
 class _Renderer:
-    def __init__(self, lesson: Lesson, models_url: str, published: set[str] | None = None):
+    def __init__(
+        self, lesson: Lesson, models_url: str, published: dict[str, str | None] | None = None
+    ):
         self.lesson = lesson
         self.models_url = models_url
         self.published = published
@@ -139,6 +141,8 @@ class _Renderer:
                 f'!!! success "Model `{name}`: {passed} of {total} checks passed"\n'
                 f"    Its full derivation is on [the model's page]({self.models_url}/{stem}.md)."
             )
+        if self.published and self.published.get(stem):
+            page = self.published[stem]  # rendered by the build, not as the kernel showed it
         if not page.strip():
             return head
         body = _indent(_flatten_headings(page))
@@ -170,7 +174,7 @@ def lesson_page(
     notebook_url: str,
     models_url: str,
     failure: str | None = None,
-    published: set[str] | None = None,
+    published: dict[str, str | None] | None = None,
 ) -> LessonPage:
     """The Markdown page of a lesson, with a download link to its notebook.
 
@@ -180,8 +184,10 @@ def lesson_page(
         notebook_url: link to the downloadable notebook, relative to the page.
         models_url: the models directory relative to the page.
         failure: a failure message: the page then opens with it (`--keep-going`).
-        published: the stems of the models that have a page; a model box for any other
-            links nowhere (`None`: link every box).
+        published: the models that have a page, by stem, each with its page as the build
+            rendered it (shown in the model's box instead of what the kernel showed; `None`
+            where the lesson wrote its page itself); a box for any other model links nowhere
+            (`None`: link every box, show what the kernel showed).
     """
     renderer = _Renderer(lesson, models_url, published)
     blocks: list[str] = []

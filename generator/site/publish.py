@@ -20,6 +20,8 @@ ARTIFACTS_ENV = "COURSE_ARTIFACTS"
 DISPLAY_KEY = "course_model"
 #: Above this many bytes of weights a model gets no `.keras` download (ResNet50's are ~100 MB).
 MAX_KERAS_BYTES = 20_000_000
+#: The derived math of a published model, pickled beside its JSON (`<stem>.math.pickle`).
+MATH_SUFFIX = ".math.pickle"
 #: Above this many layers a page leaves out its layer-by-layer sections (ResNet50 has 176):
 #: the layered form holds every layer's equation, and the page stays quick to load.
 MAX_LAYER_SECTIONS = 60
@@ -43,7 +45,8 @@ def publish(
 
     In Jupyter the model page (architecture table, equations, checks) is displayed as Markdown,
     so the learner sees what the site shows. Under the build (the executor sets
-    `COURSE_ARTIFACTS`) it also writes `<name>.json`, `<name>.md` and `<name>.keras` there.
+    `COURSE_ARTIFACTS`) it also writes `<name>.json`, `<name>.math.pickle` (the derived math,
+    which the build renders the pages from) and `<name>.keras` there.
 
     Args:
         model: a built Keras model.
@@ -69,8 +72,8 @@ def publish(
     name = name or model.name
     settings = MathSettings().merge(**options)
     math = analyze_model(model, sample=sample, settings=settings)
-    page = model_page(math, title=name, max_layer_sections=MAX_LAYER_SECTIONS)
     if show:
+        page = model_page(math, title=name, max_layer_sections=MAX_LAYER_SECTIONS)
         _display(page, name, math, draft)
     failed = [check for check in math.checks if not check.passed]
     if failed:
@@ -78,7 +81,7 @@ def publish(
         raise CheckFailed(f"model {name!r}: check {check.name!r} failed: {check.detail}")
     artifacts = os.environ.get(ARTIFACTS_ENV)
     if artifacts and not draft:
-        write_artifacts(model, name, math, page, Path(artifacts))
+        write_artifacts(model, name, math, Path(artifacts))
     return math
 
 
@@ -103,11 +106,13 @@ def _display(page: str, name: str, math: ModelMath, draft: bool = False) -> None
     display(Markdown(page), metadata=metadata)
 
 
-def write_artifacts(model: Any, name: str, math: ModelMath, page: str, directory: Path) -> None:
-    """Write `<stem>.json` (the JSON schema plus the checks), `<stem>.md` and `<stem>.keras`.
+def write_artifacts(model: Any, name: str, math: ModelMath, directory: Path) -> None:
+    """Write `<stem>.json` (the JSON schema plus the checks), `<stem>.math.pickle` (the
+    `ModelMath` the build renders the model's pages from) and `<stem>.keras`.
 
-    A model whose weights exceed `MAX_KERAS_BYTES` gets no `.keras`; its page says so.
+    A model whose weights exceed `MAX_KERAS_BYTES` gets no `.keras` (its page says so).
     """
+    import pickle
     from math import prod as math_prod
 
     import numpy as np
@@ -127,17 +132,23 @@ def write_artifacts(model: Any, name: str, math: ModelMath, page: str, directory
     data["checks"] = [{"name": c.name, "passed": c.passed, "detail": c.detail} for c in math.checks]
     weights = getattr(model, "weights", ())  # a stand-in for a model may have none
     weight_bytes = sum(math_prod(w.shape) * np.dtype(w.dtype).itemsize for w in weights)
-    if weight_bytes > MAX_KERAS_BYTES:
-        page += (
-            f'\n!!! note "No `.keras` download"\n    Its weights take '
-            f"{weight_bytes / 1e6:.0f} MB, above the site's limit of {MAX_KERAS_BYTES / 1e6:.0f} "
-            "MB: rebuild the model from its code instead.\n"
-        )
-    write_atomic(directory / f"{stem}.md", page)
+    data["weight_bytes"] = int(weight_bytes)
+    write_atomic(directory / f"{stem}{MATH_SUFFIX}", pickle.dumps(math))
     if weight_bytes <= MAX_KERAS_BYTES:
         model.save(directory / f"{stem}.keras")
     # The JSON goes last: the build takes a model as published only when its JSON exists.
     write_atomic(directory / f"{stem}.json", json.dumps(data, indent=2, default=str))
+
+
+def no_keras_note(weight_bytes: int) -> str:
+    """What a model page says when its weights are too big for a `.keras` download."""
+    if weight_bytes <= MAX_KERAS_BYTES:
+        return ""
+    return (
+        f'!!! note "No `.keras` download"\n    Its weights take '
+        f"{weight_bytes / 1e6:.0f} MB, above the site's limit of {MAX_KERAS_BYTES / 1e6:.0f} "
+        "MB: rebuild the model from its code instead.\n"
+    )
 
 
 def _published_name(path: Path) -> str | None:
@@ -148,8 +159,12 @@ def _published_name(path: Path) -> str | None:
         return None
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write `text` to `path` so that a reader sees the old file or the new one, never a part."""
+def write_atomic(path: Path, content: str | bytes) -> None:
+    """Write `content` to `path` so that a reader sees the old file or the new one, never a
+    part."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
+    if isinstance(content, bytes):
+        tmp.write_bytes(content)
+    else:
+        tmp.write_text(content, encoding="utf-8")
     os.replace(tmp, path)

@@ -9,11 +9,12 @@ from typing import Any
 
 from generator.exceptions import NameClash
 from generator.render.supported import supported_layers_page
+from generator.site import publish as publishing
 from generator.site.execute import LessonRun
 from generator.site.lessons import BrokenLesson, Lesson
 from generator.site.mkdocs import OUTLINE_MARKER, Content, CoursePaths, SiteError
 from generator.site.pages import lesson_page
-from generator.site.publish import DISPLAY_KEY
+from generator.site.publish import DISPLAY_KEY, MATH_SUFFIX, no_keras_note
 
 SUPPORTED_LAYERS = "supported-layers.md"  # generated from the handler registry
 
@@ -39,10 +40,53 @@ def _published(run: LessonRun) -> list[dict[str, Any]]:
     return models
 
 
+def rendered_model(info: dict[str, Any]) -> str | None:
+    """The page `publish()` shows for a model, rendered here from its saved math
+    (`<stem>.math.pickle`); `None` when the lesson saved no math (a page it wrote itself).
+
+    The pickle is the cache's own file, written by the lesson's run and checked against its
+    digest when the entry was read; it is never taken from elsewhere.
+    """
+    import pickle
+
+    from generator.render.markdown import model_page
+
+    path = info["directory"] / f"{info['stem']}{MATH_SUFFIX}"
+    if not path.is_file():
+        return None
+    try:
+        math = pickle.loads(path.read_bytes())  # noqa: S301 - the build's own cache entry
+    except Exception as err:  # noqa: BLE001 - e.g. a class renamed since the lesson ran
+        raise SiteError(
+            f"{path.name}: the saved math of model {info.get('name', info['stem'])!r} cannot "
+            f"be read ({type(err).__name__}: {err}); `course clean` and build again"
+        ) from None
+    title = str(info.get("name", info["stem"]))
+    return model_page(math, title=title, max_layer_sections=publishing.MAX_LAYER_SECTIONS)
+
+
+def published_page(directory: Path, stem: str) -> str:
+    """The page of the model published as `directory/<stem>.json`, without the site's footer:
+    rendered from its saved math, with the note on a missing `.keras` where it has one."""
+    info = json.loads((directory / f"{stem}.json").read_text(encoding="utf-8"))
+    return _page_body({**info, "stem": stem, "directory": directory, "page": None})
+
+
+def _page_body(info: dict[str, Any]) -> str:
+    page = info.get("page") or rendered_model(info)
+    if page is None:  # a lesson that wrote its page itself
+        page = (info["directory"] / f"{info['stem']}.md").read_text(encoding="utf-8")
+    page = page.rstrip()
+    note = no_keras_note(int(info.get("weight_bytes", 0) or 0))
+    if note:
+        page += "\n\n" + note.rstrip()
+    return page
+
+
 def _model_page(info: dict[str, Any], lesson: Lesson) -> str:
     directory: Path = info["directory"]
     stem = info["stem"]
-    page = (directory / f"{stem}.md").read_text(encoding="utf-8").rstrip()
+    page = _page_body(info)
     if info.get("stale"):
         page += (
             '\n\n!!! warning "From the last successful run of the lesson"\n'
@@ -82,13 +126,15 @@ def generated_pages(
             executed = _redacted(executed, paths.root)
         failure = run.failure.message(paths.root) if run.failure is not None else None
         models[lesson.stem] = _published(run)
+        for info in models[lesson.stem]:
+            info["page"] = rendered_model(info)
         page = lesson_page(
             lesson,
             executed,
             f"../notebooks/{lesson.path.name}",
             "../models",
             failure=failure,
-            published={info["stem"] for info in models[lesson.stem]},
+            published={info["stem"]: info["page"] for info in models[lesson.stem]},
         )
         files[f"lessons/{lesson.stem}.md"] = page.markdown
         for name, data in page.images.items():
