@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ from generator.site.execute import LessonRun
 from generator.site.lessons import BrokenLesson, Lesson
 from generator.site.mkdocs import OUTLINE_MARKER, Content, CoursePaths, SiteError
 from generator.site.pages import lesson_page
-from generator.site.publish import DISPLAY_KEY, MATH_SUFFIX, no_keras_note
+from generator.site.publish import DISPLAY_KEY, MATH_SUFFIX, no_keras_note, write_atomic
 
 SUPPORTED_LAYERS = "supported-layers.md"  # generated from the handler registry
 
@@ -40,7 +41,7 @@ def _published(run: LessonRun) -> list[dict[str, Any]]:
     return models
 
 
-def rendered_model(info: dict[str, Any]) -> str | None:
+def rendered_model(info: dict[str, Any], memo: Path | None = None) -> str | None:
     """The page `publish()` shows for a model, rendered here from its saved math
     (`<stem>.math.pickle`); `None` when the lesson saved no math (a page it wrote itself).
 
@@ -54,15 +55,30 @@ def rendered_model(info: dict[str, Any]) -> str | None:
     path = info["directory"] / f"{info['stem']}{MATH_SUFFIX}"
     if not path.is_file():
         return None
+    saved = path.read_bytes()
+    title = str(info.get("name", info["stem"]))
+    memo_file = None
+    if memo is not None:
+        # A page already rendered from the same math by the same code: no sympy import, no
+        # rendering (a markdown-only edit of a lesson stays quick).
+        from generator.site.cache import package_digest
+
+        key = f"{package_digest()}\0{title}\0{publishing.MAX_LAYER_SECTIONS}\0".encode()
+        memo_file = memo / f"{hashlib.sha256(key + saved).hexdigest()}.md"
+        if memo_file.is_file():
+            return memo_file.read_text(encoding="utf-8")
     try:
-        math = pickle.loads(path.read_bytes())  # noqa: S301 - the build's own cache entry
+        math = pickle.loads(saved)  # noqa: S301 - the build's own cache entry
     except Exception as err:  # noqa: BLE001 - e.g. a class renamed since the lesson ran
         raise SiteError(
             f"{path.name}: the saved math of model {info.get('name', info['stem'])!r} cannot "
             f"be read ({type(err).__name__}: {err}); `course clean` and build again"
         ) from None
-    title = str(info.get("name", info["stem"]))
-    return model_page(math, title=title, max_layer_sections=publishing.MAX_LAYER_SECTIONS)
+    page = model_page(math, title=title, max_layer_sections=publishing.MAX_LAYER_SECTIONS)
+    if memo_file is not None:
+        memo_file.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(memo_file, page)
+    return page
 
 
 def published_page(directory: Path, stem: str) -> str:
@@ -127,7 +143,7 @@ def generated_pages(
         failure = run.failure.message(paths.root) if run.failure is not None else None
         models[lesson.stem] = _published(run)
         for info in models[lesson.stem]:
-            info["page"] = rendered_model(info)
+            info["page"] = rendered_model(info, paths.cache / "pages")
         page = lesson_page(
             lesson,
             executed,
