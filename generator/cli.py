@@ -124,6 +124,12 @@ def _import_custom_code(imports: tuple[str, ...]) -> None:
     help="Input for the checks and worked examples: .npy (one input) or .npz (by input name); "
     "its first item is the example.",
 )
+@click.option(
+    "--diagrams/--no-diagrams",
+    default=None,
+    help="Markdown: include the inline SVG diagrams (default: only when not printing to a "
+    "terminal).",
+)
 @_import_option
 def math_command(
     model_path: Path,
@@ -132,10 +138,14 @@ def math_command(
     max_ops: int | None,
     unsafe: bool,
     sample_path: Path | None,
+    diagrams: bool | None,
     imports: tuple[str, ...],
 ) -> None:
     """Print the derived math of a saved model (MODEL_PATH: a Keras .keras file, or a PyTorch
-    .pt2 archive written by torch.export.save)."""
+    .pt2 archive written by torch.export.save).
+
+    `--format latex` prints a standalone document (pdflatex compiles it).
+    """
     _quiet_tensorflow()
     if unsafe:
         click.echo(
@@ -151,16 +161,17 @@ def math_command(
     _import_custom_code(imports)
     if model_path.suffix == ".pt2":
         math = _torch_math(model_path, sample_path, settings)
-        click.echo(render_math(math, fmt, model_path))
-        return
-    model = load_model(model_path, unsafe=unsafe)
-    sample = None
-    if sample_path is not None:
-        from generator.model.probe import read_sample
+    else:
+        model = load_model(model_path, unsafe=unsafe)
+        sample = None
+        if sample_path is not None:
+            from generator.model.probe import read_sample
 
-        sample = read_sample(sample_path, model)
-    math = analyze_model(model, sample=sample, settings=settings)
-    click.echo(render_math(math, fmt, model_path))
+            sample = read_sample(sample_path, model)
+        math = analyze_model(model, sample=sample, settings=settings)
+    if diagrams is None:
+        diagrams = not sys.stdout.isatty()
+    click.echo(render_math(math, fmt, model_path, diagrams=diagrams))
 
 
 def _torch_math(model_path: Path, sample_path: Path | None, settings):
@@ -177,8 +188,8 @@ def _torch_math(model_path: Path, sample_path: Path | None, settings):
     return analyze_graph(graph, torch_reference(program, graph), sample, settings)
 
 
-def render_math(math, fmt: str, model_path: Path) -> str:
-    """The derived math of one model in one of `FORMATS`."""
+def render_math(math, fmt: str, model_path: Path, diagrams: bool = True) -> str:
+    """The derived math of one model in one of `FORMATS` (`diagrams`: Markdown's SVG)."""
     if fmt == "json":
         from generator.render.json import dumps
 
@@ -186,11 +197,11 @@ def render_math(math, fmt: str, model_path: Path) -> str:
     if fmt == "markdown":
         from generator.render.markdown import model_page
 
-        return model_page(math)
+        return model_page(math, diagrams=diagrams)
     if fmt == "latex":
-        from generator.render.latex import model_latex
+        from generator.render.latex import latex_document
 
-        return model_latex(math)
+        return latex_document(math)
     if math.equation is not None and getattr(math.equation, "numpy", None) is not None:
         return math.equation.numpy
     return _matrix_form(math, model_path)

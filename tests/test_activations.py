@@ -10,6 +10,7 @@ from generator.equation.numpy_source import HELPERS
 from generator.model.activations import ACTIVATIONS, ELEMENTWISE, LayerActivation, layer_activation
 from generator.model.graph import LayerRecord
 from generator.model.keras_attrs import keras_attrs
+from tests.torch_support import import_torch
 
 Z = np.linspace(-4.0, 4.0, 17)
 
@@ -36,7 +37,7 @@ def test_sympy_and_numpy_columns_agree(name):
 @pytest.mark.torch
 @pytest.mark.parametrize("name", sorted(ACTIVATIONS))
 def test_torch_column_agrees_with_numpy(name):
-    torch = pytest.importorskip("torch")
+    torch = import_torch()
     F = torch.nn.functional
     row = ACTIVATIONS[name]
     assert row.torch, f"{name} has no PyTorch column"

@@ -13,8 +13,9 @@ import pytest
 from generator.layers.derive import derive_layer
 from generator.model.activations import LayerActivation
 from generator.model.graph import LayerRecord, WeightRecord
+from tests.torch_support import import_torch
 
-torch = pytest.importorskip("torch", reason="needs PyTorch: pip install -e '.[torch]'")
+torch = import_torch()
 F = torch.nn.functional
 
 pytestmark = pytest.mark.torch

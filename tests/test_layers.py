@@ -12,6 +12,8 @@ import re
 import numpy as np
 import pytest
 
+from tests.torch_support import import_torch
+
 pytestmark = [
     pytest.mark.tensorflow,
     pytest.mark.filterwarnings("ignore:You passed `rms_scaling=True`"),
@@ -495,7 +497,7 @@ def test_generated_pytorch_computes_what_keras_does(shape, make, tmp_path):
 
     import keras
 
-    torch = pytest.importorskip("torch")
+    torch = import_torch()
     from generator.torch.writer import write_torch_package
 
     path = tmp_path / "model.keras"

@@ -94,6 +94,7 @@ def test_cache_misses(
         (built / "lessons" / "data" / "points.csv").write_text("1\n2\n3\n")
     elif change == "generator":
         monkeypatch.setattr(cache_module, "generator_digest", lambda: "edited")
+        monkeypatch.setattr(cache_module, "package_digest", lambda: "edited")
     else:
         monkeypatch.setattr(cache_module, "versions_digest", lambda: "upgraded")
     _, events = _build(built)
@@ -217,3 +218,45 @@ def test_interrupted_build_then_rebuild_gives_right_pages(course: Path) -> None:
     assert "quick" in _page(course, "03-long.ipynb")
     assert "total 45" in _page(course, LESSON_1)
     assert list((course / ".course-cache" / "tmp").glob("*")) == []
+
+
+@pytest.mark.tensorflow
+@pytest.mark.site
+def test_renderer_change_rerenders_pages_without_a_kernel(tmp_path: Path) -> None:
+    """Defect 4 of issue 20: a change to how a page looks re-executed every lesson. With a copy
+    of the generator whose Markdown renderer is then edited, the rebuild starts no kernel and
+    the model page and the lesson's model box both show the edit."""
+    import shutil
+
+    from tests.pipeline_support import FIXTURES, ROOT
+
+    lesson = FIXTURES / "model_lesson" / "03-a-tiny-model.ipynb"
+    (tmp_path / "course").mkdir()
+    course = make_course(tmp_path / "course", (lesson,))
+    shutil.copytree(ROOT / "generator", tmp_path / "pkg" / "generator")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path / "pkg"), "TF_CPP_MIN_LOG_LEVEL": "3"}
+
+    def build() -> subprocess.CompletedProcess:
+        done = subprocess.run(
+            [sys.executable, "-m", "generator.cli", "build", "-j", "2"],
+            cwd=course,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        return done
+
+    assert "running" in build().stderr
+    renderer = tmp_path / "pkg" / "generator" / "render" / "markdown.py"
+    text = renderer.read_text()
+    assert 'f"{h}# Checks"' in text
+    renderer.write_text(text.replace('f"{h}# Checks"', 'f"{h}# Checks against Keras, edited"'))
+    done = build()
+    assert "running" not in done.stderr and "cached" in done.stderr, done.stderr
+    docs = course / "build" / "docs"
+    assert "# Checks against Keras, edited" in (docs / "models" / "tiny.md").read_text()
+    lesson_page = (docs / "lessons" / "03-a-tiny-model.md").read_text()
+    assert "**Checks against Keras, edited**" in lesson_page

@@ -209,11 +209,13 @@ def test_publish_writes_artifacts_or_names_the_failed_check(
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "my-model.json",
         "my-model.keras",
-        "my-model.md",
+        "my-model.math.pickle",
     ]
     data = json.loads((tmp_path / "my-model.json").read_text())
     assert data["name"] == "my model" and data["checks"][0]["passed"]
-    assert (tmp_path / "my-model.md").read_text().startswith("# Model `my model`")
+    from generator.site.site_pages import published_page
+
+    assert published_page(tmp_path, "my-model").startswith("# Model `my model`")
 
 
 @pytest.mark.parametrize(
@@ -276,3 +278,56 @@ def test_swap_in_refuses_a_site_that_is_a_file(tmp_path: Path) -> None:
     with pytest.raises(SiteError, match=r"site: is a file, not the site directory"):
         swap_in(tmp_path / "new", tmp_path / "site")
     assert (tmp_path / "site").read_text() == "my notes"
+
+
+def test_serve_watcher_survives_any_exception(tmp_path: Path) -> None:
+    """A rebuild that raises, then a snapshot that cannot be read: the watcher reports both
+    and goes on to the next change."""
+    import threading
+
+    from generator.site import serve as serve_module
+
+    paths = CoursePaths.at(make_course(tmp_path))
+    stop = threading.Event()
+    calls: list[str] = []
+
+    def rebuild() -> None:
+        calls.append("rebuild")
+        if len(calls) == 1:
+            raise RuntimeError("a rebuild that blew up")
+        stop.set()
+
+    lesson = paths.lessons / "01-adding-numbers.ipynb"
+    seen = serve_module._snapshot(paths)
+    real_snapshot = serve_module._snapshot
+    snapshots = iter([OSError("disk gone"), None, None])
+
+    def snapshot(p: CoursePaths) -> dict:
+        problem = next(snapshots, None)
+        if isinstance(problem, OSError):
+            raise problem
+        lesson.touch()
+        return real_snapshot(p)
+
+    serve_module.POLL_SECONDS, old = 0.01, serve_module.POLL_SECONDS
+    try:
+        serve_module._snapshot = snapshot
+        serve_module.watch_and_rebuild(paths, seen, rebuild, stop)
+    finally:
+        serve_module._snapshot, serve_module.POLL_SECONDS = real_snapshot, old
+    assert calls == ["rebuild", "rebuild"]
+
+
+def test_serve_refuses_a_bad_address_in_one_line(tmp_path: Path) -> None:
+    from generator.exceptions import CourseError
+    from generator.site.serve import SiteVersion, site_server
+
+    with pytest.raises(CourseError, match="expected HOST:PORT"):
+        site_server(tmp_path, "localhost", SiteVersion())
+    taken = site_server(tmp_path, "127.0.0.1:0", SiteVersion())
+    try:
+        port = taken.server_address[1]
+        with pytest.raises(CourseError, match=f"127.0.0.1:{port}: cannot serve there"):
+            site_server(tmp_path, f"127.0.0.1:{port}", SiteVersion())
+    finally:
+        taken.server_close()

@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from generator.site.site_pages import published_page
+
 pytestmark = [pytest.mark.slow, pytest.mark.tensorflow]
 
 
@@ -33,7 +35,7 @@ def test_a_model_under_the_limit_is_saved_and_loads_back(
     x = np.random.default_rng(0).normal(size=(3, 10)).astype("float32")
     assert loaded.count_params() == model.count_params() == (10 + 1) * 100
     assert np.allclose(loaded(x).numpy(), model(x).numpy(), atol=1e-6)
-    assert "No `.keras` download" not in (tmp_path / "small.md").read_text()
+    assert "No `.keras` download" not in published_page(tmp_path, "small")
 
 
 def test_a_model_over_the_limit_gets_no_keras_file_and_its_page_says_so(
@@ -47,8 +49,8 @@ def test_a_model_over_the_limit_gets_no_keras_file_and_its_page_says_so(
     monkeypatch.setattr(publishing, "MAX_KERAS_BYTES", weight_bytes - 1)
     monkeypatch.setenv("COURSE_ARTIFACTS", str(tmp_path))
     publish(model, name="small", show=False)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["small.json", "small.md"]
-    page = (tmp_path / "small.md").read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["small.json", "small.math.pickle"]
+    page = published_page(tmp_path, "small")
     assert '!!! note "No `.keras` download"' in page
     monkeypatch.setattr(publishing, "MAX_KERAS_BYTES", weight_bytes)
     publish(model, name="small", show=False)
@@ -73,10 +75,10 @@ def test_a_model_of_many_layers_keeps_the_table_and_the_layered_form_only(
     )
     monkeypatch.setenv("COURSE_ARTIFACTS", str(tmp_path))
     publish(model, name="whole", show=False)
-    whole = (tmp_path / "whole.md").read_text()
+    whole = published_page(tmp_path, "whole")
     monkeypatch.setattr(publishing, "MAX_LAYER_SECTIONS", 1)
     publish(model, name="folded", show=False)
-    folded = (tmp_path / "folded.md").read_text()
+    folded = published_page(tmp_path, "folded")
     assert "### 1. `fc1`" in whole and "### 2. `fc2`" in whole
     assert "### 1. `fc1`" not in folded and "2 layers: each one's shape and count" in folded
     for section in ("## Architecture", "## The whole network as one function", "## Checks"):

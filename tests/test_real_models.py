@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.torch_support import import_torch
+
 keras = pytest.importorskip("keras", reason="Keras is not installed")
 
 from generator.equation.layered import layered_steps  # noqa: E402
@@ -110,7 +112,7 @@ def load_generated(path: Path):
 @pytest.mark.torch
 @pytest.mark.parametrize("name", [n for n, (_, ok) in ARCHITECTURES.items() if ok])
 def test_course_torch_reproduces_keras(saved, name, tmp_path):
-    torch = pytest.importorskip("torch", reason="PyTorch is not installed")
+    torch = import_torch()
     from click.testing import CliRunner
 
     from generator.cli import main

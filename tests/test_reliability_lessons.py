@@ -129,6 +129,31 @@ def test_the_lesson_template_documents_course_data(tmp_path: Path) -> None:
     assert '"course": {"data": [' in readme
 
 
+@pytest.mark.tensorflow
+def test_the_lesson_template_publishes_nothing_until_its_model_is_named(course: Path) -> None:
+    """Defect 3 of issue 20: `course new` then `course build` puts no model page and no Models
+    nav on the site; naming the model (and dropping `draft=True`) publishes it."""
+    done = course_cli("new", "Batch norm", cwd=course)
+    assert done.returncode == 0, done.stderr
+    lesson = course / "lessons" / "03-batch-norm.ipynb"
+    code = "".join("".join(c["source"]) for c in json.loads(lesson.read_text())["cells"])
+    assert 'publish(model, name="name-me", draft=True)' in code
+    assert _started(course) == ["01-adding-numbers.ipynb", "02-reading-data.ipynb", lesson.name]
+    page = (course / "site" / "lessons" / "03-batch-norm" / "index.html").read_text()
+    assert "Draft model" in page and "checks passed" in page
+    assert not (course / "site" / "models").exists()
+    assert "Models" not in (course / "build" / "mkdocs.yml").read_text()
+
+    nb = json.loads(lesson.read_text())
+    for cell in nb["cells"]:
+        text = "".join(cell["source"])
+        cell["source"] = text.replace('name="name-me", draft=True', 'name="dense-4-2"')
+    write_notebook(lesson, nb)
+    assert _started(course) == [lesson.name]
+    assert (course / "site" / "models" / "dense-4-2" / "index.html").is_file()
+    assert "models/dense-4-2" in (course / "build" / "mkdocs.yml").read_text()
+
+
 # 8. Smaller items ---------------------------------------------------------------------------
 
 

@@ -10,7 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch", reason="PyTorch is not installed (pip install torch==2.13.0)")
+from tests.torch_support import import_torch
+
+torch = import_torch()
 keras = pytest.importorskip("keras", reason="Keras is not installed")
 
 from generator.exceptions import CourseError  # noqa: E402

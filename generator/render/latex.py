@@ -1,4 +1,7 @@
-"""The LaTeX backend: a document body with each layer's shape, parameters and equation."""
+"""The LaTeX backend: a document with each layer's shape, parameters and equation.
+
+Layers are numbered from 1, as on the Markdown page.
+"""
 
 from __future__ import annotations
 
@@ -37,6 +40,20 @@ def layer_latex(layer: DerivedLayer, index: int, worked: str = "") -> str:
     return "\n\n".join(lines)
 
 
+#: The preamble of `latex_document`: what the bodies use (`aligned`, `\operatorname`, ...).
+PREAMBLE = r"""\documentclass[a4paper]{article}
+\usepackage[margin=2cm]{geometry}
+\usepackage{amsmath}
+\usepackage{amssymb}
+\allowdisplaybreaks
+"""
+
+
+def latex_document(math: ModelMath) -> str:
+    """A standalone LaTeX document of the whole model (compiles with `pdflatex`)."""
+    return f"{PREAMBLE}\\begin{{document}}\n\n{model_latex(math)}\n\\end{{document}}\n"
+
+
 def model_latex(math: ModelMath) -> str:
     """A LaTeX document body (no preamble; needs `amsmath`) for the whole model."""
     graph = math.graph
@@ -51,7 +68,7 @@ def model_latex(math: ModelMath) -> str:
                     math.worked.get(layer.record.name), math.layer_checks.get(layer.record.name)
                 ),
             )
-            for i, layer in enumerate(math.layers)
+            for i, layer in enumerate(math.layers, start=1)
         ),
     ]
     equation = math.equation

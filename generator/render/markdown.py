@@ -25,6 +25,7 @@ def model_page(
     heading_level: int = 1,
     title: str | None = None,
     max_layer_sections: int | None = None,
+    diagrams: bool = True,
 ) -> str:
     """The whole page of one model in Markdown with arithmatex math.
 
@@ -36,6 +37,8 @@ def model_page(
         max_layer_sections: above this many layers the page leaves out its layer-by-layer
             sections (the table and the layered form hold every layer), and its diagrams link
             nowhere; `None` for no limit.
+        diagrams: include the inline SVG diagrams (the model's and each worked example's);
+            a terminal has no use for them.
     """
     h = "#" * heading_level
     graph = math.graph
@@ -46,8 +49,8 @@ def model_page(
         _summary(math),
         f"{h}# Architecture",
         architecture_table(math),
-        f"{h}# Diagram",
-        diagram_section(math, layer_anchors(math, name) if sections else None),
+        f"{h}# Diagram" if diagrams else "",
+        diagram_section(math, layer_anchors(math, name) if sections else None) if diagrams else "",
         _code_section(math, h),
         f"{h}# Layer by layer",
     ]
@@ -64,7 +67,7 @@ def model_page(
                 h + "##",
                 worked_markdown(drawn[0], _checked(math, layer)[1], math.graph.framework_name),
                 _layer_id(name, i),
-                figure=drawn[1],
+                figure=drawn[1] if diagrams else "",
                 framework=math.graph.framework_name,
             )
             for i, layer in enumerate(math.layers, start=1)

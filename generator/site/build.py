@@ -51,11 +51,11 @@ def site_key(
     engine: str = DEFAULT_ENGINE,
 ) -> str:
     """Hash of everything the site is made from; equal to the last build's = nothing to do."""
-    from generator.site.cache import data_digests, generator_digest, versions_digest
+    from generator.site.cache import data_digests, package_digest, versions_digest
     from generator.site.mathjax import VERSION
 
     digest = hashlib.sha256(
-        f"{SITE_FORMAT}\0{VERSION}\0{generator_digest()}\0"
+        f"{SITE_FORMAT}\0{VERSION}\0{package_digest()}\0"
         f"{versions_digest()}\0{os.path.relpath(paths.lessons, paths.root)}\0{engine}\0".encode()
     )
     for lesson in lessons:
@@ -159,6 +159,9 @@ def _build(
         )
         return BuildReport(rows, False, time.perf_counter() - start)
 
+    # From here on the site may change: until this build succeeds, the next one does its work
+    # whatever the cache says (a failed build must never leave "nothing changed" behind).
+    paths.state.unlink(missing_ok=True)
     from generator.site.cache import ExecutionCache
     from generator.site.execute import raise_for_failures, run_lessons
     from generator.site.site_pages import generated_pages, nav_for
@@ -187,8 +190,6 @@ def _build(
     if not failures:
         state = {"site_key": key, "site": site_manifest(paths.site)}
         write_atomic(paths.state, json.dumps({**state, "rows": [asdict(r) for r in rows]}))
-    else:
-        paths.state.unlink(missing_ok=True)
     return BuildReport(rows, True, time.perf_counter() - start, failures)
 
 

@@ -1,6 +1,7 @@
 """The execution cache: an executed lesson is reused while nothing that can change its outputs did.
 
-The key of a lesson hashes its code cells (and their tags), its kernel, the generator's own source,
+The key of a lesson hashes its code cells (and their tags), its kernel, the generator's source
+that runs in the kernel (not the page renderers: pages are rendered by the build),
 the versions of the packages lessons run on, every non-notebook file in the lessons folder (data,
 helper modules) and the data files the lesson declares. Markdown cells are not in the key: editing
 prose re-renders the page from the cached outputs.
@@ -43,10 +44,12 @@ RUNTIME_PACKAGES = (
 #: Cell tags that change how nbclient runs a cell.
 EXECUTION_TAGS = ("skip-execution", "raises-exception")
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
-#: Modules that never run inside a lesson's kernel: the site build and the command. Editing
-#: them re-executes no lesson; everything else (`publish()` and all it imports) is in the key.
-OUTSIDE_KERNEL = ("cli.py", "site/")
-INSIDE_KERNEL = ("site/__init__.py", "site/publish.py")
+#: Modules that cannot change a lesson's outputs: the command, the site build and the page
+#: renderers (the build renders every page from the math `publish()` saves, outside the
+#: kernel). Editing them re-executes no lesson; everything else (the IR, the derivation, the
+#: equation, `publish()` and the plots lessons draw) is in the key.
+OUTSIDE_KERNEL = ("cli.py", "site/", "render/")
+INSIDE_KERNEL = ("site/__init__.py", "site/publish.py", "render/__init__.py", "render/plots.py")
 
 
 def _sha(data: Any) -> str:
@@ -58,6 +61,17 @@ def generator_digest() -> str:
     """Hash of the generator's code that runs inside a lesson's kernel (see `kernel_files`)."""
     digest = hashlib.sha256()
     for path in kernel_files():
+        digest.update(path.relative_to(PACKAGE_DIR).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+@lru_cache(maxsize=1)
+def package_digest() -> str:
+    """Hash of all of the generator's code, renderers and site build included (the site's key:
+    a renderer change re-renders the pages without executing a lesson)."""
+    digest = hashlib.sha256()
+    for path in sorted(PACKAGE_DIR.rglob("*.py")):
         digest.update(path.relative_to(PACKAGE_DIR).as_posix().encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")
     return digest.hexdigest()
@@ -253,6 +267,21 @@ class ExecutionCache:
         except (TypeError, ValueError):
             seconds = 0.0
         return CacheEntry(directory, key, seconds), None
+
+    def last_good(self, lesson: Lesson) -> CacheEntry | None:
+        """The lesson's stored entry whatever its key (its last successful run), or `None`.
+
+        A lesson that fails now keeps the models of that run on the site, so the pages that
+        link to them keep working; a damaged entry is not used (and left for `check`).
+        """
+        directory = self._entry_dir(lesson)
+        try:
+            info = json.loads((directory / "entry.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if not isinstance(info, dict) or entry_problem(directory, info) is not None:
+            return None
+        return CacheEntry(directory, str(info.get("key")), 0.0)
 
     def _drop(self, directory: Path) -> None:
         shutil.rmtree(directory, ignore_errors=True)

@@ -172,20 +172,3 @@ def build_with(engine: str, config_file: Path) -> None:
     if engine not in builders:
         raise SiteError(f"unknown site engine {engine!r}; choose one of {', '.join(ENGINES)}")
     builders[engine](config_file)
-
-
-def serve_with(engine: str, config_file: Path, dev_addr: str) -> None:
-    """Serve the site `config_file` describes with live reload, until interrupted."""
-    if engine == "mkdocs":
-        from mkdocs.commands.serve import serve
-
-        serve(config_file=str(config_file), dev_addr=dev_addr, livereload=True)
-        return
-    command = [sys.executable, "-m", "zensical", "serve", "-f", str(config_file), "-a", dev_addr]
-    server = subprocess.Popen(command, cwd=config_file.parent)
-    try:
-        server.wait()
-    finally:  # Ctrl-C, or the watcher failing: never leave the server behind
-        if server.poll() is None:
-            server.terminate()
-            server.wait(timeout=10)

@@ -105,6 +105,14 @@ class LessonRun:
     failure: Failure | None = None
     #: The notebook as far as it ran, for the error page of a failed lesson.
     partial: dict[str, Any] | None = None
+    #: A failed lesson's last successful run in the cache: its models stay on the site.
+    previous: CacheEntry | None = None
+
+    @property
+    def artifacts_entry(self) -> CacheEntry | None:
+        """The entry whose artifacts are the lesson's published models: this run's, or for a
+        failed lesson the last successful run's."""
+        return self.entry if self.entry is not None else self.previous
 
 
 Progress = Callable[[Lesson, str], None]
@@ -200,7 +208,16 @@ async def execute_lesson(
     seconds = time.perf_counter() - start
     if failure is not None:
         cache.discard(tmp)
-        return LessonRun(lesson, key, None, True, seconds, failure, partial=dict(notebook))
+        return LessonRun(
+            lesson,
+            key,
+            None,
+            True,
+            seconds,
+            failure,
+            partial=dict(notebook),
+            previous=cache.last_good(lesson),
+        )
     entry = cache.store(lesson, key, tmp, notebook, seconds)
     return LessonRun(lesson, key, entry, True, seconds)
 

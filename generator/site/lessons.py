@@ -222,8 +222,10 @@ def new_lesson(directory: Path, title: str) -> Path:
             cell("markdown", "## The model"),
             cell(
                 "code",
-                "model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)],"
-                ' name="example")\nmath = publish(model)',
+                "model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])\n"
+                "# A draft: the math shows here and the site gets no page of it. To publish\n"
+                "# the model, give it its name on the site and drop draft=True.\n"
+                'math = publish(model, name="name-me", draft=True)',
             ),
             cell(
                 "markdown",

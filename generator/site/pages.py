@@ -81,9 +81,12 @@ def _flatten_headings(markdown: str) -> str:
 
 
 class _Renderer:
-    def __init__(self, lesson: Lesson, models_url: str):
+    def __init__(
+        self, lesson: Lesson, models_url: str, published: dict[str, str | None] | None = None
+    ):
         self.lesson = lesson
         self.models_url = models_url
+        self.published = published
         self.images: dict[str, bytes] = {}
 
     def output(self, output: dict[str, Any], cell_number: int, index: int) -> str:
@@ -120,10 +123,26 @@ class _Renderer:
     def model(self, info: dict[str, Any], page: str) -> str:
         name, stem = info.get("name", "model"), info.get("stem", "model")
         passed, total = info.get("checks_passed", 0), info.get("checks", 0)
-        head = (
-            f'!!! success "Model `{name}`: {passed} of {total} checks passed"\n'
-            f"    Its full derivation is on [the model's page]({self.models_url}/{stem}.md)."
-        )
+        if info.get("draft"):
+            head = (
+                f'!!! note "Draft model `{name}`: {passed} of {total} checks passed"\n'
+                "    A draft has no page on the site: the lesson publishes it once it drops "
+                "`draft=True`."
+            )
+        elif self.published is not None and stem not in self.published:
+            # A failed run showed it, but no page of it exists (a strict build would fail on
+            # the link): say so instead of linking.
+            head = (
+                f'!!! warning "Model `{name}`: not on the site"\n'
+                "    The lesson failed before its model page was written."
+            )
+        else:
+            head = (
+                f'!!! success "Model `{name}`: {passed} of {total} checks passed"\n'
+                f"    Its full derivation is on [the model's page]({self.models_url}/{stem}.md)."
+            )
+        if self.published and self.published.get(stem):
+            page = self.published[stem]  # rendered by the build, not as the kernel showed it
         if not page.strip():
             return head
         body = _indent(_flatten_headings(page))
@@ -155,6 +174,7 @@ def lesson_page(
     notebook_url: str,
     models_url: str,
     failure: str | None = None,
+    published: dict[str, str | None] | None = None,
 ) -> LessonPage:
     """The Markdown page of a lesson, with a download link to its notebook.
 
@@ -164,8 +184,12 @@ def lesson_page(
         notebook_url: link to the downloadable notebook, relative to the page.
         models_url: the models directory relative to the page.
         failure: a failure message: the page then opens with it (`--keep-going`).
+        published: the models that have a page, by stem, each with its page as the build
+            rendered it (shown in the model's box instead of what the kernel showed; `None`
+            where the lesson wrote its page itself); a box for any other model links nowhere
+            (`None`: link every box, show what the kernel showed).
     """
-    renderer = _Renderer(lesson, models_url)
+    renderer = _Renderer(lesson, models_url, published)
     blocks: list[str] = []
     download = f"[Download this lesson as a notebook]({notebook_url}){{ .md-button }}"
     for number, cell in enumerate(merge_outputs(lesson, executed), start=1):

@@ -20,6 +20,8 @@ ARTIFACTS_ENV = "COURSE_ARTIFACTS"
 DISPLAY_KEY = "course_model"
 #: Above this many bytes of weights a model gets no `.keras` download (ResNet50's are ~100 MB).
 MAX_KERAS_BYTES = 20_000_000
+#: The derived math of a published model, pickled beside its JSON (`<stem>.math.pickle`).
+MATH_SUFFIX = ".math.pickle"
 #: Above this many layers a page leaves out its layer-by-layer sections (ResNet50 has 176):
 #: the layered form holds every layer's equation, and the page stays quick to load.
 MAX_LAYER_SECTIONS = 60
@@ -32,13 +34,19 @@ def model_file_stem(name: str) -> str:
 
 
 def publish(
-    model: Any, name: str | None = None, sample: Any = None, show: bool = True, **options: Any
+    model: Any,
+    name: str | None = None,
+    sample: Any = None,
+    show: bool = True,
+    draft: bool = False,
+    **options: Any,
 ) -> ModelMath:
     """Derive `model`'s math, show it inline, and under `course build` write its artifacts.
 
     In Jupyter the model page (architecture table, equations, checks) is displayed as Markdown,
     so the learner sees what the site shows. Under the build (the executor sets
-    `COURSE_ARTIFACTS`) it also writes `<name>.json`, `<name>.md` and `<name>.keras` there.
+    `COURSE_ARTIFACTS`) it also writes `<name>.json`, `<name>.math.pickle` (the derived math,
+    which the build renders the pages from) and `<name>.keras` there.
 
     Args:
         model: a built Keras model, or a PyTorch `nn.Module` (its page is then derived from
@@ -47,6 +55,9 @@ def publish(
         sample: inputs to check the closed form and the layer equations on (required for a
             PyTorch module, in PyTorch's layout).
         show: display the page inline (in Jupyter).
+        draft: derive, check and show the math, but put nothing on the site (no model page,
+            no entry in the Models nav): what `course new`'s template does until the
+            instructor names the model.
         **options: `MathSettings` fields to change (`digits=4`, ...).
 
     Returns:
@@ -63,20 +74,20 @@ def publish(
     name = name or getattr(model, "name", None) or type(model).__name__
     settings = MathSettings().merge(**options)
     math = analyze_model(model, sample=sample, settings=settings)
-    page = model_page(math, title=name, max_layer_sections=MAX_LAYER_SECTIONS)
     if show:
-        _display(page, name, math)
+        page = model_page(math, title=name, max_layer_sections=MAX_LAYER_SECTIONS)
+        _display(page, name, math, draft)
     failed = [check for check in math.checks if not check.passed]
     if failed:
         check = failed[0]
         raise CheckFailed(f"model {name!r}: check {check.name!r} failed: {check.detail}")
     artifacts = os.environ.get(ARTIFACTS_ENV)
-    if artifacts:
-        write_artifacts(model, name, math, page, Path(artifacts), sample=sample)
+    if artifacts and not draft:
+        write_artifacts(model, name, math, Path(artifacts), sample=sample)
     return math
 
 
-def _display(page: str, name: str, math: ModelMath) -> None:
+def _display(page: str, name: str, math: ModelMath, draft: bool = False) -> None:
     try:
         from IPython import get_ipython
         from IPython.display import Markdown, display
@@ -91,19 +102,22 @@ def _display(page: str, name: str, math: ModelMath) -> None:
             "stem": model_file_stem(name),
             "checks_passed": passed,
             "checks": len(math.checks),
+            **({"draft": True} if draft else {}),
         }
     }
     display(Markdown(page), metadata=metadata)
 
 
 def write_artifacts(
-    model: Any, name: str, math: ModelMath, page: str, directory: Path, sample: Any = None
+    model: Any, name: str, math: ModelMath, directory: Path, sample: Any = None
 ) -> None:
-    """Write `<stem>.json` (the JSON schema plus the checks), `<stem>.md` and the saved model:
-    `<stem>.keras`, or `<stem>.pt2` (`torch.export.save`) for a PyTorch module.
+    """Write `<stem>.json` (the JSON schema plus the checks), `<stem>.math.pickle` (the
+    `ModelMath` the build renders the model's pages from) and the saved model: `<stem>.keras`,
+    or `<stem>.pt2` (`torch.export.save` of the module exported on `sample`) for PyTorch.
 
-    A model whose weights exceed `MAX_KERAS_BYTES` gets no saved model; its page says so.
+    A model whose weights exceed `MAX_KERAS_BYTES` gets no saved model (its page says so).
     """
+    import pickle
     from math import prod as math_prod
 
     import numpy as np
@@ -127,13 +141,8 @@ def write_artifacts(
     else:
         weights = getattr(model, "weights", ())  # a stand-in for a model may have none
         weight_bytes = sum(math_prod(w.shape) * np.dtype(w.dtype).itemsize for w in weights)
-    if weight_bytes > MAX_KERAS_BYTES:
-        page += (
-            f'\n!!! note "No saved-model download"\n    Its weights take '
-            f"{weight_bytes / 1e6:.0f} MB, above the site's limit of {MAX_KERAS_BYTES / 1e6:.0f} "
-            "MB: rebuild the model from its code instead.\n"
-        )
-    write_atomic(directory / f"{stem}.md", page)
+    data["weight_bytes"] = int(weight_bytes)
+    write_atomic(directory / f"{stem}{MATH_SUFFIX}", pickle.dumps(math))
     if weight_bytes <= MAX_KERAS_BYTES and torch_module:
         import torch
 
@@ -146,6 +155,17 @@ def write_artifacts(
     write_atomic(directory / f"{stem}.json", json.dumps(data, indent=2, default=str))
 
 
+def no_keras_note(weight_bytes: int) -> str:
+    """What a model page says when its weights are too big for a `.keras` download."""
+    if weight_bytes <= MAX_KERAS_BYTES:
+        return ""
+    return (
+        f'!!! note "No `.keras` download"\n    Its weights take '
+        f"{weight_bytes / 1e6:.0f} MB, above the site's limit of {MAX_KERAS_BYTES / 1e6:.0f} "
+        "MB: rebuild the model from its code instead.\n"
+    )
+
+
 def _published_name(path: Path) -> str | None:
     """The name of the model already published as `path` in this run of the lesson, if any."""
     try:
@@ -154,8 +174,12 @@ def _published_name(path: Path) -> str | None:
         return None
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write `text` to `path` so that a reader sees the old file or the new one, never a part."""
+def write_atomic(path: Path, content: str | bytes) -> None:
+    """Write `content` to `path` so that a reader sees the old file or the new one, never a
+    part."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
+    if isinstance(content, bytes):
+        tmp.write_bytes(content)
+    else:
+        tmp.write_text(content, encoding="utf-8")
     os.replace(tmp, path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 from pathlib import Path
@@ -9,35 +10,105 @@ from typing import Any
 
 from generator.exceptions import NameClash
 from generator.render.supported import supported_layers_page
+from generator.site import publish as publishing
 from generator.site.execute import LessonRun
 from generator.site.lessons import BrokenLesson, Lesson
 from generator.site.mkdocs import OUTLINE_MARKER, Content, CoursePaths, SiteError
 from generator.site.pages import lesson_page
-from generator.site.publish import DISPLAY_KEY
+from generator.site.publish import DISPLAY_KEY, MATH_SUFFIX, no_keras_note, write_atomic
 
 SUPPORTED_LAYERS = "supported-layers.md"  # generated from the handler registry
 
 
 def _published(run: LessonRun) -> list[dict[str, Any]]:
-    """The models a lesson published: each `<stem>.json` in its artifacts (written last)."""
-    if run.entry is None or not run.entry.artifacts.is_dir():
+    """The models a lesson published: each `<stem>.json` in its artifacts (written last).
+
+    A lesson that fails now keeps the models of its last successful run (marked `stale`).
+    """
+    entry = run.artifacts_entry
+    if entry is None or not entry.artifacts.is_dir():
         return []
     models = []
-    for path in sorted(run.entry.artifacts.glob("*.json"), key=lambda p: p.stat().st_mtime_ns):
+    for path in sorted(entry.artifacts.glob("*.json"), key=lambda p: p.stat().st_mtime_ns):
         try:
             info = json.loads(path.read_text(encoding="utf-8"))
         except ValueError:
             continue
         info["stem"] = path.stem
         info["directory"] = path.parent
+        info["stale"] = run.entry is None
         models.append(info)
     return models
+
+
+def rendered_model(info: dict[str, Any], memo: Path | None = None) -> str | None:
+    """The page `publish()` shows for a model, rendered here from its saved math
+    (`<stem>.math.pickle`); `None` when the lesson saved no math (a page it wrote itself).
+
+    The pickle is the cache's own file, written by the lesson's run and checked against its
+    digest when the entry was read; it is never taken from elsewhere.
+    """
+    import pickle
+
+    from generator.render.markdown import model_page
+
+    path = info["directory"] / f"{info['stem']}{MATH_SUFFIX}"
+    if not path.is_file():
+        return None
+    saved = path.read_bytes()
+    title = str(info.get("name", info["stem"]))
+    memo_file = None
+    if memo is not None:
+        # A page already rendered from the same math by the same code: no sympy import, no
+        # rendering (a markdown-only edit of a lesson stays quick).
+        from generator.site.cache import package_digest
+
+        key = f"{package_digest()}\0{title}\0{publishing.MAX_LAYER_SECTIONS}\0".encode()
+        memo_file = memo / f"{hashlib.sha256(key + saved).hexdigest()}.md"
+        if memo_file.is_file():
+            return memo_file.read_text(encoding="utf-8")
+    try:
+        math = pickle.loads(saved)  # noqa: S301 - the build's own cache entry
+    except Exception as err:  # noqa: BLE001 - e.g. a class renamed since the lesson ran
+        raise SiteError(
+            f"{path.name}: the saved math of model {info.get('name', info['stem'])!r} cannot "
+            f"be read ({type(err).__name__}: {err}); `course clean` and build again"
+        ) from None
+    page = model_page(math, title=title, max_layer_sections=publishing.MAX_LAYER_SECTIONS)
+    if memo_file is not None:
+        memo_file.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(memo_file, page)
+    return page
+
+
+def published_page(directory: Path, stem: str) -> str:
+    """The page of the model published as `directory/<stem>.json`, without the site's footer:
+    rendered from its saved math, with the note on a missing `.keras` where it has one."""
+    info = json.loads((directory / f"{stem}.json").read_text(encoding="utf-8"))
+    return _page_body({**info, "stem": stem, "directory": directory, "page": None})
+
+
+def _page_body(info: dict[str, Any]) -> str:
+    page = info.get("page") or rendered_model(info)
+    if page is None:  # a lesson that wrote its page itself
+        page = (info["directory"] / f"{info['stem']}.md").read_text(encoding="utf-8")
+    page = page.rstrip()
+    note = no_keras_note(int(info.get("weight_bytes", 0) or 0))
+    if note:
+        page += "\n\n" + note.rstrip()
+    return page
 
 
 def _model_page(info: dict[str, Any], lesson: Lesson) -> str:
     directory: Path = info["directory"]
     stem = info["stem"]
-    page = (directory / f"{stem}.md").read_text(encoding="utf-8").rstrip()
+    page = _page_body(info)
+    if info.get("stale"):
+        page += (
+            '\n\n!!! warning "From the last successful run of the lesson"\n'
+            f"    Lesson {lesson.number} fails now (its page says why); this page is the model "
+            "as that lesson last published it."
+        )
     links = [f"[its math as JSON]({stem}.json)"]
     if (directory / f"{stem}.keras").is_file():
         links.append(f"[the saved Keras model]({stem}.keras)")
@@ -72,14 +143,21 @@ def generated_pages(
             check_model_names(lesson, executed)
             executed = _redacted(executed, paths.root)
         failure = run.failure.message(paths.root) if run.failure is not None else None
+        models[lesson.stem] = _published(run)
+        for info in models[lesson.stem]:
+            info["page"] = rendered_model(info, paths.cache / "pages")
         page = lesson_page(
-            lesson, executed, f"../notebooks/{lesson.path.name}", "../models", failure=failure
+            lesson,
+            executed,
+            f"../notebooks/{lesson.path.name}",
+            "../models",
+            failure=failure,
+            published={info["stem"]: info["page"] for info in models[lesson.stem]},
         )
         files[f"lessons/{lesson.stem}.md"] = page.markdown
         for name, data in page.images.items():
             files[f"lessons/{name}"] = data
         files[f"notebooks/{lesson.path.name}"] = lesson.raw
-        models[lesson.stem] = _published(run)
         for info in models[lesson.stem]:
             stem = info["stem"]
             if stem in owner:
