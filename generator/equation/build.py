@@ -15,7 +15,7 @@ import numpy as np
 import sympy as sp
 
 from generator.layers.common import INFERENCE_IDENTITY
-from generator.layers.normalization import normalization_fold
+from generator.layers.registry import REGISTRY, LayerHandler, handler_for
 from generator.model.activations import (
     ACTIVATION_LAYERS,
     ACTIVATIONS,
@@ -35,7 +35,12 @@ MERGE_TYPES = {
     "Maximum": "maximum",
     "Minimum": "minimum",
 }
-AFFINE_LAYERS = {"Dense", "Rescaling", "Normalization", "BatchNormalization"}
+#: Layers whose handler writes them as an affine map (`LayerHandler.affine`).
+AFFINE_LAYERS = frozenset(
+    name
+    for name, handler in REGISTRY.handlers.items()
+    if type(handler).affine is not LayerHandler.affine
+)
 SUPPORTED = IDENTITY | set(MERGE_TYPES) | ACTIVATION_LAYERS | AFFINE_LAYERS | {"Concatenate"}
 
 
@@ -108,8 +113,10 @@ class WeightSource:
         self.values = graph.weight_values
         self.symbolic = symbolic
 
-    def get(self, layer: LayerRecord, name: str) -> np.ndarray | None:
-        value = self.values.get((layer.name, name))
+    def get(self, layer: LayerRecord, role: str) -> np.ndarray | None:
+        """The layer's weight of this role (`kernel`, `gamma`, ...), `None` where it has none."""
+        record = layer.weight_by_role(role)
+        value = None if record is None else self.values.get((layer.name, record.name))
         return None if value is None else np.asarray(value, dtype=np.float64)
 
     def named(
@@ -173,23 +180,20 @@ def walk(
 def _affine_part(
     layer: LayerRecord, index: int, xs: list[Any], algebra: Any, weights: WeightSource
 ) -> list[Any]:
-    attrs, n = layer.attrs, len(xs)
-    if layer.type == "Dense":
-        # Symbols W^{(l)}_{j,i}, output index first: W^{(l)} is the transposed kernel.
-        kernel = weights.named(weights.get(layer, "kernel").T, "W", index).T
-        bias = weights.get(layer, "bias")
-        bias = None if bias is None else weights.named(bias, "b", index)
-        return algebra.affine(xs, kernel, bias)
-    if layer.type == "Rescaling":
-        scale = np.broadcast_to(np.asarray(attrs.get("scale", 1.0), dtype=np.float64), (n,))
-        offset = np.broadcast_to(np.asarray(attrs.get("offset", 0.0), dtype=np.float64), (n,))
-        return algebra.scale_shift(xs, scale, offset)
-    scale, shift = normalization_fold(layer, lambda name: weights.get(layer, name), n)
-    return algebra.scale_shift(
-        xs,
-        weights.named(scale, r"\hat{\gamma}", index),
-        weights.named(shift, r"\hat{\beta}", index),
-    )
+    """The layer's own affine map (its handler's `affine`), with the weights as numbers or,
+    for the general form, as symbols `W^{(l)}_{j,i}` (output index first) and `b^{(l)}_j`."""
+    amap = handler_for(layer.type).affine(layer, lambda role: weights.get(layer, role), len(xs))
+    w_symbol, b_symbol = amap.symbols or (None, None)
+    if amap.matrix is not None:
+        matrix, bias = amap.matrix, amap.bias
+        if w_symbol:
+            matrix = weights.named(matrix, w_symbol, index)
+            bias = None if bias is None else weights.named(bias, b_symbol, index)
+        return algebra.affine(xs, matrix.T, bias)
+    scale, shift = amap.scale, amap.shift
+    if w_symbol:
+        scale, shift = weights.named(scale, w_symbol, index), weights.named(shift, b_symbol, index)
+    return algebra.scale_shift(xs, scale, shift)
 
 
 def activation_names_used(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from generator.layers.formula import Sym
 from generator.layers.registry import (
+    AffineMap,
     LayerHandler,
     ParamMath,
     ParamPart,
@@ -45,3 +46,6 @@ class DenseHandler(LayerHandler):
         if layer.attrs.get("use_bias", True):
             body = Sum((Read("b", ("weight", "bias"), (at(j),), batched=False), body))
         return TensorEquation((*lead, j), body, activation_spec(layer), ranges=True)
+
+    def affine(self, layer: LayerRecord, weight, n: int) -> AffineMap:
+        return AffineMap(matrix=weight("kernel").T, bias=weight("bias"), symbols=("W", "b"))

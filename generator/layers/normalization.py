@@ -9,6 +9,7 @@ import numpy as np
 from generator.layers.activation import number
 from generator.layers.formula import Formula, Mul, Num, Sym, product
 from generator.layers.registry import (
+    AffineMap,
     LayerHandler,
     ParamMath,
     ParamPart,
@@ -126,6 +127,9 @@ def _standardized(
 @register("BatchNormalization")
 class BatchNormalizationHandler(LayerHandler):
     summary = "batch normalization: per channel, standardize with running statistics, then scale"
+
+    def affine(self, layer: LayerRecord, weight, n: int) -> AffineMap:
+        return folded_affine(layer, weight, n)
 
     def params(self, layer: LayerRecord) -> ParamMath:
         c = product(_size_syms(layer, _axes(layer)))
@@ -306,6 +310,9 @@ class UnitNormalizationHandler(LayerHandler):
 class NormalizationHandler(LayerHandler):
     summary = "normalization: standardize with a mean and variance fixed before training"
 
+    def affine(self, layer: LayerRecord, weight, n: int) -> AffineMap:
+        return folded_affine(layer, weight, n)
+
     def params(self, layer: LayerRecord) -> ParamMath:
         if layer.attrs.get("mean") is not None and layer.attrs.get("variance") is not None:
             return params_from_parts(formula=Num(0))  # given as constants, not weights
@@ -346,6 +353,9 @@ class NormalizationHandler(LayerHandler):
 @register("Rescaling")
 class RescalingHandler(LayerHandler):
     summary = "rescaling: every input multiplied by a constant and shifted"
+
+    def affine(self, layer: LayerRecord, weight, n: int) -> AffineMap:
+        return rescaling_affine(layer, weight, n)
 
     def equation(self, layer: LayerRecord) -> TensorEquation:
         scale, offset = layer.attrs.get("scale", 1.0), layer.attrs.get("offset", 0.0)
@@ -443,3 +453,16 @@ def normalization_fold(
         return np.sqrt(variance), mean
     scale = 1.0 / np.maximum(np.sqrt(variance), NORMALIZATION_FLOOR)
     return scale, -mean * scale
+
+
+def folded_affine(layer: LayerRecord, weight, n: int) -> AffineMap:
+    """A normalization layer at inference, folded into a scale and shift of each input."""
+    scale, shift = normalization_fold(layer, weight, n)
+    return AffineMap(scale=scale, shift=shift, symbols=(r"\hat{\gamma}", r"\hat{\beta}"))
+
+
+def rescaling_affine(layer: LayerRecord, weight, n: int) -> AffineMap:
+    """`Rescaling` multiplies by a constant and shifts: numbers, not weights."""
+    scale = np.broadcast_to(np.asarray(layer.attrs.get("scale", 1.0), dtype=np.float64), (n,))
+    offset = np.broadcast_to(np.asarray(layer.attrs.get("offset", 0.0), dtype=np.float64), (n,))
+    return AffineMap(scale=scale, shift=offset)

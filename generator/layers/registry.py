@@ -19,7 +19,7 @@ that is not an indexed sum (a recurrence over time) may implement the protocol d
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -196,6 +196,20 @@ class SampledPositions:
         return sample_positions(output_shape, count, rng)
 
 
+@dataclass(frozen=True)
+class AffineMap:
+    """A layer at inference as an affine map of its (batch, features) input, for the composed
+    equation: `a = W x + b` (`matrix`, n_out x n_in, and `bias`), or entry by entry
+    `a = s x + t` (`scale`, `shift`). `symbols` name the numbers in the general form (`W`, `b`;
+    folded `\\hat\\gamma`, `\\hat\\beta`); empty for constants written as numbers."""
+
+    matrix: np.ndarray | None = None
+    bias: np.ndarray | None = None
+    scale: np.ndarray | None = None
+    shift: np.ndarray | None = None
+    symbols: tuple[str, str] | tuple[()] = ()
+
+
 class LayerHandler:
     """Derives the math of one kind of layer. Subclasses override what differs."""
 
@@ -215,6 +229,13 @@ class LayerHandler:
     def equation(self, layer: LayerRecord) -> LayerEquation | None:
         """What the layer computes, or `None` for a layer with no equation."""
         raise NotImplementedError
+
+    def affine(
+        self, layer: LayerRecord, weight: Callable[[str], np.ndarray | None], n: int
+    ) -> AffineMap | None:
+        """The layer as an affine map of its `n` input features (`weight(role)` gives its
+        weights), for layers the composed equation expands; `None` for the others."""
+        return None
 
 
 @dataclass
