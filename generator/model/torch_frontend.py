@@ -286,11 +286,11 @@ def _translate(call: ExportedCall, view: _View) -> Translation | list | None:
         if call.module_class == "Identity" or not working:
             return Translation("Identity", {"layout": "channels_last"}, "nn.Identity()")
         extra = [n for n in working if n is not call.main and not op_name(n).endswith("pad")]
-        if main not in TRANSLATORS or extra and not op_name(call.main).startswith("conv"):
+        if extra and not main.startswith("conv"):
             return None
-        if call.module_class == "Flatten" or main in ("flatten", "view", "reshape"):
-            return functional(view)
-        return TRANSLATORS[main](view)
+        if main in TRANSLATORS:
+            return TRANSLATORS[main](view)
+        return functional(view)  # nn.Flatten, nn.Unflatten
     if main in TRANSLATORS:
         return TRANSLATORS[main](view)
     return functional(view)

@@ -160,7 +160,8 @@ def probe_exported(ep: Any, graph: ModelGraph, sample: Any = None, seed: int = 0
     class Recorder(torch.fx.Interpreter):
         def run_node(self, node):
             out = super().run_node(node)
-            values[node.name] = out
+            if isinstance(out, torch.Tensor):  # copied now: an in-place op may change it later
+                values[node.name] = _array(out)
             return out
 
     with torch.no_grad():
@@ -171,8 +172,8 @@ def probe_exported(ep: Any, graph: ModelGraph, sample: Any = None, seed: int = 0
             continue
         for record, inputs, outputs, _ in call_records(call, program):
             layers[record.name] = LayerIO(
-                inputs=tuple(_array(values[n.name]) for n in inputs),
-                outputs=tuple(_array(values[n.name]) for n in outputs),
+                inputs=tuple(values[n.name] for n in inputs),
+                outputs=tuple(values[n.name] for n in outputs),
             )
     return Probe(sample=tuple(arrays), layers=layers)
 
