@@ -76,7 +76,8 @@ class ExportedCall:
     @property
     def main(self) -> Any:
         """The node that does the call's work: its one op that is not plumbing."""
-        working = [n for n in self.nodes if op_name(n) not in PLUMBING]
+        working = [n for n in self.nodes if op_name(n) not in PLUMBING and "pad" not in op_name(n)]
+        working = working or [n for n in self.nodes if op_name(n) not in PLUMBING]
         return working[0] if working else self.nodes[0]
 
     def first(self, *ops: str) -> Any | None:
@@ -285,7 +286,7 @@ def _translate(call: ExportedCall, view: _View) -> Translation | list | None:
     if call.module:
         if call.module_class == "Identity" or not working:
             return Translation("Identity", {"layout": "channels_last"}, "nn.Identity()")
-        extra = [n for n in working if n is not call.main and not op_name(n).endswith("pad")]
+        extra = [n for n in working if n is not call.main and "pad" not in op_name(n)]
         if extra and not main.startswith("conv"):
             return None
         if main in TRANSLATORS:
