@@ -353,24 +353,6 @@ ARCHITECTURES = [
 ]
 
 
-def pending(record) -> str:
-    """Why a call's figure may still differ: the handler support the lead is adding ("" if none)."""
-    attrs = record.attrs
-    if attrs.get("padding") == "explicit":
-        return "needs handler support for explicit padding (attrs pads, padding='explicit')"
-    if attrs.get("ceil_mode"):
-        return "needs handler support for ceil_mode"
-    if attrs.get("count_include_pad") is False and attrs.get("padding") != "valid":
-        return "needs handler support for count_include_pad"
-    if attrs.get("recurrent_bias"):
-        return "needs handler support for recurrent_bias (PyTorch's second bias vector b_hh)"
-    if record.type == "Bidirectional" and attrs["layer"].attrs.get("recurrent_bias"):
-        return "needs handler support for recurrent_bias (PyTorch's second bias vector b_hh)"
-    if record.type in ("ParameterAdd",) or record.type.startswith("Adaptive"):
-        return f"needs a handler for {record.type}"
-    return ""
-
-
 # ---- the harness ----
 
 
@@ -435,10 +417,9 @@ def test_shapes_are_pytorchs(exported):
         assert [(None, *s[1:]) for s in shapes] == [c.output_shape for c in calls], module
 
 
-def test_derived_shapes_agree(exported, request):
+def test_derived_shapes_agree(exported):
     arch, ex = exported
-    bad = [layer.record for layer in ex.math.layers if not layer.shape_matches]
-    _xfail_pending(request, bad)
+    bad = [layer.record.name for layer in ex.math.layers if not layer.shape_matches]
     assert not bad
 
 
@@ -452,31 +433,20 @@ def test_counts_are_pytorchs(exported):
     assert ex.graph.framework_params == params + buffers == arch.total
 
 
-def test_derived_counts_agree(exported, request):
+def test_derived_counts_agree(exported):
     arch, ex = exported
-    bad = [layer.record for layer in ex.math.layers if not layer.params_match]
-    _xfail_pending(request, bad)
+    bad = [layer.record.name for layer in ex.math.layers if not layer.params_match]
     assert not bad
     assert ex.math.total_params == arch.total
 
 
-def test_equations_agree_with_pytorch(exported, request):
+def test_equations_agree_with_pytorch(exported):
     arch, ex = exported
     checks = check_equations(ex.math, ex.probe.layers)
-    bad = [ex.graph.layer(name) for name, result in checks.layers.items() if not result.passed]
-    _xfail_pending(request, bad)
+    bad = [name for name, result in checks.layers.items() if not result.passed]
     assert not bad, checks.check.detail
     known = [layer.record.name for layer in ex.math.layers if layer.known]
     assert set(checks.layers) >= set(known) - set(checks.skipped)
-
-
-def _xfail_pending(request, bad: list) -> None:
-    """xfail when every call that differs waits for handler support (`pending`); else fail."""
-    reasons = [pending(record) for record in bad]
-    if bad and all(reasons):
-        reason = "; ".join(sorted(set(reasons)))
-        request.applymarker(pytest.mark.xfail(strict=False, reason=reason))
-        pytest.xfail(reason)
 
 
 # ---- files and messages ----

@@ -135,7 +135,9 @@ class _Recurrent(LayerHandler):
         return _shape_math(rnn_shapes(layer, layer.attrs["units"], STATES[layer.type]))
 
     def bias_vectors(self, layer: LayerRecord) -> int:
-        return 1
+        """Bias vectors per gate: one, or two for PyTorch's `b_ih` and `b_hh` (counted both;
+        the equation adds their sum, which the frontend keeps as `bias`)."""
+        return 2 if layer.attrs.get("recurrent_bias") else 1
 
     def params(self, layer: LayerRecord) -> ParamMath:
         g = self.gates(layer)
