@@ -31,7 +31,16 @@ LAYER_KEYS = {
     "equation_check",
     "worked_example",
 }
-TOP_KEYS = {"model", "inputs", "outputs", "total_params", "layers", "equation"}
+TOP_KEYS = {
+    "model",
+    "inputs",
+    "outputs",
+    "total_params",
+    "layers",
+    "equation",
+    "framework",
+    "checks",
+}
 PLAIN = re.compile(r"^[0-9+\-*() ]+$")
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 

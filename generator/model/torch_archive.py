@@ -63,7 +63,10 @@ def load_exported(path: str | Path) -> Any:
         raise ModelFileError(f"{path}: no such file")
     if path.is_dir() or not zipfile.is_zipfile(path):
         raise ModelFileError(f"{path}: not a PyTorch export (expected a .pt2 zip archive)")
-    torch = import_torch()
+    try:
+        torch = import_torch()
+    except ModelFileError as exc:
+        raise ModelFileError(f"{path}: a PyTorch model; {exc.message}") from None
     try:
         with zipfile.ZipFile(path) as archive:
             screen_archive(archive, torch)

@@ -54,6 +54,8 @@ def model_json(math: ModelMath) -> dict[str, Any]:
             for layer in math.layers
         ],
         "equation": equation,
+        "framework": graph.framework,
+        "checks": [{"name": c.name, "passed": c.passed, "detail": c.detail} for c in math.checks],
     }
 
 
