@@ -67,7 +67,10 @@ def cnn():
 
 
 def page_of(build, name: str, tmp_path: Path) -> str:
-    """The page of the model `build()` makes, saved and loaded back, errors masked."""
+    """The page of the model `build()` makes, saved and loaded back, errors masked: rendered
+    from the math as `publish()` saves it for the build (and the same as from the live math)."""
+    import pickle
+
     import keras
 
     from generator import analyze
@@ -76,7 +79,9 @@ def page_of(build, name: str, tmp_path: Path) -> str:
     keras.backend.clear_session()  # layer names count from zero: dense, dense_1, ...
     path = tmp_path / f"{name}.keras"
     build().save(path)
-    page = model_page(analyze(keras.models.load_model(path)), title=name)
+    math = analyze(keras.models.load_model(path))
+    page = model_page(pickle.loads(pickle.dumps(math.for_pages())), title=name)
+    assert page == model_page(math, title=name)
     return MEASURED.sub(r"\1 <error>", page)
 
 

@@ -6,7 +6,7 @@ This is the one entry point the CLI and `publish()` use; it runs where the model
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from generator.equation.compose import ComposedEquation, compose_equation
@@ -18,7 +18,8 @@ from generator.equation.layer_checks import (
     check_equations,
 )
 from generator.equation.settings import MathSettings
-from generator.layers.derive import DerivedModel, derive_model
+from generator.layers.derive import DerivedLayer, DerivedModel, derive_model
+from generator.layers.registry import PrintedEquation
 from generator.model.graph import ModelGraph
 from generator.model.probe import LayerIO
 from generator.model.reference import Reference
@@ -34,6 +35,28 @@ class ModelMath(DerivedModel):
     layer_checks: dict[str, LayerCheck] = field(default_factory=dict, compare=False)
     worked: dict[str, CheckedExample] = field(default_factory=dict, compare=False)
     windows: dict[str, InputWindow] = field(default_factory=dict, compare=False)
+
+    def for_pages(self) -> ModelMath:
+        """The same math as plain data for the renderers, which run in the build and not in
+        the lesson's kernel: each layer's equation as its printed LaTeX (equation objects hold
+        NumPy functions), the composed equation without its sympy expressions."""
+        equation = self.equation
+        if equation is not None:
+            equation = replace(equation, expressions=(), inputs=())
+        return replace(self, layers=_printed(self.layers), equation=equation)
+
+
+def _printed(layers: tuple[DerivedLayer, ...]) -> tuple[DerivedLayer, ...]:
+    """Layers with their equations printed, nested models' layers too."""
+    out = []
+    for layer in layers:
+        text = layer.equation_latex
+        children = layer.children
+        if children is not None:
+            children = replace(children, layers=_printed(children.layers))
+        equation = None if text is None else PrintedEquation(text)
+        out.append(replace(layer, equation=equation, children=children))
+    return tuple(out)
 
 
 def analyze_model(

@@ -165,6 +165,26 @@ class LayerEquation(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class PrintedEquation:
+    """An equation kept as what the page prints: the saved form of an equation object, for
+    pages rendered away from the model (its `evaluate` holds functions that are no data)."""
+
+    text: str
+
+    def latex(self) -> str:
+        return self.text
+
+    def evaluate(self, inputs, weights, positions=None) -> np.ndarray:
+        raise NotImplementedError("a printed equation is not evaluated")
+
+    def worked_example(self, inputs, weights, index=None) -> WorkedExample | None:
+        return None
+
+    def sample_positions(self, output_shape, count=16, rng=None) -> np.ndarray:
+        return sample_positions(output_shape, count, rng)
+
+
 def sample_positions(
     output_shape: Sequence[int | None], count: int = 16, rng: np.random.Generator | None = None
 ) -> np.ndarray:

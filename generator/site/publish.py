@@ -142,7 +142,7 @@ def write_artifacts(
         weights = getattr(model, "weights", ())  # a stand-in for a model may have none
         weight_bytes = sum(math_prod(w.shape) * np.dtype(w.dtype).itemsize for w in weights)
     data["weight_bytes"] = int(weight_bytes)
-    write_atomic(directory / f"{stem}{MATH_SUFFIX}", pickle.dumps(math))
+    write_atomic(directory / f"{stem}{MATH_SUFFIX}", pickle.dumps(math.for_pages()))
     if weight_bytes <= MAX_KERAS_BYTES and torch_module:
         import torch
 
