@@ -162,3 +162,32 @@ def test_parameter_add_and_adaptive_pooling_match_torch():
     pooled = derive_layer(_record("AdaptiveAveragePooling2D", image.shape, {"output_size": (4, 3)}))
     assert pooled.shape.shape == (None, 3, 4, 3)
     np.testing.assert_allclose(pooled.equation.evaluate([image], {}), expected, rtol=1e-5)
+
+
+def test_channels_first_normalizations_and_padded_layers_through_the_frontend():
+    """GroupNorm, LayerNorm over (c, h, w), BatchNorm on axis 1, `same` convolution, padded
+    average pooling and a padded transposed convolution: exported, read, checked vs PyTorch."""
+    from generator.equation.analyze import analyze_graph
+    from generator.model.torch_reference import torch_model
+
+    nn = torch.nn
+
+    class Normalized(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 8, 3, padding="same")
+            self.gn = nn.GroupNorm(4, 8)
+            self.ln = nn.LayerNorm([8, 6, 6])
+            self.bn = nn.BatchNorm2d(8)
+            self.pool = nn.AvgPool2d(3, 2, padding=1)
+            self.up = nn.ConvTranspose2d(8, 4, 3, stride=2, padding=1, output_padding=1)
+
+        def forward(self, x):
+            return self.up(self.pool(self.bn(self.ln(self.gn(self.conv(x))))))
+
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 6, 6).numpy()
+    graph, reference = torch_model(Normalized().eval(), x)
+    math = analyze_graph(graph, reference, x)
+    assert all(check.passed for check in math.checks), math.checks
+    assert set(math.layer_checks) == {layer.name for layer in graph.layers}

@@ -262,8 +262,8 @@ class GroupNormalizationHandler(LayerHandler):
         g, c_g = Idx(r"\mathrm{grp}", groups), Idx("c", size)
         dims = layer.input_shape[1:]
         names = {1: ("t",), 2: ("i", "j"), 3: ("o", "i", "j")}.get(len(dims) - 1, "mrsn")
-        window = [Idx((*names, "c")[k], d) for k, d in enumerate(dims)]
-        window[axis - 1] = c_g
+        spatial = iter(names)  # the other axes, in order: channels may come first or last
+        window = [c_g if k == axis - 1 else Idx(next(spatial), d) for k, d in enumerate(dims)]
         reads = [at(w) for w in window]
         reads[axis - 1] = at(Term(g, size), c_g)
         x_m = Read("x", ("input", 0), tuple(reads))
