@@ -167,7 +167,7 @@ def generated_pages(
                 )
             owner[stem] = lesson.path.name
             files[f"models/{stem}.md"] = _model_page(info, lesson)
-            for ext in ("json", "keras"):
+            for ext in ("json", "keras", "pt2"):
                 if (info["directory"] / f"{stem}.{ext}").is_file():
                     files[f"models/{stem}.{ext}"] = info["directory"] / f"{stem}.{ext}"
     for bad in broken:
