@@ -15,7 +15,7 @@ from generator.render.diagrams.examples import worked_figure
 from generator.render.diagrams.graph import Anchors, graph_figure, inbound_layers
 from generator.render.diagrams.recurrent import recurrent_figures
 from generator.render.diagrams.svg import Figure
-from generator.render.diagrams.volume import is_convolutional, volume_figure
+from generator.render.diagrams.volume import is_convolutional, volume_figure, volume_order
 from generator.render.diagrams.worked import (
     convolution_example,
     convolution_figure,
@@ -51,14 +51,14 @@ def diagram_section(
     """
     graph = math.graph
     parts = [
-        "The model as a graph: one box per layer with its type, its Keras line and its output "
-        "shape; arrows carry the data."
+        f"The model as a graph: one box per layer with its type, its {graph.framework_name} line "
+        "and its output shape; arrows carry the data."
         + (" Select a box to go to that layer's section." if anchors else ""),
         graph_figure(graph, anchors).html(),
     ]
     if is_convolutional(graph):
         parts += [
-            "The same model as volumes: each box is a tensor, height by width by channels "
+            f"The same model as volumes: each box is a tensor, {volume_order(graph)} "
             "(sides on a log scale), then the vectors after it.",
             volume_figure(graph, anchors).html(max_height="none"),
         ]

@@ -55,6 +55,7 @@ class _Item:
     shape: tuple  # without the batch dimension
     records: tuple[LayerRecord, ...]
     label: str
+    channels_first: bool = False  # PyTorch's layout: (channels, height, width)
 
 
 def is_convolutional(graph: ModelGraph) -> bool:
@@ -88,14 +89,15 @@ def _items(graph: ModelGraph) -> list[_Item]:
     items: list[_Item] = []
     if graph.inputs:
         tensor = graph.inputs[0]
-        items.append(_Item(tuple(tensor.shape[1:]), (), "input"))
+        first = graph.framework == "torch"
+        items.append(_Item(tuple(tensor.shape[1:]), (), "input", first))
     for record in main_path(graph):
         shape = tuple(record.output_shape[1:])
         if items and items[-1].shape == shape and items[-1].records:
             last = items[-1]
-            items[-1] = _Item(shape, last.records + (record,), last.label)
+            items[-1] = _Item(shape, last.records + (record,), last.label, last.channels_first)
         else:
-            items.append(_Item(shape, (record,), record.type))
+            items.append(_Item(shape, (record,), record.type, record.channels_first))
     return items
 
 
@@ -140,10 +142,17 @@ def volume_figure(graph: ModelGraph, anchors: Anchors | None = None) -> Figure:
         width=x - GAP + MARGIN,
         height=label_y + 2 * 15 + MARGIN,
         title=f"Feature maps of the model {graph.name}, from input to output",
-        desc=f"Each box is one tensor, height by width by channels (log-scaled): {names}.",
+        desc=f"Each box is one tensor, {volume_order(graph)} (log-scaled): {names}.",
         kind="volume",
         links=tuple(links),
     )
+
+
+def volume_order(graph: ModelGraph) -> str:
+    """How a box's shape reads: Keras's channels last, PyTorch's channels first."""
+    if graph.framework == "torch":
+        return "channels by height by width"
+    return "height by width by channels"
 
 
 def _dims(shape: tuple) -> str:
@@ -163,6 +172,8 @@ def _size(item: _Item) -> tuple[float, float, float]:
     if len(shape) <= 1:
         n = shape[0] if shape else 1
         return 9.0, min(side(n), 180.0), 0.0
+    if item.channels_first:  # (c, h, w): draw it as (h, w, c)
+        shape = (*shape[1:], shape[0])
     height = shape[0]
     width = shape[1] if len(shape) >= 3 else 1
     return thickness(shape[-1]), side(height), side(width)
