@@ -165,7 +165,8 @@ def test_parameter_add_and_adaptive_pooling_match_torch():
 
 
 def test_channels_first_normalizations_and_padded_layers_through_the_frontend():
-    """GroupNorm, LayerNorm over (c, h, w), BatchNorm on axis 1, `same` convolution, padded
+    """GroupNorm, LayerNorm over (c, h, w), BatchNorm on axis 1, RMSNorm with and without its
+    scale, `same` convolution, padded
     average pooling and a padded transposed convolution: exported, read, checked vs PyTorch."""
     from generator.equation.analyze import analyze_graph
     from generator.model.torch_reference import torch_model
@@ -179,11 +180,14 @@ def test_channels_first_normalizations_and_padded_layers_through_the_frontend():
             self.gn = nn.GroupNorm(4, 8)
             self.ln = nn.LayerNorm([8, 6, 6])
             self.bn = nn.BatchNorm2d(8)
+            self.rms = nn.RMSNorm([6, 6])
+            self.plain_rms = nn.RMSNorm(6, eps=1e-3, elementwise_affine=False)
             self.pool = nn.AvgPool2d(3, 2, padding=1)
             self.up = nn.ConvTranspose2d(8, 4, 3, stride=2, padding=1, output_padding=1)
 
         def forward(self, x):
-            return self.up(self.pool(self.bn(self.ln(self.gn(self.conv(x))))))
+            h = self.plain_rms(self.rms(self.bn(self.ln(self.gn(self.conv(x))))))
+            return self.up(self.pool(h))
 
     torch.manual_seed(0)
     x = torch.randn(2, 3, 6, 6).numpy()

@@ -9,6 +9,7 @@ import numpy as np
 from generator.layers.activation import number
 from generator.layers.formula import Formula, Mul, Num, Sym, product
 from generator.layers.registry import (
+    NO_PARAMS,
     AffineMap,
     LayerHandler,
     ParamMath,
@@ -219,6 +220,8 @@ class RMSNormalizationHandler(LayerHandler):
     summary = "RMS normalization: each example divided by its root mean square, then scaled"
 
     def params(self, layer: LayerRecord) -> ParamMath:
+        if not layer.attrs.get("scale", True):  # PyTorch's elementwise_affine=False
+            return NO_PARAMS
         c = product(_size_syms(layer, _axes(layer)))
         return params_from_parts(ParamPart(r"\gamma", c, _trainable(layer, "scale", True)))
 
@@ -239,7 +242,8 @@ class RMSNormalizationHandler(LayerHandler):
             (read_all("x", 0, index), mean_square),
             rf"\frac{{{{{{0}}}}}}{{{{\sqrt{{{{{{1}} + {number(eps)}}}}}}}}}",
         )
-        body = Prod((_param(r"\gamma", "scale", index, axes), body))
+        if layer.attrs.get("scale", True):
+            body = Prod((_param(r"\gamma", "scale", index, axes), body))
         return TensorEquation(
             index, body, note=r" \quad (\text{over the normalized axes, for each example})"
         )

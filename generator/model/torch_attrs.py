@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from generator.model.activations import LayerActivation
 
 #: ATen ops that move no number a layer computes: skipped when finding a module's main op.
@@ -345,6 +347,25 @@ def layer_norm(call: Any) -> Translation:
     return Translation("LayerNormalization", attrs, f"nn.LayerNorm({', '.join(shown)})", weights)
 
 
+def rms_norm(call: Any) -> Translation:
+    """`nn.RMSNorm`: Keras's RMSNormalization over the last axes; with `eps=None` PyTorch uses
+    float32's machine epsilon, written out here."""
+    args = arguments(call.main)
+    rank = len(shape_of(call.main))
+    normalized = [int(d) for d in args["normalized_shape"]]
+    eps = args.get("eps")
+    attrs = {
+        "axis": list(range(rank - len(normalized), rank)),
+        "epsilon": float(eps) if eps is not None else float(np.finfo(np.float32).eps),
+        "scale": args.get("weight") is not None,  # elementwise_affine
+        "layout": "channels_last",
+    }
+    weights = [call.weight("scale", args["weight"])] if attrs["scale"] else []
+    shown = [str(normalized[0]) if len(normalized) == 1 else str(tuple(normalized))]
+    shown += [f"eps={eps!r}"] if eps is not None else []
+    return Translation("RMSNormalization", attrs, f"nn.RMSNorm({', '.join(shown)})", weights)
+
+
 def group_norm(call: Any) -> Translation:
     args = arguments(call.main)
     c = shape_of(call.main)[1]
@@ -455,6 +476,7 @@ TRANSLATORS: dict[str, Callable[[Any], Translation | None]] = {
     "batch_norm": batch_norm,
     "_native_batch_norm_legit_no_training": batch_norm,
     "layer_norm": layer_norm,
+    "rms_norm": rms_norm,
     "group_norm": group_norm,
     "embedding": embedding,
     "dropout": dropout,

@@ -44,7 +44,7 @@ LEAF_MODULES = frozenset(
         "Linear", "NonDynamicallyQuantizableLinear", "Bilinear",
         *(f"{k}Pool{n}d" for k in ("Max", "Avg", "AdaptiveAvg", "AdaptiveMax") for n in (1, 2, 3)),
         *(f"BatchNorm{n}d" for n in (1, 2, 3)),
-        "LayerNorm", "GroupNorm", "Embedding",
+        "LayerNorm", "RMSNorm", "GroupNorm", "Embedding",
         "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "Identity",
         "ReLU", "ReLU6", "LeakyReLU", "ELU", "GELU", "SiLU", "Sigmoid", "Tanh", "Hardswish",
         "Hardsigmoid", "Mish", "SELU", "Softplus", "Softmax", "LogSoftmax", "Hardtanh",
