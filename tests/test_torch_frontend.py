@@ -17,7 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch", reason="PyTorch is not installed: pip install -e '.[torch]'")
+from tests.torch_support import import_torch  # noqa: E402
+
+torch = import_torch()
 nn = torch.nn
 F = torch.nn.functional
 
