@@ -225,5 +225,8 @@ def serve(
         watch_and_rebuild(paths, seen, rebuild, stop)
     finally:
         stop.set()
-        server.shutdown()
+        # A request still being answered must not keep Ctrl-C waiting: give it a moment.
+        closer = threading.Thread(target=server.shutdown, daemon=True)
+        closer.start()
+        closer.join(timeout=5)
         server.server_close()
