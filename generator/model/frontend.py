@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -26,16 +27,24 @@ from generator.model.keras_attrs import keras_attrs
 # Arguments a reader needs to see even at their default: `MaxPooling2D((2, 2))`.
 _ALWAYS_SHOWN = {"pool_size"}
 
+#: A layer call's input and output shapes in one run, by call name.
+RunShapes = Mapping[str, tuple[tuple[Shape, ...], tuple[Shape, ...]]]
+
 # Config keys that never belong in a readable code line.
 _NOT_SHOWN = {"name", "trainable", "dtype", "batch_input_shape", "batch_shape", "build_config"}
 
 
-def describe_model(model: Any, with_weights: bool = False) -> ModelGraph:
+def describe_model(
+    model: Any, with_weights: bool = False, run_shapes: RunShapes | None = None
+) -> ModelGraph:
     """Describe a built Keras model (Sequential or functional, nesting allowed).
 
     Args:
         model: a built `keras.Model`.
         with_weights: also read every weight's values into `ModelGraph.weight_values`.
+        run_shapes: the shapes each layer's first call had in one run (`call name -> (input
+            shapes, output shapes)`), for a model that leaves lengths open (`(None, None, 3)`):
+            the record is then the layer as it ran, its `same` padding in numbers.
     """
     if not model.built:
         raise ModelError(
@@ -64,16 +73,17 @@ def describe_model(model: Any, with_weights: bool = False) -> ModelGraph:
         name = layer.name if index == 0 else f"{layer.name}@{index}"
         calls[id(node)] = name
         inbound = tuple(_reference(t, calls) for t in node.input_tensors)
+        shapes = _call_shapes(node, (run_shapes or {}).get(name))
         if id(layer) not in first:
-            first[id(layer)] = _layer_record(layer, node, with_weights, values)
+            first[id(layer)] = _layer_record(layer, node, with_weights, values, shapes)
         # A shared layer: each call is a record; the calls after Keras's first share its
         # weights (counted once), whichever call the graph order meets first.
         record = replace(
             first[id(layer)],
             name=name,
             shares=layer.name if index else "",
-            input_shapes=tuple(_shape(t.shape) for t in node.input_tensors),
-            output_shapes=tuple(_shape(t.shape) for t in node.outputs),
+            input_shapes=shapes[0],
+            output_shapes=shapes[1],
             inbound=inbound,
         )
         if index:
@@ -96,6 +106,31 @@ def describe_model(model: Any, with_weights: bool = False) -> ModelGraph:
         layers=tuple(layers),
         output_layers=tuple(t.name for t in outputs),
         weight_values=values,
+    )
+
+
+def _call_shapes(
+    node: Any, ran: tuple[tuple[Shape, ...], tuple[Shape, ...]] | None
+) -> tuple[tuple[Shape, ...], tuple[Shape, ...]]:
+    """A call's input and output shapes: Keras's, or the lengths of a run where Keras's are
+    open (the batch stays `None`)."""
+    shapes = (
+        tuple(_shape(t.shape) for t in node.input_tensors),
+        tuple(_shape(t.shape) for t in node.outputs),
+    )
+    if ran is None:
+        return shapes
+    return tuple(
+        tuple(
+            tuple(
+                k if k is not None or i == 0 else r
+                for i, (k, r) in enumerate(zip(a, b, strict=True))
+            )
+            if len(a) == len(b)
+            else a
+            for a, b in zip(keras, run, strict=False)
+        )
+        for keras, run in zip(shapes, ran, strict=True)
     )
 
 
@@ -163,7 +198,13 @@ def _nodes_in_order(graph_model: Any) -> list[Any]:
     return ordered
 
 
-def _layer_record(layer: Any, node: Any, with_weights: bool, values: dict) -> LayerRecord:
+def _layer_record(
+    layer: Any,
+    node: Any,
+    with_weights: bool,
+    values: dict,
+    shapes: tuple[tuple[Shape, ...], tuple[Shape, ...]],
+) -> LayerRecord:
     if not hasattr(layer, "weights"):  # a `keras.ops` call such as `x + 3.0`, not a layer
         return _operation_record(layer, node)
     children = None
@@ -188,8 +229,7 @@ def _layer_record(layer: Any, node: Any, with_weights: bool, values: dict) -> La
     trainable = sum(int(_size(w.shape)) for w in layer.trainable_weights)
     config = layer.get_config()  # once: serializing a config is the costly part of describing
     plain = _plain(config)
-    input_shapes = tuple(_shape(t.shape) for t in node.input_tensors)
-    output_shapes = tuple(_shape(t.shape) for t in node.outputs)
+    input_shapes, output_shapes = shapes
     inner_shape = input_shapes[0] if input_shapes else None
     if type(layer).__name__ == "TimeDistributed" and inner_shape:
         inner_shape = (inner_shape[0], *inner_shape[2:])
@@ -205,8 +245,8 @@ def _layer_record(layer: Any, node: Any, with_weights: bool, values: dict) -> La
         ),
         trainable=bool(plain.get("trainable", True)),
         framework_type=type(layer).__name__,
-        input_shapes=tuple(_shape(t.shape) for t in node.input_tensors),
-        output_shapes=tuple(_shape(t.shape) for t in node.outputs),
+        input_shapes=input_shapes,
+        output_shapes=output_shapes,
         inbound=tuple(p.operation.name for p in node.parent_nodes),
         weights=weights,
         framework_params=int(layer.count_params()),

@@ -22,6 +22,16 @@ SAMPLE_ITEMS = 2
 LARGE_INPUT = 4096
 #: Length given to a dimension the model leaves open (a variable-length sequence).
 OPEN_LENGTH = 5
+#: Height and width given to an image the model leaves open (`(None, None, 3)`): enough for
+#: five stride-2 stages, which a classifier built for 224 x 224 takes down to 1 x 1.
+OPEN_IMAGE = 32
+
+
+def open_shape(shape: Sequence[int | None]) -> list[int]:
+    """An input's shape without the batch, its open lengths given one (an image's larger)."""
+    dims = list(shape[1:])
+    length = OPEN_IMAGE if sum(d is None for d in dims) >= 2 and len(dims) >= 3 else OPEN_LENGTH
+    return [length if d is None else int(d) for d in dims]
 
 
 @dataclass(frozen=True)
@@ -80,7 +90,7 @@ def random_sample(model: Any, items: int = SAMPLE_ITEMS, seed: int = 0) -> list[
     rng = np.random.default_rng(seed)
     arrays = []
     for tensor in graph_model.inputs:
-        shape = (items, *(OPEN_LENGTH if d is None else int(d) for d in tensor.shape[1:]))
+        shape = (items, *open_shape(tensor.shape))
         dtype = np.dtype(str(tensor.dtype))
         if np.issubdtype(dtype, np.integer):
             arrays.append(rng.integers(0, _id_range(graph_model, tensor), size=shape).astype(dtype))
@@ -154,7 +164,7 @@ def probe_layers(model: Any, sample: Any = None, seed: int = 0) -> Probe:
 
     graph_model = _graph_model(model)
     if sample is None:
-        shapes = [[d or OPEN_LENGTH for d in t.shape[1:]] for t in graph_model.inputs]
+        shapes = [open_shape(t.shape) for t in graph_model.inputs]
         size = sum(int(np.prod(shape)) for shape in shapes)
         items = 1 if size > LARGE_INPUT else SAMPLE_ITEMS
         arrays = random_sample(model, items=items, seed=seed)
