@@ -19,5 +19,6 @@ from generator.layers import (  # noqa: F401  (their decorators fill the registr
     recurrent,
     regularization,
     reshaping,
+    scale,
     wrappers,
 )
