@@ -65,11 +65,15 @@ def build_application(name: str, input_shape: tuple | None = ()):
 
 
 def randomize_statistics(model, seed: int = 0) -> None:
-    """Moving means and variances (and BN offsets) away from 0 and 1."""
+    """Moving means and offsets away from 0, variances above 1.
+
+    Variances below 1 amplify: through EfficientNetV2L's 79 blocks the logits reach 1e5, where
+    float32 rounding alone (oneDNN's order of sums against NumPy's or PyTorch's) differs.
+    """
     rng = np.random.default_rng(seed)
     for weight in model.weights:
         if "moving_variance" in weight.path:
-            weight.assign(rng.uniform(0.5, 1.5, weight.shape).astype("float32"))
+            weight.assign(rng.uniform(1.0, 1.5, weight.shape).astype("float32"))
         elif "moving_mean" in weight.path or "beta" in weight.path:
             weight.assign(rng.normal(0, 0.1, weight.shape).astype("float32"))
 
@@ -160,7 +164,7 @@ def test_application_math_and_torch_match_keras(saved, name, tmp_path):
     if importlib.util.find_spec("torch") is None:
         pytest.skip("PyTorch is not installed: the math is checked, not the translation")
     difference, scale = torch_difference(model, tmp_path)
-    assert scale > 1e-2  # a meaningful output, not one squashed to nothing
+    assert scale > 1e-4  # an output, not one squashed to nothing (VGG's logits are ~1e-3)
     assert difference < TOLERANCE_TORCH * max(1.0, scale), (difference, scale)
 
 

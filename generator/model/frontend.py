@@ -23,6 +23,7 @@ from generator.model.graph import (
     reference,
 )
 from generator.model.keras_attrs import keras_attrs
+from generator.model.keras_trace import trace
 
 # Arguments a reader needs to see even at their default: `MaxPooling2D((2, 2))`.
 _ALWAYS_SHOWN = {"pool_size"}
@@ -212,6 +213,9 @@ def _layer_record(
         children = describe_model(layer, with_weights=with_weights)
         for key, value in children.weight_values.items():
             values[key] = value
+    composite = trace(layer, node)  # a custom layer made of layers: the graph of their calls
+    if composite is not None and composite.model is not None:
+        children = describe_model(composite.model, with_weights=with_weights)
     names = [_weight_name(layer, w) for w in layer.weights]
     if len(set(names)) < len(names):  # a loaded wrapper's paths lack its name: keep them whole
         names = [getattr(w, "path", w.name) for w in layer.weights]
@@ -233,16 +237,19 @@ def _layer_record(
     inner_shape = input_shapes[0] if input_shapes else None
     if type(layer).__name__ == "TimeDistributed" and inner_shape:
         inner_shape = (inner_shape[0], *inner_shape[2:])
+    attrs = keras_attrs(
+        type(layer).__name__,
+        plain,
+        input_shapes[0] if input_shapes else None,
+        output_shapes[0] if output_shapes else None,
+        inner=lambda serialized: _inner_record(serialized, inner_shape),
+    )
+    if composite is not None and composite.model is None:
+        attrs["sublayers"], attrs["untraced"] = composite.sublayers, composite.reason
     return LayerRecord(
         name=layer.name,
         type=type(layer).__name__,
-        attrs=keras_attrs(
-            type(layer).__name__,
-            plain,
-            input_shapes[0] if input_shapes else None,
-            output_shapes[0] if output_shapes else None,
-            inner=lambda serialized: _inner_record(serialized, inner_shape),
-        ),
+        attrs=attrs,
         trainable=bool(plain.get("trainable", True)),
         framework_type=type(layer).__name__,
         input_shapes=input_shapes,

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from generator.model.graph import ModelGraph
+from generator.model.keras_trace import traced
 from generator.model.probe import Probe
 
 
@@ -53,6 +54,10 @@ def keras_reference(model: Any) -> Reference:
 
     def inner(name: str, inputs: Sequence[np.ndarray]) -> Reference | None:
         nested = model.get_layer(name)
+        if not hasattr(nested, "_nodes_by_depth") and getattr(nested, "_functional", None) is None:
+            nested = traced(nested)  # a composite custom layer: the graph its call was traced to
+            if nested is None:
+                return None
         reference = keras_reference(nested)
         given = list(inputs)
         return Reference(
