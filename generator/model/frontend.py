@@ -23,6 +23,7 @@ from generator.model.graph import (
     reference,
 )
 from generator.model.keras_attrs import keras_attrs
+from generator.model.keras_calls import call_roles, call_tensors
 from generator.model.keras_trace import trace
 
 # Arguments a reader needs to see even at their default: `MaxPooling2D((2, 2))`.
@@ -73,7 +74,7 @@ def describe_model(
         index = next(i for i, n in enumerate(own) if n is node)
         name = layer.name if index == 0 else f"{layer.name}@{index}"
         calls[id(node)] = name
-        inbound = tuple(_reference(t, calls) for t in node.input_tensors)
+        inbound = tuple(_reference(t, calls) for t in call_tensors(node))
         shapes = _call_shapes(node, (run_shapes or {}).get(name))
         if id(layer) not in first:
             first[id(layer)] = _layer_record(layer, node, with_weights, values, shapes)
@@ -116,7 +117,7 @@ def _call_shapes(
     """A call's input and output shapes: Keras's, or the lengths of a run where Keras's are
     open (the batch stays `None`)."""
     shapes = (
-        tuple(_shape(t.shape) for t in node.input_tensors),
+        tuple(_shape(t.shape) for t in call_tensors(node)),
         tuple(_shape(t.shape) for t in node.outputs),
     )
     if ran is None:
@@ -231,7 +232,10 @@ def _layer_record(
         for record, array in zip(weights, layer.get_weights(), strict=True):
             values[(layer.name, record.name)] = array
     trainable = sum(int(_size(w.shape)) for w in layer.trainable_weights)
-    config = layer.get_config()  # once: serializing a config is the costly part of describing
+    try:
+        config = layer.get_config()  # once: serializing a config is the costly part of describing
+    except (AttributeError, NotImplementedError, TypeError):
+        config = {"name": layer.name}  # a custom layer that cannot serialize itself (a sub-layer)
     plain = _plain(config)
     input_shapes, output_shapes = shapes
     inner_shape = input_shapes[0] if input_shapes else None
@@ -244,6 +248,9 @@ def _layer_record(
         output_shapes[0] if output_shapes else None,
         inner=lambda serialized: _inner_record(serialized, inner_shape),
     )
+    roles = call_roles(node)
+    if roles:  # tensors passed by keyword: which is the query, which the mask
+        attrs["input_roles"] = roles
     if composite is not None and composite.model is None:
         attrs["sublayers"], attrs["untraced"] = composite.sublayers, composite.reason
     return LayerRecord(
@@ -307,7 +314,7 @@ def _operation_record(op: Any, node: Any) -> LayerRecord:
         type=f"ops.{name}",
         attrs={"operands": operands, **keywords, "layout": "channels_last"},
         framework_type=f"keras.ops.{name}",
-        input_shapes=tuple(_shape(t.shape) for t in node.input_tensors),
+        input_shapes=tuple(_shape(t.shape) for t in call_tensors(node)),
         output_shapes=tuple(_shape(t.shape) for t in node.outputs),
         inbound=tuple(p.operation.name for p in node.parent_nodes),
         weights=(),

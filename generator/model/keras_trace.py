@@ -15,6 +15,8 @@ import weakref
 from dataclasses import dataclass
 from typing import Any
 
+from generator.model.keras_calls import call_tensors
+
 #: The traced model of each layer, so that the checks probe the very graph the page describes.
 _TRACED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -103,7 +105,7 @@ def _traced_call(layer: Any, node: Any, parts: tuple[Sublayer, ...]) -> Composit
 
     args = keras.tree.map_structure(symbolic, list(node.arguments.args))
     kwargs = keras.tree.map_structure(symbolic, dict(node.arguments.kwargs))
-    inputs = [fresh[id(t)] for t in node.input_tensors if id(t) in fresh]
+    inputs = [fresh[id(t)] for t in call_tensors(node) if id(t) in fresh]
     try:
         outputs = layer.call(*args, **kwargs)
         flat = keras.tree.flatten(outputs)

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from generator.exceptions import CourseError
+from generator.model.keras_calls import call_tensors
 
 #: Items of a random sample; the first is the worked examples' item. An image-sized input gets
 #: one item: each layer's output is then already thousands of numbers to compare.
@@ -79,7 +80,7 @@ def _id_range(graph_model: Any, tensor: Any) -> int:
     dims = [
         node.operation.input_dim
         for node in _first_calls(graph_model)
-        if hasattr(node.operation, "input_dim") and any(t is tensor for t in node.input_tensors)
+        if hasattr(node.operation, "input_dim") and any(t is tensor for t in call_tensors(node))
     ]
     return int(min(dims)) if dims else 2
 
@@ -174,10 +175,10 @@ def probe_layers(model: Any, sample: Any = None, seed: int = 0) -> Probe:
     nodes = _first_calls(graph_model)
     wanted: dict[int, Any] = {}
     for node in nodes:
-        for tensor in (*node.input_tensors, *node.outputs):
+        for tensor in (*call_tensors(node), *node.outputs):
             if id(tensor) not in fed:
                 wanted.setdefault(id(tensor), tensor)
-        for tensor in node.input_tensors:
+        for tensor in call_tensors(node):
             mask = getattr(tensor, "_keras_mask", None)
             if mask is not None:
                 wanted.setdefault(id(mask), mask)
@@ -193,10 +194,10 @@ def probe_layers(model: Any, sample: Any = None, seed: int = 0) -> Probe:
     for node in nodes:
         masks = tuple(
             None if getattr(t, "_keras_mask", None) is None else values[id(t._keras_mask)]
-            for t in node.input_tensors
+            for t in call_tensors(node)
         )
         layers[node.operation.name] = LayerIO(
-            inputs=tuple(values[id(t)] for t in node.input_tensors),
+            inputs=tuple(values[id(t)] for t in call_tensors(node)),
             outputs=tuple(values[id(t)] for t in node.outputs),
             masks=masks if any(m is not None for m in masks) else (),
         )
