@@ -1,25 +1,110 @@
-"""The `keras.applications` models, layer by layer against Keras (random weights, no download).
+"""Every `keras.applications` model, saved and loaded, layer by layer against Keras and PyTorch.
 
-Small inputs keep it fast where the architecture allows; ResNet50 runs at its default 224x224.
+The list is the one Keras exports (`keras.applications` and its submodules), so a new
+application is covered without editing this file. Weights are random (`weights=None`: nothing is
+downloaded) and inputs small where the architecture allows; the moving statistics are drawn, so
+that a normalization's fold is not the trivial one.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import inspect
+from pathlib import Path
+
+import numpy as np
 import pytest
 
 pytestmark = [pytest.mark.tensorflow, pytest.mark.slow]
 
-# (name, input shape or None for the default); each the smallest the model accepts, or near it.
-APPLICATIONS = [
-    ("VGG16", (32, 32, 3)),
-    ("ResNet50", None),
-    ("MobileNetV2", (96, 96, 3)),
-    ("MobileNetV3Small", (96, 96, 3)),
-    ("DenseNet121", (32, 32, 3)),
-    ("InceptionV3", (75, 75, 3)),
-    ("Xception", (71, 71, 3)),
-    ("EfficientNetB0", (32, 32, 3)),
-]
+TOLERANCE_TORCH = 1e-4
+#: The smallest input Keras accepts for these (32 x 32 for every other application).
+SMALLEST_INPUT = {
+    "InceptionV3": (75, 75, 3),
+    "InceptionResNetV2": (75, 75, 3),
+    "Xception": (71, 71, 3),
+}
+DEFAULT_INPUT = (32, 32, 3)
+
+
+def application_names() -> list[str]:
+    """Every model constructor Keras exports in `keras.applications` and its submodules."""
+    import keras
+
+    found = set()
+    for module in [keras.applications] + [
+        m for _, m in inspect.getmembers(keras.applications, inspect.ismodule)
+    ]:
+        for name, value in inspect.getmembers(module, callable):
+            if name[:1].isupper() and "weights" in _parameters(value):
+                found.add(name)
+    return sorted(found)
+
+
+def _parameters(function) -> set[str]:
+    try:
+        return set(inspect.signature(function).parameters)
+    except (TypeError, ValueError):
+        return set()
+
+
+def build_application(name: str, input_shape: tuple | None = ()):
+    """The application with random weights, at its smallest input (`None`: Keras's default)."""
+    import keras
+
+    function = getattr(keras.applications, name)
+    options = {"weights": None}
+    if input_shape == ():
+        input_shape = SMALLEST_INPUT.get(name, DEFAULT_INPUT)
+    if input_shape is not None:
+        options["input_shape"] = input_shape
+    if "classifier_activation" in _parameters(function):
+        # Softmax over 1000 classes squashes every output towards 1e-3: compare the logits.
+        options["classifier_activation"] = None
+    return function(**options)
+
+
+def randomize_statistics(model, seed: int = 0) -> None:
+    """Moving means and offsets away from 0, variances above 1.
+
+    Variances below 1 amplify: through EfficientNetV2L's 79 blocks the logits reach 1e5, where
+    float32 rounding alone (oneDNN's order of sums against NumPy's or PyTorch's) differs.
+    """
+    rng = np.random.default_rng(seed)
+    for weight in model.weights:
+        if "moving_variance" in weight.path:
+            weight.assign(rng.uniform(1.0, 1.5, weight.shape).astype("float32"))
+        elif "moving_mean" in weight.path or "beta" in weight.path:
+            weight.assign(rng.normal(0, 0.1, weight.shape).astype("float32"))
+
+
+def _load_generated(path: Path):
+    spec = importlib.util.spec_from_file_location(f"generated_{abs(hash(path))}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def torch_difference(model, outdir) -> tuple[float, float]:
+    """The largest difference between Keras and `course torch`'s package, and the output's
+    scale, on one seeded input."""
+    import keras
+    import torch
+
+    from generator.torch.writer import write_torch_package
+
+    generated = _load_generated(write_torch_package(model, Path(outdir)))
+    net = generated.load()
+    x = np.random.default_rng(7).normal(0, 1, (2, *model.input_shape[1:])).astype("float32")
+    expected = keras.ops.convert_to_numpy(model(x, training=False))
+    layout = generated.INPUT_LAYOUTS[0]
+    feed = np.moveaxis(x, -1, 1) if layout == "channels_first" else x
+    with torch.no_grad():
+        got = net(torch.from_numpy(np.ascontiguousarray(feed))).numpy()
+    if generated.OUTPUT_LAYOUTS[0] == "channels_first":
+        got = np.moveaxis(got, 1, -1)
+    assert got.shape == expected.shape
+    return float(np.max(np.abs(got - expected))), float(np.max(np.abs(expected)))
 
 
 def _size(shape) -> int:
@@ -29,46 +114,82 @@ def _size(shape) -> int:
     return n
 
 
-def _build(name, input_shape):
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    """Build, save and load one application: the loaded model, as a user's file would be."""
     import keras
 
-    kwargs = {"weights": None}
-    if input_shape is not None:
-        kwargs["input_shape"] = input_shape
-    return getattr(keras.applications, name)(**kwargs)
+    folder = tmp_path_factory.mktemp("applications")
+
+    def get(name: str, input_shape: tuple | None = ()):
+        model = build_application(name, input_shape)
+        randomize_statistics(model)
+        path = folder / f"{name}.keras"
+        model.save(path)
+        return keras.saving.load_model(path, compile=False), path
+
+    return get
 
 
-@pytest.mark.parametrize("name, input_shape", APPLICATIONS, ids=[a[0] for a in APPLICATIONS])
-def test_application_matches_keras(name, input_shape):
-    from generator.layers.derive import derive_model
-    from generator.model.frontend import describe_model
-
-    model = _build(name, input_shape)
-    math = derive_model(describe_model(model))
-    graph_model = getattr(model, "_functional", None) or model
-    operations = {
-        node.operation.name: node.operation
-        for nodes in graph_model._nodes_by_depth.values()
-        for node in nodes
-    }
-
+def _check_math(model, math) -> None:
+    """Every layer's shape, count and equation equal to Keras's, and the totals."""
     unknown = sorted({layer.record.type for layer in math.layers if not layer.known})
-    assert not unknown, f"{name}: no handler for {unknown}"
+    assert not unknown, f"no handler for {unknown}"
     for layer in math.layers:
-        op = operations[layer.record.name]
-        keras_shape = tuple(op.output.shape) if hasattr(op, "output") else None
-        derived = layer.shape.shape
-        assert derived == layer.record.output_shape, f"{name}/{layer.record.name}"
-        if keras_shape is not None:
-            assert derived == keras_shape, f"{name}/{layer.record.name}"
-        keras_count = op.count_params() if hasattr(op, "count_params") else 0
-        assert layer.params.total == keras_count, f"{name}/{layer.record.name}"
-        formula = layer.params_formula
-        assert formula is not None and eval(formula) == keras_count  # noqa: S307
+        assert layer.shape is not None and layer.shape_matches, (layer.record.name, layer.shape)
+        assert layer.params_match, (layer.record.name, layer.params.total)
+        assert layer.params_formula is not None
+        assert eval(layer.params_formula) == layer.record.framework_params  # noqa: S307
     assert math.total_params == model.count_params()
     trainable = sum(layer.params.trainable for layer in math.layers)
     assert trainable == sum(_size(w.shape) for w in model.trainable_weights)
-    assert all(check.passed for check in math.checks), math.checks
-    if name == "ResNet50":
-        assert len(math.layers) == len(model.layers) - 1  # every layer but the input
-        assert math.total_params == 25_636_712
+    failed = [(c.name, c.detail) for c in math.checks if not c.passed]
+    assert not failed, failed
+    equations = next(c for c in math.checks if c.name.startswith("layer equations"))
+    assert "not compared" not in equations.detail, equations.detail
+
+
+def _names() -> list[str]:
+    if importlib.util.find_spec("keras") is None:
+        return []
+    return application_names()
+
+
+@pytest.mark.parametrize("name", _names())
+def test_application_math_and_torch_match_keras(saved, name, tmp_path):
+    from generator.equation.analyze import analyze_model
+
+    model, _ = saved(name)
+    _check_math(model, analyze_model(model))
+    if importlib.util.find_spec("torch") is None:
+        pytest.skip("PyTorch is not installed: the math is checked, not the translation")
+    difference, scale = torch_difference(model, tmp_path)
+    assert scale > 1e-4  # an output, not one squashed to nothing (VGG's logits are ~1e-3)
+    assert difference < TOLERANCE_TORCH * max(1.0, scale), (difference, scale)
+
+
+def test_every_export_is_listed():
+    names = _names()
+    assert {"ResNet50", "MobileNetV3Small", "ConvNeXtTiny", "NASNetMobile"} <= set(names)
+    assert "preprocess_input" not in names and "decode_predictions" not in names
+
+
+def test_open_size_mobilenet_v3_small_through_course_math(saved):
+    """Issue 22: MobileNetV3Small at Keras's default (`(None, None, 3)`: any image size) made
+    `course math` crash on the mean over an axis of unknown length."""
+    from click.testing import CliRunner
+
+    from generator.cli import main
+    from generator.equation.analyze import analyze_model
+
+    model, path = saved("MobileNetV3Small", None)
+    assert model.input_shape == (None, None, None, 3)
+    result = CliRunner().invoke(main, ["math", str(path), "--format", "markdown"])
+    assert result.exit_code == 0, result.output
+    assert r"a_c = \frac{1}{n_h n_w} \sum_{0 \le u < n_h,\, 0 \le v < n_w} x_{u,v,c}" in (
+        result.stdout
+    )
+    math = analyze_model(model)
+    _check_math(model, math)
+    pooled = next(layer for layer in math.layers if layer.record.type == "GlobalAveragePooling2D")
+    assert pooled.record.input_shape == (None, None, None, 16)  # the page keeps lengths open

@@ -21,6 +21,13 @@ pytestmark = [
 
 PLAIN = re.compile(r"^[0-9+\-*() ]+$")
 
+
+def layer_scale(init_values: float, channels: int):
+    """`keras.applications.convnext.LayerScale`, a layer Keras does not export by itself."""
+    from keras.src.applications.convnext import LayerScale
+
+    return LayerScale(init_values, channels)
+
 # One row per layer type and configuration: (id, input shapes, build(layers, *inputs) -> outputs).
 CASES = [
     # Dense and convolutions
@@ -109,6 +116,8 @@ CASES = [
     ("adaptive_max3d", [(4, 4, 4, 2)], lambda L, x: L.AdaptiveMaxPooling3D(2)(x)),
     ("global_max1d", [(7, 3)], lambda L, x: L.GlobalMaxPooling1D()(x)),
     ("global_avg2d", [(5, 5, 3)], lambda L, x: L.GlobalAveragePooling2D()(x)),
+    ("global_avg2d_open_size", [(None, None, 3)], lambda L, x: L.GlobalAveragePooling2D()(x)),
+    ("layer_scale", [(4, 4, 6)], lambda L, x: layer_scale(0.5, 6)(x)),  # ConvNeXt's
     ("global_avg2d_keepdims", [(5, 5, 3)], lambda L, x: L.GlobalAveragePooling2D(keepdims=True)(x)),
     ("global_max3d_keepdims", [(3, 4, 5, 2)], lambda L, x: L.GlobalMaxPooling3D(keepdims=True)(x)),
     ("global_avg1d", [(7, 3)], lambda L, x: L.GlobalAveragePooling1D()(x)),

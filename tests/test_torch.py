@@ -117,8 +117,15 @@ ACTIVATIONS = [
 ]
 
 # One row per translated layer type and setting: (id, input shape, layers).
+def _layer_scale():
+    from keras.src.applications.convnext import LayerScale
+
+    return LayerScale(0.5, 3)
+
+
 SEQUENTIAL_CASES = [
     ("dense", (5,), lambda: [L.Dense(4, activation="tanh")]),
+    ("layer_scale", (4, 4, 3), lambda: [L.Conv2D(3, 1), _layer_scale()]),  # ConvNeXt's
     ("dense_no_bias_rank3", (3, 5), lambda: [L.Dense(4, use_bias=False)]),
     ("conv1d_valid", (10, 3), lambda: [L.Conv1D(4, 3)]),
     ("conv1d_same_strides", (11, 3), lambda: [L.Conv1D(4, 4, strides=2, padding="same")]),

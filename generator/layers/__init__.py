@@ -11,6 +11,7 @@ from generator.layers import (  # noqa: F401  (their decorators fill the registr
     conv,
     dense,
     embedding,
+    keras_hub,
     merge,
     nested,
     normalization,
@@ -19,5 +20,6 @@ from generator.layers import (  # noqa: F401  (their decorators fill the registr
     recurrent,
     regularization,
     reshaping,
+    scale,
     wrappers,
 )

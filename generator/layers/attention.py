@@ -39,6 +39,12 @@ from generator.model.graph import LayerRecord, Shape
 def _roles(layer: LayerRecord) -> tuple[Shape, Shape, Shape]:
     """The query, key and value shapes of an attention call."""
     shapes = layer.input_shapes
+    roles = layer.attrs.get("input_roles")
+    if roles:  # passed by keyword (`query=x, value=x, attention_mask=m`): a mask is no key
+        named = dict(zip(roles, shapes, strict=True))
+        query = named["query"]
+        value = named.get("value", query)
+        return query, named.get("key", value), value
     query, value = shapes[0], shapes[1] if len(shapes) > 1 else shapes[0]
     key = shapes[2] if len(shapes) > 2 else value
     return query, key, value
@@ -112,7 +118,8 @@ class MultiHeadAttentionHandler(LayerHandler):
         return params_from_parts(*parts, formula=total(terms))
 
     def equation(self, layer: LayerRecord) -> MultiHeadEquation:
-        return MultiHeadEquation(self.latex(layer), layer.attrs["key_dim"])
+        roles = tuple(layer.attrs.get("input_roles", ()))
+        return MultiHeadEquation(self.latex(layer), layer.attrs["key_dim"], roles)
 
     def latex(self, layer: LayerRecord) -> str:
         attrs = layer.attrs
@@ -262,8 +269,14 @@ class MultiHeadEquation(_AttentionEquation):
 
     text: str
     key_dim: int
+    roles: tuple[str, ...] = ()  # the call's keywords per input, when it passed them so
 
     def parts(self, inputs: Sequence[np.ndarray], weights: Mapping[str, np.ndarray]) -> dict:
+        if self.roles:
+            named = dict(zip(self.roles, inputs, strict=True))
+            if set(named) - {"query", "value", "key"}:
+                raise NotImplementedError("masked attention is not evaluated")
+            inputs = [named[r] for r in ("query", "value", "key") if r in named]
         arrays = _arrays(inputs)
         x_q, x_v = arrays[0], arrays[1] if len(arrays) > 1 else arrays[0]
         x_k = arrays[2] if len(arrays) > 2 else x_v

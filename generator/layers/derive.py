@@ -5,6 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from generator.layers.common import aligned
+from generator.layers.composite import (
+    composite_handler,
+    is_untraced_composite,
+    sublayer_params,
+    untraced_latex,
+    untraced_note,
+)
 from generator.layers.registry import LayerEquation, ParamMath, ShapeMath, handler_for
 from generator.model.graph import LayerRecord, ModelGraph, Shape
 
@@ -88,7 +95,16 @@ class DerivedModel:
 
 def derive_layer(record: LayerRecord) -> DerivedLayer:
     """Run one layer through its handler; a layer type with no handler keeps Keras's count."""
-    handler = handler_for(record.type)
+    handler = handler_for(record.type) or composite_handler(record)
+    if handler is None and is_untraced_composite(record):
+        return DerivedLayer(
+            record=record,
+            known=False,
+            shape=None,
+            params=sublayer_params(record),
+            equation=untraced_latex(record),
+            note=untraced_note(record),
+        )
     if handler is None:
         return DerivedLayer(
             record=record,

@@ -31,6 +31,8 @@ from generator.model.graph import LayerRecord
 
 _OUT_IDX = {1: ("t",), 2: ("i", "j"), 3: ("o", "i", "j")}
 _WIN_IDX = {1: ("u",), 2: ("u", "v"), 3: ("r", "u", "v")}
+#: How an input length the model leaves open prints (the notation's `n_h`, `n_w`).
+_EXTENTS = {1: ("n",), 2: ("n_h", "n_w"), 3: (r"n_{\text{depth}}", "n_h", "n_w")}
 
 
 def _window(layer: LayerRecord) -> tuple[int, tuple[int, ...], tuple[int, ...], str]:
@@ -140,7 +142,11 @@ class GlobalPoolingHandler(LayerHandler):
     def equation(self, layer: LayerRecord) -> TensorEquation:
         rank = _rank(layer)
         axes = spatial_axes(layer, rank)
-        win = tuple(Idx(n, layer.input_shape[a]) for n, a in zip(_WIN_IDX[rank], axes, strict=True))
+        # A model built for any input size (`(None, None, 3)`) reads the lengths at run time.
+        win = tuple(
+            Idx(n, layer.input_shape[a], extent=e, axis=(0, a))
+            for n, e, a in zip(_WIN_IDX[rank], _EXTENTS[rank], axes, strict=True)
+        )
         c = Idx("c", layer.input_shape[-1 if channels_last(layer) else 1])
         first = not channels_last(layer)
         x = Read("x", ("input", 0), (at(c), *map(at, win)) if first else (*map(at, win), at(c)))

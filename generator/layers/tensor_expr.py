@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -24,12 +24,34 @@ class Idx:
 
     `label` is how an output index prints on the left-hand side (`3c+q` for channel `k` of a
     depthwise convolution with depth multiplier 3), where it stands for other indices.
+    A window index over an axis of unknown length (`size=None`: a model built for any image
+    size) prints its range as `extent` (`n_h`) and takes the length of `axis`, an `(input,
+    array axis with batch)` pair, when it is evaluated.
     """
 
     name: str
     size: int | None
     shown: bool = True
     label: str = ""
+    extent: str = ""
+    axis: tuple[int, int] | None = None
+
+    @property
+    def bound(self) -> str:
+        """The range's end as printed: `7`, or `n_h` where the length is only known at run time."""
+        return str(self.size) if self.size is not None else self.extent or "n"
+
+    @property
+    def last(self) -> str:
+        """The last value as printed: `6`, or `n_h - 1`."""
+        return str(self.size - 1) if self.size is not None else f"{self.bound} - 1"
+
+    def resolved(self, ctx: Context) -> Idx:
+        """This index with its length read from the input where it was unknown."""
+        if self.size is not None or self.axis is None:
+            return self
+        k, axis = self.axis
+        return replace(self, size=int(np.shape(ctx.inputs[k])[axis]))
 
 
 @dataclass(frozen=True)
@@ -351,15 +373,20 @@ class Reduce(Expr):
         body = self.body.latex()
         if isinstance(self.body, Sum):
             body = rf"\left({body}\right)"
-        limits = r",\, ".join(rf"0 \le {i.name} < {i.size}" for i in self.indices)
+        limits = r",\, ".join(rf"0 \le {i.name} < {i.bound}" for i in self.indices)
         if self.kind == "sum" and self.style == "sigma":
-            sums = " ".join(rf"\sum_{{{i.name}=0}}^{{{i.size - 1}}}" for i in self.indices)
+            sums = " ".join(rf"\sum_{{{i.name}=0}}^{{{i.last}}}" for i in self.indices)
             return f"{sums} {body}"
         if self.kind == "sum":
             return rf"\sum_{{{limits}}} {body}"
         if self.kind in ("max", "min"):
             return rf"\{self.kind}_{{{limits}}} {body}"
-        n = math.prod(i.size for i in self.indices)
+        known = all(i.size is not None for i in self.indices)
+        n = (
+            math.prod(i.size for i in self.indices)
+            if known
+            else " ".join(i.bound for i in self.indices)
+        )
         if self.kind == "mean":
             return rf"\frac{{1}}{{{n}}} \sum_{{{limits}}} {body}"
         names = ",".join(i.name for i in self.indices)
@@ -367,13 +394,11 @@ class Reduce(Expr):
 
     def _body(self, ctx: Context, env: Mapping[str, np.ndarray]) -> np.ndarray:
         """The body at every combination of the window indices, on trailing axes."""
-        k = len(self.indices)
-        unknown = [i.name for i in self.indices if i.size is None]
-        if unknown:
-            raise ValueError(f"the range of {', '.join(unknown)} is unknown (an axis of size None)")
+        indices = self._resolved(ctx)
+        k = len(indices)
         inner = {name: np.asarray(v)[(..., *([None] * k))] for name, v in env.items()}
         depth = next(iter(inner.values())).ndim - k if inner else 0
-        for pos, idx in enumerate(self.indices):
+        for pos, idx in enumerate(indices):
             shape = [1] * (depth + k)
             shape[depth + pos] = idx.size
             inner[idx.name] = np.arange(idx.size).reshape(shape)
@@ -381,21 +406,27 @@ class Reduce(Expr):
         full = np.broadcast_shapes(*(v.shape for v in inner.values()), np.shape(body))
         return np.broadcast_to(body, full)
 
+    def _resolved(self, ctx: Context) -> tuple[Idx, ...]:
+        indices = tuple(i.resolved(ctx) for i in self.indices)
+        unknown = [i.name for i in indices if i.size is None]
+        if unknown:
+            raise ValueError(f"the range of {', '.join(unknown)} is unknown (an axis of size None)")
+        return indices
+
     def values(self, ctx: Context, env: Mapping[str, np.ndarray]) -> np.ndarray:
         axes = tuple(range(-len(self.indices), 0))
         return _REDUCE[self.kind](self._body(ctx, env), axis=axes)
 
     def numbers(self, ctx: Context, env: Mapping[str, np.ndarray]) -> str:
         scalar = {name: np.asarray(v).reshape(-1)[:1] for name, v in env.items()}
-        count = math.prod(i.size for i in self.indices)
+        indices = self._resolved(ctx)
+        count = math.prod(i.size for i in indices)
         if self.kind != "sum":  # what lies outside (nan, -inf: padding) is not a term
             count = int(np.count_nonzero(np.isfinite(self._body(ctx, scalar))))
         terms = []
-        for combo in itertools.product(*(range(i.size) for i in self.indices)):
+        for combo in itertools.product(*(range(i.size) for i in indices)):
             inner = dict(scalar)
-            inner.update(
-                {i.name: np.asarray([v]) for i, v in zip(self.indices, combo, strict=True)}
-            )
+            inner.update({i.name: np.asarray([v]) for i, v in zip(indices, combo, strict=True)})
             if self.kind != "sum" and not np.isfinite(self.body.values(ctx, inner)).all():
                 continue
             terms.append(self.body.numbers(ctx, inner))
@@ -413,4 +444,5 @@ class Reduce(Expr):
         return rf"\frac{{1}}{{{count}}}\left({text}\right)"
 
     def volume(self) -> int:
-        return math.prod(i.size for i in self.indices) * self.body.volume()
+        # An unknown length counts as one: the volume only sizes chunks of an evaluation.
+        return math.prod(i.size or 1 for i in self.indices) * self.body.volume()

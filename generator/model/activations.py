@@ -237,6 +237,12 @@ ACTIVATIONS.update(
 ELEMENTWISE = frozenset(name for name, row in ACTIVATIONS.items() if row.sympy is not None)
 
 
+#: Activations registered by libraries under their own names, and the table's row for each.
+REGISTERED_NAMES = {
+    "keras_hub>gelu_approximate": "gelu_tanh",  # keras-hub: `gelu(x, approximate=True)`
+}
+
+
 def activation_name(value: object) -> str:
     """The activation's name from a layer config value (a string or a serialized function)."""
     if value is None:
@@ -247,7 +253,7 @@ def activation_name(value: object) -> str:
         value = value.get("config", value.get("class_name", "linear"))
         if isinstance(value, dict):
             value = value.get("name", "linear")
-    return str(value)
+    return REGISTERED_NAMES.get(str(value), str(value))
 
 
 def activation_latex(value: object) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -22,20 +23,30 @@ from generator.model.graph import (
     reference,
 )
 from generator.model.keras_attrs import keras_attrs
+from generator.model.keras_calls import call_roles, call_tensors
+from generator.model.keras_trace import trace
 
 # Arguments a reader needs to see even at their default: `MaxPooling2D((2, 2))`.
 _ALWAYS_SHOWN = {"pool_size"}
+
+#: A layer call's input and output shapes in one run, by call name.
+RunShapes = Mapping[str, tuple[tuple[Shape, ...], tuple[Shape, ...]]]
 
 # Config keys that never belong in a readable code line.
 _NOT_SHOWN = {"name", "trainable", "dtype", "batch_input_shape", "batch_shape", "build_config"}
 
 
-def describe_model(model: Any, with_weights: bool = False) -> ModelGraph:
+def describe_model(
+    model: Any, with_weights: bool = False, run_shapes: RunShapes | None = None
+) -> ModelGraph:
     """Describe a built Keras model (Sequential or functional, nesting allowed).
 
     Args:
         model: a built `keras.Model`.
         with_weights: also read every weight's values into `ModelGraph.weight_values`.
+        run_shapes: the shapes each layer's first call had in one run (`call name -> (input
+            shapes, output shapes)`), for a model that leaves lengths open (`(None, None, 3)`):
+            the record is then the layer as it ran, its `same` padding in numbers.
     """
     if not model.built:
         raise ModelError(
@@ -63,17 +74,18 @@ def describe_model(model: Any, with_weights: bool = False) -> ModelGraph:
         index = next(i for i, n in enumerate(own) if n is node)
         name = layer.name if index == 0 else f"{layer.name}@{index}"
         calls[id(node)] = name
-        inbound = tuple(_reference(t, calls) for t in node.input_tensors)
+        inbound = tuple(_reference(t, calls) for t in call_tensors(node))
+        shapes = _call_shapes(node, (run_shapes or {}).get(name))
         if id(layer) not in first:
-            first[id(layer)] = _layer_record(layer, node, with_weights, values)
+            first[id(layer)] = _layer_record(layer, node, with_weights, values, shapes)
         # A shared layer: each call is a record; the calls after Keras's first share its
         # weights (counted once), whichever call the graph order meets first.
         record = replace(
             first[id(layer)],
             name=name,
             shares=layer.name if index else "",
-            input_shapes=tuple(_shape(t.shape) for t in node.input_tensors),
-            output_shapes=tuple(_shape(t.shape) for t in node.outputs),
+            input_shapes=shapes[0],
+            output_shapes=shapes[1],
             inbound=inbound,
         )
         if index:
@@ -96,6 +108,31 @@ def describe_model(model: Any, with_weights: bool = False) -> ModelGraph:
         layers=tuple(layers),
         output_layers=tuple(t.name for t in outputs),
         weight_values=values,
+    )
+
+
+def _call_shapes(
+    node: Any, ran: tuple[tuple[Shape, ...], tuple[Shape, ...]] | None
+) -> tuple[tuple[Shape, ...], tuple[Shape, ...]]:
+    """A call's input and output shapes: Keras's, or the lengths of a run where Keras's are
+    open (the batch stays `None`)."""
+    shapes = (
+        tuple(_shape(t.shape) for t in call_tensors(node)),
+        tuple(_shape(t.shape) for t in node.outputs),
+    )
+    if ran is None:
+        return shapes
+    return tuple(
+        tuple(
+            tuple(
+                k if k is not None or i == 0 else r
+                for i, (k, r) in enumerate(zip(a, b, strict=True))
+            )
+            if len(a) == len(b)
+            else a
+            for a, b in zip(keras, run, strict=False)
+        )
+        for keras, run in zip(shapes, ran, strict=True)
     )
 
 
@@ -163,7 +200,13 @@ def _nodes_in_order(graph_model: Any) -> list[Any]:
     return ordered
 
 
-def _layer_record(layer: Any, node: Any, with_weights: bool, values: dict) -> LayerRecord:
+def _layer_record(
+    layer: Any,
+    node: Any,
+    with_weights: bool,
+    values: dict,
+    shapes: tuple[tuple[Shape, ...], tuple[Shape, ...]],
+) -> LayerRecord:
     if not hasattr(layer, "weights"):  # a `keras.ops` call such as `x + 3.0`, not a layer
         return _operation_record(layer, node)
     children = None
@@ -171,6 +214,9 @@ def _layer_record(layer: Any, node: Any, with_weights: bool, values: dict) -> La
         children = describe_model(layer, with_weights=with_weights)
         for key, value in children.weight_values.items():
             values[key] = value
+    composite = trace(layer, node)  # a custom layer made of layers: the graph of their calls
+    if composite is not None and composite.model is not None:
+        children = describe_model(composite.model, with_weights=with_weights)
     names = [_weight_name(layer, w) for w in layer.weights]
     if len(set(names)) < len(names):  # a loaded wrapper's paths lack its name: keep them whole
         names = [getattr(w, "path", w.name) for w in layer.weights]
@@ -186,27 +232,35 @@ def _layer_record(layer: Any, node: Any, with_weights: bool, values: dict) -> La
         for record, array in zip(weights, layer.get_weights(), strict=True):
             values[(layer.name, record.name)] = array
     trainable = sum(int(_size(w.shape)) for w in layer.trainable_weights)
-    config = layer.get_config()  # once: serializing a config is the costly part of describing
+    try:
+        config = layer.get_config()  # once: serializing a config is the costly part of describing
+    except (AttributeError, NotImplementedError, TypeError):
+        config = {"name": layer.name}  # a custom layer that cannot serialize itself (a sub-layer)
     plain = _plain(config)
-    input_shapes = tuple(_shape(t.shape) for t in node.input_tensors)
-    output_shapes = tuple(_shape(t.shape) for t in node.outputs)
+    input_shapes, output_shapes = shapes
     inner_shape = input_shapes[0] if input_shapes else None
     if type(layer).__name__ == "TimeDistributed" and inner_shape:
         inner_shape = (inner_shape[0], *inner_shape[2:])
+    attrs = keras_attrs(
+        type(layer).__name__,
+        plain,
+        input_shapes[0] if input_shapes else None,
+        output_shapes[0] if output_shapes else None,
+        inner=lambda serialized: _inner_record(serialized, inner_shape),
+    )
+    roles = call_roles(node)
+    if roles:  # tensors passed by keyword: which is the query, which the mask
+        attrs["input_roles"] = roles
+    if composite is not None and composite.model is None:
+        attrs["sublayers"], attrs["untraced"] = composite.sublayers, composite.reason
     return LayerRecord(
         name=layer.name,
         type=type(layer).__name__,
-        attrs=keras_attrs(
-            type(layer).__name__,
-            plain,
-            input_shapes[0] if input_shapes else None,
-            output_shapes[0] if output_shapes else None,
-            inner=lambda serialized: _inner_record(serialized, inner_shape),
-        ),
+        attrs=attrs,
         trainable=bool(plain.get("trainable", True)),
         framework_type=type(layer).__name__,
-        input_shapes=tuple(_shape(t.shape) for t in node.input_tensors),
-        output_shapes=tuple(_shape(t.shape) for t in node.outputs),
+        input_shapes=input_shapes,
+        output_shapes=output_shapes,
         inbound=tuple(p.operation.name for p in node.parent_nodes),
         weights=weights,
         framework_params=int(layer.count_params()),
@@ -260,7 +314,7 @@ def _operation_record(op: Any, node: Any) -> LayerRecord:
         type=f"ops.{name}",
         attrs={"operands": operands, **keywords, "layout": "channels_last"},
         framework_type=f"keras.ops.{name}",
-        input_shapes=tuple(_shape(t.shape) for t in node.input_tensors),
+        input_shapes=tuple(_shape(t.shape) for t in call_tensors(node)),
         output_shapes=tuple(_shape(t.shape) for t in node.outputs),
         inbound=tuple(p.operation.name for p in node.parent_nodes),
         weights=(),

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from generator.exceptions import CourseError
+from generator.model.keras_calls import call_tensors
 
 #: Items of a random sample; the first is the worked examples' item. An image-sized input gets
 #: one item: each layer's output is then already thousands of numbers to compare.
@@ -22,6 +23,16 @@ SAMPLE_ITEMS = 2
 LARGE_INPUT = 4096
 #: Length given to a dimension the model leaves open (a variable-length sequence).
 OPEN_LENGTH = 5
+#: Height and width given to an image the model leaves open (`(None, None, 3)`): enough for
+#: five stride-2 stages, which a classifier built for 224 x 224 takes down to 1 x 1.
+OPEN_IMAGE = 32
+
+
+def open_shape(shape: Sequence[int | None]) -> list[int]:
+    """An input's shape without the batch, its open lengths given one (an image's larger)."""
+    dims = list(shape[1:])
+    length = OPEN_IMAGE if sum(d is None for d in dims) >= 2 and len(dims) >= 3 else OPEN_LENGTH
+    return [length if d is None else int(d) for d in dims]
 
 
 @dataclass(frozen=True)
@@ -69,7 +80,7 @@ def _id_range(graph_model: Any, tensor: Any) -> int:
     dims = [
         node.operation.input_dim
         for node in _first_calls(graph_model)
-        if hasattr(node.operation, "input_dim") and any(t is tensor for t in node.input_tensors)
+        if hasattr(node.operation, "input_dim") and any(t is tensor for t in call_tensors(node))
     ]
     return int(min(dims)) if dims else 2
 
@@ -80,7 +91,7 @@ def random_sample(model: Any, items: int = SAMPLE_ITEMS, seed: int = 0) -> list[
     rng = np.random.default_rng(seed)
     arrays = []
     for tensor in graph_model.inputs:
-        shape = (items, *(OPEN_LENGTH if d is None else int(d) for d in tensor.shape[1:]))
+        shape = (items, *open_shape(tensor.shape))
         dtype = np.dtype(str(tensor.dtype))
         if np.issubdtype(dtype, np.integer):
             arrays.append(rng.integers(0, _id_range(graph_model, tensor), size=shape).astype(dtype))
@@ -154,7 +165,7 @@ def probe_layers(model: Any, sample: Any = None, seed: int = 0) -> Probe:
 
     graph_model = _graph_model(model)
     if sample is None:
-        shapes = [[d or OPEN_LENGTH for d in t.shape[1:]] for t in graph_model.inputs]
+        shapes = [open_shape(t.shape) for t in graph_model.inputs]
         size = sum(int(np.prod(shape)) for shape in shapes)
         items = 1 if size > LARGE_INPUT else SAMPLE_ITEMS
         arrays = random_sample(model, items=items, seed=seed)
@@ -164,10 +175,10 @@ def probe_layers(model: Any, sample: Any = None, seed: int = 0) -> Probe:
     nodes = _first_calls(graph_model)
     wanted: dict[int, Any] = {}
     for node in nodes:
-        for tensor in (*node.input_tensors, *node.outputs):
+        for tensor in (*call_tensors(node), *node.outputs):
             if id(tensor) not in fed:
                 wanted.setdefault(id(tensor), tensor)
-        for tensor in node.input_tensors:
+        for tensor in call_tensors(node):
             mask = getattr(tensor, "_keras_mask", None)
             if mask is not None:
                 wanted.setdefault(id(mask), mask)
@@ -183,10 +194,10 @@ def probe_layers(model: Any, sample: Any = None, seed: int = 0) -> Probe:
     for node in nodes:
         masks = tuple(
             None if getattr(t, "_keras_mask", None) is None else values[id(t._keras_mask)]
-            for t in node.input_tensors
+            for t in call_tensors(node)
         )
         layers[node.operation.name] = LayerIO(
-            inputs=tuple(values[id(t)] for t in node.input_tensors),
+            inputs=tuple(values[id(t)] for t in call_tensors(node)),
             outputs=tuple(values[id(t)] for t in node.outputs),
             masks=masks if any(m is not None for m in masks) else (),
         )

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from generator.model.graph import ModelGraph
+from generator.model.keras_trace import traced
 from generator.model.probe import Probe
 
 
@@ -28,6 +30,9 @@ class Reference:
         activation_name: the activation table's name of a layer's fused activation found by
             evaluating it, or `None`; used only for names the config does not give.
         inner: the reference of a nested model, by the nesting layer's name.
+        described_at: the model described at the lengths a probe ran it with, for a model
+            that leaves lengths open (`(None, None, 3)`): a strided `same` padding is numbers
+            only once the length is known.
     """
 
     name: str
@@ -35,6 +40,7 @@ class Reference:
     probe: Callable[[Any, int], Probe]
     activation_name: Callable[[str], str | None] | None = None
     inner: Callable[[str, Sequence[np.ndarray]], Reference | None] | None = None
+    described_at: Callable[[Probe], ModelGraph] | None = None
 
 
 def keras_reference(model: Any) -> Reference:
@@ -48,6 +54,10 @@ def keras_reference(model: Any) -> Reference:
 
     def inner(name: str, inputs: Sequence[np.ndarray]) -> Reference | None:
         nested = model.get_layer(name)
+        if not hasattr(nested, "_nodes_by_depth") and getattr(nested, "_functional", None) is None:
+            nested = traced(nested)  # a composite custom layer: the graph its call was traced to
+            if nested is None:
+                return None
         reference = keras_reference(nested)
         given = list(inputs)
         return Reference(
@@ -58,12 +68,24 @@ def keras_reference(model: Any) -> Reference:
             reference.inner,
         )
 
+    def described_at(probe: Probe) -> ModelGraph:
+        from generator.model.frontend import describe_model
+
+        shapes = {
+            name: tuple(
+                tuple((None, *a.shape[1:]) for a in arrays) for arrays in (io.inputs, io.outputs)
+            )
+            for name, io in probe.layers.items()
+        }
+        return describe_model(model, with_weights=True, run_shapes=shapes)
+
     return Reference(
         name="Keras",
         predict=predict,
         probe=lambda sample, seed: probe_layers(model, sample, seed=seed),
         activation_name=_keras_activation_prober(model),
         inner=inner,
+        described_at=described_at,
     )
 
 

@@ -19,6 +19,7 @@ from generator.torch import (  # noqa: F401  (their decorators fill the translat
     preprocessing,
     recurrent,
     reshaping,
+    scale,
     wrappers,
 )
 from generator.torch.registry import Layout, TranslationError, translated_layers

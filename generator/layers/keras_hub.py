@@ -1,0 +1,60 @@
+"""keras-hub's building blocks: its embeddings (reversible, learned positions).
+
+Its transformer blocks (`TransformerEncoder`, `TransformerDecoder`) and
+`TokenAndPositionEmbedding` need no handler of their own: their weights all belong to
+sub-layers, and the Keras frontend traces them into nested graphs
+(`generator.model.keras_trace`). These handlers read only the IR, so they load without keras-hub.
+"""
+
+from __future__ import annotations
+
+from generator.layers.embedding import EmbeddingHandler
+from generator.layers.formula import Sym
+from generator.layers.registry import (
+    LayerHandler,
+    ParamMath,
+    ParamPart,
+    ShapeMath,
+    params_from_parts,
+    register,
+)
+from generator.layers.tensor_equation import TensorEquation, hidden_indices
+from generator.layers.tensor_expr import Idx, Read, at
+from generator.model.graph import LayerRecord
+
+
+@register("ReversibleEmbedding")
+class ReversibleEmbeddingHandler(EmbeddingHandler):
+    summary = "reversible embedding: a row lookup in a V x d table (its transpose maps back)"
+    frameworks = ("keras",)
+
+    def params(self, layer: LayerRecord) -> ParamMath:
+        vocab = Sym("V", layer.attrs["input_dim"])
+        dim = Sym("n_{out}", layer.attrs["output_dim"])
+        if layer.attrs.get("tie_weights", True):
+            return params_from_parts(ParamPart("E", vocab * dim))
+        # Untied: a second d x V table for the reverse (logits) direction.
+        return params_from_parts(ParamPart("E", vocab * dim), ParamPart("E'", dim * vocab))
+
+
+@register("PositionEmbedding")
+class PositionEmbeddingHandler(LayerHandler):
+    summary = "learned position embedding: row t of a T x d table, for each position t"
+    frameworks = ("keras",)
+
+    def output_shape(self, layer: LayerRecord) -> ShapeMath:
+        return ShapeMath(shape=layer.input_shape, note="one row per position of the input")
+
+    def params(self, layer: LayerRecord) -> ParamMath:
+        length = Sym("T_{max}", layer.attrs["sequence_length"])
+        dim = Sym("d", layer.input_shape[-1])
+        return params_from_parts(ParamPart("P", length * dim))
+
+    def equation(self, layer: LayerRecord) -> TensorEquation:
+        shape = layer.input_shape
+        lead = hidden_indices(shape[:-2])  # the batch's other axes: the same rows for each
+        t, j = Idx("t", shape[-2]), Idx("j", shape[-1])
+        rows = Read("P", ("weight", "embeddings"), (at(t), at(j)), batched=False)
+        return TensorEquation(
+            (*lead, t, j), rows, note=r" \quad (\text{the input's values are not read})"
+        )
