@@ -111,7 +111,13 @@ def model_tape(
     inputs = [t._keras_history.operation.name for t in graph_model.inputs]
     return TapeGradients(
         loss=float(value),
-        outputs={n: _numpy(g, v.shape) for n, g, v in zip(names, grads, values, strict=False)},
+        # A loss that reads a softmax's logits (Keras's cross-entropy does) leaves the softmax's
+        # output off TensorFlow's path: its gradient is None, and is left out here.
+        outputs={
+            n: _numpy(g, v.shape)
+            for n, g, v in zip(names, grads, values, strict=False)
+            if g is not None
+        },
         inputs={
             n: _numpy(g, x.shape)
             for n, g, x in zip(inputs, grads[len(names) : len(names) + len(xs)], xs, strict=True)
