@@ -86,6 +86,17 @@ MORE = [
         [(3, 9, 9)],
         lambda L, x: L.Conv2D(4, 3, strides=2, padding="same", data_format="channels_first")(x),
     ),
+    ("simple_rnn_sequences", [(5, 3)], lambda L, x: L.SimpleRNN(4, return_sequences=True)(x)),
+    (
+        "simple_rnn_last_relu_no_bias",
+        [(6, 2)],
+        lambda L, x: L.SimpleRNN(3, activation="relu", use_bias=False)(x),
+    ),
+    (
+        "simple_rnn_then_dense",
+        [(4, 3)],
+        lambda L, x: L.Dense(2)(L.SimpleRNN(5, activation="sigmoid", return_sequences=True)(x)),
+    ),
     (
         "add_broadcast_then_concat",
         [(4, 3), (4, 3)],

@@ -7,5 +7,6 @@ from generator.layers.gradients import (  # noqa: F401 - each module registers i
     merge,
     normalization,
     pooling,
+    recurrent,
     reshaping,
 )
