@@ -16,8 +16,10 @@ from generator.layers import (  # noqa: F401  (their decorators fill the registr
     normalization,
     operations,
     pooling,
+    preprocessing,
     recurrent,
     regularization,
     reshaping,
+    tensor_ops,
     wrappers,
 )
