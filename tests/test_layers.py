@@ -391,6 +391,34 @@ def test_layer_matches_keras(shapes, build):
     assert math.total_params == model.count_params()
 
 
+# Calls the handlers derive a shape for but whose equation is printed, not evaluated: they mix
+# the items of a batch, or follow a rule the equation does not write.
+UNEVALUATED = [
+    ("ops_sum_every_axis", [(3, 4)], lambda L, x: _ops().sum(x)),
+    ("ops_mean_batch_axis", [(3,)], lambda L, x: _ops().mean(x, axis=0, keepdims=True)),
+    ("ops_transpose_reversed", [(3, 4)], lambda L, x: _ops().transpose(x)),
+    ("ops_cumsum_flattened", [(3, 4)], lambda L, x: _ops().cumsum(x)),
+    ("ops_expand_dims_first", [(3,)], lambda L, x: _ops().expand_dims(x, 0)),
+    ("category_encoding_batch_of_ids", [Tokens(())], lambda L, x: L.CategoryEncoding(10)(x)),
+    ("category_encoding_count_rank3", [Tokens((2, 4))], lambda L, x: L.CategoryEncoding(10)(x)),
+    ("resizing_bicubic", [(5, 6, 2)], lambda L, x: L.Resizing(3, 4, interpolation="bicubic")(x)),
+    ("resizing_crop", [(5, 6, 2)], lambda L, x: L.Resizing(3, 4, crop_to_aspect_ratio=True)(x)),
+]
+
+
+@pytest.mark.parametrize(
+    "shapes, build", [c[1:] for c in UNEVALUATED], ids=[c[0] for c in UNEVALUATED]
+)
+def test_unevaluated_calls_have_shapes_and_printed_equations(shapes, build):
+    model = _model(shapes, build)
+    math = _derive(model)
+    _check_layers(model, math)
+    equation = math.layers[-1].equation
+    assert "not evaluated" in equation.latex()
+    with pytest.raises(NotImplementedError):
+        equation.evaluate([np.zeros((2, *shapes[0]))], {})
+
+
 def test_every_handler_has_a_row():
     """The table covers every registered layer type (the sequence layers' handlers have their
     own table in `test_layers_sequence.py`)."""

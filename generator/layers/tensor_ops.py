@@ -169,6 +169,14 @@ class ReductionHandler(LayerHandler):
 class CumulativeSumHandler(LayerHandler):
     summary = "a running sum along one axis (`keras.ops.cumsum(x, axis=1)`)"
 
+    def output_shape(self, layer: LayerRecord) -> ShapeMath:
+        if layer.attrs.get("axis") is not None:
+            return ShapeMath(shape=layer.input_shape)
+        size = 1  # no axis: along the tensor flattened, the batch included
+        for d in layer.input_shape:
+            size = None if d is None or size is None else size * d
+        return ShapeMath(shape=(size,))
+
     def equation(self, layer: LayerRecord) -> TensorEquation | UncheckedEquation:
         rank = len(layer.input_shape)
         axis = layer.attrs.get("axis")
