@@ -19,7 +19,18 @@ from generator.layers.merge import broadcast, operand
 from generator.layers.recurrent_system import UncheckedEquation
 from generator.layers.registry import LayerHandler, ShapeMath, register
 from generator.layers.tensor_equation import TensorEquation, hidden_indices, read_all
-from generator.layers.tensor_expr import Affine, Const, Context, Expr, Func, Idx, Read, Reduce, at
+from generator.layers.tensor_expr import (
+    Affine,
+    Const,
+    Context,
+    Expr,
+    Func,
+    Idx,
+    Prod,
+    Read,
+    Reduce,
+    at,
+)
 from generator.model.graph import LayerRecord, Shape
 
 #: Index letters of a tensor's axes after the batch, as the notation page names them.
@@ -149,17 +160,17 @@ class ReductionHandler(LayerHandler):
         reduced = self._reduced(layer)
         if 0 in reduced:
             return _unchecked(layer, "over the batch axis too")
+        kept = bool(layer.attrs.get("keepdims", False))
         x_index = axis_indices(layer.input_shape)
         out: list[Idx] = []
         for a, idx in enumerate(x_index, start=1):
             if a not in reduced:
                 out.append(idx)
-            elif layer.attrs.get("keepdims", False):
+            elif kept:  # an axis of size 1, read nowhere
                 out.append(Idx(f"o{a}", 1, shown=False))
         x = Read("x", ("input", 0), tuple(at(i) for i in x_index))
         over = tuple(x_index[a - 1] for a in reduced)
         style = "sigma" if _REDUCTIONS[layer.type] == "sum" else "limits"
-        kept = layer.attrs.get("keepdims", False)
         note = r" \quad (\text{the reduced axes kept, of size 1})" if kept else ""
         body = Reduce(_REDUCTIONS[layer.type], over, x, style)
         return TensorEquation(tuple(out), body, note=note)
@@ -190,9 +201,7 @@ class CumulativeSumHandler(LayerHandler):
         u = Idx("u", running.size)
         maps = tuple(at(u) if k == axis - 1 else at(i) for k, i in enumerate(out))
         x = Read("x", ("input", 0), maps)
-        body = Func(
-            np.multiply, (Indicator(IndexValue(u), IndexValue(running), r"\le"), x), "{0}\\, {1}"
-        )
+        body = Prod((Indicator(IndexValue(u), IndexValue(running), r"\le"), x))
         return TensorEquation(out, Reduce("sum", (u,), body))
 
 
