@@ -28,6 +28,11 @@ def layer_scale(init_values: float, channels: int):
 
     return LayerScale(init_values, channels)
 
+
+class Tokens(tuple):
+    """The shape of an input of integer token ids (the tests feed ids 0 to 9)."""
+
+
 # One row per layer type and configuration: (id, input shapes, build(layers, *inputs) -> outputs).
 CASES = [
     # Dense and convolutions
@@ -166,6 +171,31 @@ CASES = [
     ("ops_divide_function", [(4,), (4,)], lambda L, a, b: _ops().divide(a, b)),
     ("ops_not_equal", [(4,)], lambda L, x: _ops().not_equal(x, 0.0)),
     ("ops_equal_tensors", [(4,), (4,)], lambda L, a, b: _ops().equal(a, b)),
+    ("ops_power", [(4,)], lambda L, x: _ops().power(x, 3.0)),
+    ("ops_power_tensors", [(4,), (4,)], lambda L, a, b: _ops().power(_ops().exp(a), b)),
+    ("ops_maximum_number", [(4,)], lambda L, x: _ops().maximum(x, 0.5)),
+    ("ops_minimum_broadcast", [(4, 3), (1, 3)], lambda L, a, b: _ops().minimum(a, b)),
+    # Tensor functions between layers (keras.ops)
+    ("ops_absolute", [(4, 3)], lambda L, x: _ops().absolute(x)),
+    ("ops_negative", [(4,)], lambda L, x: _ops().negative(x)),
+    ("ops_square_sqrt", [(4, 3)], lambda L, x: _ops().sqrt(_ops().square(x))),
+    ("ops_exp_log", [(4,)], lambda L, x: _ops().log(_ops().exp(x))),
+    ("ops_relu", [(4,)], lambda L, x: _ops().relu(x)),
+    ("ops_sigmoid_tanh", [(3, 4)], lambda L, x: _ops().tanh(_ops().sigmoid(x))),
+    ("ops_ones_zeros_like", [(3, 4)], lambda L, x: _ops().ones_like(x) - _ops().zeros_like(x)),
+    ("ops_sum", [(3, 4)], lambda L, x: _ops().sum(x, axis=-1)),
+    ("ops_mean_keepdims", [(3, 4, 2)], lambda L, x: _ops().mean(x, axis=[1, 2], keepdims=True)),
+    ("ops_max", [(3, 4)], lambda L, x: _ops().max(x, axis=1)),
+    ("ops_min_keepdims", [(3, 4)], lambda L, x: _ops().min(x, axis=-1, keepdims=True)),
+    ("ops_cumsum", [(5, 3)], lambda L, x: _ops().cumsum(x, axis=1)),
+    ("ops_cumsum_last", [(2, 5)], lambda L, x: _ops().cumsum(x, axis=-1)),
+    ("ops_transpose", [(3, 4, 2)], lambda L, x: _ops().transpose(x, (0, 2, 3, 1))),
+    ("ops_expand_dims", [(3, 4)], lambda L, x: _ops().expand_dims(x, 1)),
+    ("ops_squeeze", [(3, 1, 4)], lambda L, x: _ops().squeeze(x, axis=2)),
+    ("ops_matmul", [(3, 4), (4, 5)], lambda L, a, b: _ops().matmul(a, b)),
+    ("ops_matmul_broadcast", [(2, 3, 4), (1, 4, 2)], lambda L, a, b: _ops().matmul(a, b)),
+    ("ops_matmul_constant", [(4,)], lambda L, x: _ops().matmul(x, np.arange(8.0).reshape(4, 2))),
+    ("ops_matmul_vector", [(3, 4)], lambda L, x: _ops().matmul(x, np.array([1.0, -2.0, 0.5, 3.0]))),
     # Activations
     ("activation_relu", [(4,)], lambda L, x: L.Activation("relu")(x)),
     ("activation_softmax", [(4,)], lambda L, x: L.Activation("softmax")(x)),
@@ -218,6 +248,36 @@ CASES = [
     ("gaussian_dropout", [(4,)], lambda L, x: L.GaussianDropout(0.3)(x)),
     ("alpha_dropout", [(4,)], lambda L, x: L.AlphaDropout(0.1)(x)),
     ("activity_regularization", [(4,)], lambda L, x: L.ActivityRegularization(l1=0.01)(x)),
+    ("identity", [(4, 3)], lambda L, x: L.Identity()(x)),
+    # Preprocessing
+    (
+        "category_encoding_one_hot",
+        [Tokens((3,))],
+        lambda L, x: L.CategoryEncoding(10, output_mode="one_hot")(x),
+    ),
+    (
+        "category_encoding_one_hot_column",
+        [Tokens((1,))],
+        lambda L, x: L.CategoryEncoding(10, output_mode="one_hot")(x),
+    ),
+    (
+        "category_encoding_one_hot_rank3",
+        [Tokens((2, 3))],
+        lambda L, x: L.CategoryEncoding(10, output_mode="one_hot")(x),
+    ),
+    ("category_encoding_multi_hot", [Tokens((4,))], lambda L, x: L.CategoryEncoding(10)(x)),
+    (
+        "category_encoding_count",
+        [Tokens((4,))],
+        lambda L, x: L.CategoryEncoding(10, output_mode="count")(x),
+    ),
+    ("resizing_bilinear", [(5, 7, 2)], lambda L, x: L.Resizing(3, 11)(x)),
+    ("resizing_nearest", [(5, 7, 2)], lambda L, x: L.Resizing(8, 4, interpolation="nearest")(x)),
+    (
+        "resizing_nearest_channels_first",
+        [(2, 4, 6)],
+        lambda L, x: L.Resizing(7, 3, interpolation="nearest", data_format="channels_first")(x),
+    ),
     # Nested models
     ("nested_sequential", [(6,)], lambda L, x: _inner_sequential()(x)),
     ("nested_functional", [(8, 8, 3)], lambda L, x: _inner_functional()(x)),
@@ -274,7 +334,10 @@ def _inner_functional():
 def _model(shapes, build):
     import keras
 
-    inputs = [keras.Input(shape) for shape in shapes]
+    inputs = [
+        keras.Input(shape, dtype="int32" if isinstance(shape, Tokens) else "float32")
+        for shape in shapes
+    ]
     return keras.Model(inputs, build(keras.layers, *inputs))
 
 
@@ -337,6 +400,34 @@ def test_layer_matches_keras(shapes, build):
     _check_layers(model, math)
     assert all(check.passed for check in math.checks), math.checks
     assert math.total_params == model.count_params()
+
+
+# Calls the handlers derive a shape for but whose equation is printed, not evaluated: they mix
+# the items of a batch, or follow a rule the equation does not write.
+UNEVALUATED = [
+    ("ops_sum_every_axis", [(3, 4)], lambda L, x: _ops().sum(x)),
+    ("ops_mean_batch_axis", [(3,)], lambda L, x: _ops().mean(x, axis=0, keepdims=True)),
+    ("ops_transpose_reversed", [(3, 4)], lambda L, x: _ops().transpose(x)),
+    ("ops_cumsum_flattened", [(3, 4)], lambda L, x: _ops().cumsum(x)),
+    ("ops_expand_dims_first", [(3,)], lambda L, x: _ops().expand_dims(x, 0)),
+    ("category_encoding_batch_of_ids", [Tokens(())], lambda L, x: L.CategoryEncoding(10)(x)),
+    ("category_encoding_count_rank3", [Tokens((2, 4))], lambda L, x: L.CategoryEncoding(10)(x)),
+    ("resizing_bicubic", [(5, 6, 2)], lambda L, x: L.Resizing(3, 4, interpolation="bicubic")(x)),
+    ("resizing_crop", [(5, 6, 2)], lambda L, x: L.Resizing(3, 4, crop_to_aspect_ratio=True)(x)),
+]
+
+
+@pytest.mark.parametrize(
+    "shapes, build", [c[1:] for c in UNEVALUATED], ids=[c[0] for c in UNEVALUATED]
+)
+def test_unevaluated_calls_have_shapes_and_printed_equations(shapes, build):
+    model = _model(shapes, build)
+    math = _derive(model)
+    _check_layers(model, math)
+    equation = math.layers[-1].equation
+    assert "not evaluated" in equation.latex()
+    with pytest.raises(NotImplementedError):
+        equation.evaluate([np.zeros((2, *shapes[0]))], {})
 
 
 def test_every_handler_has_a_row():

@@ -116,6 +116,7 @@ ACTIVATIONS = [
     "linear",
 ]
 
+
 # One row per translated layer type and setting: (id, input shape, layers).
 def _layer_scale():
     from keras.src.applications.convnext import LayerScale

@@ -17,9 +17,11 @@ from generator.layers import (  # noqa: F401  (their decorators fill the registr
     normalization,
     operations,
     pooling,
+    preprocessing,
     recurrent,
     regularization,
     reshaping,
     scale,
+    tensor_ops,
     wrappers,
 )

@@ -1,4 +1,5 @@
-"""Tensor operations written between layers (`x + 3.0`): entrywise arithmetic and comparisons.
+"""Tensor operations written between layers (`x + 3.0`): entrywise arithmetic, comparisons and
+functions of two operands (`keras.ops.maximum(x, 0.5)`).
 
 The frontend records such a call as type `ops.<function>` with its operands in
 `attrs["operands"]` (each input tensor as `None`, each constant as its value).
@@ -87,6 +88,33 @@ class EntrywiseOperationHandler(LayerHandler):
                 out, body, note=r" \quad (\text{entrywise: 1 where true, else 0})"
             )
         return TensorEquation(out, body, note=r" \quad (\text{entrywise})")
+
+
+#: Functions of two operands, entry by entry: their LaTeX of `{0}`, `{1}` and NumPy function.
+_BINARY_FUNCTIONS = {
+    "ops.power": ("{0}^{{{1}}}", np.power),
+    "ops.maximum": (r"\max\left({0}, {1}\right)", np.maximum),
+    "ops.minimum": (r"\min\left({0}, {1}\right)", np.minimum),
+}
+
+
+@register(*_BINARY_FUNCTIONS)
+class BinaryFunctionHandler(LayerHandler):
+    summary = "a function of two tensors or numbers (`keras.ops.maximum(x, 0.5)`), entry by entry"
+
+    def output_shape(self, layer: LayerRecord) -> ShapeMath:
+        return ShapeMath(shape=broadcast(layer.input_shapes))
+
+    def equation(self, layer: LayerRecord) -> TensorEquation:
+        operands = layer.attrs.get("operands", [None, None])
+        tensors = sum(1 for a in operands if a is None)
+        out = hidden_indices(broadcast(layer.input_shapes))
+        counter = [0]
+        terms = tuple(_term(a, tensors, counter, out, layer) for a in operands)
+        template, fn = _BINARY_FUNCTIONS[layer.type]
+        if layer.type == "ops.power" and isinstance(terms[0], Read) and terms[0].symbol != "x":
+            template = "\\left({0}\\right)^{{{1}}}"  # x^{(1)} to a power: brackets first
+        return TensorEquation(out, Func(fn, terms, template), note=r" \quad (\text{entrywise})")
 
 
 @register("ParameterAdd")

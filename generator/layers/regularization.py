@@ -1,4 +1,5 @@
-"""Regularization layers: noise or penalties during training, the identity at inference."""
+"""Regularization layers: noise or penalties during training, the identity at inference; and
+the Identity layer, the identity always."""
 
 from __future__ import annotations
 
@@ -42,3 +43,12 @@ class RegularizationHandler(LayerHandler):
         indices = hidden_indices(layer.input_shape)
         note = rf" \quad (\text{{at inference}};\ {training})"
         return TensorEquation(indices, read_all("x", 0, indices), note=note)
+
+
+@register("Identity")
+class IdentityHandler(LayerHandler):
+    summary = "identity: the output is the input"
+
+    def equation(self, layer: LayerRecord) -> TensorEquation:
+        indices = hidden_indices(layer.input_shape)
+        return TensorEquation(indices, read_all("x", 0, indices))

@@ -257,12 +257,14 @@ class UpSamplingHandler(LayerHandler):
 
 
 @dataclass(frozen=True)
-class _IndexWeight(Expr):
-    """`max(0, 1 - |y_i - u|)`: how much input row `u` weighs in output row `i`."""
+class InterpolationWeight(Expr):
+    """`max(0, 1 - |y_i - u|)`: how much input row `u` weighs in output row `i`, where
+    `y_i = (i + 1/2) / scale - 1/2` (half-pixel centres, `scale` = output size / input size),
+    clamped to the input's rows."""
 
     out: Idx
     source: Idx
-    scale: int
+    scale: float
     size: int
     symbol: str
 
@@ -289,7 +291,13 @@ def _bilinear(
     body = Reduce(
         "sum",
         (u, v),
-        Prod((_IndexWeight(i, u, si, n_i, r"\xi"), _IndexWeight(j, v, sj, n_j, r"\eta"), x)),
+        Prod(
+            (
+                InterpolationWeight(i, u, si, n_i, r"\xi"),
+                InterpolationWeight(j, v, sj, n_j, r"\eta"),
+                x,
+            )
+        ),
     )
     note = (
         rf", \quad \xi_{i.name} = \frac{{{i.name} + 1/2}}{{{si}}} - \frac{{1}}{{2}},\ "
