@@ -43,7 +43,13 @@ SKIP = ("conv2d_transpose", "conv1d_transpose", "conv3d_transpose", "nested", "a
 
 
 def _wanted(name: str) -> bool:
-    return name.startswith(GRADIENT_TYPES) and not name.startswith(SKIP)
+    # Open image sizes (`..._open_size`) need a length at run time, which the backward
+    # equations do not take yet: their forward equation is checked in test_layer_equations.
+    return (
+        name.startswith(GRADIENT_TYPES)
+        and not name.startswith(SKIP)
+        and not name.endswith("_open_size")
+    )
 
 
 #: Beyond the tables: the padding, stride and dilation cases the backward pass reads the other
