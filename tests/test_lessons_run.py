@@ -67,7 +67,10 @@ def test_every_published_model_passes_its_checks(built):
         assert not failed, f"{path.name}: {failed}"
         assert path.with_suffix(".md").is_file()
         # A model above the download limit (ResNet50's random weights) ships no .keras file,
-        # and its page says so.
-        if not path.with_suffix(".keras").is_file():
+        # and its page says so; a PyTorch model ships its .pt2 instead.
+        saved = [path.with_suffix(ext).is_file() for ext in (".keras", ".pt2")]
+        if info.get("framework") == "torch":
+            assert saved[1], f"{path.name}: no .pt2"
+        elif not saved[0]:
             assert "No `.keras` download" in path.with_suffix(".md").read_text(encoding="utf-8")
     assert (built / "site" / "supported-layers" / "index.html").is_file()
