@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -163,12 +164,19 @@ class TensorEquation(SampledPositions):
         return Context(inputs, weights, defs)
 
     def output_shape(self, inputs: Sequence[np.ndarray]) -> tuple[int, ...]:
-        """The output's shape with batch; an index of unknown size takes the input's size."""
+        """The output's shape with batch; an index of unknown size takes the size of the input
+        axis it reads (an open length), else the input's axis at the same place."""
         batch = np.shape(inputs[0])[0]
-        dims = [
-            idx.size if idx.size is not None else np.shape(inputs[0])[k + 1]
-            for k, idx in enumerate(self.indices)
-        ]
+        read_at = _open_axes(self.body)
+        dims = []
+        for k, idx in enumerate(self.indices):
+            if idx.size is not None:
+                dims.append(idx.size)
+            elif idx.name in read_at:
+                source, axis = read_at[idx.name]
+                dims.append(np.shape(inputs[source])[axis + 1])
+            else:
+                dims.append(np.shape(inputs[0])[k + 1])
         return (batch, *dims)
 
     def evaluate(
@@ -289,3 +297,24 @@ def entrywise(shape: Sequence[int | None], fn, template: str, note: str = "") ->
     """`a = f(x)` applied to every entry; `template` writes `f` of `{0}` in LaTeX."""
     indices = hidden_indices(shape)
     return TensorEquation(indices, Func(fn, (read_all("x", 0, indices),), template), note=note)
+
+
+def _open_axes(expr: object) -> dict[str, tuple[int, int]]:
+    """For each index of unknown size read plainly (`x_{..., t, ...}`) from an input: which
+    input and which of its axes (without the batch) it runs along."""
+    found: dict[str, tuple[int, int]] = {}
+
+    def visit(node: object) -> None:
+        if isinstance(node, Read) and node.source[0] == "input":
+            for axis, m in enumerate(node.maps):
+                if len(m.terms) == 1 and m.terms[0].coef == 1 and m.terms[0].idx.size is None:
+                    found.setdefault(m.terms[0].idx.name, (int(node.source[1]), axis))
+        if dataclasses.is_dataclass(node) and not isinstance(node, type):
+            for f in dataclasses.fields(node):
+                visit(getattr(node, f.name))
+        elif isinstance(node, tuple | list):
+            for item in node:
+                visit(item)
+
+    visit(expr)
+    return found
