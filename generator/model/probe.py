@@ -7,7 +7,7 @@ intermediate tensors gives both for every layer at once. Keras is imported lazil
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -131,7 +131,16 @@ def as_sample(model: Any, sample: Any) -> list[np.ndarray]:
 
 
 def read_sample(path: str | Path, model: Any) -> list[np.ndarray]:
-    """The sample in `path`: `.npy` for a single-input model, `.npz` keyed by input name.
+    """The sample in `path` for a Keras model (see `load_sample_file`)."""
+    inputs = len(_graph_model(model).inputs)
+    return load_sample_file(path, inputs, lambda sample: as_sample(model, sample))
+
+
+def load_sample_file(
+    path: str | Path, inputs: int, convert: Callable[[Any], list[np.ndarray]]
+) -> list[np.ndarray]:
+    """The sample in `path`: `.npy` for a single-input model, `.npz` keyed by input name,
+    turned into one array per input by `convert` (the frontend's own shape rules).
 
     Raises:
         CourseError: one line naming the file, for a missing or unreadable file, a wrong kind
@@ -148,9 +157,9 @@ def read_sample(path: str | Path, model: Any) -> list[np.ndarray]:
     except (OSError, ValueError, EOFError) as exc:
         raise CourseError(f"{path}: not a NumPy {path.suffix} file ({exc})") from None
     try:
-        if path.suffix == ".npy" and len(_graph_model(model).inputs) != 1:
+        if path.suffix == ".npy" and inputs != 1:
             raise CourseError("the model has several inputs: give an .npz keyed by input name")
-        return as_sample(model, sample)
+        return convert(sample)
     except CourseError as exc:
         raise CourseError(f"{path}: {exc.message}") from None
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from generator.exceptions import CourseError
 from generator.model.graph import ModelGraph
-from generator.model.probe import LayerIO, Probe
+from generator.model.probe import LayerIO, Probe, load_sample_file
 from generator.model.torch_attrs import PASS_THROUGH, op_name, shape_of
 from generator.model.torch_frontend import _Program, call_records, exported_calls
 
@@ -96,28 +96,9 @@ def as_torch_sample(graph: ModelGraph, sample: Any) -> list[np.ndarray]:
 
 
 def read_torch_sample(path: str | Path, graph: ModelGraph) -> list[np.ndarray]:
-    """The sample in `path`: `.npy` for a single-input model, `.npz` keyed by input name.
-
-    Raises:
-        CourseError: one line naming the file, for a missing or unreadable file, a wrong kind
-            of file, a missing input or a shape the model does not take.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise CourseError(f"{path}: no such sample file")
-    if path.suffix not in (".npy", ".npz"):
-        raise CourseError(f"{path}: a sample is a .npy file (one input) or .npz (by input name)")
-    try:
-        loaded = np.load(path, allow_pickle=False)
-        sample = dict(loaded.items()) if path.suffix == ".npz" else loaded
-    except (OSError, ValueError, EOFError) as exc:
-        raise CourseError(f"{path}: not a NumPy {path.suffix} file ({exc})") from None
-    try:
-        if path.suffix == ".npy" and len(graph.inputs) != 1:
-            raise CourseError("the model has several inputs: give an .npz keyed by input name")
-        return as_torch_sample(graph, sample)
-    except CourseError as exc:
-        raise CourseError(f"{path}: {exc.message}") from None
+    """The sample in `path` for a model read from PyTorch, in PyTorch's layout (see
+    `generator.model.probe.load_sample_file`)."""
+    return load_sample_file(path, len(graph.inputs), lambda sample: as_torch_sample(graph, sample))
 
 
 def _fed(program: _Program, arrays: list[np.ndarray]) -> list[np.ndarray]:
