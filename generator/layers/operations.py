@@ -57,6 +57,15 @@ def _term(value: object, tensors: int, counter: list[int], out: tuple[Idx, ...],
     return Const(np.asarray(value, dtype=float), "c")  # an array constant, broadcast
 
 
+def _operand_terms(layer: LayerRecord) -> tuple[tuple[Idx, ...], tuple[Expr, ...]]:
+    """The output's hidden indices and each operand of the call read there, in order."""
+    operands = layer.attrs.get("operands", [None, None])
+    tensors = sum(1 for a in operands if a is None)
+    out = hidden_indices(broadcast(layer.input_shapes))
+    counter = [0]
+    return out, tuple(_term(a, tensors, counter, out, layer) for a in operands)
+
+
 @register(*_SYMBOLS)
 class EntrywiseOperationHandler(LayerHandler):
     summary = "tensor arithmetic (`x + 3`): entry by entry, broadcasting constants"
@@ -65,11 +74,7 @@ class EntrywiseOperationHandler(LayerHandler):
         return ShapeMath(shape=broadcast(layer.input_shapes))
 
     def equation(self, layer: LayerRecord) -> TensorEquation:
-        operands = layer.attrs.get("operands", [None, None])
-        tensors = sum(1 for a in operands if a is None)
-        out = hidden_indices(broadcast(layer.input_shapes))
-        counter = [0]
-        terms = tuple(_term(a, tensors, counter, out, layer) for a in operands)
+        out, terms = _operand_terms(layer)
         symbol, fn = _SYMBOLS[layer.type], _FUNCTIONS[layer.type]
         if symbol == "/" and len(terms) == 2:
             template = r"\frac{{{0}}}{{{1}}}"
@@ -106,11 +111,7 @@ class BinaryFunctionHandler(LayerHandler):
         return ShapeMath(shape=broadcast(layer.input_shapes))
 
     def equation(self, layer: LayerRecord) -> TensorEquation:
-        operands = layer.attrs.get("operands", [None, None])
-        tensors = sum(1 for a in operands if a is None)
-        out = hidden_indices(broadcast(layer.input_shapes))
-        counter = [0]
-        terms = tuple(_term(a, tensors, counter, out, layer) for a in operands)
+        out, terms = _operand_terms(layer)
         template, fn = _BINARY_FUNCTIONS[layer.type]
         if layer.type == "ops.power" and isinstance(terms[0], Read) and terms[0].symbol != "x":
             template = "\\left({0}\\right)^{{{1}}}"  # x^{(1)} to a power: brackets first
