@@ -11,23 +11,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import tempfile
-import time
 from pathlib import Path
+
+from timing import timed
 
 GOAL = 0.2
 CHECKED_GOAL = 1.0
-
-
-def _timed(fn, repeat: int) -> tuple[float, object]:
-    """The median wall time of `repeat` calls, and the last call's result."""
-    times, result = [], None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
 
 
 def main() -> int:
@@ -43,23 +33,23 @@ def main() -> int:
     from generator.model.frontend import describe_model
     from generator.model.probe import probe_layers
 
-    build_time, model = _timed(lambda: keras.applications.ResNet50(weights=None), 1)
+    build_time, model = timed(lambda: keras.applications.ResNet50(weights=None), 1)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "resnet50.keras"
         model.save(path)
-        load_time, loaded = _timed(
+        load_time, loaded = timed(
             lambda: keras.saving.load_model(path, safe_mode=True), args.repeat
         )
-    describe_time, graph = _timed(lambda: describe_model(loaded), args.repeat)
-    derive_only, math = _timed(lambda: derive_model(graph), args.repeat)
-    total_time, _ = _timed(lambda: derive_model(describe_model(loaded)), args.repeat)
+    describe_time, graph = timed(lambda: describe_model(loaded), args.repeat)
+    derive_only, math = timed(lambda: derive_model(graph), args.repeat)
+    total_time, _ = timed(lambda: derive_model(describe_model(loaded)), args.repeat)
 
     def checked():
         derived = derive_model(describe_model(loaded, with_weights=True))
         return check_equations(derived, probe_layers(loaded).layers)
 
-    probe_time, _ = _timed(lambda: probe_layers(loaded), args.repeat)
-    checked_time, checks = _timed(checked, args.repeat)
+    probe_time, _ = timed(lambda: probe_layers(loaded), args.repeat)
+    checked_time, checks = timed(checked, args.repeat)
 
     ratio = total_time / load_time
     checked_ratio = checked_time / load_time

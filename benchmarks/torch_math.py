@@ -15,20 +15,10 @@ Ratios are printed against the baseline.
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
-
-def _timed(fn, repeat: int) -> tuple[float, object]:
-    """The median wall time of `repeat` calls, and the last call's result."""
-    times, result = [], None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
+from timing import timed
 
 
 def resnet18():
@@ -117,9 +107,9 @@ def main() -> int:
             math = analyze_graph(graph, torch_reference(program, graph))
             return math, model_page(math, title="resnet18", diagrams=False)
 
-        baseline, _ = _timed(lambda: torch.export.load(path), args.repeat)
-        described, (_, graph) = _timed(read, args.repeat)
-        whole, (math, _) = _timed(course_math, args.repeat)
+        baseline, _ = timed(lambda: torch.export.load(path), args.repeat)
+        described, (_, graph) = timed(read, args.repeat)
+        whole, (math, _) = timed(course_math, args.repeat)
 
     failed = [check.name for check in math.checks if not check.passed]
     print(f"ResNet-18: {params:,} parameters, {len(graph.layers)} layer calls, {size:.0f} MB .pt2")
