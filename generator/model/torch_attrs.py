@@ -292,6 +292,17 @@ def adaptive_pooling(call: Any) -> Translation:
     return Translation(f"Adaptive{kind}Pooling{rank}D", attrs, code)
 
 
+def _scale_shift(call: Any, args: dict[str, Any], scale: bool, center: bool) -> list:
+    """A normalization's learned scale `gamma` (PyTorch's `weight`) and shift `beta` (`bias`),
+    where it has them."""
+    weights = []
+    if scale:
+        weights.append(call.weight("gamma", args["weight"]))
+    if center:
+        weights.append(call.weight("beta", args["bias"]))
+    return weights
+
+
 def batch_norm(call: Any) -> Translation:
     """`aten.batch_norm` at inference. Keras's `momentum` is PyTorch's `1 - momentum`."""
     args = arguments(call.main)
@@ -306,11 +317,7 @@ def batch_norm(call: Any) -> Translation:
         "scale": scale,
         "layout": "channels_first",
     }
-    weights = []
-    if scale:
-        weights.append(call.weight("gamma", args["weight"]))
-    if center:
-        weights.append(call.weight("beta", args["bias"]))
+    weights = _scale_shift(call, args, scale, center)
     weights.append(call.weight("moving_mean", args["running_mean"], trainable=False))
     weights.append(call.weight("moving_variance", args["running_var"], trainable=False))
     rank = len(shape_of(call.main)) - 2
@@ -335,11 +342,7 @@ def layer_norm(call: Any) -> Translation:
         "rms_scaling": False,
         "layout": "channels_last",
     }
-    weights = []
-    if scale:
-        weights.append(call.weight("gamma", args["weight"]))
-    if center:
-        weights.append(call.weight("beta", args["bias"]))
+    weights = _scale_shift(call, args, scale, center)
     shown = [str(normalized[0]) if len(normalized) == 1 else str(tuple(normalized))]
     shown += [f"eps={args['eps']!r}"] if args["eps"] != 1e-5 else []
     shown += [] if scale else ["elementwise_affine=False"]
@@ -378,11 +381,7 @@ def group_norm(call: Any) -> Translation:
         "scale": scale,
         "layout": "channels_first",
     }
-    weights = []
-    if scale:
-        weights.append(call.weight("gamma", args["weight"]))
-    if center:
-        weights.append(call.weight("beta", args["bias"]))
+    weights = _scale_shift(call, args, scale, center)
     shown = [str(attrs["groups"]), str(c)] + ([] if scale else ["affine=False"])
     return Translation("GroupNormalization", attrs, f"nn.GroupNorm({', '.join(shown)})", weights)
 
