@@ -40,7 +40,8 @@ class MatExpr:
 
 @dataclass(frozen=True)
 class Leaf(MatExpr):
-    """A forward value or the target: `z^{(1)}` / `z1`."""
+    """A value written as it is: a forward value or the target (`z^{(1)}` / `z1`), or the
+    loss's gradient at the output as its row writes it (`c (a - y)`)."""
 
     tex: str
     code: str
@@ -116,21 +117,6 @@ class Softmax(MatExpr):
 
 
 @dataclass(frozen=True)
-class Scaled(MatExpr):
-    """The loss's gradient at the output: `c (a - y)` and friends, written by the loss row."""
-
-    tex: str
-    code: str
-    compound = False
-
-    def latex(self) -> str:
-        return self.tex
-
-    def numpy(self) -> str:
-        return self.code
-
-
-@dataclass(frozen=True)
 class Gradient:
     """`dL/dW^{(l)}` (or `dL/db^{(l)}`) in closed form: its LaTeX and its NumPy expression
     (of Keras's layout: `dL/dK = (dL/dW)^\\top` for a kernel)."""
@@ -175,9 +161,9 @@ def _numpy_derivative(name: str) -> str:
 
 def _output_gradient(loss: Loss, a: Leaf, softmax: bool) -> MatExpr | None:
     if loss.name == "mean_squared_error":
-        return Scaled(rf"\frac{{2}}{{N}}\left({a.tex} - y\right)", f"2.0 * ({a.code} - y) / y.size")
+        return Leaf(rf"\frac{{2}}{{N}}\left({a.tex} - y\right)", f"2.0 * ({a.code} - y) / y.size")
     if loss.name == "categorical_crossentropy" and softmax:
-        return Scaled(rf"\frac{{1}}{{N}}\left({a.tex} - y\right)", f"({a.code} - y) / len(y)")
+        return Leaf(rf"\frac{{1}}{{N}}\left({a.tex} - y\right)", f"({a.code} - y) / len(y)")
     return None
 
 
