@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
@@ -45,54 +41,18 @@ def browser():
         yield chromium
 
 
-@pytest.fixture(scope="module")
-def course_copy(browser, tmp_path_factory) -> Path:
-    """A copy of the course (config, pages, lessons, execution cache) to build in, so the tests
-    never write into the checkout. Depends on `browser` so a missing browser skips first."""
-    copy = tmp_path_factory.mktemp("course")
-    shutil.copy(ROOT / "mkdocs.yml", copy / "mkdocs.yml")
-    shutil.copytree(ROOT / "docs", copy / "docs")
-    shutil.copytree(ROOT / "lessons", copy / "lessons")
-    if (ROOT / ".course-cache").is_dir():  # only changed lessons run
-        shutil.copytree(ROOT / ".course-cache", copy / ".course-cache")
-    return copy
-
-
 @pytest.fixture(scope="module", params=ENGINES)
-def course_site(request, course_copy: Path) -> Path:
-    """The site of the real lessons, built by each engine in turn (`course build --engine`).
-
-    The real course, not the fixture course: its pages are what learners see. Both builds run in
-    the same copy of the course (the second reuses the first's execution cache); each site is
-    moved out of the copy's `site/` once built.
-    """
-    engine = request.param
-    course = shutil.which("course", path=str(Path(sys.executable).parent)) or shutil.which("course")
-    if course is None:
-        pytest.fail("the `course` command is not installed (pip install -e .[dev])", pytrace=False)
-    result = subprocess.run(
-        [course, "build", "--engine", engine],
-        cwd=course_copy,
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-    )
-    if result.returncode != 0:
-        pytest.fail(
-            f"course build --engine {engine} failed:\n{result.stdout[-3000:]}\n"
-            f"{result.stderr[-3000:]}",
-            pytrace=False,
-        )
-    site = course_copy.parent / f"site-{engine}"
-    shutil.rmtree(site, ignore_errors=True)
-    os.rename(course_copy / "site", site)
-    return site
+def engine(request, browser) -> str:
+    """Each engine in turn; depends on `browser` so a missing browser skips before a build."""
+    return request.param
 
 
 @pytest.fixture(scope="module")
-def engine(course_site: Path) -> str:
-    return course_site.name.removeprefix("site-")
+def course_site(engine: str, built_site) -> Path:
+    """The site of the real lessons built by `engine` (`course build --engine`), shared by the
+    session (`tests/conftest.py`). The real course, not the fixture course: its pages are what
+    learners see."""
+    return built_site(engine)
 
 
 @pytest.fixture(scope="module")

@@ -1,17 +1,14 @@
 """The shipped lessons run: `course build` of a temporary copy of the course, no browser.
 
-The copy (lessons, docs, mkdocs.yml) starts with an empty execution cache, so every lesson runs
-in its own kernel, and the checkout's `build/`, `site/` and cache are left alone. Kernels import
-the checkout's `generator` (it is first on their PYTHONPATH).
+The copy (lessons, docs, mkdocs.yml; `course_build` in `tests/conftest.py`, built once per
+session) starts with an empty execution cache, so every lesson runs in its own kernel, and the
+checkout's `build/`, `site/` and cache are left alone. Kernels import the checkout's `generator`
+(it is first on their PYTHONPATH).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -23,26 +20,9 @@ LESSONS = sorted(p.stem for p in (ROOT / "lessons").glob("*.ipynb"))
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory) -> Path:
-    course = tmp_path_factory.mktemp("course")
-    shutil.copytree(ROOT / "lessons", course / "lessons")
-    shutil.copytree(ROOT / "docs", course / "docs")
-    shutil.copy(ROOT / "mkdocs.yml", course / "mkdocs.yml")
-    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
-    env = {**os.environ, "PYTHONPATH": path, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    result = subprocess.run(
-        [sys.executable, "-m", "generator.cli", "build", "--jobs", "2"],
-        cwd=course,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        pytest.fail(
-            f"course build failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}", pytrace=False
-        )
-    return course
+def built(course_build: Path) -> Path:
+    """The copy of the course built from an empty cache, shared by the session (conftest.py)."""
+    return course_build
 
 
 def test_there_are_seven_lessons():
