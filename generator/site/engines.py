@@ -12,6 +12,8 @@ import logging
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -126,22 +128,30 @@ class _Collect(logging.Handler):
         self.messages.append(record.getMessage())
 
 
+@contextmanager
+def collect_warnings() -> Iterator[list[str]]:
+    """The warnings MkDocs logs inside the block, to name in an error."""
+    collect = _Collect()
+    logger = logging.getLogger("mkdocs")
+    logger.addHandler(collect)
+    try:
+        yield collect.messages
+    finally:
+        logger.removeHandler(collect)
+
+
 def build_with_mkdocs(config_file: Path) -> None:
     """`mkdocs build --strict`, in this process."""
     from mkdocs.commands.build import build
     from mkdocs.config import load_config
     from mkdocs.exceptions import MkDocsException
 
-    collect = _Collect()
-    logger = logging.getLogger("mkdocs")
-    logger.addHandler(collect)
-    try:
-        build(load_config(config_file=str(config_file), strict=True))
-    except MkDocsException as err:
-        detail = "; ".join(collect.messages[:3]) or str(err)
-        raise SiteError(f"mkdocs build --strict failed: {detail}") from None
-    finally:
-        logger.removeHandler(collect)
+    with collect_warnings() as messages:
+        try:
+            build(load_config(config_file=str(config_file), strict=True))
+        except MkDocsException as err:
+            detail = "; ".join(messages[:3]) or str(err)
+            raise SiteError(f"mkdocs build --strict failed: {detail}") from None
 
 
 def build_with_zensical(config_file: Path) -> None:

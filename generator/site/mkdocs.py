@@ -162,34 +162,47 @@ def check_site_dir(site: Path) -> None:
 
 
 def build_site(paths: CoursePaths, nav: list, engine: str = DEFAULT_ENGINE) -> None:
-    """A strict build of the staged docs by `engine` into a temporary directory, then the swap.
+    """A strict build of the staged docs by `engine`, then the swap into `site/`.
+
+    MkDocs updates the site before last (`build/next-site/`) in place, rebuilding only the pages
+    that changed when that gives the same site (see `incremental.py`); Zensical builds into a
+    temporary directory.
 
     Raises:
         SiteError: the engine reported a warning or an error; `site/` is left as it was.
     """
     if not paths.config.is_file():
         raise SiteError(f"{paths.config}: missing (the site's MkDocs configuration)")
-    tmp_site = paths.build / f"site-{uuid.uuid4().hex[:8]}"
     config_file = engine_config(paths, engine)
-    try:
-        write_config(paths.config, config_file, paths.staging, tmp_site, nav)
-        build_with(engine, config_file)
-    except BaseException:
-        shutil.rmtree(tmp_site, ignore_errors=True)
-        raise
-    swap_in(tmp_site, paths.site)
+    if engine == "mkdocs":
+        from generator.site.incremental import SPARE, build_spare, record_swap
+
+        write_config(paths.config, config_file, paths.staging, paths.build / SPARE, nav)
+        built = build_spare(paths.staging, paths.build, config_file, nav)
+        record_swap(paths.build, built, swap_in(built.path, paths.site, keep_old=True))
+    else:
+        tmp_site = paths.build / f"site-{uuid.uuid4().hex[:8]}"
+        try:
+            write_config(paths.config, config_file, paths.staging, tmp_site, nav)
+            build_with(engine, config_file)
+        except BaseException:
+            shutil.rmtree(tmp_site, ignore_errors=True)
+            raise
+        swap_in(tmp_site, paths.site)
     # The config left behind serves the site (`course serve`) or rebuilds it by hand with
     # `mkdocs build -f build/mkdocs.yml`; Zensical's site_dir must stay inside build/.
     final = paths.site if engine == "mkdocs" else paths.build / f"{engine}-site"
     write_config(paths.config, config_file, paths.staging, final, nav)
 
 
-def swap_in(new: Path, site: Path) -> None:
+def swap_in(new: Path, site: Path, keep_old: bool = False) -> bool:
     """Replace the directory `site` by `new` atomically: at every instant `site` is whole.
 
     Linux exchanges the two directories in one `renameat2(RENAME_EXCHANGE)`; elsewhere (or on
     a file system without it) the old site is renamed aside next to `new` first, so the gap is
     two renames long and a leftover lands under `build/`, where `course clean` removes it.
+    Returns whether the two were exchanged; then `new` holds the old site, kept when
+    `keep_old` (the next incremental build updates it), else removed.
 
     Raises:
         SiteError: `site` is a file or a symlink (never moved aside or replaced).
@@ -197,14 +210,16 @@ def swap_in(new: Path, site: Path) -> None:
     check_site_dir(site)
     if not site.exists():
         os.rename(new, site)
-        return
+        return False
     if _exchange(new, site):
-        shutil.rmtree(new, ignore_errors=True)  # `new` now holds the old site
-        return
+        if not keep_old:
+            shutil.rmtree(new, ignore_errors=True)  # `new` now holds the old site
+        return True
     old = new.with_name(f"{new.name}-old")
     os.rename(site, old)
     os.rename(new, site)
     shutil.rmtree(old, ignore_errors=True)
+    return False
 
 
 def _exchange(a: Path, b: Path) -> bool:
