@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from generator.exceptions import NameClash
-from generator.render.supported import supported_layers_page
 from generator.site import publish as publishing
 from generator.site.execute import LessonRun
 from generator.site.lessons import BrokenLesson, Lesson
@@ -41,16 +40,17 @@ def _published(run: LessonRun) -> list[dict[str, Any]]:
     return models
 
 
-def rendered_model(info: dict[str, Any], memo: Path | None = None) -> str | None:
+def rendered_model(
+    info: dict[str, Any], memo: Path | None = None, code: str | None = None
+) -> str | None:
     """The page `publish()` shows for a model, rendered here from its saved math
     (`<stem>.math.pickle`); `None` when the lesson saved no math (a page it wrote itself).
 
     The pickle is the cache's own file, written by the lesson's run and checked against its
-    digest when the entry was read; it is never taken from elsewhere.
+    digest when the entry was read; it is never taken from elsewhere. `code` is the
+    generator's `package_digest()`, when the caller has it.
     """
     import pickle
-
-    from generator.render.markdown import model_page
 
     path = info["directory"] / f"{info['stem']}{MATH_SUFFIX}"
     if not path.is_file():
@@ -63,7 +63,7 @@ def rendered_model(info: dict[str, Any], memo: Path | None = None) -> str | None
         # rendering (a markdown-only edit of a lesson stays quick).
         from generator.site.cache import package_digest
 
-        key = f"{package_digest()}\0{title}\0{publishing.MAX_LAYER_SECTIONS}\0".encode()
+        key = f"{code or package_digest()}\0{title}\0{publishing.MAX_LAYER_SECTIONS}\0".encode()
         memo_file = memo / f"{hashlib.sha256(key + saved).hexdigest()}.md"
         if memo_file.is_file():
             return memo_file.read_text(encoding="utf-8")
@@ -74,6 +74,8 @@ def rendered_model(info: dict[str, Any], memo: Path | None = None) -> str | None
             f"{path.name}: the saved math of model {info.get('name', info['stem'])!r} cannot "
             f"be read ({type(err).__name__}: {err}); `course clean` and build again"
         ) from None
+    from generator.render.markdown import model_page  # sympy: only when a page is rendered
+
     page = model_page(math, title=title, max_layer_sections=publishing.MAX_LAYER_SECTIONS)
     if memo_file is not None:
         memo_file.parent.mkdir(parents=True, exist_ok=True)
@@ -133,6 +135,9 @@ def generated_pages(
 ) -> tuple[dict[str, Content], dict[str, list[dict[str, Any]]]]:
     """Every generated file (site path -> content) and the models each lesson published, and
     an error page for each notebook in `broken`."""
+    from generator.site.cache import package_digest
+
+    code = package_digest()
     files: dict[str, Content] = {}
     models: dict[str, list[dict[str, Any]]] = {}
     owner: dict[str, str] = {}
@@ -145,7 +150,7 @@ def generated_pages(
         failure = run.failure.message(paths.root) if run.failure is not None else None
         models[lesson.stem] = _published(run)
         for info in models[lesson.stem]:
-            info["page"] = rendered_model(info, paths.cache / "pages")
+            info["page"] = rendered_model(info, paths.cache / "pages", code)
         page = lesson_page(
             lesson,
             executed,
@@ -173,8 +178,22 @@ def generated_pages(
     for bad in broken:
         files[f"lessons/{bad.stem}.md"] = broken_page(paths, bad)
     files["index.md"] = home_page(paths, [run.lesson for run in runs], models)
-    files[SUPPORTED_LAYERS] = supported_layers_page()
+    files[SUPPORTED_LAYERS] = _supported_layers(paths.cache / "pages", code)
     return files, models
+
+
+def _supported_layers(memo: Path, code: str) -> str:
+    """The supported-layers page, rendered once per version of the generator's code (reading
+    the layer registry imports sympy, slow next to a markdown-only rebuild)."""
+    memo_file = memo / f"supported-layers-{code}.md"
+    if memo_file.is_file():
+        return memo_file.read_text(encoding="utf-8")
+    from generator.render.supported import supported_layers_page
+
+    page = supported_layers_page()
+    memo_file.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(memo_file, page)
+    return page
 
 
 def check_model_names(lesson: Lesson, executed: dict[str, Any]) -> None:
