@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from generator.cli import main
 
 LAYER_KEYS = {
+    "number",
     "name",
     "type",
     "inbound",
@@ -168,6 +169,60 @@ def test_latex_is_a_standalone_document_numbered_as_markdown(saved, tmp_path):
             check=False,
         )
         assert done.returncode == 0, done.stdout[-2000:]
+
+
+def _latex_count(derivation: str) -> int:
+    """The count a LaTeX parameter derivation ends with: `... = 2{,}418` -> 2418."""
+    return int(derivation.rsplit("=", 1)[-1].replace("{,}", "").strip())
+
+
+@pytest.mark.tensorflow
+def test_the_three_formats_agree_on_numbers_names_shapes_and_counts(saved):
+    """Markdown, LaTeX and JSON render one page model: the same layers, numbered alike from 1,
+    with the same shapes and counts, and those are Keras's own (a functional model with two
+    inputs, a merge and two heads)."""
+    path, model = saved
+    run = CliRunner().invoke
+    doc = json.loads(run(main, ["math", str(path), "--format", "json"]).stdout)
+    markdown = run(main, ["math", str(path), "--format", "markdown", "--no-diagrams"]).stdout
+    latex = run(main, ["math", str(path), "--format", "latex"]).stdout.replace(r"\_", "_")
+
+    def keras_shape(name: str) -> str:
+        return r" \times ".join(str(d) for d in model.get_layer(name).output.shape[1:])
+
+    expected = [
+        (n, layer["name"], layer["type"], keras_shape(layer["name"]), layer["params"])
+        for n, layer in enumerate(doc["layers"], start=1)
+    ]
+    assert [layer["number"] for layer in doc["layers"]] == [row[0] for row in expected]
+    assert [(name, count) for _, name, _, _, count in expected] == [
+        (layer.name, layer.count_params())
+        for layer in model.layers
+        if type(layer).__name__ != "InputLayer"
+    ]
+    assert [tuple(layer["output_shape"][1:]) for layer in doc["layers"]] == [
+        tuple(model.get_layer(layer["name"]).output.shape[1:]) for layer in doc["layers"]
+    ]
+    table = re.findall(
+        r"^\| (\d+) \| `([^`]*)` \| .*? \| \$.* \\to (.*?)\$ \| .*? \| ([\d,]+) \|$",
+        markdown,
+        flags=re.M,
+    )
+    headings = re.findall(r"^#+ (\d+)\. `([^`]*)` \((\w+)\)", markdown, flags=re.M)
+    assert [(int(n), name, shape, int(c.replace(",", ""))) for n, name, shape, c in table] == [
+        (n, name, shape, count) for n, name, _, shape, count in expected
+    ]
+    assert [(int(n), name, kind) for n, name, kind in headings] == [
+        (n, name, kind) for n, name, kind, _, _ in expected
+    ]
+    sections = re.split(r"\\subsection\*", latex)[1:]
+    in_latex = []
+    for section in sections[: len(expected)]:
+        n, name, kind = re.match(r"\{(\d+)\. \\texttt\{([^}]*)\} \((\w+)\)\}", section).groups()
+        shape = re.search(r"Shape: \\\( .* \\to (.*?) \\\)", section).group(1)
+        count = _latex_count(re.search(r"Parameters: \\\[ (.*?) \\\]", section).group(1))
+        in_latex.append((int(n), name, kind, shape, count))
+    assert in_latex == expected
 
 
 @pytest.mark.tensorflow

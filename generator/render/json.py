@@ -6,9 +6,8 @@ import json
 from typing import Any
 
 from generator.equation.analyze import ModelMath
-from generator.equation.layer_checks import CheckedExample, LayerCheck
-from generator.layers.derive import DerivedLayer
 from generator.model.graph import Shape
+from generator.render.page_model import PageLayer, page_model
 from generator.render.worked import worked_json
 
 
@@ -16,46 +15,42 @@ def _shape(shape: Shape) -> list[int | None]:
     return list(shape)
 
 
-def layer_json(
-    layer: DerivedLayer, check: LayerCheck | None = None, worked: CheckedExample | None = None
-) -> dict[str, Any]:
+def layer_json(layer: PageLayer) -> dict[str, Any]:
     """One layer; `equation_check` and `worked_example` are `null` where none was made."""
-    record = layer.record
+    record = layer.derived.record
     return {
-        "name": record.name,
-        "type": record.type,
+        "number": layer.number,
+        "name": layer.name,
+        "type": layer.type,
         "inbound": list(record.inbound),
-        "output_shape": _shape(record.output_shape)
-        if len(record.output_shapes) == 1
-        else [_shape(s) for s in record.output_shapes],
-        "params": layer.params.total,
+        "output_shape": _shape(layer.output_shapes[0])
+        if len(layer.output_shapes) == 1
+        else [_shape(s) for s in layer.output_shapes],
+        "params": layer.params,
         "params_formula": layer.params_formula,
         "params_latex": layer.params_latex,
         "shape_latex": layer.shape_latex,
         "equation_latex": layer.equation_latex,
-        "equation_check": None if check is None else check.to_json(),
-        "worked_example": worked_json(worked),
+        "equation_check": None if layer.check is None else layer.check.to_json(),
+        "worked_example": worked_json(layer.worked),
     }
 
 
 def model_json(math: ModelMath) -> dict[str, Any]:
-    """The model's math as a JSON-ready dict, in the documented schema."""
+    """The model's math as a JSON-ready dict, in the documented schema; its layers numbered
+    from 1 (`number`), as on the Markdown and LaTeX pages."""
     graph = math.graph
+    page = page_model(math)
     equation = math.equation.to_json() if hasattr(math.equation, "to_json") else math.equation
     return {
         "model": graph.name,
         "inputs": [{"name": t.name, "shape": _shape(t.shape)} for t in graph.inputs],
         "outputs": [{"name": t.name, "shape": _shape(t.shape)} for t in graph.outputs],
-        "total_params": math.total_params,
-        "layers": [
-            layer_json(
-                layer, math.layer_checks.get(layer.record.name), math.worked.get(layer.record.name)
-            )
-            for layer in math.layers
-        ],
+        "total_params": page.total_params,
+        "layers": [layer_json(layer) for layer in page.layers],
         "equation": equation,
         "framework": graph.framework,
-        "checks": [{"name": c.name, "passed": c.passed, "detail": c.detail} for c in math.checks],
+        "checks": [{"name": c.name, "passed": c.passed, "detail": c.detail} for c in page.checks],
     }
 
 

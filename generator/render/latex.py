@@ -6,7 +6,8 @@ Layers are numbered from 1, as on the Markdown page.
 from __future__ import annotations
 
 from generator.equation.analyze import ModelMath
-from generator.layers.derive import DerivedLayer, shape_text
+from generator.layers.derive import shape_text
+from generator.render.page_model import PageLayer, page_model
 from generator.render.worked import worked_latex
 
 
@@ -18,19 +19,21 @@ def _escape(text: str) -> str:
     return text.replace("\x00", r"\textbackslash{}")
 
 
-def layer_latex(layer: DerivedLayer, index: int, worked: str = "") -> str:
+def layer_latex(layer: PageLayer, worked: str = "") -> str:
     """One layer's subsection: shape derivation, parameter derivation, equation and worked
     example (`worked`, LaTeX from `generator.render.worked`)."""
-    record = layer.record
-    shapes_in = r",\ ".join(shape_text(s) for s in record.input_shapes)
+    derived = layer.derived
+    shapes_in = r",\ ".join(shape_text(s) for s in layer.input_shapes)
+    shapes_out = r",\ ".join(shape_text(s) for s in layer.output_shapes)
+    name, kind = _escape(layer.name), _escape(layer.type)
     lines = [
-        rf"\subsection*{{{index}. \texttt{{{_escape(record.name)}}} ({_escape(record.type)})}}",
-        rf"Shape: \( {shapes_in} \to {shape_text(record.output_shape)} \)",
+        rf"\subsection*{{{layer.number}. \texttt{{{name}}} ({kind})}}",
+        rf"Shape: \( {shapes_in} \to {shapes_out} \)",
     ]
-    if layer.shape is not None and layer.shape.steps:
+    if derived.shape is not None and derived.shape.steps:
         lines.append(rf"\[ {layer.shape_latex} \]")
-    if layer.params.formula is None:
-        lines.append(rf"Parameters: {record.framework_params} (counted by its framework).")
+    if layer.params_formula is None:
+        lines.append(rf"Parameters: {derived.record.framework_params} (counted by its framework).")
     else:
         lines.append(rf"Parameters: \[ {layer.params_latex} \]")
     if layer.equation_latex:
@@ -61,14 +64,8 @@ def model_latex(math: ModelMath) -> str:
         rf"\section*{{Model \texttt{{{_escape(graph.name)}}}}}",
         rf"Total parameters: {math.total_params}.",
         *(
-            layer_latex(
-                layer,
-                i,
-                worked_latex(
-                    math.worked.get(layer.record.name), math.layer_checks.get(layer.record.name)
-                ),
-            )
-            for i, layer in enumerate(math.layers, start=1)
+            layer_latex(layer, worked_latex(layer.worked, layer.check))
+            for layer in page_model(math).layers
         ),
     ]
     equation = math.equation

@@ -6,13 +6,12 @@ a table holds only short inline math and plain figures, so it stays readable on 
 
 from __future__ import annotations
 
-from markdown.extensions.toc import slugify
-
 from generator.equation.analyze import ModelMath
 from generator.layers.derive import DerivedLayer, shape_text
 from generator.render.diagrams import diagram_section
 from generator.render.diagrams.examples import drawn_example
 from generator.render.equation_page import equation_section
+from generator.render.page_model import page_model
 from generator.render.worked import worked_markdown
 
 #: Longest Keras code line shown whole in the architecture table; longer ones are cut there
@@ -41,8 +40,8 @@ def model_page(
             a terminal has no use for them.
     """
     h = "#" * heading_level
-    graph = math.graph
-    name = title or graph.name
+    page = page_model(math, title)
+    name = page.title
     sections = max_layer_sections is None or len(math.layers) <= max_layer_sections
     parts = [
         f"{h} Model `{name}`",
@@ -62,16 +61,16 @@ def model_page(
     else:
         parts += [
             layer_section(
-                layer,
-                i,
+                layer.derived,
+                layer.number,
                 h + "##",
-                worked_markdown(drawn[0], _checked(math, layer)[1], math.graph.framework_name),
-                _layer_id(name, i),
+                worked_markdown(drawn[0], layer.check, page.framework_name),
+                layer.anchor,
                 figure=drawn[1] if diagrams else "",
-                framework=math.graph.framework_name,
+                framework=page.framework_name,
             )
-            for i, layer in enumerate(math.layers, start=1)
-            for drawn in [drawn_example(math, layer)]
+            for layer in page.layers
+            for drawn in [drawn_example(math, layer.derived)]
         ]
     if math.equation is not None:
         parts += [
@@ -185,12 +184,6 @@ def display(latex: str) -> str:
     return f"$$\n{latex.strip()}\n$$"
 
 
-def _checked(math: ModelMath, layer: DerivedLayer) -> tuple:
-    """The layer's worked example and equation check, where the analysis made them."""
-    name = layer.record.name
-    return getattr(math, "worked", {}).get(name), getattr(math, "layer_checks", {}).get(name)
-
-
 def layer_section(
     layer: DerivedLayer,
     index: int,
@@ -234,14 +227,9 @@ def layer_section(
     return "\n\n".join(parts)
 
 
-def _layer_id(title: str, index: int) -> str:
-    """The id of a layer's section: `layer-simple-cnn-3` (unique on a lesson page too)."""
-    return f"layer-{slugify(title, '-')}-{index}"
-
-
 def layer_anchors(math: ModelMath, title: str) -> dict[str, str]:
     """Each layer's section link on the page, by layer name, for the diagrams."""
-    return {layer.record.name: f"#{_layer_id(title, i)}" for i, layer in enumerate(math.layers, 1)}
+    return {layer.name: f"#{layer.anchor}" for layer in page_model(math, title).layers}
 
 
 def _params_text(layer: DerivedLayer, framework: str = "Keras") -> str:
