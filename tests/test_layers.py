@@ -16,7 +16,6 @@ from tests.torch_support import import_torch
 
 pytestmark = [
     pytest.mark.tensorflow,
-    pytest.mark.filterwarnings("ignore:You passed `rms_scaling=True`"),
 ]
 
 PLAIN = re.compile(r"^[0-9+\-*() ]+$")
