@@ -7,16 +7,13 @@ layer returned inside the whole model; a wrong equation (monkeypatched) must fai
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
+import traceback
 
 import numpy as np
 import pytest
 
 pytestmark = [pytest.mark.slow, pytest.mark.tensorflow]
-
-ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 
 
 def _cnn(L, x):
@@ -149,13 +146,18 @@ def test_big_layers_are_sampled_with_their_corners(tmp_path):
 
 
 def _course(*args) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "generator.cli", *map(str, args)],
-        capture_output=True,
-        text=True,
-        env=ENV,
-        timeout=300,
-    )
+    """`course ARGS`, run in this process by click's runner (TensorFlow is imported once for
+    the file, not once per call); an unexpected exception shows in stderr as its traceback, as
+    it would in a terminal."""
+    from click.testing import CliRunner
+
+    from generator.cli import main
+
+    result = CliRunner().invoke(main, [str(arg) for arg in args])
+    stderr = result.stderr
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        stderr += "".join(traceback.format_exception(result.exception))
+    return subprocess.CompletedProcess(args, result.exit_code, result.stdout, stderr)
 
 
 def test_json_has_each_layers_check_and_worked_example(tmp_path):
