@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -31,10 +32,22 @@ def course(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return make_course(tmp_path)
 
 
-@pytest.fixture
-def built(course: Path) -> Path:
-    build_course(course, jobs=2)
+@pytest.fixture(scope="module")
+def built_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The fixture course built once for the module (a cold build: both lessons run)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(cache_module, "generator_digest", lambda: "pinned")
+        course = make_course(tmp_path_factory.mktemp("built"))
+        build_course(course, jobs=2)
     return course
+
+
+@pytest.fixture
+def built(built_once: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private copy of the built course (site, cache and all), the generator's digest
+    pinned as it was for the build."""
+    monkeypatch.setattr(cache_module, "generator_digest", lambda: "pinned")
+    return Path(shutil.copytree(built_once, tmp_path / "built", symlinks=True))
 
 
 def _build(course: Path, **options) -> tuple[object, Events]:
@@ -226,8 +239,6 @@ def test_renderer_change_rerenders_pages_without_a_kernel(tmp_path: Path) -> Non
     """Defect 4 of issue 20: a change to how a page looks re-executed every lesson. With a copy
     of the generator whose Markdown renderer is then edited, the rebuild starts no kernel and
     the model page and the lesson's model box both show the edit."""
-    import shutil
-
     from tests.pipeline_support import FIXTURES, ROOT
 
     lesson = FIXTURES / "model_lesson" / "03-a-tiny-model.ipynb"
