@@ -10,6 +10,7 @@ from markdown.extensions.toc import slugify
 
 from generator.equation.analyze import ModelMath
 from generator.layers.derive import DerivedLayer, shape_text
+from generator.render.blocks import Repeat, folded_calls, repeated_blocks
 from generator.render.diagrams import diagram_section
 from generator.render.diagrams.examples import drawn_example
 from generator.render.equation_page import equation_section
@@ -123,14 +124,30 @@ def architecture_table(math: ModelMath) -> str:
     Layers are numbered from 1, as in `f = f_L \\circ \\dots \\circ f_1` and `W^{(l)}`.
 
     The layer's type is in its code line, and the trainable split is said only where some
-    parameters are not trained, so the table stays narrow enough for a page.
+    parameters are not trained, so the table stays narrow enough for a page. Repeated blocks
+    (`generator.render.blocks`) show their first copy whole and the other copies as one row,
+    with the whole table in a collapsed note under it.
     """
+    runs = repeated_blocks(math.graph)
+    if not runs:
+        return _table(math)
+    hidden = _indent(_table(math))
+    return f'{_table(math, runs)}\n\n??? note "All {len(math.layers)} layers"\n\n{hidden}'
+
+
+def _table(math: ModelMath, runs: tuple[Repeat, ...] = ()) -> str:
     framework = math.graph.framework_name
     rows = [
         f"| # | Layer | {framework} code | Shape in → out | Parameters | Count |",
         "|--:|---|---|---|---|--:|",
     ]
+    folded = {run.folded[0]: run for run in runs}
+    skip = folded_calls(runs)
     for i, layer in enumerate(math.layers, start=1):
+        if i - 1 in folded:
+            rows.append(_folded_row(math, folded[i - 1]))
+        if i - 1 in skip:
+            continue
         record = layer.record
         formula = f"`{layer.params_formula}`" if layer.params_formula else f"({framework}'s count)"
         if layer.params.formula is not None and not layer.params.parts:
@@ -145,6 +162,33 @@ def architecture_table(math: ModelMath) -> str:
     fixed = math.total_params - math.trainable_params
     rows.append(f"| | **Total** | | | | **{_count(math.total_params, fixed)}** |")
     return "\n".join(rows)
+
+
+def _folded_row(math: ModelMath, run: Repeat) -> str:
+    """One row for the copies of a block after its first: what they repeat, and their count."""
+    layers = math.layers
+    first, last = run.first, run.folded
+    copies = run.count - 1
+    per_copy = [
+        sum(layers[k].params.total for k in run.copy(c) if not layers[k].record.shares)
+        for c in range(1, run.count)
+    ]
+    fixed = sum(
+        layers[k].record.framework_params - layers[k].record.framework_trainable
+        for k in last
+        if not layers[k].record.shares
+    )
+    each = f"{per_copy[0]:,}" if len(set(per_copy)) == 1 else "–"
+    shape_in = shape_text(layers[last[0]].record.input_shape)
+    shape_out = shape_text(layers[last[-1]].record.output_shape)
+    blocks = "block" if copies == 1 else "blocks"
+    return (
+        f"| {last[0] + 1}–{last[-1] + 1} | **{copies} more {blocks}** "
+        f"(`{layers[last[0]].record.name}` … `{layers[last[-1]].record.name}`) "
+        f"| like layers {first[0] + 1}–{first[-1] + 1}, {run.length} layers each "
+        f"| ${shape_in} \\to {shape_out}$ | {copies} × {each} "
+        f"| {_count(sum(per_copy), fixed)} |"
+    )
 
 
 def _count(total: int, non_trainable: int) -> str:
