@@ -14,6 +14,7 @@ from generator.render.blocks import Repeat, folded_calls, repeated_blocks
 from generator.render.diagrams import diagram_section
 from generator.render.diagrams.examples import drawn_example
 from generator.render.equation_page import equation_section
+from generator.render.keras_code import keras_code
 from generator.render.worked import worked_markdown
 
 #: Longest Keras code line shown whole in the architecture table; longer ones are cut there
@@ -198,10 +199,10 @@ def _count(total: int, non_trainable: int) -> str:
 
 def _code_section(math: ModelMath, h: str) -> str:
     """The model's Keras code, and its PyTorch twin in a tab when that backend is present."""
-    keras_code = "\n".join(layer.record.code or layer.record.type for layer in math.layers)
-    block = f"```python\n{keras_code}\n```"
     if math.graph.framework != "keras":  # read from PyTorch: its own modules, no translation
-        return f"{h}# Code\n\n{block}"
+        code = "\n".join(layer.record.code or layer.record.type for layer in math.layers)
+        return f"{h}# Code\n\n```python\n{code}\n```"
+    block = f"```python\n{keras_code(math.graph)}\n```"
     torch_md = _torch_tab(math)
     if torch_md is None:
         return f"{h}# Code\n\n{block}"
