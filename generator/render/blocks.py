@@ -15,14 +15,16 @@ block 1"); the whole list stays one click away.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields, is_dataclass
+from dataclasses import dataclass, fields, is_dataclass, replace
 from typing import Any
 
-from generator.model.graph import LayerRecord, ModelGraph, as_ref
+from generator.model.graph import LayerRecord, ModelGraph, TensorRecord, TensorRef, as_ref
 
 #: The shortest block folded; a single call folds only when it is a block itself (a nested
 #: model or a composite layer such as a transformer layer), so a plain MLP stays whole.
 MIN_LENGTH = 2
+#: The type of the call that stands for a run's folded copies in `folded_graph`.
+FOLDED = "Repeated block"
 #: The longest block looked for, which bounds the search on very deep models.
 MAX_LENGTH = 200
 
@@ -118,6 +120,62 @@ def _forks(layers: Sequence[LayerRecord], start: int, length: int) -> bool:
 def folded_calls(runs: Sequence[Repeat]) -> set[int]:
     """The indices of every call a page folds away."""
     return {i for run in runs for i in run.folded}
+
+
+def folded_graph(graph: ModelGraph, runs: Sequence[Repeat]) -> ModelGraph:
+    """The graph with each run's later copies replaced by one call of type `FOLDED`.
+
+    The call is named after the layers it stands for (`layers 29–48`), reads what the first
+    folded copy reads and gives what the last one gives; its code line says what it repeats.
+    """
+    layers = graph.layers
+    stands_for: dict[str, str] = {}  # the last call of a run's copies -> the folded call
+    kept: list[LayerRecord] = []
+    starts = {run.folded[0]: run for run in runs}
+    skip = folded_calls(runs)
+    for i, layer in enumerate(layers):
+        if i in starts:
+            run = starts[i]
+            first, last = run.first, run.folded
+            copies = run.count - 1
+            exit_ = layers[last[-1]]
+            name = f"layers {last[0] + 1}–{last[-1] + 1}"
+            stands_for[exit_.name] = name
+            kept.append(
+                LayerRecord(
+                    name=name,
+                    type=FOLDED,
+                    attrs={},
+                    input_shapes=(layers[last[0] - 1].output_shape,),
+                    output_shapes=exit_.output_shapes,
+                    inbound=(layers[last[0] - 1].name,),
+                    weights=(),
+                    framework_params=sum(layers[k].framework_params for k in last),
+                    framework_trainable=sum(layers[k].framework_trainable for k in last),
+                    code=(
+                        f"{copies} more {'block' if copies == 1 else 'blocks'} like layers "
+                        f"{first[0] + 1}–{first[-1] + 1} ({run.length} layers each)"
+                    ),
+                )
+            )
+        if i in skip:
+            continue
+        inbound = tuple(_renamed(ref, stands_for) for ref in layer.inbound)
+        kept.append(replace(layer, inbound=inbound) if inbound != layer.inbound else layer)
+    outputs = tuple(TensorRecord(_renamed(t.name, stands_for), t.shape) for t in graph.outputs)
+    return replace(
+        graph,
+        layers=tuple(kept),
+        outputs=outputs,
+        output_layers=tuple(_renamed(name, stands_for) for name in graph.output_layers),
+    )
+
+
+def _renamed(ref: str, stands_for: dict[str, str]) -> str:
+    ref = as_ref(ref)
+    if ref.call not in stands_for:
+        return ref
+    return TensorRef(stands_for[ref.call], ref.output, 1 if str(ref) == ref.call else 2)
 
 
 def _tokens(layers: Sequence[LayerRecord]) -> list[int]:
