@@ -148,3 +148,54 @@ def test_folded_table_counts_add_up_to_keras(build, tmp_path_factory):
     assert len(_counts(hidden)) == len(model.layers) - 1  # every call, input layer aside
     assert len(_counts(shown)) < len(_counts(hidden))
     assert "more block" in shown
+
+
+@pytest.mark.parametrize("build", [_resnet50, _mobilenetv2], ids=["resnet50", "mobilenetv2"])
+def test_each_folded_call_is_keras_s_call_one_block_earlier(build, tmp_path_factory):
+    """What the folded rows claim ("the steps of layers 19-28, every index shifted by 10"),
+    checked in Keras's own config: same class, same config (names aside), and inputs that are
+    the earlier call's inputs shifted by one block."""
+    from generator.model.frontend import describe_model
+    from generator.render.blocks import repeated_blocks
+
+    model = _loaded(build(), tmp_path_factory)
+    graph = describe_model(model)
+    order = {layer.name: i for i, layer in enumerate(graph.layers)}
+    config = {layer["name"]: layer for layer in model.get_config()["layers"]}
+
+    def sources(name: str) -> list:
+        found = re.findall(r"'keras_history': \['([^']+)'", repr(config[name]["inbound_nodes"]))
+        return [order.get(source, source) for source in found]
+
+    def settings(name: str) -> dict:
+        return {k: v for k, v in config[name]["config"].items() if k != "name"}
+
+    runs = repeated_blocks(graph)
+    assert runs
+    for run in runs:
+        for k in run.folded:
+            now, before = graph.layers[k].name, graph.layers[k - run.length].name
+            assert config[now]["class_name"] == config[before]["class_name"]
+            assert settings(now) == settings(before), now
+            shifted = [s + run.length if isinstance(s, int) else s for s in sources(before)]
+            assert sources(now) == shifted, now
+
+
+def test_layered_form_folds_and_keeps_every_step_in_its_note(tmp_path_factory):
+    from generator.equation.analyze import analyze_model
+    from generator.render.equation_page import equation_section
+
+    model = _loaded(_residual(), tmp_path_factory)
+    math = analyze_model(model)
+    assert math.equation is not None and not math.equation.closed_form
+    text = equation_section(math.equation, math)
+    shown, _, note = text.partition('??? note "All 15 layers, step by step"')
+    n = len(model.layers) - 1
+    assert n == 15
+    # Layers 2-5 are the block, 6-13 its two later copies, folded into one row of steps.
+    for index in range(1, n + 1):
+        assert (f"a^{{({index})}} &=" in shown) == (index not in range(6, 14)), index
+        assert f"a^{{({index})}} &=" in note
+    assert r"l = 6\text{–}13 &: \quad \text{the steps of layers } 2\text{–}5" in shown
+    assert "2 more times, every index shifted by 4 each time" in shown
+    assert equation_section(math.equation) == equation_section(math.equation, None)

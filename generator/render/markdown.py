@@ -78,7 +78,7 @@ def model_page(
     if math.equation is not None:
         parts += [
             f"{h}# The whole network as one function",
-            equation_section(math.equation).strip(),
+            equation_section(math.equation, math).strip(),
         ]
     parts += [f"{h}# Checks", checks_list(math)]
     return "\n\n".join(p for p in parts if p) + "\n"
