@@ -142,12 +142,13 @@ def test_folded_table_counts_add_up_to_keras(build, tmp_path_factory):
     math = derive_model(describe_model(model))
     table = architecture_table(math)
     shown, _, hidden = table.partition("??? note")
-    assert hidden.startswith(f' "All {len(model.layers) - 1} layers"')
+    assert hidden.startswith(f' naf-all-layers "All {len(model.layers) - 1} layers"')
     assert sum(_counts(shown)) == model.count_params()
     assert sum(_counts(hidden)) == model.count_params()
     assert len(_counts(hidden)) == len(model.layers) - 1  # every call, input layer aside
     assert len(_counts(shown)) < len(_counts(hidden))
     assert "more block" in shown
+    assert "$" not in hidden  # shapes in plain text: nothing for MathJax in a closed note
 
 
 @pytest.mark.parametrize("build", [_resnet50, _mobilenetv2], ids=["resnet50", "mobilenetv2"])
@@ -189,7 +190,7 @@ def test_layered_form_folds_and_keeps_every_step_in_its_note(tmp_path_factory):
     math = analyze_model(model)
     assert math.equation is not None and not math.equation.closed_form
     text = equation_section(math.equation, math)
-    shown, _, note = text.partition('??? note "All 15 layers, step by step"')
+    shown, _, note = text.partition('??? note naf-all-layers "All 15 layers, step by step"')
     n = len(model.layers) - 1
     assert n == 15
     # Layers 2-5 are the block, 6-13 its two later copies, folded into one row of steps.

@@ -23,6 +23,9 @@ from generator.model.graph import LayerRecord, ModelGraph, TensorRecord, TensorR
 #: The shortest block folded; a single call folds only when it is a block itself (a nested
 #: model or a composite layer such as a transformer layer), so a plain MLP stays whole.
 MIN_LENGTH = 2
+#: The class of the collapsed notes and details that hold a folded model's whole list (the
+#: table, the diagram, the layered form): a page may typeset their math only when opened.
+ALL_LAYERS = "naf-all-layers"
 #: The type of the call that stands for a run's folded copies in `folded_graph`.
 FOLDED = "Repeated block"
 #: The longest block looked for, which bounds the search on very deep models.

@@ -7,7 +7,7 @@ from generator.equation.layered import count_text, definition_line
 from generator.layers.common import aligned
 from generator.layers.derive import DerivedModel
 from generator.layers.normalization import FOLDED
-from generator.render.blocks import Repeat, folded_calls, repeated_blocks
+from generator.render.blocks import ALL_LAYERS, Repeat, folded_calls, repeated_blocks
 
 
 def equation_section(equation: ComposedEquation, math: DerivedModel | None = None) -> str:
@@ -89,7 +89,7 @@ def _folded_layered_text(
             + ", each repeated block written out once (a row for its later copies says "
             "which steps they repeat):",
             f"$$\n{aligned(lines, chr(10))}\n$$",
-            f'??? note "All {n} layers, step by step"\n\n'
+            f'??? note {ALL_LAYERS} "All {n} layers, step by step"\n\n'
             + "\n".join(f"    {line}" if line else "" for line in whole.splitlines()[2:]),
         ]
     )

@@ -10,7 +10,7 @@ from markdown.extensions.toc import slugify
 
 from generator.equation.analyze import ModelMath
 from generator.layers.derive import DerivedLayer, shape_text
-from generator.render.blocks import Repeat, folded_calls, repeated_blocks
+from generator.render.blocks import ALL_LAYERS, Repeat, folded_calls, repeated_blocks
 from generator.render.diagrams import diagram_section
 from generator.render.diagrams.examples import drawn_example
 from generator.render.equation_page import equation_section
@@ -107,8 +107,19 @@ def _short_code(code: str) -> str:
     return f"`{_cell(code[: TABLE_CODE_CHARS - 1].rstrip())}…`"
 
 
-def _io_shapes(layer: DerivedLayer) -> str:
+def _io_shapes(layer: DerivedLayer, plain: bool = False) -> str:
+    """`$30 \\times 30 \\times 32 \\to ...$`, or in plain text (`30×30×32 → ...`) where a
+    page holds so many rows that MathJax should not have to typeset them."""
     record = layer.record
+    if plain:
+        shape_in = ", ".join(_plain_shape(s) for s in record.input_shapes) or "-"
+        shape_out = ", ".join(_plain_shape(s) for s in record.output_shapes)
+        if record.output_names:
+            shape_out = "; ".join(
+                f"{name}: {_plain_shape(s)}"
+                for name, s in zip(record.output_names, record.output_shapes, strict=True)
+            )
+        return f"{shape_in} → {shape_out}"
     shape_in = r",\ ".join(shape_text(s) for s in record.input_shapes) or "-"
     shape_out = r",\ ".join(shape_text(s) for s in record.output_shapes)
     if record.output_names:  # several outputs, each named: "output: 256; state h: 256"
@@ -119,6 +130,11 @@ def _io_shapes(layer: DerivedLayer) -> str:
     return rf"${shape_in} \to {shape_out}$"
 
 
+def _plain_shape(shape: tuple) -> str:
+    """`shape_text` in plain text: `30×30×32`, `*` for an open length."""
+    return shape_text(shape).replace(r" \times ", "×").replace(r"\ast", "*")
+
+
 def architecture_table(math: ModelMath) -> str:
     """One row per layer: code, shapes, count formula with numbers, and the count.
 
@@ -127,16 +143,18 @@ def architecture_table(math: ModelMath) -> str:
     The layer's type is in its code line, and the trainable split is said only where some
     parameters are not trained, so the table stays narrow enough for a page. Repeated blocks
     (`generator.render.blocks`) show their first copy whole and the other copies as one row,
-    with the whole table in a collapsed note under it.
+    with the whole table in a collapsed note under it (its shapes in plain text: MathJax
+    need not typeset a hundred rows nobody opened).
     """
     runs = repeated_blocks(math.graph)
     if not runs:
         return _table(math)
-    hidden = _indent(_table(math))
-    return f'{_table(math, runs)}\n\n??? note "All {len(math.layers)} layers"\n\n{hidden}'
+    hidden = _indent(_table(math, plain=True))
+    title = f"All {len(math.layers)} layers"
+    return f'{_table(math, runs)}\n\n??? note {ALL_LAYERS} "{title}"\n\n{hidden}'
 
 
-def _table(math: ModelMath, runs: tuple[Repeat, ...] = ()) -> str:
+def _table(math: ModelMath, runs: tuple[Repeat, ...] = (), plain: bool = False) -> str:
     framework = math.graph.framework_name
     rows = [
         f"| # | Layer | {framework} code | Shape in → out | Parameters | Count |",
@@ -155,7 +173,7 @@ def _table(math: ModelMath, runs: tuple[Repeat, ...] = ()) -> str:
             formula = "none" if layer.params.total == 0 else formula
         rows.append(
             f"| {i} | `{record.name}` | {_short_code(record.code or record.type)} "
-            f"| {_io_shapes(layer)} | {formula} "
+            f"| {_io_shapes(layer, plain)} | {formula} "
             f"| {_count(layer.params.total, record.framework_params - record.framework_trainable)}"
             + (f" (the weights of `{record.shares}`, counted there)" if record.shares else "")
             + " |"

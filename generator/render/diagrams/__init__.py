@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from generator.layers.derive import DerivedModel
-from generator.render.blocks import repeated_blocks
+from generator.render.blocks import ALL_LAYERS, repeated_blocks
 from generator.render.diagrams.examples import worked_figure
 from generator.render.diagrams.graph import Anchors, graph_figure, inbound_layers
 from generator.render.diagrams.recurrent import recurrent_figures
@@ -60,7 +60,7 @@ def diagram_section(
         parts += [
             "The copies of a repeated block after its first are drawn as one stacked box.",
             graph_figure(graph, anchors, fold=True).html(),
-            f'<details class="naf-all-layers">\n<summary>All {len(graph.layers)} layers</summary>'
+            f'<details class="{ALL_LAYERS}">\n<summary>All {len(graph.layers)} layers</summary>'
             f"\n{graph_figure(graph, anchors).html()}\n</details>",
         ]
     else:
