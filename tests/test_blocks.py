@@ -36,6 +36,20 @@ def _residual():
     return keras.Model(inputs, outputs, name="small_residual")
 
 
+def _transformer():
+    """Three encoder blocks of Keras layers: attention, add & norm, feed-forward, add & norm."""
+    import keras
+
+    L = keras.layers
+    x = inputs = keras.Input((6, 16), name="tokens")
+    for _ in range(3):
+        attended = L.MultiHeadAttention(num_heads=2, key_dim=8)(x, x)
+        x = L.LayerNormalization()(L.Add()([x, attended]))
+        h = L.Dense(32, activation="relu")(x)
+        x = L.LayerNormalization()(L.Add()([x, L.Dense(16)(h)]))
+    return keras.Model(inputs, L.Dense(2)(L.GlobalAveragePooling1D()(x)), name="encoder")
+
+
 def _mlp():
     import keras
 
@@ -111,6 +125,18 @@ def test_small_residual_folds_its_repeated_block(tmp_path_factory):
     assert repeated_blocks(graph) == (Repeat(start=1, length=4, count=3),)
 
 
+def test_transformer_stack_folds_its_blocks(tmp_path_factory):
+    from generator.model.frontend import describe_model
+    from generator.render.blocks import Repeat, repeated_blocks
+
+    graph = describe_model(_loaded(_transformer(), tmp_path_factory))
+    assert (
+        graph.layers[0].type == "MultiHeadAttention"
+        and graph.layers[7].type == graph.layers[0].type
+    )
+    assert repeated_blocks(graph) == (Repeat(start=0, length=7, count=3),)
+
+
 def test_plain_mlp_folds_nothing(tmp_path_factory):
     from generator.layers.derive import derive_model
     from generator.model.frontend import describe_model
@@ -132,7 +158,9 @@ def _counts(table: str) -> list[int]:
     return counts
 
 
-@pytest.mark.parametrize("build", [_resnet50, _mobilenetv2, _residual], ids=lambda b: b.__name__)
+@pytest.mark.parametrize(
+    "build", [_resnet50, _mobilenetv2, _residual, _transformer], ids=lambda b: b.__name__
+)
 def test_folded_table_counts_add_up_to_keras(build, tmp_path_factory):
     from generator.layers.derive import derive_model
     from generator.model.frontend import describe_model

@@ -64,7 +64,7 @@ def repeated_blocks(graph: ModelGraph) -> tuple[Repeat, ...]:
     among equals); the search then goes on after it.
     """
     layers = graph.layers
-    tokens = _tokens(layers)
+    tokens = _tokens(layers, [t.name for t in graph.inputs])
     readers = _readers(graph)
     runs: list[Repeat] = []
     i, n = 0, len(layers)
@@ -114,9 +114,10 @@ def _aligned(run: Repeat, tokens: list[int], layers: Sequence[LayerRecord], read
 
 def _forks(layers: Sequence[LayerRecord], start: int, length: int) -> bool:
     """Whether two or more calls of the block read the tensor it starts from."""
-    if start == 0:
-        return False
-    entry = layers[start - 1].name
+    if start == 0:  # the first call: the block starts from the model input it reads
+        entry = next(iter(layers[0].inbound_calls), None)
+    else:
+        entry = layers[start - 1].name
     return sum(entry in layers[k].inbound_calls for k in range(start, start + length)) >= 2
 
 
@@ -181,9 +182,14 @@ def _renamed(ref: str, stands_for: dict[str, str]) -> str:
     return TensorRef(stands_for[ref.call], ref.output, 1 if str(ref) == ref.call else 2)
 
 
-def _tokens(layers: Sequence[LayerRecord]) -> list[int]:
-    """Each call's signature as a small int (equal signatures, equal ints)."""
-    index = {layer.name: i for i, layer in enumerate(layers)}
+def _tokens(layers: Sequence[LayerRecord], inputs: Sequence[str]) -> list[int]:
+    """Each call's signature as a small int (equal signatures, equal ints).
+
+    Model inputs count as the calls just before the first (input k at -1-k), so a first block
+    reading the input matches a later one reading the call before it.
+    """
+    index = {name: -1 - k for k, name in enumerate(inputs)}
+    index.update({layer.name: i for i, layer in enumerate(layers)})
     seen: dict[str, int] = {}
     tokens = []
     for i, layer in enumerate(layers):
