@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from math import prod
 
 from generator.layers.common import aligned
-from generator.layers.derive import DerivedModel
+from generator.layers.derive import DerivedLayer, DerivedModel
 from generator.model.graph import LayerRecord, ModelGraph, as_ref
 
 POOLING = ("MaxPooling", "AveragePooling")
@@ -117,13 +117,17 @@ def layered_latex(math: DerivedModel) -> str:
         lines = [step.latex.replace(" = ", " &= ", 1) for step in layered_steps(math)]
         lines.append(_model_line(graph, _Names(graph)))
     for i, layer in enumerate(math.layers, start=1):
-        record = layer.record
-        if record.shares:
-            continue  # the same function as the layer's first call, defined there
-        body = layer.equation_latex or rf"\text{{(no equation known for {_text(record.type)})}}"
-        # The layer's name sits under its f_l, so the row is no wider than its equation.
-        lines.append(rf"\underset{{\text{{{_text(record.name)}}}}}{{f_{{{i}}}}} &: \quad {body}")
+        if not layer.record.shares:  # a shared layer's later call: the function defined first
+            lines.append(definition_line(i, layer))
     return aligned(lines, "\n")
+
+
+def definition_line(index: int, layer: DerivedLayer) -> str:
+    """The row defining `f_l` by its layer's equation, the layer's name under `f_l`."""
+    record = layer.record
+    body = layer.equation_latex or rf"\text{{(no equation known for {_text(record.type)})}}"
+    # The layer's name sits under its f_l, so the row is no wider than its equation.
+    return rf"\underset{{\text{{{_text(record.name)}}}}}{{f_{{{index}}}}} &: \quad {body}"
 
 
 def rough_ops(graph: ModelGraph) -> int | None:

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 from generator.equation.compose import ComposedEquation
-from generator.equation.layered import count_text
+from generator.equation.layered import count_text, definition_line
+from generator.layers.common import aligned
+from generator.layers.derive import DerivedModel
 from generator.layers.normalization import FOLDED
+from generator.render.blocks import ALL_LAYERS, Repeat, folded_calls, repeated_blocks
 
 
-def equation_section(equation: ComposedEquation) -> str:
-    """The section's Markdown: closed or layered form, general form, verification, collapse."""
+def equation_section(equation: ComposedEquation, math: DerivedModel | None = None) -> str:
+    """The section's Markdown: closed or layered form, general form, verification, collapse.
+
+    With the model's layers (`math`), a layered form folds the later copies of each repeated
+    block (`generator.render.blocks`) into one row, the whole form in a collapsed note.
+    """
     if not equation.closed_form:
+        runs = repeated_blocks(math.graph) if math is not None else ()
+        if runs:
+            return _folded_layered_text(equation, math, runs)
         return _layered_text(equation)
     parts = [
         "Written out, with every trained weight rounded to its first digits, "
@@ -45,6 +55,88 @@ def _layered_text(equation: ComposedEquation) -> str:
             "It is the composition of its layers:",
             f"$$\n{equation.layered_latex}\n$$",
         ]
+    )
+
+
+def _folded_layered_text(
+    equation: ComposedEquation, math: DerivedModel, runs: tuple[Repeat, ...]
+) -> str:
+    """The layered form with each run's later copies as one row of steps and one of functions,
+    then the whole form in a collapsed note."""
+    whole = _layered_text(equation)
+    intro, _, _ = whole.partition("$$")
+    starts = {run.folded[0]: run for run in runs}
+    skip = folded_calls(runs)
+    chain = math.graph.is_chain
+    steps = [] if chain else [s.latex.replace(" = ", " &= ", 1) for s in equation.steps]
+    lines = [_rows(equation.layered_latex)[0]] if chain else []
+    for i in range(len(math.layers)):
+        if i in starts and not chain:
+            lines.append(_folded_steps(starts[i]))
+        if i not in skip and not chain:
+            lines.append(steps[i])
+    if not chain:  # the model's own line: `f(x) &= a^{(L)}`, after the steps
+        lines.append(_model_row(equation))
+    for i, layer in enumerate(math.layers):
+        if i in starts:
+            lines.append(_folded_functions(starts[i]))
+        if i not in skip and not layer.record.shares:
+            lines.append(definition_line(i + 1, layer))
+    n = len(math.layers)
+    return "\n\n".join(
+        [
+            intro.rstrip().rstrip(":")
+            + ", each repeated block written out once (a row for its later copies says "
+            "which steps they repeat):",
+            f"$$\n{aligned(lines, chr(10))}\n$$",
+            f'??? note {ALL_LAYERS} "All {n} layers, step by step"\n\n'
+            + "\n".join(f"    {line}" if line else "" for line in whole.splitlines()[2:]),
+        ]
+    )
+
+
+def _rows(latex: str) -> list[str]:
+    r"""The rows of an `aligned` block (separated by `\\`), without the environment."""
+    body = latex.split(r"\begin{aligned}", 1)[-1].rsplit(r"\end{aligned}", 1)[0]
+    return [row.strip() for row in body.split(r"\\") if row.strip()]
+
+
+def _model_row(equation: ComposedEquation) -> str:
+    """The layered form's row `f(x) &= a^{(L)}` (after its steps)."""
+    rows = _rows(equation.layered_latex)
+    return next(row for row in rows if row.startswith("f("))
+
+
+def _span(run: Repeat) -> tuple[str, str, int]:
+    first, last = run.first, run.folded
+    return (
+        rf"{last[0] + 1}\text{{–}}{last[-1] + 1}",
+        rf"{first[0] + 1}\text{{–}}{first[-1] + 1}",
+        run.length,
+    )
+
+
+def _times(run: Repeat) -> str:
+    """`once more, every index shifted by 10`, or `3 more times, ... each time`."""
+    more = run.count - 1
+    if more == 1:
+        return f"once more, every index shifted by {run.length}"
+    return f"{more} more times, every index shifted by {run.length} each time"
+
+
+def _folded_steps(run: Repeat) -> str:
+    folded, first, length = _span(run)
+    return (
+        rf"a^{{(l)}}, \ l = {folded} &: \quad \text{{the steps of layers }} {first}"
+        rf"\text{{ {_times(run)}}}"
+    )
+
+
+def _folded_functions(run: Repeat) -> str:
+    folded, first, length = _span(run)
+    return (
+        rf"f_l, \ l = {folded} &: \quad \text{{as }} f_{{l - {length}}}"
+        r"\text{, with the layer's own weights}"
     )
 
 

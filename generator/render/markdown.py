@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from generator.equation.analyze import ModelMath
 from generator.layers.derive import DerivedLayer, shape_text
+from generator.render.blocks import ALL_LAYERS, Repeat, folded_calls, repeated_blocks
 from generator.render.diagrams import diagram_section
 from generator.render.diagrams.examples import drawn_example
 from generator.render.equation_page import equation_section
+from generator.render.keras_code import keras_code
 from generator.render.page_model import page_model
 from generator.render.worked import worked_markdown
 
@@ -75,7 +77,7 @@ def model_page(
     if math.equation is not None:
         parts += [
             f"{h}# The whole network as one function",
-            equation_section(math.equation).strip(),
+            equation_section(math.equation, math).strip(),
         ]
     parts += [f"{h}# Checks", checks_list(math)]
     return "\n\n".join(p for p in parts if p) + "\n"
@@ -104,8 +106,19 @@ def _short_code(code: str) -> str:
     return f"`{_cell(code[: TABLE_CODE_CHARS - 1].rstrip())}…`"
 
 
-def _io_shapes(layer: DerivedLayer) -> str:
+def _io_shapes(layer: DerivedLayer, plain: bool = False) -> str:
+    """`$30 \\times 30 \\times 32 \\to ...$`, or in plain text (`30×30×32 → ...`) where a
+    page holds so many rows that MathJax should not have to typeset them."""
     record = layer.record
+    if plain:
+        shape_in = ", ".join(_plain_shape(s) for s in record.input_shapes) or "-"
+        shape_out = ", ".join(_plain_shape(s) for s in record.output_shapes)
+        if record.output_names:
+            shape_out = "; ".join(
+                f"{name}: {_plain_shape(s)}"
+                for name, s in zip(record.output_names, record.output_shapes, strict=True)
+            )
+        return f"{shape_in} → {shape_out}"
     shape_in = r",\ ".join(shape_text(s) for s in record.input_shapes) or "-"
     shape_out = r",\ ".join(shape_text(s) for s in record.output_shapes)
     if record.output_names:  # several outputs, each named: "output: 256; state h: 256"
@@ -116,27 +129,50 @@ def _io_shapes(layer: DerivedLayer) -> str:
     return rf"${shape_in} \to {shape_out}$"
 
 
+def _plain_shape(shape: tuple) -> str:
+    """`shape_text` in plain text: `30×30×32`, `*` for an open length."""
+    return shape_text(shape).replace(r" \times ", "×").replace(r"\ast", "*")
+
+
 def architecture_table(math: ModelMath) -> str:
     """One row per layer: code, shapes, count formula with numbers, and the count.
 
     Layers are numbered from 1, as in `f = f_L \\circ \\dots \\circ f_1` and `W^{(l)}`.
 
     The layer's type is in its code line, and the trainable split is said only where some
-    parameters are not trained, so the table stays narrow enough for a page.
+    parameters are not trained, so the table stays narrow enough for a page. Repeated blocks
+    (`generator.render.blocks`) show their first copy whole and the other copies as one row,
+    with the whole table in a collapsed note under it (its shapes in plain text: MathJax
+    need not typeset a hundred rows nobody opened).
     """
+    runs = repeated_blocks(math.graph)
+    if not runs:
+        return _table(math)
+    hidden = _indent(_table(math, plain=True))
+    title = f"All {len(math.layers)} layers"
+    return f'{_table(math, runs)}\n\n??? note {ALL_LAYERS} "{title}"\n\n{hidden}'
+
+
+def _table(math: ModelMath, runs: tuple[Repeat, ...] = (), plain: bool = False) -> str:
     framework = math.graph.framework_name
     rows = [
         f"| # | Layer | {framework} code | Shape in → out | Parameters | Count |",
         "|--:|---|---|---|---|--:|",
     ]
+    folded = {run.folded[0]: run for run in runs}
+    skip = folded_calls(runs)
     for i, layer in enumerate(math.layers, start=1):
+        if i - 1 in folded:
+            rows.append(_folded_row(math, folded[i - 1]))
+        if i - 1 in skip:
+            continue
         record = layer.record
         formula = f"`{layer.params_formula}`" if layer.params_formula else f"({framework}'s count)"
         if layer.params.formula is not None and not layer.params.parts:
             formula = "none" if layer.params.total == 0 else formula
         rows.append(
             f"| {i} | `{record.name}` | {_short_code(record.code or record.type)} "
-            f"| {_io_shapes(layer)} | {formula} "
+            f"| {_io_shapes(layer, plain)} | {formula} "
             f"| {_count(layer.params.total, record.framework_params - record.framework_trainable)}"
             + (f" (the weights of `{record.shares}`, counted there)" if record.shares else "")
             + " |"
@@ -146,6 +182,33 @@ def architecture_table(math: ModelMath) -> str:
     return "\n".join(rows)
 
 
+def _folded_row(math: ModelMath, run: Repeat) -> str:
+    """One row for the copies of a block after its first: what they repeat, and their count."""
+    layers = math.layers
+    first, last = run.first, run.folded
+    copies = run.count - 1
+    per_copy = [
+        sum(layers[k].params.total for k in run.copy(c) if not layers[k].record.shares)
+        for c in range(1, run.count)
+    ]
+    fixed = sum(
+        layers[k].record.framework_params - layers[k].record.framework_trainable
+        for k in last
+        if not layers[k].record.shares
+    )
+    each = f"{per_copy[0]:,}" if len(set(per_copy)) == 1 else "–"
+    shape_in = shape_text(layers[last[0]].record.input_shape)
+    shape_out = shape_text(layers[last[-1]].record.output_shape)
+    blocks = "block" if copies == 1 else "blocks"
+    return (
+        f"| {last[0] + 1}–{last[-1] + 1} | **{copies} more {blocks}** "
+        f"(`{layers[last[0]].record.name}` … `{layers[last[-1]].record.name}`) "
+        f"| like layers {first[0] + 1}–{first[-1] + 1}, {run.length} layers each "
+        f"| ${shape_in} \\to {shape_out}$ | {copies} × {each} "
+        f"| {_count(sum(per_copy), fixed)} |"
+    )
+
+
 def _count(total: int, non_trainable: int) -> str:
     """`896`, or `128 (64 non-trainable)` when training leaves some of them alone."""
     return f"{total:,}" + (f" ({non_trainable:,} non-trainable)" if non_trainable else "")
@@ -153,10 +216,10 @@ def _count(total: int, non_trainable: int) -> str:
 
 def _code_section(math: ModelMath, h: str) -> str:
     """The model's Keras code, and its PyTorch twin in a tab when that backend is present."""
-    keras_code = "\n".join(layer.record.code or layer.record.type for layer in math.layers)
-    block = f"```python\n{keras_code}\n```"
     if math.graph.framework != "keras":  # read from PyTorch: its own modules, no translation
-        return f"{h}# Code\n\n{block}"
+        code = "\n".join(layer.record.code or layer.record.type for layer in math.layers)
+        return f"{h}# Code\n\n```python\n{code}\n```"
+    block = f"```python\n{keras_code(math.graph)}\n```"
     torch_md = _torch_tab(math)
     if torch_md is None:
         return f"{h}# Code\n\n{block}"

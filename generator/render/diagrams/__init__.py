@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from generator.layers.derive import DerivedModel
+from generator.render.blocks import ALL_LAYERS, repeated_blocks
 from generator.render.diagrams.examples import worked_figure
 from generator.render.diagrams.graph import Anchors, graph_figure, inbound_layers
 from generator.render.diagrams.recurrent import recurrent_figures
@@ -54,8 +55,16 @@ def diagram_section(
         f"The model as a graph: one box per layer with its type, its {graph.framework_name} line "
         "and its output shape; arrows carry the data."
         + (" Select a box to go to that layer's section." if anchors else ""),
-        graph_figure(graph, anchors).html(),
     ]
+    if repeated_blocks(graph):
+        parts += [
+            "The copies of a repeated block after its first are drawn as one stacked box.",
+            graph_figure(graph, anchors, fold=True).html(),
+            f'<details class="{ALL_LAYERS}">\n<summary>All {len(graph.layers)} layers</summary>'
+            f"\n{graph_figure(graph, anchors).html()}\n</details>",
+        ]
+    else:
+        parts.append(graph_figure(graph, anchors).html())
     if is_convolutional(graph):
         parts += [
             f"The same model as volumes: each box is a tensor, {volume_order(graph)} "

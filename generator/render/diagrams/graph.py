@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import networkx as nx
 
 from generator.model.graph import LayerRecord, ModelGraph
+from generator.render.blocks import FOLDED, folded_graph, repeated_blocks
 from generator.render.diagrams.svg import (
     ACCENT,
     BG,
@@ -22,8 +23,8 @@ from generator.render.diagrams.svg import (
     Hotspot,
     arrow_head,
     attr,
-    clip,
     dims_text,
+    fit_lines,
     group,
     path,
     rect,
@@ -40,6 +41,13 @@ MARGIN = 12
 GROUP_PAD = 12
 GROUP_HEADER = 44
 SWEEPS = 4
+#: Font sizes of a box's title and code lines, the step between lines, and the text's inset.
+TITLE_SIZE = 12.5
+CODE_SIZE = 11
+LINE = 14
+TEXT_X = 10
+#: Bold titles run wider than `svg.CHAR_WIDTH` estimates: they get this share of the width.
+BOLD_SHARE = 0.9
 
 #: Link to each layer's section, by layer name (`{"conv2d": "#1-conv2d-conv2d"}`).
 Anchors = Mapping[str, str]
@@ -73,14 +81,19 @@ class _Layout:
     height: float = 0.0
 
 
-def graph_figure(graph: ModelGraph, anchors: Anchors | None = None) -> Figure:
+def graph_figure(graph: ModelGraph, anchors: Anchors | None = None, fold: bool = False) -> Figure:
     """The graph view of a model as a `Figure`.
 
     Args:
         graph: the model description.
         anchors: each layer's section link (`#3-conv2d-conv2d`) by name; boxes link there.
+        fold: draw the later copies of each repeated block (`generator.render.blocks`) as one
+            stacked box; the title and description still name every layer.
     """
     anchors = anchors or {}
+    whole = graph
+    if fold:
+        graph = folded_graph(graph, repeated_blocks(graph))
     layout = _layout(graph)
     body = _draw(layout, graph)
     links = tuple(
@@ -95,13 +108,14 @@ def graph_figure(graph: ModelGraph, anchors: Anchors | None = None) -> Figure:
         for n in layout.nodes.values()
         if n.record is not None and n.key in anchors
     )
-    names = [f"{r.name} ({r.type}) {dims_text(r.output_shape)}" for r in graph.layers]
+    names = [f"{r.name} ({r.type}) {dims_text(r.output_shape)}" for r in whole.layers]
     desc = f"Layers of {graph.name}, inputs first: " + "; ".join(names) + "."
     return Figure(
         body=group([body], MARGIN, MARGIN),
         width=layout.width + 2 * MARGIN,
         height=layout.height + 2 * MARGIN,
-        title=f"Graph of the model {graph.name}: {len(graph.layers)} layers",
+        title=f"Graph of the model {graph.name}: {len(whole.layers)} layers"
+        + (", repeated blocks folded" if graph is not whole else ""),
         desc=desc,
         kind="graph",
         links=links,
@@ -112,14 +126,19 @@ def _layout(graph: ModelGraph) -> _Layout:
     dag = nx.DiGraph()
     nodes: dict[str, _Node] = {}
     for tensor in graph.inputs:
-        nodes[tensor.name] = _Node(tensor.name, height=INPUT_HEIGHT, input_shape=tensor.shape)
+        node = _Node(tensor.name, input_shape=tensor.shape)
+        node.height = INPUT_HEIGHT + LINE * (len(_labels(node)[0]) - 1)
+        nodes[tensor.name] = node
         dag.add_node(tensor.name)
     for record in graph.layers:
         node = _Node(record.name, record=record)
+        title, code = _labels(node)
+        node.height = NODE_HEIGHT + LINE * (len(title) + len(code) - 2)
         if record.children is not None:
             node.inner = _layout(record.children)
             node.width = node.inner.width + 2 * GROUP_PAD
-            node.height = node.inner.height + GROUP_HEADER + GROUP_PAD
+            title, _ = _labels(node)
+            node.height = node.inner.height + _header(title) + GROUP_PAD
         nodes[record.name] = node
         dag.add_node(record.name)
         for source in inbound_layers(record):
@@ -206,64 +225,78 @@ def _draw(layout: _Layout, graph: ModelGraph) -> str:
     return "\n".join(out)
 
 
+def _labels(node: _Node) -> tuple[list[str], list[str]]:
+    """The box's title and code lines, whole: wrapped to the box's width, never cut."""
+    inside = node.width - 2 * TEXT_X
+    bold = inside * BOLD_SHARE
+    record = node.record
+    if record is None:
+        return fit_lines(f"{node.key} · Input", TITLE_SIZE, bold), []
+    if record.children is not None and node.inner is not None:
+        title = f"{record.name} · {record.type} (nested model)"
+        return fit_lines(title, TITLE_SIZE, bold), []
+    code = record.code or f"{record.type}(...)"
+    title = fit_lines(f"{record.name} · {record.type}", TITLE_SIZE, bold)
+    return title, fit_lines(code, CODE_SIZE, inside, code=record.type != FOLDED)
+
+
+def _header(title: list[str]) -> float:
+    """The height of a nested model's header: its title lines and its shape."""
+    return GROUP_HEADER + LINE * (len(title) - 1)
+
+
+def _lines(x: float, y: float, lines: list[str], size: float, style: str = "") -> list[str]:
+    return [text(x, y + LINE * k, line, size, style=style) for k, line in enumerate(lines)]
+
+
 def _box(node: _Node, output: bool) -> str:
     x0, y0, w = node.x - node.width / 2, node.y, node.width
     record = node.record
+    title, code = _labels(node)
+    below = y0 + 17 + LINE * (len(title) - 1)  # the baseline of the title's last line
     if record is None:  # a model input
         shape = dims_text(node.input_shape or ())
         parts = [
             rect(x0, y0, w, node.height, f"fill:{BG};stroke:{FG_LIGHT};stroke-dasharray:4 3"),
-            text(
-                x0 + 10,
-                y0 + 17,
-                clip(f"{node.key} · Input", 12.5, w - 20),
-                12.5,
-                style="font-weight:600",
-            ),
-            text(x0 + 10, y0 + 33, f"→ {shape}", 12, style=f"fill:{ACCENT}"),
+            *_lines(x0 + TEXT_X, y0 + 17, title, TITLE_SIZE, "font-weight:600"),
+            text(x0 + TEXT_X, below + 16, f"→ {shape}", 12, style=f"fill:{ACCENT}"),
         ]
         attrs = f'class="naf-node naf-input" data-layer="{attr(node.key)}" data-shape="{shape}"'
         return group(parts, attrs=attrs)
     shape = ", ".join(dims_text(s) for s in record.output_shapes)
     stroke = f"stroke:{ACCENT};stroke-width:{2.2 if output else 1.2}"
-    parts = [rect(x0, y0, w, node.height, f"fill:{BG};{stroke}")]
+    folded = record.type == FOLDED
+    parts = []
+    if folded:  # a stack of boxes: the copies of a block folded into one
+        for step in (8, 4):
+            back = f"fill:{BG};stroke:{FG_LIGHT};stroke-width:1"
+            parts.append(rect(x0 + step, y0 - step, w, node.height, back))
+    parts.append(rect(x0, y0, w, node.height, f"fill:{BG};{stroke}"))
+    parts += _lines(x0 + TEXT_X, y0 + 17, title, TITLE_SIZE, "font-weight:600")
     if node.inner is not None:
         parts += [
-            text(
-                x0 + 10,
-                y0 + 17,
-                clip(f"{record.name} · {record.type} (nested model)", 12.5, w - 20),
-                12.5,
-                style="font-weight:600",
-            ),
-            text(x0 + 10, y0 + 30, f"→ {shape}", 12, style=f"fill:{ACCENT}"),
+            text(x0 + TEXT_X, below + 13, f"→ {shape}", 12, style=f"fill:{ACCENT}"),
             group(
                 [_draw(node.inner, record.children)],
                 x0 + GROUP_PAD,
-                y0 + GROUP_HEADER,
+                y0 + _header(title),
             ),
         ]
     else:
-        code = record.code or f"{record.type}(...)"
-        parts += [
+        code_y = below + 16
+        parts += _lines(x0 + TEXT_X, code_y, code, CODE_SIZE, f"{MONO};opacity:.8")
+        parts.append(
             text(
-                x0 + 10,
-                y0 + 17,
-                clip(f"{record.name} · {record.type}", 12.5, w - 20),
-                12.5,
-                style="font-weight:600",
-            ),
-            text(x0 + 10, y0 + 33, clip(code, 11, w - 20), 11, style=f"{MONO};opacity:.8"),
-            text(
-                x0 + 10,
-                y0 + 50,
+                x0 + TEXT_X,
+                code_y + LINE * (len(code) - 1) + 17,
                 f"→ {shape}" + ("  (output)" if output else ""),
                 12,
                 style=f"fill:{ACCENT}",
-            ),
-        ]
+            )
+        )
+    kind = "naf-node naf-folded" if folded else "naf-node"
     attrs = (
-        f'class="naf-node" data-layer="{attr(record.name)}" data-type="{attr(record.type)}" '
+        f'class="{kind}" data-layer="{attr(record.name)}" data-type="{attr(record.type)}" '
         f'data-shape="{shape}"'
     )
     return group(parts, attrs=attrs)

@@ -118,6 +118,38 @@ def clip(text: str, size: float, width: float) -> str:
     return text if len(text) <= most else text[: most - 1].rstrip() + "…"
 
 
+def fit_lines(content: str, size: float, width: float, code: bool = False) -> list[str]:
+    """`content` whole, in as many lines as it needs to fit `width` px (never cut).
+
+    A code line (`code`) breaks after the commas between its arguments (`Conv2D(64, (3, 3),` /
+    `padding="same")`), other text at spaces; a piece longer than a line is split inside.
+    """
+    most = max(1, int(width / (size * CHAR_WIDTH)))
+    if len(content) <= most:
+        return [content]
+    lines = [""]
+    for piece in _pieces(content, code):
+        if lines[-1] and len(lines[-1]) + len(piece.rstrip()) > most:
+            lines[-1] = lines[-1].rstrip()
+            lines.append("")
+        lines[-1] += piece
+        while len(lines[-1].rstrip()) > most:
+            lines[-1], rest = lines[-1][:most], lines[-1][most:]
+            lines.append(rest)
+    return [line.rstrip() for line in lines if line.strip()]
+
+
+def _pieces(content: str, code: bool) -> list[str]:
+    """Where a line may break: after `, ` between a call's arguments, else after spaces."""
+    pieces, depth, start = [], 0, 0
+    for i, c in enumerate(content):
+        depth += (c in "([{") - (c in ")]}")
+        if c == " " and (not code or (depth == 1 and content[i - 1] == ",")):
+            pieces.append(content[start : i + 1])
+            start = i + 1
+    return [*pieces, content[start:]]
+
+
 def wrap(content: str, size: float, width: float) -> list[str]:
     """`content` broken at spaces into lines that fit `width` px."""
     most = max(8, int(width / (size * CHAR_WIDTH)))
