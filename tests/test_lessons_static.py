@@ -78,7 +78,7 @@ def test_starts_with_a_title(path):
 @lesson
 def test_two_or_three_exercises_with_collapsed_solutions(path):
     section = _exercises(_read(path))
-    questions = re.findall(r"^\d+\. \S", section, flags=re.MULTILINE)
+    questions = re.findall(r"^### Exercise \d+$", section, flags=re.MULTILINE)
     solutions = section.count(SOLUTION)
     assert 2 <= len(questions) <= 3
     assert solutions == len(questions)
