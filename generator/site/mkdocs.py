@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from generator.site.engines import DEFAULT_ENGINE, SiteError, build_with, write_config
+from generator.site.search_index import tidy_search_index
 
 #: In `docs/index.md`, replaced (in the staged copy) by the generated course outline.
 OUTLINE_MARKER = "<!-- course-outline -->"
@@ -174,6 +175,7 @@ def build_site(paths: CoursePaths, nav: list, engine: str = DEFAULT_ENGINE) -> N
     try:
         write_config(paths.config, config_file, paths.staging, tmp_site, nav)
         build_with(engine, config_file)
+        tidy_search_index(tmp_site)  # search snippets show formulas as text, not raw TeX
     except BaseException:
         shutil.rmtree(tmp_site, ignore_errors=True)
         raise
