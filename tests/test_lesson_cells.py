@@ -1,4 +1,4 @@
-"""Lesson pages: Jupyter's cell tags, in-page exercises, numbered exercises (no kernel, no Keras)."""
+"""Lesson pages: cell tags, in-page exercises, numbered exercises (no kernel, no Keras)."""
 
 from __future__ import annotations
 
