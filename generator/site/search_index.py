@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +87,7 @@ def tidy_tex(tex: str) -> str:
     text = re.sub(r"\\([A-Za-z]+)", lambda m: SYMBOLS.get(m.group(1), m.group(1)), text)
     text = re.sub(r"\\([{}%$&#_|])", r"\1", text)
     text = text.replace("&", " ").replace("{", "").replace("}", "")
-    return re.sub(r"\s+", " ", text).strip()
+    return unicodedata.normalize("NFC", re.sub(r"\s+", " ", text).strip())
 
 
 def _script(mark: str, body: str) -> str:
