@@ -77,7 +77,7 @@ class Exercise:
         }
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> tuple[dict, dict]:
-        how = f'Answer with `.check(...)` on this exercise, e.g. `.check("{self.hint}")`.'
+        how = f'To check an answer, run `_.check("{self.hint}")` in a new cell just below.'
         data = {
             "text/markdown": f"**Try it:** {self.question}\n\n{how}",
             "text/plain": f"Try it: {self.question}",
