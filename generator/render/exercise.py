@@ -15,6 +15,11 @@ from generator.layers.derive import DerivedModel, derive_model
 EXERCISE_KEY = "course_exercise"
 #: What an exercise can ask, and how its answer is written.
 KINDS = ("shape", "count")
+#: The answer field's look, inline (the theme gives inputs no border): it follows the colour scheme.
+INPUT_STYLE = (
+    "border:1px solid currentColor;border-radius:.2rem;padding:.2rem .4rem;"
+    "background:transparent;color:inherit;font:inherit;min-width:9em"
+)
 _SEPARATORS = re.compile(r"[x×*,;\s]+")
 
 
@@ -140,6 +145,7 @@ def exercise_markdown(info: dict[str, Any], number: int) -> str:
     form = (
         f'<form class="naf-exercise" {attrs} autocomplete="off">'
         f'<label>Your answer, {label}: <input type="text" name="answer" placeholder="{hint}" '
+        f'style="{INPUT_STYLE}" '
         f'spellcheck="false"></label> <button type="submit" class="md-button">Check</button> '
         '<output class="naf-verdict" aria-live="polite"></output></form>'
     )
