@@ -10,6 +10,7 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from generator import analyze_model  # noqa: E402
+from generator.render.diagrams.examples import drawn_example  # noqa: E402
 from generator.render.worked import worked_markdown  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.tensorflow]
@@ -70,3 +71,19 @@ def test_no_padding_no_border_note(tmp_path) -> None:
     _, _, math = _analysed(tmp_path, lambda: L.Conv2D(2, 3, name="layer"), 6)
     worked = math.worked["layer"]
     assert worked.padding == "" and "border" not in worked_markdown(worked)
+
+
+@pytest.mark.parametrize(
+    "name, build, n, says",
+    [
+        ("conv", PADDED[0][1], 6, "zeros that add nothing to the sum"),
+        ("average", PADDED[3][1], 7, "left out of the mean"),
+        ("max", PADDED[5][1], 5, "left out of the max"),
+    ],
+)
+def test_the_figure_dashes_the_padding_and_says_what_it_does(tmp_path, name, build, n, says):
+    _, _, math = _analysed(tmp_path, build, n)
+    layer = next(layer for layer in math.layers if layer.record.name == "layer")
+    _, figure = drawn_example(math, layer)
+    assert "stroke-dasharray:3 2" in figure and f"dashed cells: the padding, {says}" in figure
+    assert "reaches into the padding" in figure  # the figure's description, for screen readers
