@@ -54,7 +54,8 @@ class Exercise:
         kind: `shape` or `count`.
         salt: mixed into the hash, so that equal answers of two questions hash differently.
         digest: `answer_hash(answer, kind, salt)`.
-        hint: how to write the answer (`14, 14, 16`), shown as the field's placeholder.
+        hint: an example of how an answer is written (`(8, 8, 4)`, `1,234`), not the answer:
+            the field's placeholder.
     """
 
     question: str
