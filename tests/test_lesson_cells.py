@@ -64,7 +64,8 @@ def test_an_exercise_becomes_a_form_that_holds_only_the_hash(tmp_path: Path) -> 
         [_exercise_output("987654", "count", "How many parameters?")],
     ]
     page = _tagged(tmp_path, outputs, [["remove-input"], ["remove-input"]])
-    assert '!!! question "Try it 1"' in page and '!!! question "Try it 2"' in page
+    assert page.count('!!! question "Check your answer"') == 2
+    assert 'id="try-1"' in page and 'id="try-2"' in page
     assert r"Which shape, $n \times n$?" in page
     assert page.count('<form class="naf-exercise"') == 2
     assert answer_hash("41, 43, 47", "shape", "s1") in page

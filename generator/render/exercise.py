@@ -136,7 +136,8 @@ def exercise(model: Any, ask: str, question: str, layer: str | int | None = None
 
 
 def exercise_markdown(info: dict[str, Any], number: int) -> str:
-    """The exercise as a page shows it: the question in a box, a field, a button, a verdict."""
+    """The exercise as a page shows it: the question in a box, a field, a button, a verdict;
+    `number` counts the exercises of the page (the form's id, `try-1`, ...)."""
     attrs = " ".join(
         f'data-{key}="{html.escape(str(info.get(key, "")), quote=True)}"'
         for key in ("kind", "salt", "hash")
@@ -144,7 +145,7 @@ def exercise_markdown(info: dict[str, Any], number: int) -> str:
     hint = html.escape(str(info.get("hint", "")), quote=True)
     label = "the shape" if info.get("kind") == "shape" else "the number"
     form = (
-        f'<form class="naf-exercise" {attrs} autocomplete="off">'
+        f'<form class="naf-exercise" id="try-{number}" {attrs} autocomplete="off">'
         f'<label>Your answer, {label}: <input type="text" name="answer" placeholder="{hint}" '
         f'style="{INPUT_STYLE}" '
         f'spellcheck="false"></label> <button type="submit" class="md-button">Check</button> '
@@ -152,4 +153,4 @@ def exercise_markdown(info: dict[str, Any], number: int) -> str:
     )
     lines = str(info.get("question", "")).splitlines()
     question = "\n".join("    " + line if line.strip() else "" for line in lines)
-    return f'!!! question "Try it {number}"\n{question}\n\n    {form}'
+    return f'!!! question "Check your answer"\n{question}\n\n    {form}'
