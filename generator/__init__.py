@@ -22,6 +22,7 @@ _PUBLIC = {
     "describe_model": "generator.model.frontend",
     "derive_model": "generator.layers.derive",
     "compose_equation": "generator.equation.compose",
+    "exercise": "generator.render.exercise",
     "expression_growth": "generator.equation.growth",
     "growth_table": "generator.equation.growth",
     "plot_approximation": "generator.render.plots",

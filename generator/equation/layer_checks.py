@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from generator.layers.derive import Check, DerivedLayer, DerivedModel
 from generator.layers.registry import LayerEquation, WorkedExample
+from generator.model.graph import LayerRecord
 from generator.model.probe import LayerIO, first_items
 
 #: Outputs up to this many numbers (with the batch) are compared whole.
@@ -49,6 +51,8 @@ class CheckedExample:
 
     example: WorkedExample
     keras_value: float
+    #: What the padding does to this element, when its window reaches into it ("" if not).
+    padding: str = ""
 
 
 @dataclass(frozen=True)
@@ -148,8 +152,53 @@ def compare_layer(
     return LayerCheck(passed, largest, int(reference.size))
 
 
+#: What padding does to a worked example whose window reaches into it, by layer family.
+PADDING_NOTES = {
+    "Conv": "its window reaches into the padding, whose zeros add nothing to the sum",
+    "MaxPooling": "its window reaches into the padding, which never wins the maximum",
+    "AveragePooling": "its window reaches into the padding, which the mean leaves out: it "
+    "divides by the inputs inside only",
+}
+
+
+def reads_padding(record: LayerRecord, index: tuple[int, ...]) -> bool:
+    """Whether output `index`'s window (a convolution's or a pooling's) reads the padding."""
+    attrs = record.attrs
+    size = attrs.get("kernel_size") or attrs.get("pool_size")
+    pads = attrs.get("pads")
+    if size is None or not pads or "Transpose" in record.type or not any(map(any, pads)):
+        return False
+    rank = len(pads)
+    first = record.layout == "channels_first"
+    spatial = index[1 : 1 + rank] if first else index[:rank]
+    sizes = record.input_shape[2 : 2 + rank] if first else record.input_shape[1 : 1 + rank]
+    size, strides, dilations = (
+        _per_axis(v, rank)
+        for v in (size, attrs.get("strides") or size, attrs.get("dilation_rate", 1))
+    )
+    for i, n, k, s, d, (before, _) in zip(
+        spatial, sizes, size, strides, dilations, pads, strict=True
+    ):
+        start = i * s - before
+        if n is not None and (start < 0 or start + d * (k - 1) > n - 1):
+            return True
+    return False
+
+
+def _per_axis(value: Any, rank: int) -> tuple[int, ...]:
+    return tuple(value) if isinstance(value, (tuple, list)) else (int(value),) * rank
+
+
+def _padding_note(record: LayerRecord, index: tuple[int, ...]) -> str:
+    family = next((f for f in PADDING_NOTES if f in record.type), None)
+    return PADDING_NOTES[family] if family and reads_padding(record, index) else ""
+
+
 def _worked(
-    equation: LayerEquation, io: LayerIO, weights: Mapping[str, np.ndarray]
+    equation: LayerEquation,
+    io: LayerIO,
+    weights: Mapping[str, np.ndarray],
+    record: LayerRecord | None = None,
 ) -> CheckedExample | None:
     try:
         example = equation.worked_example(first_items(io.inputs), weights)
@@ -158,7 +207,8 @@ def _worked(
     if example is None:
         return None
     keras_value = float(np.asarray(io.outputs[0])[(0, *example.index)])
-    return CheckedExample(example, keras_value)
+    note = _padding_note(record, example.index) if record is not None else ""
+    return CheckedExample(example, keras_value, note)
 
 
 def check_equations(
@@ -201,7 +251,7 @@ def check_equations(
             no_equation.append(name)
             continue
         try:
-            example = _worked(equation, probed[name], weights)
+            example = _worked(equation, probed[name], weights, layer.record)
         except Exception as exc:  # noqa: BLE001 - a worked example that cannot run fails too
             if not results[name].passed:
                 continue

@@ -88,7 +88,15 @@ class _WindowPooling(LayerHandler):
             kind, outside = "mean", 0.0  # PyTorch's default: the zeros count in the mean
         x = Read("x", ("input", 0), maps, outside=outside if padded else None)
         body = Reduce(kind if padded or kind != "mean_inside" else "mean", win, x, style="limits")
-        return TensorEquation((c, *out) if first else (*out, c), body)
+        # The worked example: a border element whose window reaches into the padding, where
+        # there is padding (the case learners get wrong), else the first element.
+        hangs = layer.attrs.get("ceil_mode", False)  # a last window past the end (PyTorch)
+        spatial_example = tuple(
+            0 if before > 0 or not (after or hangs) or o.size is None else o.size - 1
+            for o, (before, after) in zip(out, layer.attrs["pads"], strict=True)
+        )
+        example = (0, *spatial_example) if first else (*spatial_example, 0)
+        return TensorEquation((c, *out) if first else (*out, c), body, example=example)
 
 
 @register("MaxPooling1D", "MaxPooling2D", "MaxPooling3D")

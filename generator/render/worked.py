@@ -25,6 +25,8 @@ def worked_markdown(
             f"{framework} gives ${worked.keras_value:.6g}$ at the same position; "
             f"the equation gives ${example.value:.6g}$.",
         ]
+        if worked.padding:  # the border element learners get wrong
+            parts.append(f"This element sits at the border: {worked.padding}.")
     if check is not None:
         verdict = "agrees with" if check.passed else "**does not agree** with"
         detail = f" ({check.detail})" if check.detail else ""
@@ -48,6 +50,8 @@ def worked_latex(
             rf"{framework} gives \( {worked.keras_value:.6g} \); the equation gives "
             rf"\( {example.value:.6g} \).",
         ]
+        if worked.padding:
+            parts.append(f"This element sits at the border: {worked.padding}.")
     if check is not None:
         verdict = "agrees with" if check.passed else "does NOT agree with"
         parts.append(
@@ -62,4 +66,5 @@ def worked_json(worked: CheckedExample | None) -> dict | None:
     if worked is None:
         return None
     example = worked.example
-    return {"index": list(example.index), "value": example.value, "latex": example.latex}
+    out = {"index": list(example.index), "value": example.value, "latex": example.latex}
+    return {**out, "padding": worked.padding} if worked.padding else out

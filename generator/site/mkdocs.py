@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from generator.site.engines import DEFAULT_ENGINE, SiteError, build_with, write_config
+from generator.site.search_index import tidy_search_index
 
 #: In `docs/index.md`, replaced (in the staged copy) by the generated course outline.
 OUTLINE_MARKER = "<!-- course-outline -->"
@@ -179,12 +180,14 @@ def build_site(paths: CoursePaths, nav: list, engine: str = DEFAULT_ENGINE) -> N
 
         write_config(paths.config, config_file, paths.staging, paths.build / SPARE, nav)
         built = build_spare(paths.staging, paths.build, config_file, nav)
+        tidy_search_index(built.path)  # search snippets show formulas as text, not raw TeX
         record_swap(paths.build, built, swap_in(built.path, paths.site, keep_old=True))
     else:
         tmp_site = paths.build / f"site-{uuid.uuid4().hex[:8]}"
         try:
             write_config(paths.config, config_file, paths.staging, tmp_site, nav)
             build_with(engine, config_file)
+            tidy_search_index(tmp_site)
         except BaseException:
             shutil.rmtree(tmp_site, ignore_errors=True)
             raise

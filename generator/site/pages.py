@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from generator.render.exercise import EXERCISE_KEY, exercise_markdown
 from generator.site.lessons import Lesson, source
 from generator.site.publish import DISPLAY_KEY
 
@@ -88,6 +89,7 @@ class _Renderer:
         self.models_url = models_url
         self.published = published
         self.images: dict[str, bytes] = {}
+        self.exercises = 0
 
     def output(self, output: dict[str, Any], cell_number: int, index: int) -> str:
         kind = output.get("output_type")
@@ -104,6 +106,9 @@ class _Renderer:
         meta = output.get("metadata", {})
         if DISPLAY_KEY in meta:
             return self.model(meta[DISPLAY_KEY], _text(data.get("text/markdown", "")))
+        if EXERCISE_KEY in meta:  # a form that checks the answer by its hash
+            self.exercises += 1
+            return exercise_markdown(meta[EXERCISE_KEY], self.exercises)
         for mime, ext in IMAGE_TYPES.items():
             if mime in data:
                 name = f"{self.lesson.stem}/cell-{cell_number}-{index}.{ext}"

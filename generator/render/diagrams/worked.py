@@ -117,6 +117,7 @@ def convolution_example(
         "pre_activation": z,
         "value": z if activation is None else float(activation(z)),
         "index": (i, j, k),
+        "inside": (x.shape[0], x.shape[1]),
     }
 
 
@@ -157,7 +158,18 @@ def pooling_example(
         "winner": winner,
         "kind": kind,
         "index": (i, j, k),
+        "inside": (x.shape[0], x.shape[1]),
     }
+
+
+def _reaches_padding(
+    window: tuple[int, int], size: tuple[int, int], inside: tuple[int, int] | None
+) -> bool:
+    """Whether a window at `window` (top, left) of `size` reads outside the input."""
+    if inside is None:
+        return False
+    (top, left), (h, w) = window, size
+    return top < 0 or left < 0 or top + h > inside[0] or left + w > inside[1]
 
 
 def _number(value: float, digits: int) -> str:
@@ -174,8 +186,10 @@ def _cells(
     y0: float,
     digits: int,
     marked: tuple[int, int] | None = None,
+    inside: tuple[int, int] | None = None,
 ) -> list[str]:
-    """A grid of numbered cells; cells in `role_of` are filled in that role's colour."""
+    """A grid of numbered cells; cells in `role_of` are filled in that role's colour, and
+    cells outside an input of `inside` rows and columns (the padding) are dashed."""
     out = []
     rows, cols = grid.values.shape
     for r in range(rows):
@@ -188,6 +202,8 @@ def _cells(
                 style = f"fill:{colour};fill-opacity:.2;stroke:{colour};stroke-width:1.6"
             else:
                 style = f"fill:none;stroke:{FG_LIGHT};stroke-width:.6;stroke-opacity:.7"
+            if inside and not (0 <= at[0] < inside[0] and 0 <= at[1] < inside[1]):
+                style += ";stroke-dasharray:3 2"
             out.append(rect(x, y, CELL, CELL, style, rx=0))
             weight = "font-weight:700" if at == marked else ("" if role else "opacity:.55")
             out.append(
@@ -229,6 +245,7 @@ def convolution_figure(
     activation: str = "linear",
     layer: str = "conv2d",
     digits: int = 2,
+    inside: tuple[int, int] | None = None,
 ) -> Figure:
     """One output of a convolution: the input window on its grid, the kernel slice, the output.
 
@@ -238,6 +255,7 @@ def convolution_figure(
         channel_sum: the window times the kernel, summed, for this channel only.
         bias, pre_activation: `b[k]` and the whole sum with the bias, `z`.
         index: the output element `(i, j, k)`; value: `a[i, j, k]` after the activation.
+        inside: the input's rows and columns: cells outside it, the padding, are dashed.
     """
     i, j, k = index
     kh, kw = kernel.shape
@@ -256,7 +274,7 @@ def convolution_figure(
             style="opacity:.8",
         )
     ]
-    body += _cells(grid, roles, MARGIN, y0, digits)
+    body += _cells(grid, roles, MARGIN, y0, digits, inside=inside)
     kx = MARGIN + cols * CELL + GAP
     kernel_grid = Grid(np.asarray(kernel, dtype=float))
     label = f"kernel W[:, :, {channel}, {k}]"
@@ -300,6 +318,9 @@ def convolution_figure(
             "output",
         ),
     ]
+    padded = _reaches_padding(window, (kh, kw), inside)
+    if padded:  # the border element learners get wrong: say what the padding adds
+        lines.append(("dashed cells: the padding, zeros that add nothing to the sum", None))
     for n, entry in enumerate(e for e in lines if e):
         words, role = entry
         style = f"fill:{COLOURS[role]}" if role else ""
@@ -315,6 +336,7 @@ def convolution_figure(
             f"The {kh}×{kw} window of input channel {channel} at row {top}, column {left}, "
             f"times kernel W[:, :, {channel}, {k}], summed over {channels} channels, plus bias "
             f"{_number(bias, 4)}, gives {_number(value, 4)}."
+            + (" The window reaches into the padding (zeros)." if padded else "")
         ),
         kind="worked",
     )
@@ -330,8 +352,10 @@ def pooling_figure(
     kind: str = "max",
     layer: str = "max_pooling2d",
     digits: int = 2,
+    inside: tuple[int, int] | None = None,
 ) -> Figure:
-    """One output of a pooling: the window on its grid, the winner marked, the output cell."""
+    """One output of a pooling: the window on its grid, the winner marked, the output cell;
+    cells outside an input of `inside` rows and columns, the padding, are dashed."""
     i, j, k = index
     top, left = window
     ph, pw = size
@@ -350,7 +374,7 @@ def pooling_figure(
             style="opacity:.8",
         )
     ]
-    body += _cells(grid, roles, MARGIN, y0, digits, marked=winner)
+    body += _cells(grid, roles, MARGIN, y0, digits, marked=winner, inside=inside)
     ox = MARGIN + cols * CELL + GAP
     mid = y0 + rows * CELL / 2
     body.append(arrow(ox - GAP + 8, mid, ox - 6, mid))
@@ -380,25 +404,24 @@ def pooling_figure(
             cls="naf-formula",
         )
     )
+    notes = []
     if winner is not None:
-        body.append(
-            text(
-                MARGIN,
-                fy + 18,
-                f"the largest input, at row {winner[0]}, column {winner[1]}, is circled",
-                12,
-                style="opacity:.8",
-            )
-        )
+        notes.append(f"the largest input, at row {winner[0]}, column {winner[1]}, is circled")
+    padded = _reaches_padding(window, size, inside)
+    if padded:  # the border element learners get wrong: the padding is not a number here
+        notes.append(f"dashed cells: the padding, left out of the {name}")
+    for n, note in enumerate(notes, start=1):
+        body.append(text(MARGIN, fy + 18 * n, note, 12, style="opacity:.8"))
     return Figure(
         body=group(body, attrs=f'class="naf-worked" data-layer="{layer}"'),
         width=max(ox + CELL + MARGIN, 420),
-        height=fy + 36 + MARGIN,
+        height=fy + 18 * max(len(notes) + 1, 2) + MARGIN,
         title=f"Worked example of {layer}: output a[{i}, {j}, {k}]",
         desc=(
             f"The {ph}×{pw} window of channel {k} at row {top}, column {left}; its {name} "
             f"{_number(value, 4)} is the output."
             + (f" The winner is at row {winner[0]}, column {winner[1]}." if winner else "")
+            + (f" The window reaches into the padding, left out of the {name}." if padded else "")
         ),
         kind="worked",
     )
