@@ -12,7 +12,9 @@
       // toggle; stylesheets/extra.css gives its highlights the theme's colours instead.
       // color: LaTeX's \color and \textcolor, which colour a worked example's numbers as its
       // figure colours them (input, kernel, bias, output).
-      load: ["[tex]/textmacros", "[tex]/color", "ui/no-dark-mode"],
+      // ui/lazy: a formula is typeset when it comes near the screen, so a page of hundreds of
+      // formulas (ResNet50's table and layered form) shows its first screen at once.
+      load: ["[tex]/textmacros", "[tex]/color", "ui/no-dark-mode", "ui/lazy"],
     },
     tex: {
       packages: { "[+]": ["textmacros", "color"] },
@@ -36,6 +38,11 @@
       // md-ellipsis: the titles in the navigation and the table of contents, where a heading's
       // math arrives as plain text (without it the reader sees "\(a = f(W x + b)\)").
       processHtmlClass: "arithmatex|md-ellipsis",
+      // Typeset this far beyond the screen ahead of the reader's scrolling.
+      lazyMargin: "400px",
+      // The navigation's and the table of contents' titles are always typeset: they are small,
+      // and a placeholder there would change the width of the sidebars.
+      lazyAlwaysTypeset: ".md-nav, .md-ellipsis",
     },
   };
 })();
