@@ -126,7 +126,8 @@ def _io_shapes(layer: DerivedLayer, plain: bool = False) -> str:
             rf"\text{{{name}: }} {shape_text(s)}"
             for name, s in zip(record.output_names, record.output_shapes, strict=True)
         )
-    return rf"${shape_in} \to {shape_out}$"
+    # Each side in braces: a narrow column breaks the cell at the arrow only, never inside a shape.
+    return rf"${{{shape_in}}} \to {{{shape_out}}}$"
 
 
 def _plain_shape(shape: tuple) -> str:

@@ -1,7 +1,9 @@
-"""Figures for the lessons: a network beside its Taylor polynomial, and expression growth."""
+"""Figures for the lessons: a network beside its Taylor polynomial, expression growth, and the
+dark rendering of a chart for the site's dark scheme."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from typing import Any
 
@@ -72,3 +74,45 @@ def plot_growth(rows: Sequence[GrowthRow], by: str = "params"):
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
     return fig
+
+
+# The dark scheme's page background (mkdocs-material's slate, `--md-default-bg-color`).
+DARK_BACKGROUND = (30, 33, 41)
+# A chart, as opposed to a figure holding pictures (a photo, feature maps): mostly white paper
+# and few distinct colours (lines, text and their antialiasing). A picture is left as it is:
+# turning its light into dark would show the learner a different image.
+CHART_WHITE = 0.4
+CHART_COLOURS = 4096
+
+
+def dark_rendering(png: bytes) -> bytes | None:
+    """A chart's PNG (matplotlib's white figure) redrawn for a dark page, or `None` for a figure
+    that is not a chart (see `CHART_WHITE`) or not a readable PNG.
+
+    Lightness is inverted and hue and saturation kept: white paper becomes the page's dark
+    background, black text and axes become light, a blue line stays blue (a lighter blue). In
+    HSL terms `c -> c + 255 - max(c) - min(c)` per pixel, the inversion `255 - c` followed by a
+    half turn of hue.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        image = Image.open(io.BytesIO(png))
+        image.load()
+    except (UnidentifiedImageError, OSError):
+        return None  # not a PNG Pillow can read: shown as it is, in both schemes
+    alpha = image.getchannel("A") if "A" in image.getbands() else None
+    rgb = np.asarray(image.convert("RGB"), dtype=np.int32)
+    white = float((rgb.min(axis=2) >= 245).mean())
+    packed = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+    if white < CHART_WHITE or len(np.unique(packed)) > CHART_COLOURS:
+        return None
+    inverted = rgb + 255 - rgb.max(axis=2, keepdims=True) - rgb.min(axis=2, keepdims=True)
+    background = np.asarray(DARK_BACKGROUND, dtype=np.int32)
+    dark = background + inverted * (255 - background) // 255
+    out = Image.fromarray(dark.clip(0, 255).astype(np.uint8), "RGB")
+    if alpha is not None:
+        out.putalpha(alpha)
+    buffer = io.BytesIO()
+    out.save(buffer, format="PNG")
+    return buffer.getvalue()

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from generator.render.exercise import EXERCISE_KEY, exercise_markdown
+from generator.render.plots import dark_rendering
 from generator.site.lessons import Lesson, source
 from generator.site.publish import DISPLAY_KEY
 
@@ -114,7 +115,7 @@ class _Renderer:
                 name = f"{self.lesson.stem}/cell-{cell_number}-{index}.{ext}"
                 raw = _text(data[mime])
                 self.images[name] = raw.encode() if ext == "svg" else base64.b64decode(raw)
-                return f"![Output of cell {cell_number}]({name})"
+                return self.image(name, f"Output of cell {cell_number}")
         if "text/markdown" in data:
             return _text(data["text/markdown"])
         if "text/latex" in data:
@@ -124,6 +125,16 @@ class _Renderer:
         if "text/plain" in data:
             return _fence(ANSI.sub("", _text(data["text/plain"])), "text")
         return ""
+
+    def image(self, name: str, alt: str) -> str:
+        """An image output; a chart also as a dark rendering, each shown in its own colour
+        scheme (`naf-light`, `naf-dark`: stylesheets/extra.css)."""
+        dark = dark_rendering(self.images[name]) if name.endswith(".png") else None
+        if dark is None:
+            return f"![{alt}]({name})"
+        dark_name = name.removesuffix(".png") + "-dark.png"
+        self.images[dark_name] = dark
+        return f"![{alt}]({name}){{ .naf-light }}![{alt}]({dark_name}){{ .naf-dark }}"
 
     def model(self, info: dict[str, Any], page: str) -> str:
         name, stem = info.get("name", "model"), info.get("stem", "model")

@@ -1,0 +1,73 @@
+// Reading on a narrow screen: architecture tables as cards, and a visible hint on every figure or
+// table that is wider than its column and scrolls sideways. The layout itself is CSS
+// (stylesheets/extra.css, diagrams.css); this script only labels what the CSS needs, and runs on
+// every page the theme's instant navigation swaps in (`document$`).
+(() => {
+  // An architecture table's columns (generator/render/markdown.py `architecture_table`), by
+  // their header: a card lays each one out by its role (`data-col`), whatever its position.
+  const ROLES = [
+    [/^#$/, "num"],
+    [/^Layer$/, "name"],
+    [/code$/i, "code"],
+    [/^Shape/, "shape"],
+    [/^Parameters$/, "params"],
+    [/^Count$/, "count"],
+  ];
+  const role = (header) => (ROLES.find(([pattern]) => pattern.test(header)) || [null, "other"])[1];
+
+  /** Mark the architecture tables of the page (`data-naf-layers`) and label their cells. */
+  function labelLayerTables(root) {
+    for (const table of root.querySelectorAll(".md-typeset table")) {
+      const heads = Array.from(table.querySelectorAll("thead th"), (th) => th.textContent.trim());
+      const roles = heads.map(role);
+      if (!roles.includes("count") || !roles.includes("shape")) continue;
+      table.setAttribute("data-naf-layers", "");
+      for (const row of table.querySelectorAll("tbody tr")) {
+        Array.from(row.children).forEach((cell, i) => {
+          cell.setAttribute("data-col", roles[i] || "other");
+          cell.setAttribute("data-label", heads[i] || "");
+        });
+      }
+    }
+  }
+
+  // Boxes that scroll sideways when their content is wider than the column.
+  const SCROLL_BOXES = ".md-typeset .naf-diagram, .md-typeset .output-table, .md-typeset__scrollwrap";
+
+  /** Show or hide a box's "scroll →" hint: shown while there is more to its right. */
+  function updateHint(box) {
+    const more = box.scrollWidth - box.clientWidth;
+    const state = more <= 1 ? null : box.scrollLeft >= more - 1 ? "end" : "more";
+    if (state) box.setAttribute("data-naf-overflow", state);
+    else box.removeAttribute("data-naf-overflow");
+    const hint = box.previousElementSibling;
+    if (hint && hint.classList.contains("naf-scroll-hint")) hint.hidden = state === null;
+  }
+
+  const resized = new ResizeObserver((entries) => entries.forEach((e) => updateHint(e.target)));
+
+  /** Give every scroll box of the page its hint, kept up to date on scrolling and resizing. */
+  function addScrollHints(root) {
+    for (const box of root.querySelectorAll(SCROLL_BOXES)) {
+      if (box.hasAttribute("data-naf-hinted")) continue;
+      box.setAttribute("data-naf-hinted", "");
+      const hint = document.createElement("div");
+      hint.className = "naf-scroll-hint";
+      hint.setAttribute("aria-hidden", "true");
+      hint.textContent = "scroll →";
+      hint.hidden = true;
+      box.before(hint);
+      box.addEventListener("scroll", () => updateHint(box), { passive: true });
+      resized.observe(box);
+      updateHint(box);
+    }
+  }
+
+  document$.subscribe(() => {
+    const root = document.querySelector(".md-content") || document.body;
+    labelLayerTables(root);
+    addScrollHints(root);
+  });
+  // A table's content grows when MathJax typesets its shapes (lazily, as it scrolls in view).
+  window.addEventListener("load", () => document.querySelectorAll(SCROLL_BOXES).forEach(updateHint));
+})();
