@@ -272,8 +272,10 @@ class MultiHeadEquation(_AttentionEquation):
     roles: tuple[str, ...] = ()  # the call's keywords per input, when it passed them so
 
     def parts(self, inputs: Sequence[np.ndarray], weights: Mapping[str, np.ndarray]) -> dict:
+        mask = None
         if self.roles:
             named = dict(zip(self.roles, inputs, strict=True))
+            mask = named.pop("attention_mask", None)
             if set(named) - {"query", "value", "key"}:
                 raise NotImplementedError("masked attention is not evaluated")
             inputs = [named[r] for r in ("query", "value", "key") if r in named]
@@ -290,7 +292,10 @@ class MultiHeadEquation(_AttentionEquation):
 
         q, k, v = project("query", x_q), project("key", x_k), project("value", x_v)
         scores = np.einsum("btnh,bsnh->bnts", q, k) / np.sqrt(self.key_dim)
-        probs = _softmax(scores)
+        keep = None if mask is None else (np.asarray(mask, dtype=np.float64) > 0.5)[:, None]
+        if keep is not None:  # Keras's masked softmax: a masked score is -1e9, its weight 0
+            scores = np.where(keep, scores, -1e9)
+        probs = _softmax(scores) if keep is None else np.where(keep, _softmax(scores), 0.0)
         a = np.einsum("bnts,bsnh->btnh", probs, v)
         if _weight(weights, "gate/kernel") is not None:
             a = a * numpy_activation("sigmoid")(project("gate", x_q))

@@ -10,6 +10,7 @@ from generator.layers.composite import (
     is_untraced_composite,
     sublayer_params,
     untraced_latex,
+    traced_note,
     untraced_note,
 )
 from generator.layers.registry import LayerEquation, ParamMath, ShapeMath, handler_for
@@ -125,6 +126,7 @@ def derive_layer(record: LayerRecord) -> DerivedLayer:
         params=params,
         equation=handler.equation(record),
         children=children,
+        note=traced_note(record),
     )
 
 

@@ -8,8 +8,10 @@ sub-layers, and the Keras frontend traces them into nested graphs
 
 from __future__ import annotations
 
+from generator.layers.attention import MultiHeadAttentionHandler
 from generator.layers.embedding import EmbeddingHandler
 from generator.layers.formula import Sym
+from generator.layers.normalization import RMSNormalizationHandler
 from generator.layers.registry import (
     LayerHandler,
     ParamMath,
@@ -58,3 +60,20 @@ class PositionEmbeddingHandler(LayerHandler):
         return TensorEquation(
             (*lead, t, j), rows, note=r" \quad (\text{the input's values are not read})"
         )
+
+
+@register("MistralLayerNormalization", "LlamaLayerNorm")
+class HubRMSNormalizationHandler(RMSNormalizationHandler):
+    """keras-hub's RMS norms over the last axis (Mistral's, Llama's): `epsilon` and a `scale`
+    of one entry per channel, as Keras's `RMSNormalization`."""
+
+    summary = "RMS normalization over the channels (keras-hub's), then scaled"
+    frameworks = ("keras",)
+
+
+@register("CachedMultiHeadAttention")
+class CachedMultiHeadAttentionHandler(MultiHeadAttentionHandler):
+    """keras-hub's `MultiHeadAttention` with a key/value cache for generation: without a cache
+    (a forward pass over the whole sequence) it is Keras's layer, configured alike."""
+
+    frameworks = ("keras",)

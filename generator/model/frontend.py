@@ -253,6 +253,8 @@ def _layer_record(
         attrs["input_roles"] = roles
     if composite is not None and composite.model is None:
         attrs["sublayers"], attrs["untraced"] = composite.sublayers, composite.reason
+    elif composite is not None and composite.length is not None:
+        attrs["traced_length"] = composite.length  # its graph holds a mask of this length
     return LayerRecord(
         name=layer.name,
         type=type(layer).__name__,
@@ -375,6 +377,8 @@ def _plain(value: Any) -> Any:
         return value
     if hasattr(value, "tolist"):
         return value.tolist()
+    if hasattr(value, "numpy"):  # a constant tensor (a traced call's causal mask)
+        return value.numpy().tolist()
     return repr(value)
 
 
