@@ -9,8 +9,8 @@ from generator.layers.composite import (
     composite_handler,
     is_untraced_composite,
     sublayer_params,
-    untraced_latex,
     traced_note,
+    untraced_latex,
     untraced_note,
 )
 from generator.layers.registry import LayerEquation, ParamMath, ShapeMath, handler_for

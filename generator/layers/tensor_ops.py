@@ -136,7 +136,7 @@ class ConstantLikeHandler(LayerHandler):
 
 @register("ops.cast")
 class CastHandler(LayerHandler):
-    summary = "the same numbers as another type (`keras.ops.cast(mask, \"int32\")`)"
+    summary = 'the same numbers as another type (`keras.ops.cast(mask, "int32")`)'
 
     def equation(self, layer: LayerRecord) -> TensorEquation:
         indices = hidden_indices(layer.input_shape)

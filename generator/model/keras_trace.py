@@ -115,8 +115,8 @@ def _traced_call(layer: Any, node: Any, parts: tuple[Sublayer, ...]) -> Composit
                 model = _open_batch(_functional(layer, node, concrete=True))
                 length = _traced_length(node)
             except Exception as exc:  # noqa: BLE001 - any failure: describe it by its sub-layers
-                reason = f"its call could not be traced into Keras operations ({type(exc).__name__})"
-                return Composite(None, parts, reason)
+                reason = "its call could not be traced into Keras operations"
+                return Composite(None, parts, f"{reason} ({type(exc).__name__})")
     traced_weights = {id(w) for w in model.weights}
     if any(id(w) not in traced_weights for w in layer.weights):
         return Composite(None, parts, "its call does not use every sub-layer's weights")
