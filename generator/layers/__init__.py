@@ -11,6 +11,7 @@ from generator.layers import (  # noqa: F401  (their decorators fill the registr
     conv,
     dense,
     embedding,
+    indexing,
     keras_hub,
     merge,
     nested,

@@ -14,6 +14,7 @@ from generator.torch import (  # noqa: F401  (their decorators fill the translat
     conv,
     conv_recurrent,
     core,
+    keras_hub,
     normalization,
     operations,
     preprocessing,
