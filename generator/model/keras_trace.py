@@ -113,6 +113,7 @@ def _traced_call(layer: Any, node: Any, parts: tuple[Sublayer, ...]) -> Composit
         except Exception:  # noqa: BLE001 - a shape-dependent call: retry at concrete lengths
             try:
                 model = _open_batch(_functional(layer, node, concrete=True))
+                _same_on_two_items(layer, node, model)
                 length = _traced_length(node)
             except Exception as exc:  # noqa: BLE001 - any failure: describe it by its sub-layers
                 reason = "its call could not be traced into Keras operations"
@@ -145,20 +146,51 @@ def _functional(layer: Any, node: Any, concrete: bool) -> Any:
     flat = keras.tree.flatten(outputs)
     if not flat or not all(hasattr(t, "_keras_history") for t in flat):
         raise TypeError("its call does not return Keras tensors")
-    return keras.Model(inputs, flat if len(flat) > 1 else flat[0], name=layer.name)
+    return keras.Model(
+        inputs if len(inputs) > 1 else inputs[0],
+        flat if len(flat) > 1 else flat[0],
+        name=layer.name,
+    )
 
 
 def _open_batch(model: Any) -> Any:
     """The same graph of the same layers on inputs whose batch is open."""
     import keras
 
-    inputs = [
-        keras.Input(batch_shape=(None, *t.shape[1:]), dtype=t.dtype, name=t.name)
-        for t in model.inputs
-    ]
-    return keras.models.clone_model(
-        model, input_tensors=inputs if len(inputs) > 1 else inputs[0], clone_function=lambda x: x
+    inputs = keras.tree.map_structure(
+        lambda t: keras.Input(batch_shape=(None, *t.shape[1:]), dtype=t.dtype, name=t.name),
+        model.input,
     )
+    return keras.models.clone_model(model, input_tensors=inputs, clone_function=lambda x: x)
+
+
+def _same_on_two_items(layer: Any, node: Any, model: Any) -> None:
+    """Raise unless the graph traced on one item gives the layer's output on two: a call that
+    reshapes to the batch size it read (Mistral's attention) keeps that size in the graph."""
+    import keras
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    arrays = {}
+    for tensor in call_tensors(node):
+        shape = (2, *open_shape(tensor.shape))
+        if "float" in str(tensor.dtype):
+            arrays[id(tensor)] = rng.normal(0, 1, shape).astype(tensor.dtype)
+        else:  # ids and masks: ones are in range for any table and keep every position
+            arrays[id(tensor)] = np.ones(shape, dtype=tensor.dtype)
+
+    def concrete(value: Any) -> Any:
+        return arrays.get(id(value), value) if hasattr(value, "_keras_history") else value
+
+    args = keras.tree.map_structure(concrete, list(node.arguments.args))
+    kwargs = keras.tree.map_structure(concrete, dict(node.arguments.kwargs))
+    expected = keras.tree.flatten(layer(*args, **kwargs, training=False))
+    feed = [arrays[id(t)] for t in call_tensors(node) if id(t) in arrays]
+    got = keras.tree.flatten(model(feed[0] if len(feed) == 1 else feed, training=False))
+    for a, b in zip(expected, got, strict=True):
+        a, b = keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b)
+        if a.shape != b.shape or not np.allclose(a, b, atol=1e-4):
+            raise ValueError("the graph traced on one item differs on two")
 
 
 def _traced_length(node: Any) -> int | None:

@@ -66,7 +66,8 @@ class KerasMultiHeadAttention(nn.Module):
         if attention_mask is None:
             weights = scores.softmax(dim=-1)
         else:  # Keras's masked softmax: a masked score is -1e9, its weight 0
-            keep = (attention_mask > 0.5).unsqueeze(1)
+            keep = attention_mask > 0.5
+            keep = (keep[None] if keep.dim() == 2 else keep).unsqueeze(1)  # (batch, 1, t, s)
             weights = scores.masked_fill(~keep, -1e9).softmax(dim=-1).masked_fill(~keep, 0.0)
         context = torch.einsum("bhts,bshv->bthv", weights, v)
         out = torch.einsum("bthv,hvf->btf", context, self.output_kernel)
@@ -143,6 +144,9 @@ def multi_head_attention(ctx: LayerContext) -> Result:
     if set(roles) - {"query", "value", "key", "attention_mask"}:
         raise ctx.error("is called with masks other than an attention mask")
     mask = ctx.input(roles.index("attention_mask"), CL) if "attention_mask" in roles else None
+    constant = ctx.attrs.get("constants", {}).get("attention_mask")
+    if mask is None and constant is not None:  # a traced call's causal mask: inline
+        mask = f"torch.tensor({np.asarray(constant, dtype=np.float32).tolist()!r})"
     tensors = [
         i for i, r in enumerate(roles or ["query"] * len(ctx.inputs)) if r != "attention_mask"
     ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from generator.layers.indexing import index_key
+from generator.layers.indexing import NEW, index_key
 from generator.torch.registry import CL, LayerContext, Result, translation
 
 #: Entrywise operations: Keras `ops.<name>` -> PyTorch expression of `{x}` (any axis order).
@@ -107,5 +107,5 @@ def get_item(ctx: LayerContext) -> Result:
         key = index_key(ctx.record)
     except ValueError as error:
         raise ctx.error(str(error)) from None
-    entries = ", ".join(":" if k is None else str(k) for k in key)
+    entries = ", ".join(":" if k is None else "None" if k == NEW else str(k) for k in key)
     return Result(f"{ctx.input(0, CL)}[:, {entries}]", CL)
