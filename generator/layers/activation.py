@@ -6,6 +6,7 @@ import numpy as np
 
 from generator.layers.common import VECTOR_ACTIVATIONS
 from generator.layers.formula import Sym, product
+from generator.layers.recurrent_system import UncheckedEquation
 from generator.layers.registry import (
     LayerHandler,
     ParamMath,
@@ -166,10 +167,15 @@ class ELUHandler(LayerHandler):
 class SoftmaxHandler(LayerHandler):
     summary = "softmax: positive entries that sum to 1 along an axis"
 
-    def equation(self, layer: LayerRecord) -> TensorEquation:
+    def equation(self, layer: LayerRecord) -> TensorEquation | UncheckedEquation:
         axis = layer.attrs.get("axis", -1)
         axes = list(axis) if isinstance(axis, list) else [axis]
         rank = len(layer.input_shape)
+        if len(layer.input_shapes) > 1:  # called with a mask: masked entries get weight 0
+            return UncheckedEquation(
+                r"a = \mathrm{softmax}(x)\ \text{where the mask is 1, else } 0"
+                r" \quad (\text{a masked softmax; not evaluated})"
+            )
         return softmax_equation(layer, axes, note=_where(layer, sorted(a % rank for a in axes)))
 
 
