@@ -379,7 +379,12 @@ def test_every_translation_has_a_row():
     covered = {"Embedding", "CategoryEncoding"}
     # keras-hub's layers: tests/test_keras_hub.py translates its backbones, and checks that
     # they contain each of these types.
-    covered |= {"ReversibleEmbedding", "PositionEmbedding", "CachedMultiHeadAttention"}
+    covered |= {
+        "ReversibleEmbedding",
+        "PositionEmbedding",
+        "CachedMultiHeadAttention",
+        "ViTPatchingAndEmbedding",
+    }
     for _, _, layers in SEQUENTIAL_CASES:
         for layer in layers():
             covered.add(type(layer).__name__)

@@ -24,5 +24,6 @@ from generator.layers import (  # noqa: F401  (their decorators fill the registr
     reshaping,
     scale,
     tensor_ops,
+    vit,
     wrappers,
 )
