@@ -10,6 +10,7 @@ from generator.layers import (  # noqa: F401  (their decorators fill the registr
     attention,
     conv,
     dense,
+    einsum,
     embedding,
     indexing,
     keras_hub,
