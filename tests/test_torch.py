@@ -377,6 +377,14 @@ def test_sequential_layer_matches_keras(case, shape, layers, tmp_path):
 def test_every_translation_has_a_row():
     """The table of translations and this file's table of cases list the same layer types."""
     covered = {"Embedding", "CategoryEncoding"}
+    # keras-hub's layers: tests/test_keras_hub.py translates its backbones, and checks that
+    # they contain each of these types.
+    covered |= {
+        "ReversibleEmbedding",
+        "PositionEmbedding",
+        "CachedMultiHeadAttention",
+        "ViTPatchingAndEmbedding",
+    }
     for _, _, layers in SEQUENTIAL_CASES:
         for layer in layers():
             covered.add(type(layer).__name__)
@@ -505,6 +513,8 @@ def _more_operations() -> keras.Model:
         ops.tanh(x),
         ops.sigmoid(x),
         ops.relu(x),
+        ops.silu(x),
+        ops.cast(ops.sigmoid(x), "float32"),
         ops.maximum(x, 0.5),
         ops.minimum(x, positive),
         ops.power(positive, 2.0),
@@ -515,7 +525,8 @@ def _more_operations() -> keras.Model:
         ops.min(x, axis=1, keepdims=True) + x,
     ]
     joined = L.Concatenate()(parts)
-    return keras.Model(seq, [joined, ops.matmul(x, ops.transpose(x, (0, 2, 1)))])
+    first = x[:, 0, :]  # keras-hub's pooled first token
+    return keras.Model(seq, [joined, ops.matmul(x, ops.transpose(x, (0, 2, 1))), first])
 
 
 def _states() -> keras.Model:

@@ -10,7 +10,9 @@ from generator.layers import (  # noqa: F401  (their decorators fill the registr
     attention,
     conv,
     dense,
+    einsum,
     embedding,
+    indexing,
     keras_hub,
     merge,
     nested,
@@ -23,5 +25,6 @@ from generator.layers import (  # noqa: F401  (their decorators fill the registr
     reshaping,
     scale,
     tensor_ops,
+    vit,
     wrappers,
 )

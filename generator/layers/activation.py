@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from generator.layers.common import VECTOR_ACTIVATIONS
+from generator.layers.einsum import NumpyEquation
 from generator.layers.formula import Sym, product
 from generator.layers.registry import (
     LayerHandler,
@@ -166,11 +167,26 @@ class ELUHandler(LayerHandler):
 class SoftmaxHandler(LayerHandler):
     summary = "softmax: positive entries that sum to 1 along an axis"
 
-    def equation(self, layer: LayerRecord) -> TensorEquation:
+    def equation(self, layer: LayerRecord) -> TensorEquation | NumpyEquation:
         axis = layer.attrs.get("axis", -1)
         axes = list(axis) if isinstance(axis, list) else [axis]
         rank = len(layer.input_shape)
+        if len(layer.input_shapes) > 1:  # called with a mask: masked entries get weight 0
+            return NumpyEquation(
+                r"a = \mathrm{softmax}(\tilde{x})\,[m > 0.5], \quad \tilde{x} = x "
+                r"\text{ where the mask } m > 0.5 \text{, else } -10^9",
+                lambda arrays, weights: masked_softmax(arrays[0], arrays[1], axes),
+            )
         return softmax_equation(layer, axes, note=_where(layer, sorted(a % rank for a in axes)))
+
+
+def masked_softmax(x: np.ndarray, mask: np.ndarray, axes: list[int]) -> np.ndarray:
+    """Keras's softmax with a mask: masked entries read as -1e9, then weigh 0."""
+    keep = np.broadcast_to(mask > 0.5, x.shape)
+    z = np.where(keep, x, -1e9)
+    axis = tuple(a % x.ndim for a in axes)
+    e = np.exp(z - z.max(axis=axis, keepdims=True))
+    return np.where(keep, e / e.sum(axis=axis, keepdims=True), 0.0)
 
 
 _IDX = ("i", "j", "k", "l", "m")

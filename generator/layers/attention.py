@@ -119,7 +119,8 @@ class MultiHeadAttentionHandler(LayerHandler):
 
     def equation(self, layer: LayerRecord) -> MultiHeadEquation:
         roles = tuple(layer.attrs.get("input_roles", ()))
-        return MultiHeadEquation(self.latex(layer), layer.attrs["key_dim"], roles)
+        mask = layer.attrs.get("constants", {}).get("attention_mask")
+        return MultiHeadEquation(self.latex(layer), layer.attrs["key_dim"], roles, mask)
 
     def latex(self, layer: LayerRecord) -> str:
         attrs = layer.attrs
@@ -270,10 +271,13 @@ class MultiHeadEquation(_AttentionEquation):
     text: str
     key_dim: int
     roles: tuple[str, ...] = ()  # the call's keywords per input, when it passed them so
+    constant_mask: object = None  # a mask the call was given as a constant (a causal mask)
 
     def parts(self, inputs: Sequence[np.ndarray], weights: Mapping[str, np.ndarray]) -> dict:
+        mask = self.constant_mask
         if self.roles:
             named = dict(zip(self.roles, inputs, strict=True))
+            mask = named.pop("attention_mask", mask)
             if set(named) - {"query", "value", "key"}:
                 raise NotImplementedError("masked attention is not evaluated")
             inputs = [named[r] for r in ("query", "value", "key") if r in named]
@@ -290,7 +294,13 @@ class MultiHeadEquation(_AttentionEquation):
 
         q, k, v = project("query", x_q), project("key", x_k), project("value", x_v)
         scores = np.einsum("btnh,bsnh->bnts", q, k) / np.sqrt(self.key_dim)
-        probs = _softmax(scores)
+        keep = None
+        if mask is not None:  # (batch, query, key), or one (query, key) mask for every item
+            keep = np.asarray(mask, dtype=np.float64) > 0.5
+            keep = (keep[None] if keep.ndim == 2 else keep)[:, None]
+        if keep is not None:  # Keras's masked softmax: a masked score is -1e9, its weight 0
+            scores = np.where(keep, scores, -1e9)
+        probs = _softmax(scores) if keep is None else np.where(keep, _softmax(scores), 0.0)
         a = np.einsum("bnts,bsnh->btnh", probs, v)
         if _weight(weights, "gate/kernel") is not None:
             a = a * numpy_activation("sigmoid")(project("gate", x_q))

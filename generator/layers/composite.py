@@ -22,6 +22,18 @@ def composite_handler(record: LayerRecord) -> LayerHandler | None:
     return None
 
 
+def traced_note(record: LayerRecord) -> str:
+    """What the page says of a call traced at a concrete length (empty otherwise)."""
+    length = record.attrs.get("traced_length")
+    if length is None:
+        return ""
+    return (
+        f"Traced at sequence length {length}: its call builds a mask from the length (a causal "
+        f"mask), so the graph of its calls, and what is checked on it, holds for {length} "
+        "positions; its weights and count do not depend on the length."
+    )
+
+
 def is_untraced_composite(record: LayerRecord) -> bool:
     """A custom layer whose weights belong to sub-layers, but whose call was not traced."""
     return bool(record.attrs.get("sublayers"))

@@ -9,6 +9,7 @@ from generator.layers.composite import (
     composite_handler,
     is_untraced_composite,
     sublayer_params,
+    traced_note,
     untraced_latex,
     untraced_note,
 )
@@ -125,6 +126,7 @@ def derive_layer(record: LayerRecord) -> DerivedLayer:
         params=params,
         equation=handler.equation(record),
         children=children,
+        note=traced_note(record),
     )
 
 

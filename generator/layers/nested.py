@@ -26,8 +26,16 @@ def text_name(name: str) -> str:
     return name.replace("_", r"\_")
 
 
-def _child_params(child: LayerRecord) -> ParamMath | None:
+def child_handler(child: LayerRecord) -> LayerHandler | None:
+    """An inner layer's handler; a traced composite custom layer is a nested graph itself."""
     handler = handler_for(child.type)
+    if handler is None and child.children is not None:
+        return handler_for("Functional")
+    return handler
+
+
+def _child_params(child: LayerRecord) -> ParamMath | None:
+    handler = child_handler(child)
     return handler.params(child) if handler is not None else None
 
 
@@ -45,6 +53,12 @@ class NestedModelHandler(LayerHandler):
         shapes = tuple(t.shape for t in graph.outputs)
         # The inner model was built for its own batch size; the outer call decides the batch.
         shapes = tuple((layer.output_shapes[0][0], *s[1:]) for s in shapes)
+        if layer.attrs.get("traced_length") is not None:
+            # Traced at the probe's length: the lengths the outer call leaves open stay open.
+            shapes = tuple(
+                tuple(None if o is None else d for d, o in zip(s, outer, strict=False))
+                for s, outer in zip(shapes, layer.output_shapes, strict=False)
+            )
         if len(shapes) == 1:
             return ShapeMath(shape=shapes[0], note="the inner model's output")
         return MultiShapeMath(shape=shapes[0], all_shapes=shapes, note="the inner model's outputs")
@@ -135,7 +149,7 @@ class NestedEquation(SampledPositions):
         values = {t.name: np.asarray(x) for t, x in zip(graph.inputs, inputs, strict=False)}
         last = graph.outputs[0].name if len(graph.outputs) == 1 else None
         for child in graph.layers:
-            handler = handler_for(child.type)
+            handler = child_handler(child)
             equation = handler.equation(child) if handler is not None else None
             if equation is None:
                 raise ValueError(f"layer {child.name!r} ({child.type}) has no equation")

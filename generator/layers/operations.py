@@ -54,14 +54,28 @@ def _term(value: object, tensors: int, counter: list[int], out: tuple[Idx, ...],
         return broadcast_read(symbol, counter[0] - 1, layer.input_shapes[counter[0] - 1], out)
     if isinstance(value, int | float):
         return Const(float(value), constant_latex(value, "c"))
-    return Const(np.asarray(value, dtype=float), "c")  # an array constant, broadcast
+    array = np.asarray(value, dtype=float)
+    if array.ndim <= len(out):
+        return Const(array, "c")  # an array constant below the batch axis, broadcast
+    # As many axes as the output's with its batch (a traced call's causal mask): one item
+    # broadcast over the batch, read like a tensor.
+    read = broadcast_read("C", 0, array.shape, out)
+    return Read("C", ("const", array[0]), read.maps, batched=False)
+
+
+def operand_shapes(layer: LayerRecord) -> tuple[tuple[int | None, ...], ...]:
+    """The shapes the call broadcasts: its tensors' and those of its array constants."""
+    constants = tuple(
+        np.shape(a) for a in layer.attrs.get("operands", ()) if isinstance(a, list) and a
+    )
+    return (*layer.input_shapes, *constants)
 
 
 def _operand_terms(layer: LayerRecord) -> tuple[tuple[Idx, ...], tuple[Expr, ...]]:
     """The output's hidden indices and each operand of the call read there, in order."""
     operands = layer.attrs.get("operands", [None, None])
     tensors = sum(1 for a in operands if a is None)
-    out = hidden_indices(broadcast(layer.input_shapes))
+    out = hidden_indices(broadcast(operand_shapes(layer)))
     counter = [0]
     return out, tuple(_term(a, tensors, counter, out, layer) for a in operands)
 
@@ -71,7 +85,7 @@ class EntrywiseOperationHandler(LayerHandler):
     summary = "tensor arithmetic (`x + 3`): entry by entry, broadcasting constants"
 
     def output_shape(self, layer: LayerRecord) -> ShapeMath:
-        return ShapeMath(shape=broadcast(layer.input_shapes))
+        return ShapeMath(shape=broadcast(operand_shapes(layer)))
 
     def equation(self, layer: LayerRecord) -> TensorEquation:
         out, terms = _operand_terms(layer)
@@ -108,7 +122,7 @@ class BinaryFunctionHandler(LayerHandler):
     summary = "a function of two tensors or numbers (`keras.ops.maximum(x, 0.5)`), entry by entry"
 
     def output_shape(self, layer: LayerRecord) -> ShapeMath:
-        return ShapeMath(shape=broadcast(layer.input_shapes))
+        return ShapeMath(shape=broadcast(operand_shapes(layer)))
 
     def equation(self, layer: LayerRecord) -> TensorEquation:
         out, terms = _operand_terms(layer)

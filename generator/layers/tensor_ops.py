@@ -96,6 +96,7 @@ _ACTIVATION_ROWS = {
     "ops.sigmoid": "sigmoid",
     "ops.tanh": "tanh",
     "ops.exp": "exponential",
+    "ops.silu": "silu",
 }
 #: The entrywise functions that are no activation: their LaTeX of `{0}` and their NumPy function.
 _FUNCTIONS = {
@@ -131,6 +132,17 @@ class ConstantLikeHandler(LayerHandler):
         return TensorEquation(
             hidden_indices(layer.input_shape), Const(value, f"{value:g}"), note=note
         )
+
+
+@register("ops.cast")
+class CastHandler(LayerHandler):
+    summary = 'the same numbers as another type (`keras.ops.cast(mask, "int32")`)'
+
+    def equation(self, layer: LayerRecord) -> TensorEquation:
+        indices = hidden_indices(layer.input_shape)
+        dtype = str(layer.attrs.get("dtype", "")).replace("_", r"\_")
+        note = rf" \quad (\text{{the same numbers, as {dtype}}})"
+        return TensorEquation(indices, read_all("x", 0, indices), note=note)
 
 
 # --- reductions and running sums ----------------------------------------------------------------

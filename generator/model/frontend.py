@@ -251,8 +251,18 @@ def _layer_record(
     roles = call_roles(node)
     if roles:  # tensors passed by keyword: which is the query, which the mask
         attrs["input_roles"] = roles
+    arguments = getattr(node, "arguments", None)
+    constants = {
+        key: _plain(value)
+        for key, value in (arguments.kwargs.items() if arguments is not None else ())
+        if hasattr(value, "numpy") and not hasattr(value, "_keras_history")
+    }
+    if constants:  # a traced call's constant tensor (a causal mask of a known length)
+        attrs["constants"] = constants
     if composite is not None and composite.model is None:
         attrs["sublayers"], attrs["untraced"] = composite.sublayers, composite.reason
+    elif composite is not None and composite.length is not None:
+        attrs["traced_length"] = composite.length  # its graph holds a mask of this length
     return LayerRecord(
         name=layer.name,
         type=type(layer).__name__,
@@ -375,6 +385,8 @@ def _plain(value: Any) -> Any:
         return value
     if hasattr(value, "tolist"):
         return value.tolist()
+    if hasattr(value, "numpy"):  # a constant tensor (a traced call's causal mask)
+        return value.numpy().tolist()
     return repr(value)
 
 

@@ -7,15 +7,24 @@ a node, and the nodes a functional model, which the frontend describes like a ne
 Where that is not possible (its `call` uses TensorFlow directly, branches on values, or the
 layer owns weights of its own) `sublayers` says which sub-layers hold the weights, and the
 reason is kept for the page.
+
+A call that needs concrete lengths (keras-hub's decoders build their causal mask with
+`ops.arange` of the sequence length) is traced at the length the probe gives an open axis, one
+item, and then re-run on an open batch: the traced graph then holds the mask as a constant of
+that length, and `length` says so on the page.
 """
 
 from __future__ import annotations
 
+import contextlib
+import inspect
 import weakref
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from generator.model.keras_calls import call_tensors
+from generator.model.probe import open_shape
 
 #: The traced model of each layer, so that the checks probe the very graph the page describes.
 _TRACED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -42,12 +51,17 @@ class Composite:
     model: Any
     sublayers: tuple[Sublayer, ...]
     reason: str = ""
+    #: The sequence length the call was traced at, where it needs one (`None`: left open).
+    length: int | None = None
 
 
 def is_custom(layer: Any) -> bool:
     """Whether a layer is not one of Keras's built-in layers (nor a model)."""
     if hasattr(layer, "_nodes_by_depth") or getattr(layer, "_functional", None) is not None:
         return False
+    bases = type(layer).__mro__[1:]
+    if any(c.__module__.startswith("keras.src.layers.") and c.__name__ != "Layer" for c in bases):
+        return False  # a built-in layer's subclass (keras-hub's cached attention): as its base
     return not type(layer).__module__.startswith(_BUILT_IN)
 
 
@@ -92,6 +106,27 @@ def trace(layer: Any, node: Any) -> Composite | None:
 
 
 def _traced_call(layer: Any, node: Any, parts: tuple[Sublayer, ...]) -> Composite:
+    length = None
+    with _lenient_specs(layer):
+        try:
+            model = _functional(layer, node, concrete=False)
+        except Exception:  # noqa: BLE001 - a shape-dependent call: retry at concrete lengths
+            try:
+                model = _open_batch(_functional(layer, node, concrete=True))
+                _same_on_two_items(layer, node, model)
+                length = _traced_length(node)
+            except Exception as exc:  # noqa: BLE001 - any failure: describe it by its sub-layers
+                reason = "its call could not be traced into Keras operations"
+                return Composite(None, parts, f"{reason} ({type(exc).__name__})")
+    traced_weights = {id(w) for w in model.weights}
+    if any(id(w) not in traced_weights for w in layer.weights):
+        return Composite(None, parts, "its call does not use every sub-layer's weights")
+    return Composite(model, parts, length=length)
+
+
+def _functional(layer: Any, node: Any, concrete: bool) -> Any:
+    """The layer's call on fresh symbolic inputs shaped as the node's, as a functional model;
+    `concrete`: one item, open lengths given the probe's length."""
     import keras
 
     fresh: dict[int, Any] = {}
@@ -99,26 +134,101 @@ def _traced_call(layer: Any, node: Any, parts: tuple[Sublayer, ...]) -> Composit
     def symbolic(value: Any) -> Any:
         if hasattr(value, "_keras_history"):
             if id(value) not in fresh:
-                fresh[id(value)] = keras.Input(batch_shape=tuple(value.shape), dtype=value.dtype)
+                shape = (1, *open_shape(value.shape)) if concrete else tuple(value.shape)
+                fresh[id(value)] = keras.Input(batch_shape=shape, dtype=value.dtype)
             return fresh[id(value)]
         return value
 
     args = keras.tree.map_structure(symbolic, list(node.arguments.args))
     kwargs = keras.tree.map_structure(symbolic, dict(node.arguments.kwargs))
     inputs = [fresh[id(t)] for t in call_tensors(node) if id(t) in fresh]
+    outputs = layer.call(*args, **kwargs)
+    flat = keras.tree.flatten(outputs)
+    if not flat or not all(hasattr(t, "_keras_history") for t in flat):
+        raise TypeError("its call does not return Keras tensors")
+    return keras.Model(
+        inputs if len(inputs) > 1 else inputs[0],
+        flat if len(flat) > 1 else flat[0],
+        name=layer.name,
+    )
+
+
+def _open_batch(model: Any) -> Any:
+    """The same graph of the same layers on inputs whose batch is open."""
+    import keras
+
+    inputs = keras.tree.map_structure(
+        lambda t: keras.Input(batch_shape=(None, *t.shape[1:]), dtype=t.dtype, name=t.name),
+        model.input,
+    )
+    return keras.models.clone_model(model, input_tensors=inputs, clone_function=lambda x: x)
+
+
+def _same_on_two_items(layer: Any, node: Any, model: Any) -> None:
+    """Raise unless the graph traced on one item gives the layer's output on two: a call that
+    reshapes to the batch size it read (Mistral's attention) keeps that size in the graph."""
+    import keras
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    arrays = {}
+    for tensor in call_tensors(node):
+        shape = (2, *open_shape(tensor.shape))
+        if "float" in str(tensor.dtype):
+            arrays[id(tensor)] = rng.normal(0, 1, shape).astype(tensor.dtype)
+        else:  # ids and masks: ones are in range for any table and keep every position
+            arrays[id(tensor)] = np.ones(shape, dtype=tensor.dtype)
+
+    def concrete(value: Any) -> Any:
+        return arrays.get(id(value), value) if hasattr(value, "_keras_history") else value
+
+    args = keras.tree.map_structure(concrete, list(node.arguments.args))
+    kwargs = keras.tree.map_structure(concrete, dict(node.arguments.kwargs))
+    expected = keras.tree.flatten(layer(*args, **kwargs, training=False))
+    feed = [arrays[id(t)] for t in call_tensors(node) if id(t) in arrays]
+    got = keras.tree.flatten(model(feed[0] if len(feed) == 1 else feed, training=False))
+    for a, b in zip(expected, got, strict=True):
+        a, b = keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b)
+        if a.shape != b.shape or not np.allclose(a, b, atol=1e-4):
+            raise ValueError("the graph traced on one item differs on two")
+
+
+def _traced_length(node: Any) -> int | None:
+    """The length the probe gives the call's open axes (after the batch), if any is open."""
+    for tensor in call_tensors(node):
+        shape = tuple(tensor.shape)
+        if any(d is None for d in shape[1:]):
+            return open_shape(shape)[[d is None for d in shape[1:]].index(True)]
+    return None
+
+
+@contextlib.contextmanager
+def _lenient_specs(layer: Any) -> Iterator[None]:
+    """While tracing, sub-layers' `compute_output_spec` ignore keywords they do not take.
+
+    keras-hub's cached attention passes `cache=None` to `MultiHeadAttention`'s call, whose
+    output spec has no such parameter: eager calls accept it, symbolic ones would fail.
+    """
+    patched = []
+    for sub in layer._flatten_layers(include_self=False):
+        original = sub.compute_output_spec
+        try:
+            accepted = inspect.signature(original).parameters
+        except (TypeError, ValueError):
+            continue
+        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values()):
+            continue
+
+        def spec(*args: Any, _original: Any = original, _accepted: Any = accepted, **kw: Any):
+            return _original(*args, **{k: v for k, v in kw.items() if k in _accepted})
+
+        object.__setattr__(sub, "compute_output_spec", spec)
+        patched.append(sub)
     try:
-        outputs = layer.call(*args, **kwargs)
-        flat = keras.tree.flatten(outputs)
-        if not flat or not all(hasattr(t, "_keras_history") for t in flat):
-            raise TypeError("its call does not return Keras tensors")
-        model = keras.Model(inputs, flat if len(flat) > 1 else flat[0], name=layer.name)
-    except Exception as exc:  # noqa: BLE001 - any failure means: describe it by its sub-layers
-        reason = f"its call could not be traced into Keras operations ({type(exc).__name__})"
-        return Composite(None, parts, reason)
-    traced_weights = {id(w) for w in model.weights}
-    if any(id(w) not in traced_weights for w in layer.weights):
-        return Composite(None, parts, "its call does not use every sub-layer's weights")
-    return Composite(model, parts)
+        yield
+    finally:
+        for sub in patched:
+            object.__delattr__(sub, "compute_output_spec")
 
 
 def _size(shape: Any) -> int:

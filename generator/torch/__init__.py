@@ -14,6 +14,7 @@ from generator.torch import (  # noqa: F401  (their decorators fill the translat
     conv,
     conv_recurrent,
     core,
+    keras_hub,
     normalization,
     operations,
     preprocessing,
@@ -59,9 +60,11 @@ OUTPUT_LAYOUTS = {outputs}
 _LOAD = '''\
 def load(path=None):
     """The network with the Keras weights in it, in eval mode."""
-    model = {name}()
+    with torch.device("meta"):  # no random initialization: every weight comes from the file
+        model = {name}()
     arrays = np.load(Path(path) if path else Path(__file__).with_name("{weights}"))
-    model.load_state_dict({{key: torch.from_numpy(arrays[key]) for key in arrays.files}})
+    state = {{key: torch.from_numpy(arrays[key]) for key in arrays.files}}
+    model.load_state_dict(state, assign=True)
     return model.eval()
 '''
 

@@ -55,7 +55,7 @@ class KerasMultiHeadAttention(nn.Module):
         self.value_bias = weight(heads, value_dim) if bias else None
         self.output_bias = weight(query_size) if bias else None
 
-    def forward(self, query, value, key=None):
+    def forward(self, query, value, key=None, attention_mask=None):
         key = value if key is None else key
         q = torch.einsum("btf,fhk->bthk", query, self.query_kernel)
         k = torch.einsum("bsf,fhk->bshk", key, self.key_kernel)
@@ -63,7 +63,13 @@ class KerasMultiHeadAttention(nn.Module):
         if self.query_bias is not None:
             q, k, v = q + self.query_bias, k + self.key_bias, v + self.value_bias
         scores = torch.einsum("bthk,bshk->bhts", q, k) / q.shape[-1] ** 0.5
-        context = torch.einsum("bhts,bshv->bthv", scores.softmax(dim=-1), v)
+        if attention_mask is None:
+            weights = scores.softmax(dim=-1)
+        else:  # Keras's masked softmax: a masked score is -1e9, its weight 0
+            keep = attention_mask > 0.5
+            keep = (keep[None] if keep.dim() == 2 else keep).unsqueeze(1)  # (batch, 1, t, s)
+            weights = scores.masked_fill(~keep, -1e9).softmax(dim=-1).masked_fill(~keep, 0.0)
+        context = torch.einsum("bhts,bshv->bthv", weights, v)
         out = torch.einsum("bthv,hvf->btf", context, self.output_kernel)
         return out if self.output_bias is None else out + self.output_bias
 '''
@@ -121,7 +127,7 @@ def additive_attention(ctx: LayerContext) -> Result:
     return Result(f"{layer}({_attention_inputs(ctx)})", CL)
 
 
-@translation("MultiHeadAttention", wants=CL)
+@translation("MultiHeadAttention", "CachedMultiHeadAttention", wants=CL)
 def multi_head_attention(ctx: LayerContext) -> Result:
     attrs = ctx.attrs
     if attrs.get("use_gate") or attrs.get("output_shape") is not None:
@@ -134,16 +140,32 @@ def multi_head_attention(ctx: LayerContext) -> Result:
         raise ctx.error("attends within a sliding window")
     heads, key_dim = int(attrs["num_heads"]), int(attrs["key_dim"])
     value_dim = int(attrs.get("value_dim") or key_dim)
-    sizes = [int(v.shape[-1]) for v in ctx.inputs]
+    roles = list(attrs.get("input_roles") or ())
+    if set(roles) - {"query", "value", "key", "attention_mask"}:
+        raise ctx.error("is called with masks other than an attention mask")
+    mask = ctx.input(roles.index("attention_mask"), CL) if "attention_mask" in roles else None
+    constant = ctx.attrs.get("constants", {}).get("attention_mask")
+    if mask is None and constant is not None:  # a traced call's causal mask: inline
+        mask = f"torch.tensor({np.asarray(constant, dtype=np.float32).tolist()!r})"
+    tensors = [
+        i for i, r in enumerate(roles or ["query"] * len(ctx.inputs)) if r != "attention_mask"
+    ]
+    sizes = [int(ctx.inputs[i].shape[-1]) for i in tensors]
     query_size, value_size = sizes[0], sizes[1]
     key_size = sizes[2] if len(sizes) > 2 else value_size
     bias = bool(attrs.get("use_bias", True))
     names = ("query", "key", "value", "attention_output")
     kernels = [ctx.weight("kernel", name) for name in names]
     biases = [ctx.weight("bias", name) for name in names] if bias else []
-    x = _attention_inputs(ctx)
+    x = ", ".join(ctx.input(i, CL) for i in tensors)
+    if mask is not None:
+        x += f", attention_mask={mask}"
     native = (
-        bias and len(set(sizes)) == 1 and heads * key_dim == query_size and value_dim == key_dim
+        mask is None
+        and bias
+        and len(set(sizes)) == 1
+        and heads * key_dim == query_size
+        and value_dim == key_dim
     )
     if native:
         # nn.MultiheadAttention stacks the three projections, each as (heads * dim, features).

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import numpy as np
+
+from generator.layers.indexing import NEW, index_key
 from generator.torch.registry import CL, LayerContext, Result, translation
 
 #: Entrywise operations: Keras `ops.<name>` -> PyTorch expression of `{x}` (any axis order).
@@ -17,7 +20,11 @@ _ENTRYWISE = {
     "ops.tanh": "torch.tanh({x})",
     "ops.sigmoid": "torch.sigmoid({x})",
     "ops.relu": "F.relu({x})",
+    "ops.silu": "F.silu({x})",
 }
+
+#: `ops.cast`'s Keras dtypes that PyTorch names alike.
+_DTYPES = ("float16", "float32", "float64", "int8", "int16", "int32", "int64", "bool", "uint8")
 
 #: Operations along a Keras axis: the input stays in Keras's order, so the axis is the same.
 _ALONG_AXIS = {
@@ -75,8 +82,30 @@ def binary(ctx: LayerContext) -> Result:
             terms.append(next(tensors))
         elif isinstance(operand, int | float):
             terms.append(f"torch.tensor({float(operand)!r})")
+        elif np.size(operand) <= 256:  # a traced call's constant (a causal mask): inline
+            terms.append(f"torch.tensor({np.asarray(operand, dtype=np.float32).tolist()!r})")
         else:
-            raise ctx.error("computes with an array constant")
+            raise ctx.error("computes with an array constant of more than 256 entries")
     if len(terms) != 2:
         raise ctx.error("is called with other than two operands")
     return Result(_BINARY[ctx.record.type].format(a=terms[0], b=terms[1]), CL)
+
+
+@translation("ops.cast")
+def cast(ctx: LayerContext) -> Result:
+    dtype = str(ctx.attrs.get("dtype"))
+    if dtype not in _DTYPES:
+        raise ctx.error(f"casts to {dtype!r}; known: {', '.join(_DTYPES)}")
+    value = ctx.value()
+    return Result(f"{value.expr}.to(torch.{dtype})", value.layout)
+
+
+@translation("ops.get_item", wants=CL)
+def get_item(ctx: LayerContext) -> Result:
+    """`x[:, 0, :]`: whole axes and positions after the batch, as Keras indexed."""
+    try:
+        key = index_key(ctx.record)
+    except ValueError as error:
+        raise ctx.error(str(error)) from None
+    entries = ", ".join(":" if k is None else "None" if k == NEW else str(k) for k in key)
+    return Result(f"{ctx.input(0, CL)}[:, {entries}]", CL)

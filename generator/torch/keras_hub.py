@@ -1,0 +1,91 @@
+"""PyTorch translations of keras-hub's embeddings: reversible token tables, learned positions.
+
+keras-hub's transformer blocks and `TokenAndPositionEmbedding` need none: the frontend traces
+them into nested graphs of Keras layers and operations, translated like nested models.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from generator.torch.registry import CF, CL, LayerContext, Result, translation
+
+POSITION_EMBEDDING = '''\
+class PositionEmbedding(nn.Module):
+    """keras-hub's PositionEmbedding: row t of a learned (max length, features) table for each
+    position t of the input, the same for every item (the input's values are not read)."""
+
+    def __init__(self, length, features):
+        super().__init__()
+        self.embeddings = nn.Parameter(torch.zeros(length, features))
+
+    def forward(self, x):
+        return self.embeddings[: x.shape[-2]].expand(x.shape)
+'''
+
+
+@translation("ReversibleEmbedding", wants=CL)
+def reversible_embedding(ctx: LayerContext) -> Result:
+    """The forward direction (token ids to rows); `reverse=True` calls are other layers' nodes."""
+    if ctx.attrs.get("mask_zero"):
+        raise ctx.error("masks zeros (mask_zero=True); masking has no PyTorch translation here")
+    if ctx.value().rank != 2:
+        raise ctx.error("reads ids of other than (batch, time)")
+    layer = ctx.module(
+        f"nn.Embedding(num_embeddings={ctx.attrs['input_dim']}, "
+        f"embedding_dim={ctx.attrs['output_dim']})",
+        weight=ctx.weight("embeddings"),
+    )
+    return Result(f"{layer}({ctx.input(0, CL)}.long())", CL)
+
+
+@translation("PositionEmbedding", wants=CL)
+def position_embedding(ctx: LayerContext) -> Result:
+    table = np.ascontiguousarray(ctx.weight("embeddings"))
+    ctx.use_helper(POSITION_EMBEDDING)
+    layer = ctx.module(f"PositionEmbedding({table.shape[0]}, {table.shape[1]})", embeddings=table)
+    return Result(f"{layer}({ctx.input(0, CL)})", CL)
+
+
+VIT_PATCHING = '''\
+class ViTPatchingAndEmbedding(nn.Module):
+    """keras-hub's ViT patching: each patch through a strided convolution, flattened row by row
+    into tokens, a learned class token first, then learned positions added."""
+
+    def __init__(self, channels, features, patch, positions, class_token=True, bias=True):
+        super().__init__()
+        self.patch_embedding = nn.Conv2d(channels, features, patch, stride=patch, bias=bias)
+        self.class_token = nn.Parameter(torch.zeros(1, 1, features)) if class_token else None
+        self.position_embedding = nn.Parameter(torch.zeros(positions, features))
+
+    def forward(self, x):
+        tokens = self.patch_embedding(x).flatten(2).transpose(1, 2)
+        if self.class_token is not None:
+            token = self.class_token.expand(tokens.shape[0], -1, -1)
+            tokens = torch.cat([token, tokens], dim=1)
+        return tokens + self.position_embedding
+'''
+
+
+@translation("ViTPatchingAndEmbedding", wants=CF)
+def vit_patching(ctx: LayerContext) -> Result:
+    attrs = ctx.attrs
+    if attrs.get("layout") == "channels_first":
+        raise ctx.error("reads channels-first images")
+    kernel = ctx.weight("kernel")  # (p_h, p_w, c_in, d) -> PyTorch's (d, c_in, p_h, p_w)
+    bias = ctx.has_weight("bias")
+    class_token = bool(attrs.get("use_class_token", True))
+    state = {"patch_embedding.weight": np.ascontiguousarray(kernel.transpose(3, 2, 0, 1))}
+    if bias:
+        state["patch_embedding.bias"] = ctx.weight("bias")
+    if class_token:
+        state["class_token"] = ctx.weight("class_token")
+    state["position_embedding"] = np.ascontiguousarray(ctx.weight("embeddings"))
+    ctx.use_helper(VIT_PATCHING)
+    patch = tuple(int(p) for p in attrs["patch_size"])
+    layer = ctx.module(
+        f"ViTPatchingAndEmbedding({kernel.shape[2]}, {kernel.shape[3]}, {patch}, "
+        f"{state['position_embedding'].shape[0]}, class_token={class_token}, bias={bias})",
+        **state,
+    )
+    return Result(f"{layer}({ctx.input(0, CF)})", CL)
