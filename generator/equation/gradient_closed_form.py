@@ -211,7 +211,7 @@ def mlp_closed_form(math: DerivedModel, loss: Loss) -> ClosedForm | None:
                 r.name,
                 "kernel",
                 rf"\frac{{\partial L}}{{\partial W^{{({k + 1})}}}} = \sum_n {deltas[k].wrapped()}"
-                rf"\, {a[k].latex()}^\top",
+                rf"\, {{{a[k].latex()}}}^\top",
                 f"{a[k].code}.T @ ({deltas[k].numpy()})",
             )
         )

@@ -105,7 +105,9 @@ def model_tape(
             tape.watch(x)
         values = probe(xs, training=False)
         values = values if isinstance(values, list | tuple) else [values]
-        prediction = values[names.index(final)]
+        # tf.identity drops the logits Keras keeps on a softmax output, so that the loss reads
+        # the probabilities and every call's output lies on the path TensorFlow differentiates.
+        prediction = tf.identity(values[names.index(final)])
         value = loss(tf.constant(np.asarray(target, dtype=np.float32)), prediction)
     grads = tape.gradient(value, [*values, *xs, *(v for _, v in variables)])
     inputs = [t._keras_history.operation.name for t in graph_model.inputs]

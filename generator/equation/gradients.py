@@ -57,6 +57,8 @@ class ModelGradients:
         weights: `dL/dW` of every weight, by `(layer name, WeightRecord.name)`.
         backward: each call's backward equation (`None`: none is known for its type).
         steps: the chain rule in LaTeX, from the output inwards.
+        checks: each compared gradient's relative error (`check_gradients`); `check` the line.
+        reference: `tf.GradientTape`'s `dL/dW`, by the same keys as `weights`.
     """
 
     loss: Loss
@@ -69,6 +71,7 @@ class ModelGradients:
     steps: tuple[GradientStep, ...] = ()
     checks: dict[str, float] = field(default_factory=dict)
     check: Check | None = None
+    reference: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
 
 
 def default_loss(math: DerivedModel) -> Loss:
@@ -309,5 +312,10 @@ def check_gradients(
             "so TensorFlow has no gradient there)"
         )
     return ModelGradients(
-        **{**ours.__dict__, "checks": checks, "check": Check(CHECK_NAME, not bad, detail)}
+        **{
+            **ours.__dict__,
+            "checks": checks,
+            "check": Check(CHECK_NAME, not bad, detail),
+            "reference": dict(tape.weights),
+        }
     )

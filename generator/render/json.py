@@ -9,6 +9,7 @@ from generator.equation.analyze import ModelMath
 from generator.equation.layer_checks import CheckedExample, LayerCheck
 from generator.layers.derive import DerivedLayer
 from generator.model.graph import Shape
+from generator.render.gradients import gradients_json
 from generator.render.worked import worked_json
 
 
@@ -56,6 +57,7 @@ def model_json(math: ModelMath) -> dict[str, Any]:
         "equation": equation,
         "framework": graph.framework,
         "checks": [{"name": c.name, "passed": c.passed, "detail": c.detail} for c in math.checks],
+        **({"gradients": gradients_json(math)} if gradients_json(math) is not None else {}),
     }
 
 

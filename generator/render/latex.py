@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from generator.equation.analyze import ModelMath
 from generator.layers.derive import DerivedLayer, shape_text
+from generator.render.gradients import gradients_latex
 from generator.render.worked import worked_latex
 
 
@@ -92,4 +93,5 @@ def model_latex(math: ModelMath) -> str:
             + "\n"
             + r"\end{itemize}"
         )
-    return "\n\n".join(parts) + "\n"
+    parts.append(gradients_latex(math, _escape))
+    return "\n\n".join(p for p in parts if p) + "\n"

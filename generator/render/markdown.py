@@ -13,6 +13,7 @@ from generator.layers.derive import DerivedLayer, shape_text
 from generator.render.diagrams import diagram_section
 from generator.render.diagrams.examples import drawn_example
 from generator.render.equation_page import equation_section
+from generator.render.gradients import gradients_markdown
 from generator.render.worked import worked_markdown
 
 #: Longest Keras code line shown whole in the architecture table; longer ones are cut there
@@ -79,6 +80,7 @@ def model_page(
             equation_section(math.equation).strip(),
         ]
     parts += [f"{h}# Checks", checks_list(math)]
+    parts.append(gradients_markdown(math, h))
     return "\n\n".join(p for p in parts if p) + "\n"
 
 
