@@ -81,7 +81,8 @@ def _tape(path, sample, loss_name: str):
     with tf.GradientTape() as tape:
         value = getattr(keras.losses, loss.keras)()(y, model(sample))
     grads = tape.gradient(value, model.trainable_weights)
-    return model, y, {v.path: np.asarray(g) for v, g in zip(model.trainable_weights, grads)}
+    pairs = zip(model.trainable_weights, grads, strict=True)
+    return model, y, {v.path: np.asarray(g) for v, g in pairs}
 
 
 def test_small_cnn_gradients_in_json_match_gradient_tape(saved):

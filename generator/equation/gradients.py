@@ -140,7 +140,11 @@ def gradient_steps(math: DerivedModel, loss: Loss | None = None) -> tuple[Gradie
     readers = _consumers(math)
     output = str(math.graph.outputs[0].name)
     out_sym = _symbol(output, math, numbers)
-    steps = [GradientStep("", "L", loss.latex.removeprefix("L = "), "the outer function")]
+    steps = [
+        GradientStep(
+            "", r"\mathcal L", loss.latex.removeprefix(r"\mathcal L = "), "the outer function"
+        )
+    ]
     steps.append(
         GradientStep(
             as_ref(output).call,
@@ -154,8 +158,8 @@ def gradient_steps(math: DerivedModel, loss: Loss | None = None) -> tuple[Gradie
         steps.append(
             GradientStep(
                 as_ref(output).call,
-                rf"\delta^{{({last})}} = \frac{{\partial L}}{{\partial z^{{({last})}}}}",
-                rf"\frac{{1}}{{N}}\left(a^{{({last})}} - y\right)",
+                rf"\delta^{{({last})}} = \frac{{\partial \mathcal L}}{{\partial z^{{({last})}}}}",
+                rf"\frac{{1}}{{B}}\left(a^{{({last})}} - y\right)",
                 "softmax and cross-entropy together: the prediction minus the target",
             )
         )
@@ -169,7 +173,7 @@ def gradient_steps(math: DerivedModel, loss: Loss | None = None) -> tuple[Gradie
             c = numbers[reader.name]
             terms.append(
                 rf"\left(\frac{{\partial a^{{({c})}}}}{{\partial {_symbol(ref, math, numbers)}}}"
-                rf"\right)^{{\!\top}} \frac{{\partial L}}{{\partial a^{{({c})}}}}"
+                rf"\right)^{{\!\top}} \frac{{\partial \mathcal L}}{{\partial a^{{({c})}}}}"
             )
         text = "the sum over the calls that read it" if len(terms) > 1 else ""
         steps.append(
@@ -189,7 +193,7 @@ def gradient_steps(math: DerivedModel, loss: Loss | None = None) -> tuple[Gradie
                     layer.record.name,
                     partial(f"{symbol}^{{({l_})}}"),
                     rf"\left(\frac{{\partial a^{{({l_})}}}}{{\partial {symbol}^{{({l_})}}}}"
-                    rf"\right)^{{\!\top}} \frac{{\partial L}}{{\partial a^{{({l_})}}}}",
+                    rf"\right)^{{\!\top}} \frac{{\partial \mathcal L}}{{\partial a^{{({l_})}}}}",
                     f"{layer.record.name}'s backward equation",
                 )
             )

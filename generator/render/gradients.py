@@ -36,7 +36,7 @@ def worked_latex_line(worked: WorkedGradient) -> str:
     """`dL/dW_{j,i} = sum_n delta_{n,j} a_{n,i} = (d)(a) + ... = value`, or the value alone."""
     sub = ",".join(str(k) for k in worked.index)
     l_ = worked.number
-    lhs = rf"\frac{{\partial L}}{{\partial {worked.symbol}^{{({l_})}}_{{{sub}}}}}"
+    lhs = rf"\frac{{\partial \mathcal L}}{{\partial {worked.symbol}^{{({l_})}}_{{{sub}}}}}"
     if not worked.terms:
         return f"{lhs} = {_num(worked.ours)}"
     j, i = worked.index
@@ -73,7 +73,7 @@ def gradients_markdown(math: Any, h: str = "#") -> str:
         return f'??? note "Gradients"\n    {report.omitted}'
     parts = [
         f"The loss is the outer function, `{report.loss}` "
-        f"($L = {_num(report.value)}$ on the sample):",
+        f"($\\mathcal L = {_num(report.value)}$ on the sample):",
         f"$$\n{report.loss_latex}\n$$",
         "**The chain rule**, from the loss inwards (a tensor read by several calls sums their "
         "contributions):",
@@ -84,7 +84,7 @@ def gradients_markdown(math: Any, h: str = "#") -> str:
         )
         + "\n\\end{aligned}\n$$",
         "**Each layer's backward equation**, from the upstream gradient "
-        "$\\partial L / \\partial a^{(l)}$:",
+        "$\\partial \\mathcal L / \\partial a^{(l)}$:",
     ]
     for layer in report.layers:
         parts.append(f"{layer.number}. `{layer.name}` ({layer.type})")
