@@ -45,8 +45,8 @@ def built(tmp_path_factory) -> Path:
     return course
 
 
-def test_there_are_seven_lessons():
-    assert len(LESSONS) == 7, LESSONS
+def test_there_are_eight_lessons():
+    assert len(LESSONS) == 8, LESSONS
 
 
 @pytest.mark.parametrize("stem", LESSONS)

@@ -239,6 +239,25 @@ def model_gradient_report(
     return replace(report, seconds=time.perf_counter() - start)
 
 
+def model_gradients(
+    model: Any, sample: Any = None, loss: str | None = None, seed: int = 0
+) -> GradientReport:
+    """A Keras model's gradients, checked against `tf.GradientTape` (`model_gradient_report`
+    on the model's own derivation): what a lesson calls.
+
+    Args:
+        model: a built Keras model.
+        sample: the inputs (a seeded sample when `None`).
+        loss: a loss name; the model's compiled loss, else the default.
+        seed: the seed of the sample and the target.
+    """
+    from generator.layers.derive import derive_model
+    from generator.model.frontend import describe_model
+
+    math = derive_model(describe_model(model, with_weights=True))
+    return model_gradient_report(model, math, sample, loss, seed)
+
+
 def with_gradients(math: Any, report: GradientReport) -> Any:
     """`math` (a `ModelMath`) with the report, its checks added to the model's checks."""
     return replace(math, gradients=report, checks=tuple(math.checks) + report.all_checks())
@@ -251,6 +270,7 @@ __all__ = [
     "LayerBackward",
     "WorkedGradient",
     "model_gradient_report",
+    "model_gradients",
     "omitted_report",
     "with_gradients",
 ]
