@@ -113,7 +113,10 @@ def _with_gradients(
     )
 
     why = ""
-    if math.graph.framework != "keras":
+    if not all(check.passed for check in math.checks):
+        return math  # publish fails on the forward check: no gradients of a wrong function
+    keras_model = any(c.__module__.startswith("keras") for c in type(model).__mro__)
+    if math.graph.framework != "keras" or not keras_model:
         why = "Gradients are derived for Keras models, where `tf.GradientTape` checks them."
     elif not asked and len(math.layers) > MAX_GRADIENT_LAYERS:
         why = (
