@@ -29,6 +29,7 @@ _PUBLIC = {
     "plot_growth": "generator.render.plots",
     "supported_layers": "generator.layers.registry",
     "MathSettings": "generator.equation.settings",
+    "model_gradients": "generator.equation.gradient_report",
 }
 
 __all__ = sorted([*_PUBLIC, "taylor"])

@@ -130,6 +130,20 @@ def _import_custom_code(imports: tuple[str, ...]) -> None:
     help="Markdown: include the inline SVG diagrams (default: only when not printing to a "
     "terminal).",
 )
+@click.option(
+    "--gradients",
+    is_flag=True,
+    help="Add the gradients: each layer's backward equation, the chain rule, one weight's "
+    "gradient worked out, an MLP's closed form of dL/dW, all checked against tf.GradientTape.",
+)
+@click.option(
+    "--loss",
+    default=None,
+    metavar="NAME",
+    help="The loss the gradients start from (mse, categorical_crossentropy, "
+    "binary_crossentropy; default: the model's compiled loss, else cross-entropy after a "
+    "softmax, else mse). Implies --gradients.",
+)
 @_import_option
 def math_command(
     model_path: Path,
@@ -139,6 +153,8 @@ def math_command(
     unsafe: bool,
     sample_path: Path | None,
     diagrams: bool | None,
+    gradients: bool,
+    loss: str | None,
     imports: tuple[str, ...],
 ) -> None:
     """Print the derived math of a saved model (MODEL_PATH: a Keras .keras file, or a PyTorch
@@ -160,6 +176,11 @@ def math_command(
         settings = settings.merge(max_closed_form_ops=max_ops)
     _import_custom_code(imports)
     if model_path.suffix == ".pt2":
+        if gradients or loss:
+            raise click.ClickException(
+                f"{model_path}: --gradients needs a Keras model (they are checked against "
+                "tf.GradientTape)"
+            )
         math = _torch_math(model_path, sample_path, settings)
     else:
         model = load_model(model_path, unsafe=unsafe)
@@ -169,9 +190,29 @@ def math_command(
 
             sample = read_sample(sample_path, model)
         math = analyze_model(model, sample=sample, settings=settings)
+        if gradients or loss:
+            math = _with_gradients(model, math, sample, loss, model_path, settings.seed)
     if diagrams is None:
         diagrams = not sys.stdout.isatty()
     click.echo(render_math(math, fmt, model_path, diagrams=diagrams))
+    report = getattr(math, "gradients", None)
+    if report is not None and not report.passed:
+        failed = next(c for c in report.all_checks() if not c.passed)
+        raise click.ClickException(f"{model_path}: check {failed.name!r} failed: {failed.detail}")
+
+
+def _with_gradients(model, math, sample, loss: str | None, model_path: Path, seed: int):
+    """`math` with its gradients checked against `tf.GradientTape`; a failed check fails the
+    command after the output is printed, like a failed forward check."""
+    from generator.equation.gradient_report import model_gradient_report, with_gradients
+    from generator.exceptions import CourseError
+
+    try:
+        report = model_gradient_report(model, math, sample, loss, seed)
+    except (ValueError, CourseError) as error:
+        raise click.ClickException(f"{model_path}: --gradients: {error}") from None
+    click.echo(f"note: {model_path}: gradients took {report.seconds:.2f} s", err=True)
+    return with_gradients(math, report)
 
 
 def _torch_math(model_path: Path, sample_path: Path | None, settings):

@@ -53,7 +53,7 @@ def test_chain_rule_along_a_branched_graph_matches_gradient_tape(loss, tmp_path)
     trainable = {(r.name, w.name) for r in math.graph.layers for w in r.weights if w.trainable}
     assert set(result.weights) >= trainable and len(trainable) == 8
     # The input is read by both convolutions: its step sums two contributions.
-    steps = [s for s in result.steps if s.lhs == r"\frac{\partial L}{\partial x}"]
+    steps = [s for s in result.steps if s.lhs == r"\frac{\partial \mathcal L}{\partial x}"]
     assert len(steps) == 1 and steps[0].rhs.count("+") == 1
 
 
@@ -90,4 +90,4 @@ def test_mlp_closed_form_matches_gradient_tape(activations, loss, tmp_path):
     assert set(ours) == {"/".join(k) for k in tape.weights}
     for key, expected in tape.weights.items():
         np.testing.assert_allclose(ours["/".join(key)], expected, atol=1e-5, rtol=1e-4)
-    assert all(r"\frac{\partial L}{\partial" in g.latex for g in form.gradients)
+    assert all(r"\frac{\partial \mathcal L}{\partial" in g.latex for g in form.gradients)

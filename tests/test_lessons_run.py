@@ -25,8 +25,8 @@ def built(course_build: Path) -> Path:
     return course_build
 
 
-def test_there_are_seven_lessons():
-    assert len(LESSONS) == 7, LESSONS
+def test_there_are_eight_lessons():
+    assert len(LESSONS) == 8, LESSONS
 
 
 @pytest.mark.parametrize("stem", LESSONS)

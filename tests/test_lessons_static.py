@@ -45,8 +45,8 @@ def _exercises(nb: nbformat.NotebookNode) -> str:
 lesson = pytest.mark.parametrize("path", LESSONS, ids=[p.stem for p in LESSONS])
 
 
-def test_seven_lessons_numbered_in_order():
-    assert len(LESSONS) == 7
+def test_eight_lessons_numbered_in_order():
+    assert len(LESSONS) == 8
     names = [p.name for p in LESSONS]
     assert all(NAME.match(n) for n in names), names
     assert [int(NAME.match(n).group(1)) for n in names] == list(range(1, len(names) + 1))
@@ -173,3 +173,11 @@ def test_new_lessons_check_against_keras():
     seven = "\n".join(_code(_read(LESSONS_DIR / "07-a-network-with-branches.ipynb")))
     assert "ResNet50(weights=None" in seven and "25_636_712" in seven
     assert "show=False" in seven  # the 176-layer page is on the site, not inline
+
+
+def test_lesson_eight_checks_gradients_against_tensorflow():
+    eight = "\n".join(_code(_read(LESSONS_DIR / "08-training-peels-the-onion.ipynb")))
+    for needle in ("tf.GradientTape", "train_on_batch", "SGD(", "Conv1DTranspose", "np.convolve"):
+        assert needle in eight, needle
+    assert "model_gradients(" in eight and "publish(" in eight  # by the generator, on the site
+    assert "semilogy" in eight  # the measured plot over depth

@@ -35,6 +35,8 @@ class ModelMath(DerivedModel):
     layer_checks: dict[str, LayerCheck] = field(default_factory=dict, compare=False)
     worked: dict[str, CheckedExample] = field(default_factory=dict, compare=False)
     windows: dict[str, InputWindow] = field(default_factory=dict, compare=False)
+    #: The gradients' `GradientReport` (plain data), when asked for (`--gradients`, publish).
+    gradients: Any = field(default=None, compare=False)
 
     def for_pages(self) -> ModelMath:
         """The same math as plain data for the renderers, which run in the build and not in

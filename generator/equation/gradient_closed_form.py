@@ -161,9 +161,9 @@ def _numpy_derivative(name: str) -> str:
 
 def _output_gradient(loss: Loss, a: Leaf, softmax: bool) -> MatExpr | None:
     if loss.name == "mean_squared_error":
-        return Leaf(rf"\frac{{2}}{{N}}\left({a.tex} - y\right)", f"2.0 * ({a.code} - y) / y.size")
+        return Leaf(rf"\frac{{2}}{{B}}\left({a.tex} - y\right)", f"2.0 * ({a.code} - y) / y.size")
     if loss.name == "categorical_crossentropy" and softmax:
-        return Leaf(rf"\frac{{1}}{{N}}\left({a.tex} - y\right)", f"({a.code} - y) / len(y)")
+        return Leaf(rf"\frac{{1}}{{B}}\left({a.tex} - y\right)", f"({a.code} - y) / len(y)")
     return None
 
 
@@ -210,8 +210,8 @@ def mlp_closed_form(math: DerivedModel, loss: Loss) -> ClosedForm | None:
             Gradient(
                 r.name,
                 "kernel",
-                rf"\frac{{\partial L}}{{\partial W^{{({k + 1})}}}} = \sum_n {deltas[k].wrapped()}"
-                rf"\, {a[k].latex()}^\top",
+                rf"\frac{{\partial \mathcal L}}{{\partial W^{{({k + 1})}}}} = "
+                rf"\sum_n {deltas[k].wrapped()}\, {{{a[k].latex()}}}^\top",
                 f"{a[k].code}.T @ ({deltas[k].numpy()})",
             )
         )
@@ -220,7 +220,7 @@ def mlp_closed_form(math: DerivedModel, loss: Loss) -> ClosedForm | None:
                 Gradient(
                     r.name,
                     "bias",
-                    rf"\frac{{\partial L}}{{\partial b^{{({k + 1})}}}} = "
+                    rf"\frac{{\partial \mathcal L}}{{\partial b^{{({k + 1})}}}} = "
                     rf"\sum_n {deltas[k].latex()}",
                     f"({deltas[k].numpy()}).sum(axis=0)",
                 )

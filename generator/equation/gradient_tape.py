@@ -87,13 +87,18 @@ def model_tape(
     import keras
     import tensorflow as tf
 
+    from generator.model.probe import recorded_calls
+
     graph_model = getattr(model, "_functional", None) or model
     layers = {layer.name: layer for layer in graph_model.layers}
-    names = [name for name, _ in calls if name in layers]
+    # The tensors of each layer's call in this graph: a loaded Sequential's layers were called
+    # more than once, and `layer.output` may name a call off the path to the loss.
+    nodes = {node.operation.name: node for node in recorded_calls(graph_model)}
+    names = [name for name, _ in calls if name in nodes]
     final = graph_model.outputs[0]._keras_history.operation.name
     if final not in names:
         names.append(final)
-    probe = keras.Model(graph_model.inputs, [layers[name].output for name in names])
+    probe = keras.Model(graph_model.inputs, [nodes[name].outputs[0] for name in names])
     xs = [tf.constant(np.asarray(x, dtype=np.float32)) for x in sample]
     variables = []
     for name, weight_names in calls:
@@ -105,7 +110,9 @@ def model_tape(
             tape.watch(x)
         values = probe(xs, training=False)
         values = values if isinstance(values, list | tuple) else [values]
-        prediction = values[names.index(final)]
+        # tf.identity drops the logits Keras keeps on a softmax output, so that the loss reads
+        # the probabilities and every call's output lies on the path TensorFlow differentiates.
+        prediction = tf.identity(values[names.index(final)])
         value = loss(tf.constant(np.asarray(target, dtype=np.float32)), prediction)
     grads = tape.gradient(value, [*values, *xs, *(v for _, v in variables)])
     inputs = [t._keras_history.operation.name for t in graph_model.inputs]

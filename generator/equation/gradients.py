@@ -57,6 +57,8 @@ class ModelGradients:
         weights: `dL/dW` of every weight, by `(layer name, WeightRecord.name)`.
         backward: each call's backward equation (`None`: none is known for its type).
         steps: the chain rule in LaTeX, from the output inwards.
+        checks: each compared gradient's relative error (`check_gradients`); `check` the line.
+        reference: `tf.GradientTape`'s `dL/dW`, by the same keys as `weights`.
     """
 
     loss: Loss
@@ -69,6 +71,7 @@ class ModelGradients:
     steps: tuple[GradientStep, ...] = ()
     checks: dict[str, float] = field(default_factory=dict)
     check: Check | None = None
+    reference: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
 
 
 def default_loss(math: DerivedModel) -> Loss:
@@ -137,7 +140,11 @@ def gradient_steps(math: DerivedModel, loss: Loss | None = None) -> tuple[Gradie
     readers = _consumers(math)
     output = str(math.graph.outputs[0].name)
     out_sym = _symbol(output, math, numbers)
-    steps = [GradientStep("", "L", loss.latex.removeprefix("L = "), "the outer function")]
+    steps = [
+        GradientStep(
+            "", r"\mathcal L", loss.latex.removeprefix(r"\mathcal L = "), "the outer function"
+        )
+    ]
     steps.append(
         GradientStep(
             as_ref(output).call,
@@ -151,8 +158,8 @@ def gradient_steps(math: DerivedModel, loss: Loss | None = None) -> tuple[Gradie
         steps.append(
             GradientStep(
                 as_ref(output).call,
-                rf"\delta^{{({last})}} = \frac{{\partial L}}{{\partial z^{{({last})}}}}",
-                rf"\frac{{1}}{{N}}\left(a^{{({last})}} - y\right)",
+                rf"\delta^{{({last})}} = \frac{{\partial \mathcal L}}{{\partial z^{{({last})}}}}",
+                rf"\frac{{1}}{{B}}\left(a^{{({last})}} - y\right)",
                 "softmax and cross-entropy together: the prediction minus the target",
             )
         )
@@ -166,7 +173,7 @@ def gradient_steps(math: DerivedModel, loss: Loss | None = None) -> tuple[Gradie
             c = numbers[reader.name]
             terms.append(
                 rf"\left(\frac{{\partial a^{{({c})}}}}{{\partial {_symbol(ref, math, numbers)}}}"
-                rf"\right)^{{\!\top}} \frac{{\partial L}}{{\partial a^{{({c})}}}}"
+                rf"\right)^{{\!\top}} \frac{{\partial \mathcal L}}{{\partial a^{{({c})}}}}"
             )
         text = "the sum over the calls that read it" if len(terms) > 1 else ""
         steps.append(
@@ -186,7 +193,7 @@ def gradient_steps(math: DerivedModel, loss: Loss | None = None) -> tuple[Gradie
                     layer.record.name,
                     partial(f"{symbol}^{{({l_})}}"),
                     rf"\left(\frac{{\partial a^{{({l_})}}}}{{\partial {symbol}^{{({l_})}}}}"
-                    rf"\right)^{{\!\top}} \frac{{\partial L}}{{\partial a^{{({l_})}}}}",
+                    rf"\right)^{{\!\top}} \frac{{\partial \mathcal L}}{{\partial a^{{({l_})}}}}",
                     f"{layer.record.name}'s backward equation",
                 )
             )
@@ -309,5 +316,10 @@ def check_gradients(
             "so TensorFlow has no gradient there)"
         )
     return ModelGradients(
-        **{**ours.__dict__, "checks": checks, "check": Check(CHECK_NAME, not bad, detail)}
+        **{
+            **ours.__dict__,
+            "checks": checks,
+            "check": Check(CHECK_NAME, not bad, detail),
+            "reference": dict(tape.weights),
+        }
     )

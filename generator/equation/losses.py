@@ -4,7 +4,7 @@ Each row gives the loss in LaTeX, its value and its gradient `dL/da` with respec
 model's output `a` (NumPy), the Keras class that computes it (the check's reference) and the kind
 of target it compares with. Keras averages over the batch (`sum_over_batch_size`); its
 cross-entropies first divide `a` by its sum, so `dL/da_k` carries a `1/s` term that vanishes
-through a softmax (`a^\\top` times it is constant), leaving `\\delta = (a - y)/N`.
+through a softmax (`a^\\top` times it is constant), leaving `\\delta = (a - y)/B`.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ class Loss:
 
     Attributes:
         name: Keras's name (`mean_squared_error`).
-        latex: its definition, with `N` the number of output entries (or vectors) averaged.
+        latex: its definition, with `B` the number of output entries (or vectors) averaged.
         gradient_latex: `dL/da` in LaTeX.
         value: `(a, y) -> L`.
         gradient: `(a, y) -> dL/da`, shaped as `a`.
@@ -79,8 +79,8 @@ LOSSES: dict[str, Loss] = {
     for row in [
         Loss(
             "mean_squared_error",
-            r"L = \frac{1}{N} \sum_{k} (a_k - y_k)^2",
-            r"\frac{\partial L}{\partial a_k} = \frac{2}{N} (a_k - y_k)",
+            r"\mathcal L = \frac{1}{B} \sum_{k} (a_k - y_k)^2",
+            r"\frac{\partial \mathcal L}{\partial a_k} = \frac{2}{B} (a_k - y_k)",
             _mse,
             _mse_grad,
             "MeanSquaredError",
@@ -88,9 +88,9 @@ LOSSES: dict[str, Loss] = {
         ),
         Loss(
             "categorical_crossentropy",
-            r"L = -\frac{1}{N} \sum_{n} \sum_{k} y_{n,k} \ln \frac{a_{n,k}}{s_n}, \quad "
+            r"\mathcal L = -\frac{1}{B} \sum_{n} \sum_{k} y_{n,k} \ln \frac{a_{n,k}}{s_n}, \quad "
             r"s_n = \sum_k a_{n,k}",
-            r"\frac{\partial L}{\partial a_{n,k}} = \frac{1}{N}\left(\frac{1}{s_n} - "
+            r"\frac{\partial \mathcal L}{\partial a_{n,k}} = \frac{1}{B}\left(\frac{1}{s_n} - "
             r"\frac{y_{n,k}}{a_{n,k}}\right)",
             _cce,
             _cce_grad,
@@ -99,9 +99,10 @@ LOSSES: dict[str, Loss] = {
         ),
         Loss(
             "binary_crossentropy",
-            r"L = -\frac{1}{N} \sum_{k} \left(y_k \ln a_k + (1 - y_k) \ln (1 - a_k)\right)",
-            r"\frac{\partial L}{\partial a_k} = \frac{1}{N}\left(\frac{1 - y_k}{1 - a_k} - "
-            r"\frac{y_k}{a_k}\right)",
+            r"\mathcal L = -\frac{1}{B} \sum_{k} \left(y_k \ln a_k "
+            r"+ (1 - y_k) \ln (1 - a_k)\right)",
+            r"\frac{\partial \mathcal L}{\partial a_k} = "
+            r"\frac{1}{B}\left(\frac{1 - y_k}{1 - a_k} - \frac{y_k}{a_k}\right)",
             _bce,
             _bce_grad,
             "BinaryCrossentropy",

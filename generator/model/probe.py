@@ -75,6 +75,11 @@ def _first_calls(graph_model: Any) -> list[Any]:
     return nodes
 
 
+def recorded_calls(graph_model: Any) -> list[Any]:
+    """Each layer's recorded call (its node) in a functional graph, in the frontend's order."""
+    return _first_calls(graph_model)
+
+
 def _id_range(graph_model: Any, tensor: Any) -> int:
     """How many ids an integer input may take: the smallest `input_dim` of a layer reading it."""
     dims = [

@@ -7,6 +7,7 @@ from typing import Any
 
 from generator.equation.analyze import ModelMath
 from generator.model.graph import Shape
+from generator.render.gradients import gradients_json
 from generator.render.page_model import PageLayer, page_model
 from generator.render.worked import worked_json
 
@@ -41,6 +42,7 @@ def model_json(math: ModelMath) -> dict[str, Any]:
     from 1 (`number`), as on the Markdown and LaTeX pages."""
     graph = math.graph
     page = page_model(math)
+    gradients = gradients_json(math)
     equation = math.equation.to_json() if hasattr(math.equation, "to_json") else math.equation
     return {
         "model": graph.name,
@@ -51,6 +53,7 @@ def model_json(math: ModelMath) -> dict[str, Any]:
         "equation": equation,
         "framework": graph.framework,
         "checks": [{"name": c.name, "passed": c.passed, "detail": c.detail} for c in page.checks],
+        **({"gradients": gradients} if gradients is not None else {}),
     }
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from generator.equation.analyze import ModelMath
 from generator.layers.derive import shape_text
+from generator.render.gradients import gradients_latex
 from generator.render.page_model import PageLayer, page_model
 from generator.render.worked import worked_latex
 
@@ -89,4 +90,5 @@ def model_latex(math: ModelMath) -> str:
             + "\n"
             + r"\end{itemize}"
         )
-    return "\n\n".join(parts) + "\n"
+    parts.append(gradients_latex(math, _escape))
+    return "\n\n".join(p for p in parts if p) + "\n"

@@ -12,6 +12,7 @@ from generator.render.blocks import ALL_LAYERS, Repeat, folded_calls, repeated_b
 from generator.render.diagrams import diagram_section
 from generator.render.diagrams.examples import drawn_example
 from generator.render.equation_page import equation_section
+from generator.render.gradients import gradients_markdown
 from generator.render.keras_code import keras_code
 from generator.render.page_model import page_model
 from generator.render.worked import worked_markdown
@@ -80,6 +81,7 @@ def model_page(
             equation_section(math.equation, math).strip(),
         ]
     parts += [f"{h}# Checks", checks_list(math)]
+    parts.append(gradients_markdown(math, h))
     return "\n\n".join(p for p in parts if p) + "\n"
 
 

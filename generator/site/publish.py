@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,10 @@ MATH_SUFFIX = ".math.pickle"
 #: Above this many layers a page leaves out its layer-by-layer sections (ResNet50 has 176):
 #: the layered form holds every layer's equation, and the page stays quick to load.
 MAX_LAYER_SECTIONS = 60
+#: Above this many layers or parameters a page leaves out the gradients and says why: ResNet50's
+#: 176 layers would make the page heavy, and checking them slows the lesson.
+MAX_GRADIENT_LAYERS = MAX_LAYER_SECTIONS
+MAX_GRADIENT_PARAMS = 2_000_000
 
 
 def model_file_stem(name: str) -> str:
@@ -39,6 +44,8 @@ def publish(
     sample: Any = None,
     show: bool = True,
     draft: bool = False,
+    gradients: bool | None = None,
+    loss: str | None = None,
     **options: Any,
 ) -> ModelMath:
     """Derive `model`'s math, show it inline, and under `course build` write its artifacts.
@@ -58,6 +65,12 @@ def publish(
         draft: derive, check and show the math, but put nothing on the site (no model page,
             no entry in the Models nav): what `course new`'s template does until the
             instructor names the model.
+        gradients: add the gradients (backward equations, chain rule, checks against
+            `tf.GradientTape`) in a collapsed section; `None` does so for Keras models up to
+            `MAX_GRADIENT_LAYERS` layers and `MAX_GRADIENT_PARAMS` parameters, and the page of
+            a larger model says why it has none.
+        loss: the loss the gradients start from (`mse`, `categorical_crossentropy`, ...); the
+            model's compiled loss, else cross-entropy after a softmax, else MSE.
         **options: `MathSettings` fields to change (`digits=4`, ...).
 
     Returns:
@@ -74,6 +87,8 @@ def publish(
     name = name or getattr(model, "name", None) or type(model).__name__
     settings = MathSettings().merge(**options)
     math = analyze_model(model, sample=sample, settings=settings)
+    if gradients is not False:
+        math = _with_gradients(model, math, sample, loss, settings.seed, gradients is True)
     if show:
         page = model_page(math, title=name, max_layer_sections=MAX_LAYER_SECTIONS)
         _display(page, name, math, draft)
@@ -85,6 +100,45 @@ def publish(
     if artifacts and not draft:
         write_artifacts(model, name, math, Path(artifacts), sample=sample)
     return math
+
+
+def _with_gradients(
+    model: Any, math: ModelMath, sample: Any, loss: str | None, seed: int, asked: bool
+) -> ModelMath:
+    """`math` with its gradients, or with the reason the page shows none."""
+    from generator.equation.gradient_report import (
+        model_gradient_report,
+        omitted_report,
+        with_gradients,
+    )
+
+    why = ""
+    if not all(check.passed for check in math.checks):
+        return math  # publish fails on the forward check: no gradients of a wrong function
+    keras_model = any(c.__module__.startswith("keras") for c in type(model).__mro__)
+    if math.graph.framework != "keras" or not keras_model:
+        why = "Gradients are derived for Keras models, where `tf.GradientTape` checks them."
+    elif not asked and len(math.layers) > MAX_GRADIENT_LAYERS:
+        why = (
+            f"Gradients are left out: {len(math.layers)} layers, above the site's limit of "
+            f"{MAX_GRADIENT_LAYERS}, would make this page slow to build and to read."
+        )
+    elif not asked and math.total_params > MAX_GRADIENT_PARAMS:
+        why = (
+            f"Gradients are left out: {math.total_params:,} parameters, above the site's limit "
+            f"of {MAX_GRADIENT_PARAMS:,}."
+        )
+    if why and not asked:
+        return replace(math, gradients=omitted_report(why))
+    if why:
+        raise ValueError(why)
+    try:
+        report = model_gradient_report(model, math, sample, loss, seed)
+    except ValueError as error:  # a layer with no backward equation
+        if asked:
+            raise
+        return replace(math, gradients=omitted_report(f"Gradients are left out: {error}."))
+    return with_gradients(math, report)
 
 
 def _display(page: str, name: str, math: ModelMath, draft: bool = False) -> None:

@@ -34,20 +34,20 @@ class ThroughTime:
 
     def latex(self) -> str:
         f = activation_latex(self.activation)
-        up = r"\frac{\partial L}{\partial h_t}"
+        up = r"\frac{\partial \mathcal L}{\partial h_t}"
         if not self.sequences:
             up += r"\,[t = T - 1]"
         last = "T" if self.steps is None else str(self.steps)
         lines = [
             rf"\delta_t = \left({up} + U^\top \delta_{{t+1}}\right) \odot {f}'(z_t), \quad "
             rf"t = T - 1, \dots, 0, \quad \delta_{{{last}}} = 0",
-            r"\frac{\partial L}{\partial x_t} = W^\top \delta_t",
-            r"\frac{\partial L}{\partial W} = \sum_n \sum_t \delta_t\, x_t^\top",
-            r"\frac{\partial L}{\partial U} = \sum_n \sum_t \delta_t\, h_{t-1}^\top"
+            r"\frac{\partial \mathcal L}{\partial x_t} = W^\top \delta_t",
+            r"\frac{\partial \mathcal L}{\partial W} = \sum_n \sum_t \delta_t\, x_t^\top",
+            r"\frac{\partial \mathcal L}{\partial U} = \sum_n \sum_t \delta_t\, h_{t-1}^\top"
             r" \quad (h_{-1} = 0)",
         ]
         if "bias" in self.names:
-            lines.append(r"\frac{\partial L}{\partial b} = \sum_n \sum_t \delta_t")
+            lines.append(r"\frac{\partial \mathcal L}{\partial b} = \sum_n \sum_t \delta_t")
         note = (
             r" \quad (\text{back-propagation through time: } z_t = W x_t + U h_{t-1} + b"
             r"\text{ unrolled, run from the last step back})"
@@ -59,7 +59,7 @@ class ThroughTime:
         f = activation_latex(self.activation)
         out = []
         for t in range(steps - 1, -1, -1):
-            direct = rf"\frac{{\partial L}}{{\partial h_{{{t}}}}}"
+            direct = rf"\frac{{\partial \mathcal L}}{{\partial h_{{{t}}}}}"
             if not self.sequences and t != steps - 1:
                 direct = ""
             carry = "" if t == steps - 1 else rf"U^\top \delta_{{{t + 1}}}"

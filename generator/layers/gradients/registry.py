@@ -40,7 +40,7 @@ def input_key(m: int, inputs: int) -> str:
 
 def partial(symbol: str) -> str:
     """`\\frac{\\partial L}{\\partial x_{i,j}}`: the loss's gradient with respect to `symbol`."""
-    return rf"\frac{{\partial L}}{{\partial {symbol}}}"
+    return rf"\frac{{\partial \mathcal L}}{{\partial {symbol}}}"
 
 
 class GradRead(Read):
