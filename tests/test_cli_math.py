@@ -204,7 +204,7 @@ def test_the_three_formats_agree_on_numbers_names_shapes_and_counts(saved):
         tuple(model.get_layer(layer["name"]).output.shape[1:]) for layer in doc["layers"]
     ]
     table = re.findall(
-        r"^\| (\d+) \| `([^`]*)` \| .*? \| \$.* \\to (.*?)\$ \| .*? \| ([\d,]+) \|$",
+        r"^\| (\d+) \| `([^`]*)` \| .*? \| \$.* \\to \{?(.*?)\}?\$ \| .*? \| ([\d,]+) \|$",
         markdown,
         flags=re.M,
     )
