@@ -19,7 +19,7 @@ from generator.site.search_index import tidy_search_index, tidy_text
         ),
         (
             r"\[n' = \left\lfloor \frac{n + 2p - d\,(k - 1) - 1}{s} \right\rfloor + 1\]",
-            "n' = ⌊ (n + 2p - d (k - 1) - 1)/(s) ⌋ + 1",
+            "n' = ⌊ (n + 2p - d (k - 1) - 1)/s ⌋ + 1",
         ),
         (r"\(W^{(2)} \sigma\bigl(x\bigr)\)", "W^(2) σ(x)"),
         (r"\(32 \times 32 \times 3\), \(1{,}216\)", "32 × 32 × 3, 1,216"),

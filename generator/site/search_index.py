@@ -81,13 +81,19 @@ def tidy_tex(tex: str) -> str:
     text = HAT.sub(lambda m: m.group(2) + {"hat": "̂", "tilde": "̃", "bar": "̄"}[m.group(1)], text)
     text = re.sub(r"\\(?:mathrm|text|operatorname|mathbf)\{([^{}]*)\}", r"\1", text)
     for _ in range(4):  # nested fractions and scripts, innermost first
-        text = FRAC.sub(r"(\1)/(\2)", text)
+        text = FRAC.sub(lambda m: f"{_group(m.group(1))}/{_group(m.group(2))}", text)
         text = SCRIPT.sub(lambda m: _script(m.group(1), m.group(2)), text)
     text = DROPPED.sub("", text)
     text = re.sub(r"\\([A-Za-z]+)", lambda m: SYMBOLS.get(m.group(1), m.group(1)), text)
     text = re.sub(r"\\([{}%$&#_|])", r"\1", text)
     text = text.replace("&", " ").replace("{", "").replace("}", "")
     return unicodedata.normalize("NFC", re.sub(r"\s+", " ", text).strip())
+
+
+def _group(body: str) -> str:
+    """A fraction's part: in parentheses unless it is one symbol or number."""
+    body = body.strip()
+    return body if re.fullmatch(r"[\w.]+", body) else f"({body})"
 
 
 def _script(mark: str, body: str) -> str:
