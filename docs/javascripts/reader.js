@@ -63,11 +63,19 @@
     }
   }
 
-  document$.subscribe(() => {
+  const prepare = () => {
     const root = document.querySelector(".md-content") || document.body;
     labelLayerTables(root);
     addScrollHints(root);
+  };
+  // Again on the next frame: the theme wraps tables in their scroll box after this runs.
+  document$.subscribe(() => {
+    prepare();
+    requestAnimationFrame(prepare);
   });
   // A table's content grows when MathJax typesets its shapes (lazily, as it scrolls in view).
-  window.addEventListener("load", () => document.querySelectorAll(SCROLL_BOXES).forEach(updateHint));
+  window.addEventListener("load", () => {
+    prepare();
+    document.querySelectorAll(SCROLL_BOXES).forEach(updateHint);
+  });
 })();
