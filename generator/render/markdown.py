@@ -106,16 +106,17 @@ def _short_code(code: str) -> str:
 
 
 def _io_shapes(layer: DerivedLayer) -> str:
+    # Each shape in braces: a narrow column breaks the cell at the arrow or between shapes only,
+    # never inside a shape (`8 \times 8` alone on a line).
     record = layer.record
-    shape_in = r",\ ".join(shape_text(s) for s in record.input_shapes) or "-"
-    shape_out = r",\ ".join(shape_text(s) for s in record.output_shapes)
+    shape_in = r",\ ".join(f"{{{shape_text(s)}}}" for s in record.input_shapes) or "-"
+    shape_out = r",\ ".join(f"{{{shape_text(s)}}}" for s in record.output_shapes)
     if record.output_names:  # several outputs, each named: "output: 256; state h: 256"
         shape_out = r";\ ".join(
-            rf"\text{{{name}: }} {shape_text(s)}"
+            rf"\text{{{name}: }} {{{shape_text(s)}}}"
             for name, s in zip(record.output_names, record.output_shapes, strict=True)
         )
-    # Each side in braces: a narrow column breaks the cell at the arrow only, never inside a shape.
-    return rf"${{{shape_in}}} \to {{{shape_out}}}$"
+    return rf"${shape_in} \to {shape_out}$"
 
 
 def architecture_table(math: ModelMath) -> str:
