@@ -52,7 +52,9 @@ async ([timeoutMs, stallMs]) => {
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
   const deadline = Date.now() + timeoutMs;
   const nodes = () => Array.from(document.querySelectorAll(".arithmatex"));
-  const pending = () => nodes().filter((el) => !el.querySelector("mjx-container"));
+  // A formula waiting for ui/lazy holds an empty <mjx-lazy> placeholder until typeset.
+  const pending = () => nodes().filter(
+    (el) => !el.querySelector("mjx-container") || el.querySelector("mjx-lazy"));
   let mathjax = false;
   if (nodes().length > 0) {
     // The theme loads MathJax with plain script tags: it exists soon after the load event.
@@ -64,6 +66,10 @@ async ([timeoutMs, stallMs]) => {
     mathjax = Boolean(window.MathJax && MathJax.startup && MathJax.startup.promise);
     if (mathjax) {
       await Promise.race([MathJax.startup.promise.catch(() => null), sleep(timeoutMs)]);
+      // The checks read every formula, as a reader who scrolls through the page sees it:
+      // typeset those ui/lazy left for later (the loop below waits for them).
+      const doc = MathJax.startup.document;
+      if (doc && doc.lazyTypesetAll) doc.lazyTypesetAll().catch(() => null);
       // Wait while typesetting progresses; a formula MathJax never finds stalls the count.
       let left = pending().length, changed = Date.now();
       while (left > 0 && Date.now() < deadline && Date.now() - changed < stallMs) {

@@ -1,7 +1,8 @@
-// Reading on a narrow screen: architecture tables as cards, and a visible hint on every figure or
-// table that is wider than its column and scrolls sideways. The layout itself is CSS
-// (stylesheets/extra.css, diagrams.css); this script only labels what the CSS needs, and runs on
-// every page the theme's instant navigation swaps in (`document$`).
+// Reading on a narrow screen: architecture tables as cards (on a phone, or wherever one would not
+// fit), and a visible hint on every figure or table that is wider than its column and scrolls
+// sideways. The layout itself is CSS (stylesheets/extra.css, diagrams.css); this script only
+// labels what the CSS needs, and runs on every page the theme's instant navigation swaps in
+// (`document$`).
 (() => {
   // An architecture table's columns (generator/render/markdown.py `architecture_table`), by
   // their header: a card lays each one out by its role (`data-col`), whatever its position.
@@ -21,7 +22,7 @@
       const heads = Array.from(table.querySelectorAll("thead th"), (th) => th.textContent.trim());
       const roles = heads.map(role);
       if (!roles.includes("count") || !roles.includes("shape")) continue;
-      table.setAttribute("data-naf-layers", "");
+      if (!table.hasAttribute("data-naf-layers")) table.setAttribute("data-naf-layers", "");
       for (const row of table.querySelectorAll("tbody tr")) {
         Array.from(row.children).forEach((cell, i) => {
           cell.setAttribute("data-col", roles[i] || "other");
@@ -63,11 +64,42 @@
     }
   }
 
-  document$.subscribe(() => {
+  // A phone shows every architecture table as cards; a wider screen, a table that does not fit
+  // its column (long code lines, many inputs): a card never hides a column off-screen.
+  const phone = window.matchMedia("(max-width: 44.9375em)");
+  const tooWide = (table) => {
+    const box = table.closest(".md-typeset__scrollwrap") || table.parentElement;
+    return box.scrollWidth > box.clientWidth + 1;
+  };
+  const fitLayerTable = (table) => {
+    if (table.getAttribute("data-naf-layers") === "cards") return;
+    if (phone.matches || tooWide(table)) table.setAttribute("data-naf-layers", "cards");
+  };
+  // A table widens as MathJax typesets its shapes (lazily): check it again then.
+  const widened = new ResizeObserver((entries) => entries.forEach((e) => fitLayerTable(e.target)));
+  const fitLayerTables = (reset) => {
+    for (const table of document.querySelectorAll("table[data-naf-layers]")) {
+      if (reset) table.setAttribute("data-naf-layers", "");
+      fitLayerTable(table);
+      widened.observe(table);
+    }
+  };
+  window.addEventListener("resize", () => fitLayerTables(true));
+
+  const prepare = () => {
     const root = document.querySelector(".md-content") || document.body;
     labelLayerTables(root);
+    fitLayerTables(false);
     addScrollHints(root);
+  };
+  // Again on the next frame: the theme wraps tables in their scroll box after this runs.
+  document$.subscribe(() => {
+    prepare();
+    requestAnimationFrame(prepare);
   });
   // A table's content grows when MathJax typesets its shapes (lazily, as it scrolls in view).
-  window.addEventListener("load", () => document.querySelectorAll(SCROLL_BOXES).forEach(updateHint));
+  window.addEventListener("load", () => {
+    prepare();
+    document.querySelectorAll(SCROLL_BOXES).forEach(updateHint);
+  });
 })();

@@ -121,15 +121,16 @@ def _io_shapes(layer: DerivedLayer, plain: bool = False) -> str:
                 for name, s in zip(record.output_names, record.output_shapes, strict=True)
             )
         return f"{shape_in} → {shape_out}"
-    shape_in = r",\ ".join(shape_text(s) for s in record.input_shapes) or "-"
-    shape_out = r",\ ".join(shape_text(s) for s in record.output_shapes)
+    # Each shape in braces: a narrow column breaks the cell at the arrow or between shapes only,
+    # never inside a shape (`8 \times 8` alone on a line).
+    shape_in = r",\ ".join(f"{{{shape_text(s)}}}" for s in record.input_shapes) or "-"
+    shape_out = r",\ ".join(f"{{{shape_text(s)}}}" for s in record.output_shapes)
     if record.output_names:  # several outputs, each named: "output: 256; state h: 256"
         shape_out = r";\ ".join(
-            rf"\text{{{name}: }} {shape_text(s)}"
+            rf"\text{{{name}: }} {{{shape_text(s)}}}"
             for name, s in zip(record.output_names, record.output_shapes, strict=True)
         )
-    # Each side in braces: a narrow column breaks the cell at the arrow only, never inside a shape.
-    return rf"${{{shape_in}}} \to {{{shape_out}}}$"
+    return rf"${shape_in} \to {shape_out}$"
 
 
 def _plain_shape(shape: tuple) -> str:
