@@ -32,18 +32,22 @@ BACKBONES = {
     ),
     "opt": lambda M: M.OPTBackbone(num_heads=2, max_sequence_length=32, **SMALL),
     "mistral": lambda M: M.MistralBackbone(num_query_heads=4, num_key_value_heads=2, **SMALL),
+    "llama": lambda M: M.LlamaBackbone(num_query_heads=4, num_key_value_heads=2, **SMALL),
     "vit": lambda M: M.ViTBackbone(
         image_shape=(16, 16, 3), patch_size=4, num_layers=2, num_heads=2, hidden_dim=16, mlp_dim=32
     ),
 }
-#: Derived at every depth and translated to PyTorch (the decoders traced at the probe's length).
-TRANSLATED = ("bert", "distilbert", "roberta", "albert", "gpt2", "opt", "vit")
+#: Derived at every depth and translated to PyTorch (the decoders traced at the probe's length):
+#: all but Llama, whose `LlamaRotaryEmbedding` (frequency adjustments) has no handler yet.
+TRANSLATED = ("bert", "distilbert", "roberta", "albert", "gpt2", "opt", "mistral", "vit")
 #: keras-hub's layer types with a PyTorch translation: each must occur in `TRANSLATED`.
 HUB_TYPES = {
     "ReversibleEmbedding",
     "PositionEmbedding",
     "CachedMultiHeadAttention",
     "ViTPatchingAndEmbedding",
+    "RotaryEmbedding",
+    "MistralLayerNormalization",
 }
 
 

@@ -384,6 +384,8 @@ def test_every_translation_has_a_row():
         "PositionEmbedding",
         "CachedMultiHeadAttention",
         "ViTPatchingAndEmbedding",
+        "RotaryEmbedding",
+        "MistralLayerNormalization",
     }
     for _, _, layers in SEQUENTIAL_CASES:
         for layer in layers():
@@ -529,6 +531,21 @@ def _more_operations() -> keras.Model:
     return keras.Model(seq, [joined, ops.matmul(x, ops.transpose(x, (0, 2, 1))), first])
 
 
+def _einsums() -> keras.Model:
+    """What keras-hub's attention is traced into: EinsumDense, einsum, repeat, masked softmax."""
+    ops = keras.ops
+    seq = keras.Input((4, 6))
+    q = L.EinsumDense("btf,fhk->bthk", (4, 2, 3), bias_axes="hk")(seq)
+    k = ops.repeat(L.EinsumDense("btf,fhk->bthk", (4, 1, 3))(seq), 2, axis=2)
+    scores = ops.einsum("bthk,bshk->bhts", q, k)
+    mask = ops.expand_dims(ops.sigmoid(L.Dense(4)(seq)), 1)  # an entry > 0.5 is kept
+    weights = L.Softmax()(scores, mask=mask)
+    out = L.EinsumDense("bthk,hkf->btf", (4, 6), activation="tanh")(
+        ops.einsum("bhts,bshk->bthk", weights, k)
+    )
+    return keras.Model(seq, out)
+
+
 def _states() -> keras.Model:
     """Recurrent layers returning their states, and layers started from given states."""
     a, b = keras.Input((5, 3), name="a"), keras.Input((4, 2), name="b")
@@ -561,6 +578,7 @@ def _conv_lstm_states() -> keras.Model:
 
 FUNCTIONAL_CASES = [
     ("more_operations", _more_operations, [(4, 3)]),
+    ("einsums", _einsums, [(4, 6)]),
     ("recurrent_states", _states, [(5, 3), (4, 2)]),
     ("shared_layers", _shared_layers, [(3, 4), (3, 4)]),
     ("conv_lstm_states", _conv_lstm_states, [(3, 5, 5, 2)]),

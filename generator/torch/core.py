@@ -93,6 +93,11 @@ def softmax(ctx: LayerContext) -> Result:
     act = layer_activation(ctx.record)
     if act is None:
         raise ctx.error("takes the softmax over several axes")
+    if len(ctx.inputs) > 1:  # Keras's masked softmax: masked entries read -1e9, then weigh 0
+        x, keep = ctx.input(0, CL), f"({ctx.input(1, CL)} > 0.5)"
+        dim = int(act.param("axis"))
+        masked = f"torch.where({keep}, {x}, torch.tensor(-1e9))"
+        return Result(f"torch.where({keep}, {masked}.softmax(dim={dim}), 0.0)", CL)
     return Result(
         activate(ctx, value.expr, value.rank, value.layout, act.param("axis")), value.layout
     )

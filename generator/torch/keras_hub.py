@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from generator.torch.registry import CF, CL, LayerContext, Result, translation
+from generator.torch.registry import CF, CL, LayerContext, Result, activate, translation
 
 POSITION_EMBEDDING = '''\
 class PositionEmbedding(nn.Module):
@@ -89,3 +89,83 @@ def vit_patching(ctx: LayerContext) -> Result:
         **state,
     )
     return Result(f"{layer}({ctx.input(0, CF)})", CL)
+
+
+ROTARY_EMBEDDING = '''\
+class RotaryEmbedding(nn.Module):
+    """keras-hub's rotary embedding: feature j at position t turned by t * theta_(j mod d/2),
+    with theta_k = wavelength^(-2k/d) / scale, read with the half-rotated input (-x2, x1)."""
+
+    def __init__(self, wavelength=10000.0, scale=1.0, sequence_axis=1, feature_axis=-1):
+        super().__init__()
+        self.wavelength, self.scale = wavelength, scale
+        self.axes = (feature_axis, sequence_axis)
+
+    def forward(self, x):
+        x = torch.movedim(x, self.axes, (-1, 1))
+        dim, length = x.shape[-1], x.shape[1]
+        steps = torch.arange(0, dim, 2, dtype=torch.float32) / dim
+        inverse = self.wavelength ** -steps / self.scale
+        angles = torch.outer(torch.arange(length, dtype=torch.float32), inverse).repeat(1, 2)
+        angles = angles.reshape((1, length) + (1,) * (x.dim() - 3) + (dim,))
+        half = torch.cat([-x[..., dim // 2 :], x[..., : dim // 2]], dim=-1)
+        out = x * torch.cos(angles) + half * torch.sin(angles)
+        return torch.movedim(out, (-1, 1), self.axes)
+'''
+
+EINSUM_DENSE = '''\
+class EinsumDense(nn.Module):
+    """Keras's EinsumDense: the input contracted with a learned kernel as the subscripts say,
+    plus a bias over the output axes it names."""
+
+    def __init__(self, equation, kernel_shape, bias_shape=None):
+        super().__init__()
+        self.equation = equation
+        self.kernel = nn.Parameter(torch.zeros(kernel_shape))
+        self.bias = nn.Parameter(torch.zeros(bias_shape)) if bias_shape else None
+
+    def forward(self, x):
+        out = torch.einsum(self.equation, x, self.kernel)
+        return out if self.bias is None else out + self.bias
+'''
+
+
+@translation("RotaryEmbedding", wants=CL)
+def rotary_embedding(ctx: LayerContext) -> Result:
+    attrs = ctx.attrs
+    if attrs.get("rope_type", "linear") != "linear" or attrs.get("denominator_dim"):
+        raise ctx.error("is a rotary embedding other than keras-hub's linear one")
+    ctx.use_helper(ROTARY_EMBEDDING)
+    layer = ctx.module(
+        f"RotaryEmbedding({float(attrs.get('max_wavelength', 10000))!r}, "
+        f"{float(attrs.get('scaling_factor', 1.0))!r}, {int(attrs.get('sequence_axis', 1))}, "
+        f"{int(attrs.get('feature_axis', -1))})"
+    )
+    return Result(f"{layer}({ctx.input(0, CL)})", CL)
+
+
+@translation("EinsumDense", wants=CL)
+def einsum_dense(ctx: LayerContext) -> Result:
+    attrs = ctx.attrs
+    equation = attrs["equation"]
+    out = equation.split("->")[1]
+    bias_axes = attrs.get("bias_axes") or ""
+    kernel = np.ascontiguousarray(ctx.weight("kernel"))
+    state = {"kernel": kernel}
+    bias_shape = None
+    if bias_axes and ctx.has_weight("bias"):
+        bias = ctx.weight("bias")
+        # Keras broadcasts the bias over the output axes it does not name.
+        first = min(out.index(c) for c in bias_axes)
+        bias_shape = tuple(
+            int(bias.shape[bias_axes.index(c)]) if c in bias_axes else 1 for c in out[first:]
+        )
+        state["bias"] = np.ascontiguousarray(bias.reshape(bias_shape))
+    ctx.use_helper(EINSUM_DENSE)
+    layer = ctx.module(
+        f'EinsumDense("{equation}", {tuple(kernel.shape)}'
+        + (f", {bias_shape})" if bias_shape else ")"),
+        **state,
+    )
+    expr = f"{layer}({ctx.input(0, CL)})"
+    return Result(activate(ctx, expr, ctx.value().rank, CL), CL)

@@ -88,7 +88,7 @@ def _trailing(ctx: LayerContext) -> tuple[int, ...]:
     return tuple(int(value.shape[a]) for a in axes)
 
 
-@translation("RMSNormalization", wants=CL)
+@translation("RMSNormalization", "MistralLayerNormalization", wants=CL)
 def rms_normalization(ctx: LayerContext) -> Result:
     shape = _trailing(ctx)
     shape_code = str(shape[0]) if len(shape) == 1 else str(shape)

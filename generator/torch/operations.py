@@ -109,3 +109,17 @@ def get_item(ctx: LayerContext) -> Result:
         raise ctx.error(str(error)) from None
     entries = ", ".join(":" if k is None else "None" if k == NEW else str(k) for k in key)
     return Result(f"{ctx.input(0, CL)}[:, {entries}]", CL)
+
+
+@translation("ops.einsum", wants=CL)
+def einsum(ctx: LayerContext) -> Result:
+    if any(a is not None for a in ctx.attrs.get("operands", [])):
+        raise ctx.error("sums with a constant operand")
+    tensors = ", ".join(ctx.input(i, CL) for i in range(len(ctx.inputs)))
+    return Result(f'torch.einsum("{ctx.attrs["subscripts"]}", {tensors})', CL)
+
+
+@translation("ops.repeat", wants=CL)
+def repeat(ctx: LayerContext) -> Result:
+    repeats, axis = int(ctx.attrs["repeats"]), int(ctx.attrs["axis"])
+    return Result(f"{ctx.input(0, CL)}.repeat_interleave({repeats}, dim={axis})", CL)
