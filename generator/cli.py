@@ -133,16 +133,14 @@ def _import_custom_code(imports: tuple[str, ...]) -> None:
 @click.option(
     "--gradients",
     is_flag=True,
-    help="Add the gradients: each layer's backward equation, the chain rule, one weight's "
-    "gradient worked out, an MLP's closed form of dL/dW, all checked against tf.GradientTape.",
+    help="Add the gradients (backward equations, chain rule), checked against tf.GradientTape.",
 )
 @click.option(
     "--loss",
     default=None,
     metavar="NAME",
-    help="The loss the gradients start from (mse, categorical_crossentropy, "
-    "binary_crossentropy; default: the model's compiled loss, else cross-entropy after a "
-    "softmax, else mse). Implies --gradients.",
+    help="The gradients' loss (mse, categorical_crossentropy, binary_crossentropy; default: "
+    "the compiled loss, else cross-entropy after a softmax, else mse). Implies --gradients.",
 )
 @_import_option
 def math_command(
@@ -177,10 +175,7 @@ def math_command(
     _import_custom_code(imports)
     if model_path.suffix == ".pt2":
         if gradients or loss:
-            raise click.ClickException(
-                f"{model_path}: --gradients needs a Keras model (they are checked against "
-                "tf.GradientTape)"
-            )
+            raise click.ClickException(f"{model_path}: --gradients needs a Keras model")
         math = _torch_math(model_path, sample_path, settings)
     else:
         model = load_model(model_path, unsafe=unsafe)
@@ -195,15 +190,13 @@ def math_command(
     if diagrams is None:
         diagrams = not sys.stdout.isatty()
     click.echo(render_math(math, fmt, model_path, diagrams=diagrams))
-    report = getattr(math, "gradients", None)
-    if report is not None and not report.passed:
-        failed = next(c for c in report.all_checks() if not c.passed)
+    failed = getattr(math, "gradients", None) and math.gradients.failure()
+    if failed:
         raise click.ClickException(f"{model_path}: check {failed.name!r} failed: {failed.detail}")
 
 
 def _with_gradients(model, math, sample, loss: str | None, model_path: Path, seed: int):
-    """`math` with its gradients checked against `tf.GradientTape`; a failed check fails the
-    command after the output is printed, like a failed forward check."""
+    """`math` with its gradients checked against `tf.GradientTape` (printed, then judged)."""
     from generator.equation.gradient_report import model_gradient_report, with_gradients
     from generator.exceptions import CourseError
 

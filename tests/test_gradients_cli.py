@@ -189,3 +189,59 @@ def test_publish_saves_the_gradients_as_plain_data(saved, tmp_path, monkeypatch)
     publish(keras.saving.load_model(path), name="big", show=False)
     math = pickle.loads((tmp_path / f"big{publishing.MATH_SUFFIX}").read_bytes())
     assert "5 layers, above the site's limit of 3" in model_page(math)
+
+
+def _branched():
+    import keras
+
+    L = keras.layers
+    keras.utils.set_random_seed(4)
+    x = keras.Input((6, 6, 2), name="image")
+    a = L.Conv2D(3, 3, padding="same", activation="relu")(x)
+    b = L.Conv2D(3, 1)(x)
+    y = L.BatchNormalization(gamma_initializer="random_normal")(L.Add()([a, b]))
+    y = L.Concatenate()([L.MaxPooling2D(2)(y), L.AveragePooling2D(2)(b)])
+    return keras.Model(x, L.Dense(2, activation="sigmoid")(L.Flatten()(y)), name="branched")
+
+
+def _recurrent():
+    import keras
+
+    keras.utils.set_random_seed(5)
+    return keras.Sequential(
+        [
+            keras.Input((5, 3), name="steps"),
+            keras.layers.SimpleRNN(4, return_sequences=True),
+            keras.layers.SimpleRNN(3),
+            keras.layers.Dense(2),
+        ],
+        name="recurrent",
+    )
+
+
+@pytest.mark.parametrize(
+    "build, loss",
+    [(_branched, "binary_crossentropy"), (_recurrent, "mean_squared_error")],
+    ids=["branched", "rnn"],
+)
+def test_every_call_weight_and_input_is_compared(build, loss, tmp_path):
+    """The check covers what Keras lists: every layer call's output, every trainable weight,
+    every input; a branch point's gradient is the sum of its readers'."""
+    path = tmp_path / "model.keras"
+    model = build()
+    model.save(path)
+    code, out = _run(path, "--loss", loss, "--format", "json")
+    assert code == 0, out
+    grads = json.loads(out)["gradients"]
+    assert grads["loss"] == loss and grads["checks"][0]["passed"]
+    calls = [layer.name for layer in model.layers if type(layer).__name__ != "InputLayer"]
+    compared = set(grads["differences"])
+    weights = {k for k in compared if "/" in k}
+    assert compared - weights == {*calls, *(f"input {t.name}" for t in model.inputs)}
+    assert len(weights) == len(model.trainable_weights)
+    assert {k.split("/")[0] for k in weights} == {
+        layer.name for layer in model.layers if layer.trainable_weights
+    }
+    assert max(grads["differences"].values()) <= 1e-4
+    read_twice = [s for s in grads["chain_rule"] if s["text"].startswith("the sum over")]
+    assert len(read_twice) == (2 if build is _branched else 0)  # the input and conv b

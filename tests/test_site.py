@@ -44,8 +44,8 @@ def test_build_prints_the_closing_table(site_course: Path) -> None:
     for header in ("lesson", "status", "seconds", "models", "checks passed"):
         assert header in table
     line = next(line for line in table.splitlines() if "03-a-tiny-model.ipynb" in line)
-    # shapes, counts, total, and the layer equations vs Keras
-    assert "executed" in line and "4/4" in line.replace(" ", "")
+    # shapes, counts, total, the layer equations vs Keras, and the gradients vs tf.GradientTape
+    assert "executed" in line and "5/5" in line.replace(" ", "")
 
 
 def test_every_lesson_and_model_has_a_page(site_course: Path) -> None:

@@ -97,6 +97,10 @@ class GradientReport:
         closed = self.closed_form is None or self.closed_form.passed
         return self.check is not None and self.check.passed and closed
 
+    def failure(self) -> Check | None:
+        """The first check that failed, if any."""
+        return next((c for c in self.all_checks() if not c.passed), None)
+
     def all_checks(self) -> tuple[Check, ...]:
         """The gradient check and, for an MLP, the closed form's: lines for the page's list."""
         out = () if self.check is None else (self.check,)
