@@ -228,7 +228,10 @@ def test_every_page_renders_offline(course_site, engine, site_url, offline, view
     # (a warning would print them as escaped Unicode in every run's summary).
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     listing = SCREENSHOTS / f"scrolling-{engine}-{viewport['width']}.txt"
-    listing.write_text("".join(f"{line}\n" for line in scrolling), encoding="utf-8")
+    text = "".join(f"{line}\n" for line in scrolling)
+    # The page's text comes from JavaScript as UTF-16: join its surrogate pairs (math letters).
+    text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    listing.write_text(text, encoding="utf-8")
     print(
         f"{engine} at {viewport['width']}px: {display} display equations, {len(scrolling)} "
         f"scroll in their box (listed in {listing.relative_to(ROOT)})"
