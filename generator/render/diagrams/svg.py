@@ -128,7 +128,10 @@ def fit_lines(content: str, size: float, width: float, code: bool = False) -> li
     if len(content) <= most:
         return [content]
     lines = [""]
-    for piece in _pieces(content, code):
+    pieces = _pieces(content, code)
+    if code:  # an argument longer than a line breaks after its own inner commas
+        pieces = [p for piece in pieces for p in (_inner(piece) if len(piece) > most else [piece])]
+    for piece in pieces:
         if lines[-1] and len(lines[-1]) + len(piece.rstrip()) > most:
             lines[-1] = lines[-1].rstrip()
             lines.append("")
@@ -148,6 +151,12 @@ def _pieces(content: str, code: bool) -> list[str]:
             pieces.append(content[start : i + 1])
             start = i + 1
     return [*pieces, content[start:]]
+
+
+def _inner(piece: str) -> list[str]:
+    """A piece of a code line split after every `, ` (any depth): `((3, 3), ` / `(3, 3)))`."""
+    parts = piece.split(", ")
+    return [part + ", " for part in parts[:-1]] + [parts[-1]]
 
 
 def wrap(content: str, size: float, width: float) -> list[str]:
