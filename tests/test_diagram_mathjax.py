@@ -32,9 +32,11 @@ SCREENSHOTS = ROOT / "build" / "screenshots"
 COLOURED_JS = """
 async () => {
   await MathJax.startup.promise;
+  // Every formula, also those ui/lazy typesets only when they come into view.
+  if (MathJax.startup.document.lazyTypesetAll) await MathJax.startup.document.lazyTypesetAll();
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
   const pending = () => Array.from(document.querySelectorAll(".arithmatex"))
-    .filter((el) => !el.querySelector("mjx-container")).length;
+    .filter((el) => !el.querySelector("mjx-container") || el.querySelector("mjx-lazy")).length;
   for (let k = 0; k < 200 && pending() > 0; k++) await sleep(50);
   const runs = {};
   for (const el of document.querySelectorAll("mjx-container *")) {

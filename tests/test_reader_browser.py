@@ -60,6 +60,10 @@ LAYOUT_JS = r"""
 async () => {
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
   document.querySelectorAll("details:not([open])").forEach((el) => { el.open = true; });
+  // Draw every figure now, also those drawn only near the screen (content-visibility).
+  document.querySelectorAll(".naf-diagram").forEach((el) => {
+    el.style.contentVisibility = "visible";
+  });
   if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
     await MathJax.startup.promise;
     for (const table of document.querySelectorAll("table[data-naf-layers]")) {

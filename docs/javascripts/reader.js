@@ -59,6 +59,8 @@
       hint.hidden = true;
       box.before(hint);
       box.addEventListener("scroll", () => updateHint(box), { passive: true });
+      // A graph drawn only near the screen (`content-visibility: auto`) has its width then.
+      box.addEventListener("contentvisibilityautostatechange", () => updateHint(box));
       resized.observe(box);
       updateHint(box);
     }
