@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.torch_support import import_torch
+
 keras_hub = pytest.importorskip(
     "keras_hub", reason="keras-hub is not installed (pip install .[hub])"
 )
@@ -157,7 +159,7 @@ def torch_difference(model, outdir: Path) -> float:
 @pytest.mark.torch
 @pytest.mark.parametrize("name", TRANSLATED)
 def test_backbone_in_pytorch_matches_keras(name, saved, tmp_path):
-    pytest.importorskip("torch", reason="PyTorch is not installed (pip install torch==2.13.0)")
+    import_torch()
     assert torch_difference(saved(name), tmp_path) < TOLERANCE_TORCH
 
 
@@ -191,7 +193,7 @@ def _custom_text_model():
 @pytest.mark.torch
 def test_custom_model_of_hub_layers(tmp_path):
     """Composite custom layers traced into nested graphs: derived, checked and translated."""
-    pytest.importorskip("torch", reason="PyTorch is not installed (pip install torch==2.13.0)")
+    import_torch()
     import keras
 
     from generator.equation.analyze import analyze_model

@@ -192,6 +192,23 @@ CASES = [
     ("ops_expand_dims", [(3, 4)], lambda L, x: _ops().expand_dims(x, 1)),
     ("ops_squeeze", [(3, 1, 4)], lambda L, x: _ops().squeeze(x, axis=2)),
     ("ops_matmul", [(3, 4), (4, 5)], lambda L, a, b: _ops().matmul(a, b)),
+    # What keras-hub's layers are traced into
+    ("ops_cast", [(3, 4)], lambda L, x: _ops().cast(x, "float32")),
+    ("ops_silu", [(3, 4)], lambda L, x: _ops().silu(x)),
+    ("ops_get_item", [(3, 4)], lambda L, x: x[:, 0, :]),
+    ("ops_get_item_new_axis", [(3, 4)], lambda L, x: x[:, None, :, :]),
+    ("ops_repeat", [(3, 2, 4)], lambda L, x: _ops().repeat(x, 2, axis=2)),
+    ("ops_einsum", [(3, 4), (5, 4)], lambda L, a, b: _ops().einsum("bik,bjk->bij", a, b)),
+    (
+        "einsum_dense",
+        [(3, 6)],
+        lambda L, x: L.EinsumDense("btf,fhk->bthk", (3, 2, 4), bias_axes="hk")(x),
+    ),
+    (
+        "einsum_dense_tanh",
+        [(3, 6)],
+        lambda L, x: L.EinsumDense("abc,cd->abd", (3, 5), activation="tanh")(x),
+    ),
     ("ops_matmul_broadcast", [(2, 3, 4), (1, 4, 2)], lambda L, a, b: _ops().matmul(a, b)),
     ("ops_matmul_constant", [(4,)], lambda L, x: _ops().matmul(x, np.arange(8.0).reshape(4, 2))),
     ("ops_matmul_vector", [(3, 4)], lambda L, x: _ops().matmul(x, np.array([1.0, -2.0, 0.5, 3.0]))),
@@ -446,7 +463,7 @@ def test_every_handler_has_a_row():
     for _, shapes, build in CASES:
         collect(describe_model(_model(shapes, build)))
     # keras_hub: its layers have rows of their own in test_keras_hub.py (with keras-hub installed).
-    sequence = ("recurrent", "wrappers", "attention", "embedding", "keras_hub")
+    sequence = ("recurrent", "wrappers", "attention", "embedding", "keras_hub", "vit")
     registered = {
         name
         for name, handler in REGISTRY.handlers.items()

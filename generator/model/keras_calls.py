@@ -3,14 +3,30 @@
 Keras keeps a call's tensors flattened with keyword arguments sorted by name, so
 `attention(query=x, value=x, attention_mask=m)` lists the mask first. The IR names a call's
 inputs positional first, then keywords in the order `call` declares them (`query, value, key,
-..., attention_mask`); the frontend, the probe and the tracer all read them through here.
+..., attention_mask`); the frontend, the probe and the tracer all read them through here,
+and the sizes the probe gives the axes a model leaves open.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
+from collections.abc import Sequence
 from typing import Any
+
+#: Length given to a dimension the model leaves open (a variable-length sequence).
+OPEN_LENGTH = 5
+#: Height and width given to an image the model leaves open (`(None, None, 3)`): enough for
+#: five stride-2 stages, which a classifier built for 224 x 224 takes down to 1 x 1.
+OPEN_IMAGE = 32
+
+
+def open_shape(shape: Sequence[int | None]) -> list[int]:
+    """An input's shape without the batch, its open lengths given one (an image's larger): the
+    sizes the probe runs a model at, and a shape-dependent call is traced at."""
+    dims = list(shape[1:])
+    length = OPEN_IMAGE if sum(d is None for d in dims) >= 2 and len(dims) >= 3 else OPEN_LENGTH
+    return [length if d is None else int(d) for d in dims]
 
 
 def call_tensors(node: Any) -> list[Any]:

@@ -23,8 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from generator.model.keras_calls import call_tensors
-from generator.model.probe import open_shape
+from generator.model.keras_calls import call_tensors, open_shape
 
 #: The traced model of each layer, so that the checks probe the very graph the page describes.
 _TRACED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

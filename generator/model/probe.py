@@ -15,24 +15,17 @@ from typing import Any
 import numpy as np
 
 from generator.exceptions import CourseError
-from generator.model.keras_calls import call_tensors
+from generator.model.keras_calls import (  # noqa: F401  (the open sizes are the probe's)
+    OPEN_IMAGE,
+    OPEN_LENGTH,
+    call_tensors,
+    open_shape,
+)
 
 #: Items of a random sample; the first is the worked examples' item. An image-sized input gets
 #: one item: each layer's output is then already thousands of numbers to compare.
 SAMPLE_ITEMS = 2
 LARGE_INPUT = 4096
-#: Length given to a dimension the model leaves open (a variable-length sequence).
-OPEN_LENGTH = 5
-#: Height and width given to an image the model leaves open (`(None, None, 3)`): enough for
-#: five stride-2 stages, which a classifier built for 224 x 224 takes down to 1 x 1.
-OPEN_IMAGE = 32
-
-
-def open_shape(shape: Sequence[int | None]) -> list[int]:
-    """An input's shape without the batch, its open lengths given one (an image's larger)."""
-    dims = list(shape[1:])
-    length = OPEN_IMAGE if sum(d is None for d in dims) >= 2 and len(dims) >= 3 else OPEN_LENGTH
-    return [length if d is None else int(d) for d in dims]
 
 
 @dataclass(frozen=True)
