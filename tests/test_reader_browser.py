@@ -60,10 +60,15 @@ LAYOUT_JS = r"""
 async () => {
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
   document.querySelectorAll("details:not([open])").forEach((el) => { el.open = true; });
-  // Draw every figure now, also those drawn only near the screen (content-visibility).
-  document.querySelectorAll(".naf-diagram").forEach((el) => {
-    el.style.contentVisibility = "visible";
-  });
+  // Bring every figure to the screen, as a reader scrolling down does: a graph is drawn only
+  // near the screen (content-visibility), and its hint is set then.
+  const frame = () => new Promise((resolve) => requestAnimationFrame(resolve));
+  for (const el of document.querySelectorAll(".naf-diagram")) {
+    el.scrollIntoView();
+    await frame();
+    await frame();
+  }
+  scrollTo(0, 0);
   if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
     await MathJax.startup.promise;
     for (const table of document.querySelectorAll("table[data-naf-layers]")) {
