@@ -15,7 +15,6 @@ from browser_support import OfflineGuard, pages_under, site_pages
 # The course built by each engine, served, and the browser: the fixtures of test_browser.py,
 # instantiated once per engine for this module.
 browser = test_browser.browser
-course_copy = test_browser.course_copy
 course_site = test_browser.course_site
 engine = test_browser.engine
 site_url = test_browser.site_url
