@@ -59,15 +59,7 @@ LAYOUT_JS = r"""
 async () => {
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
   document.querySelectorAll("details:not([open])").forEach((el) => { el.open = true; });
-  // Bring every figure to the screen, as a reader scrolling down does: a graph is drawn only
-  // near the screen (content-visibility), and its hint is set then.
   const frame = () => new Promise((resolve) => requestAnimationFrame(resolve));
-  for (const el of document.querySelectorAll(".naf-diagram")) {
-    el.scrollIntoView();
-    await frame();
-    await frame();
-  }
-  scrollTo(0, 0);
   if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
     await MathJax.startup.promise;
     for (const table of document.querySelectorAll("table[data-naf-layers]")) {
@@ -120,6 +112,12 @@ async () => {
   for (const el of document.querySelectorAll(`.md-content :is(${boxes})`)) {
     if (!el.checkVisibility()) continue;
     figures.push(el);
+    // Measured on the screen, as a reader scrolling down sees it: a graph is drawn only near
+    // the screen (content-visibility), and its hint is set then.
+    el.scrollIntoView();
+    await frame();
+    await frame();
+    await sleep(20);
     const box = el.getBoundingClientRect();
     const overflows = el.scrollWidth > el.clientWidth + 1;
     const outside = box.right > right + 1;

@@ -60,7 +60,9 @@
       box.before(hint);
       box.addEventListener("scroll", () => updateHint(box), { passive: true });
       // A graph drawn only near the screen (`content-visibility: auto`) has its width then.
-      box.addEventListener("contentvisibilityautostatechange", () => updateHint(box));
+      box.addEventListener("contentvisibilityautostatechange", (event) => {
+        if (!event.skipped) updateHint(box);
+      });
       resized.observe(box);
       updateHint(box);
     }
