@@ -88,15 +88,25 @@ class _WindowPooling(LayerHandler):
             kind, outside = "mean", 0.0  # PyTorch's default: the zeros count in the mean
         x = Read("x", ("input", 0), maps, outside=outside if padded else None)
         body = Reduce(kind if padded or kind != "mean_inside" else "mean", win, x, style="limits")
-        # The worked example: a border element whose window reaches into the padding, where
-        # there is padding (the case learners get wrong), else the first element.
-        hangs = layer.attrs.get("ceil_mode", False)  # a last window past the end (PyTorch)
-        spatial_example = tuple(
-            0 if before > 0 or not (after or hangs) or o.size is None else o.size - 1
-            for o, (before, after) in zip(out, layer.attrs["pads"], strict=True)
-        )
-        example = (0, *spatial_example) if first else (*spatial_example, 0)
+        example = _border_example(out, layer.attrs["pads"], layer.attrs.get("ceil_mode", False))
+        example = (0, *example) if first else (*example, 0)
         return TensorEquation((c, *out) if first else (*out, c), body, example=example)
+
+
+def _border_example(out: tuple, pads: tuple, hangs: bool) -> tuple[int, ...]:
+    """The worked example's spatial position: where there is padding, an element whose window
+    reaches into it along one axis only (the case learners get wrong, with real inputs beside
+    the padding: a corner's window may hold a single real input), else the first element.
+    `hangs`: a last window may run past the end (PyTorch's ceil mode)."""
+    position, reached = [], False
+    for o, (before, after) in zip(out, pads, strict=True):
+        if not reached and before == 0 and (after or hangs) and o.size is not None:
+            position.append(o.size - 1)
+            reached = True
+        else:
+            position.append(0)
+            reached = reached or before > 0
+    return tuple(position)
 
 
 @register("MaxPooling1D", "MaxPooling2D", "MaxPooling3D")

@@ -143,7 +143,8 @@ def coloured_formula(latex: str, layer_type: str) -> str:
         winner = [value] if body.startswith("\\max") else []  # marked as the figure marks it
 
         def role(m: re.Match) -> str:
-            won = m[0] in winner and not winner.remove(m[0])
+            number = m[0].strip("()")  # a negative term is listed in parentheses
+            won = number in winner and not winner.remove(number)
             return tex_colour("output" if won else "input", m[0])
 
         body = (_LISTED if winner else _TERM).sub(role, body)
