@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from generator.equation.gradient_report import GradientReport, WorkedGradient
+from generator.layers.nested import text_name
 
 #: Why a convolution's input gradient looks like it does, said once on the page.
 TRANSPOSED_NOTE = (
@@ -79,7 +80,8 @@ def gradients_markdown(math: Any, h: str = "#") -> str:
         "contributions):",
         "$$\n\\begin{aligned}\n"
         + " \\\\\n".join(
-            s.latex.replace(" = ", " &= ", 1) + (f" && \\text{{{s.text}}}" if s.text else "")
+            s.latex.replace(" = ", " &= ", 1)
+            + (f" && \\text{{{text_name(s.text)}}}" if s.text else "")
             for s in report.steps
         )
         + "\n\\end{aligned}\n$$",
