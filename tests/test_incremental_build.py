@@ -46,12 +46,16 @@ def _edit_markdown(course: Path, lesson: str, sentence: str) -> None:
 
 
 def _full_build(course: Path, target: Path) -> Path:
-    """What `mkdocs build` makes of the staged docs from scratch, into `target`."""
+    """What `mkdocs build` makes of the staged docs from scratch, into `target`, with the
+    search snippets tidied as every build of the site tidies them."""
     from mkdocs.commands.build import build
     from mkdocs.config import load_config
 
+    from generator.site.search_index import tidy_search_index
+
     config = load_config(config_file=str(course / "build" / "mkdocs.yml"), site_dir=str(target))
     build(config)
+    tidy_search_index(target)
     return target
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from generator.site.publish import write_atomic
+from generator.site.search_index import tidy_search_index
 
 SPARE = "next-site"
 RECORD = "sites.json"
@@ -224,6 +225,7 @@ def build_spare(staging: Path, build_dir: Path, config_file: Path, nav: list) ->
         shutil.rmtree(spare, ignore_errors=True)
     titles = mkdocs_build(config_file, dirty, previous.get("titles", {}) if dirty else {})
     merge_search_index(spare, before)
+    tidy_search_index(spare)  # before the fingerprint below: the tidied index is the site's
     built = {"config": fingerprint, "files": files, "titles": titles, "site": files_in(spare)}
     return SpareBuild(spare, record.get("site"), built)
 

@@ -179,15 +179,14 @@ def build_site(paths: CoursePaths, nav: list, engine: str = DEFAULT_ENGINE) -> N
         from generator.site.incremental import SPARE, build_spare, record_swap
 
         write_config(paths.config, config_file, paths.staging, paths.build / SPARE, nav)
-        built = build_spare(paths.staging, paths.build, config_file, nav)
-        tidy_search_index(built.path)  # search snippets show formulas as text, not raw TeX
+        built = build_spare(paths.staging, paths.build, config_file, nav)  # search index tidied
         record_swap(paths.build, built, swap_in(built.path, paths.site, keep_old=True))
     else:
         tmp_site = paths.build / f"site-{uuid.uuid4().hex[:8]}"
         try:
             write_config(paths.config, config_file, paths.staging, tmp_site, nav)
             build_with(engine, config_file)
-            tidy_search_index(tmp_site)
+            tidy_search_index(tmp_site)  # search snippets show formulas as text, not raw TeX
         except BaseException:
             shutil.rmtree(tmp_site, ignore_errors=True)
             raise
