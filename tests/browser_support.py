@@ -340,7 +340,14 @@ def search_word(root: Path, page: str) -> str:
         location = doc["location"].split("#")[0]
         target = own if location == page else other
         target |= words(doc.get("title", "")) | words(doc.get("text", ""))
-    unique = sorted(own - other, key=lambda word: (-len(word), word))
+
+    # Search engines match a word's stem or prefix too (Zensical finds "architecture" for
+    # "architectures"): no other page may hold a word that starts with this one's stem.
+    def alone(word: str) -> bool:
+        stem = word[: max(6, len(word) - 3)]
+        return not any(o.startswith(stem) for o in other)
+
+    unique = sorted(filter(alone, own - other), key=lambda word: (-len(word), word))
     if not unique:
         raise AssertionError(f"{page}: no word of it is absent from every other page")
     return unique[0]

@@ -217,7 +217,8 @@ def test_states_are_named_and_listed(saved):
     assert layers["decoder"]["inbound"] == ["decoder_inputs", "encoder:1", "encoder:2"]
     steps = {s["layer"]: s for s in model_json(math)["equation"]["steps"]}
     assert steps["decoder"]["inputs"] == ["decoder_inputs", "encoder:1", "encoder:2"]
-    assert r"\text{output: } 8;\ \text{state h: } 8;\ \text{state c: } 8" in model_page(math)
+    # Each shape in braces: a table cell breaks between shapes, never inside one.
+    assert r"\text{output: } {8};\ \text{state h: } {8};\ \text{state c: } {8}" in model_page(math)
 
 
 def test_shared_layer_is_two_calls_on_the_page(saved, tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import re
 
 import pytest
@@ -13,6 +14,12 @@ from generator.site.mkdocs import CoursePaths
 from generator.site.site_pages import SUPPORTED_LAYERS, generated_pages, nav_for
 from generator.torch import translated_layers
 
+#: keras-hub layers its models use that `keras_hub.layers` does not export, and their modules.
+HUB_MODEL_LAYERS = {
+    "LlamaLayerNorm": "keras_hub.src.models.llama.llama_layernorm",
+    "MistralLayerNormalization": "keras_hub.src.models.mistral.mistral_layer_norm",
+    "ViTPatchingAndEmbedding": "keras_hub.src.models.vit.vit_layers",
+}
 ROW = re.compile(r"^\| `([^`]+)` \| (.*) \| (yes|no) \|$")
 
 
@@ -59,11 +66,15 @@ def test_every_listed_layer_is_a_keras_layer():
             from keras.src.applications.convnext import LayerScale
 
             assert issubclass(LayerScale, keras.layers.Layer)
-        elif type(handler_for(name)).__module__.endswith("keras_hub"):  # keras-hub's layers
-            try:
+        elif name in HUB_MODEL_LAYERS or type(handler_for(name)).__module__.endswith("keras_hub"):
+            try:  # keras-hub's layers
                 import keras_hub
             except ImportError:  # the optional extra: its layers are checked where it is
                 continue
-            assert issubclass(getattr(keras_hub.layers, name), keras.layers.Layer), name
+            if name in HUB_MODEL_LAYERS:
+                found = getattr(importlib.import_module(HUB_MODEL_LAYERS[name]), name)
+            else:
+                found = getattr(keras_hub.layers, name)
+            assert issubclass(found, keras.layers.Layer), name
         else:
             assert issubclass(getattr(keras.layers, name), keras.layers.Layer), name
