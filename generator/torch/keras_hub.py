@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from generator.torch.core import embedding
 from generator.torch.registry import CF, CL, LayerContext, Result, activate, translation
 
 POSITION_EMBEDDING = '''\
@@ -26,17 +27,11 @@ class PositionEmbedding(nn.Module):
 
 @translation("ReversibleEmbedding", wants=CL)
 def reversible_embedding(ctx: LayerContext) -> Result:
-    """The forward direction (token ids to rows); `reverse=True` calls are other layers' nodes."""
-    if ctx.attrs.get("mask_zero"):
-        raise ctx.error("masks zeros (mask_zero=True); masking has no PyTorch translation here")
+    """The forward direction (token ids to rows), Keras's `Embedding`; `reverse=True` calls are
+    other layers' nodes."""
     if ctx.value().rank != 2:
         raise ctx.error("reads ids of other than (batch, time)")
-    layer = ctx.module(
-        f"nn.Embedding(num_embeddings={ctx.attrs['input_dim']}, "
-        f"embedding_dim={ctx.attrs['output_dim']})",
-        weight=ctx.weight("embeddings"),
-    )
-    return Result(f"{layer}({ctx.input(0, CL)}.long())", CL)
+    return embedding(ctx)
 
 
 @translation("PositionEmbedding", wants=CL)
