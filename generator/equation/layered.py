@@ -12,6 +12,7 @@ from math import prod
 
 from generator.layers.common import aligned
 from generator.layers.derive import DerivedLayer, DerivedModel
+from generator.layers.nested import text_name
 from generator.model.graph import LayerRecord, ModelGraph, as_ref
 
 POOLING = ("MaxPooling", "AveragePooling")
@@ -40,10 +41,6 @@ class Step:
         return {"layer": self.layer, "inputs": list(self.inputs), "latex": self.latex}
 
 
-def _text(name: str) -> str:
-    return name.replace("_", r"\_")
-
-
 class _Names:
     """The LaTeX symbol of each tensor: `x` (or `x_{\text{name}}`), `a^{(l)}`, and
     `a^{(l)}_{\text{state h}}` for a further output of a call."""
@@ -52,7 +49,8 @@ class _Names:
         self.symbols: dict[str, str] = {}
         for tensor in graph.inputs:
             single = len(graph.inputs) == 1
-            self.symbols[tensor.name] = "x" if single else rf"x_{{\text{{{_text(tensor.name)}}}}}"
+            name = text_name(tensor.name)
+            self.symbols[tensor.name] = "x" if single else rf"x_{{\text{{{name}}}}}"
         self.records = {layer.name: (i, layer) for i, layer in enumerate(graph.layers, start=1)}
 
     def __call__(self, ref: str) -> str:
@@ -61,7 +59,7 @@ class _Names:
         ref = as_ref(ref)
         call, k = ref.call, ref.output
         if call not in self.records:
-            return rf"\text{{{_text(ref)}}}"
+            return rf"\text{{{text_name(ref)}}}"
         index, record = self.records[call]
         if ref == call or k == 0:
             return f"a^{{({index})}}"
@@ -125,9 +123,9 @@ def layered_latex(math: DerivedModel) -> str:
 def definition_line(index: int, layer: DerivedLayer) -> str:
     """The row defining `f_l` by its layer's equation, the layer's name under `f_l`."""
     record = layer.record
-    body = layer.equation_latex or rf"\text{{(no equation known for {_text(record.type)})}}"
+    body = layer.equation_latex or rf"\text{{(no equation known for {text_name(record.type)})}}"
     # The layer's name sits under its f_l, so the row is no wider than its equation.
-    return rf"\underset{{\text{{{_text(record.name)}}}}}{{f_{{{index}}}}} &: \quad {body}"
+    return rf"\underset{{\text{{{text_name(record.name)}}}}}{{f_{{{index}}}}} &: \quad {body}"
 
 
 def rough_ops(graph: ModelGraph) -> int | None:
