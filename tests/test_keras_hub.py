@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.torch_support import import_torch
+from tests.torch_support import HUB_TRANSLATED_TYPES, import_torch
 
 keras_hub = pytest.importorskip(
     "keras_hub", reason="keras-hub is not installed (pip install .[hub])"
@@ -42,15 +42,6 @@ BACKBONES = {
 #: Derived at every depth and translated to PyTorch (the decoders traced at the probe's length):
 #: all but Llama, whose `LlamaRotaryEmbedding` (frequency adjustments) has no handler yet.
 TRANSLATED = ("bert", "distilbert", "roberta", "albert", "gpt2", "opt", "mistral", "vit")
-#: keras-hub's layer types with a PyTorch translation: each must occur in `TRANSLATED`.
-HUB_TYPES = {
-    "ReversibleEmbedding",
-    "PositionEmbedding",
-    "CachedMultiHeadAttention",
-    "ViTPatchingAndEmbedding",
-    "RotaryEmbedding",
-    "MistralLayerNormalization",
-}
 
 
 def _walk(math, prefix=""):
@@ -174,7 +165,7 @@ def test_translated_backbones_hold_every_hub_type(saved):
                 yield from types(record.children)
 
     found = {t for name in TRANSLATED for t in types(describe_model(saved(name)))}
-    assert found >= HUB_TYPES, HUB_TYPES - found
+    assert found >= HUB_TRANSLATED_TYPES, HUB_TRANSLATED_TYPES - found
 
 
 def _custom_text_model():

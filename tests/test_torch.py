@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.torch_support import import_torch
+from tests.torch_support import HUB_TRANSLATED_TYPES, import_torch
 
 torch = import_torch()
 keras = pytest.importorskip("keras", reason="Keras is not installed")
@@ -379,14 +379,7 @@ def test_every_translation_has_a_row():
     covered = {"Embedding", "CategoryEncoding"}
     # keras-hub's layers: tests/test_keras_hub.py translates its backbones, and checks that
     # they contain each of these types.
-    covered |= {
-        "ReversibleEmbedding",
-        "PositionEmbedding",
-        "CachedMultiHeadAttention",
-        "ViTPatchingAndEmbedding",
-        "RotaryEmbedding",
-        "MistralLayerNormalization",
-    }
+    covered |= HUB_TRANSLATED_TYPES
     for _, _, layers in SEQUENTIAL_CASES:
         for layer in layers():
             covered.add(type(layer).__name__)
