@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from generator.layers.registry import sample_positions
-from generator.layers.tensor_equation import TensorEquation
+from generator.layers.tensor_equation import TensorEquation, unique_rows
 from generator.layers.tensor_expr import Func, Idx, Prod, Read, Reduce, Sum, Term, at
 from generator.model.activations import ACTIVATIONS
 from tests.test_layers import CASES
@@ -382,3 +382,20 @@ def test_more_configurations_match_keras(shapes, build, tmp_path):
     else:
         model = _model(shapes, build)
     assert check_equations(model, tmp_path) >= 1
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        np.random.default_rng(0).integers(-2, 30, (20_000, 4)),  # padding reads are negative
+        np.random.default_rng(1).integers(0, 3, (500, 1)),
+        np.zeros((0, 3), dtype=np.int64),
+        np.array([[2**40, 0], [0, 2**40], [2**40, 0]]),  # packed keys would overflow int64
+    ],
+    ids=["window-reads", "one-column", "empty", "huge-range"],
+)
+def test_unique_rows_is_numpys_unique_over_rows(rows):
+    expected, inverse = np.unique(rows, axis=0, return_inverse=True)
+    found, which = unique_rows(rows)
+    assert np.array_equal(found, expected)
+    assert np.array_equal(which, np.asarray(inverse).reshape(-1))

@@ -33,6 +33,26 @@ def _softmax(z: np.ndarray, log: bool = False) -> np.ndarray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
+def unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`np.unique(rows, axis=0, return_inverse=True)` for an integer array P x K, sorted alike.
+
+    Each row is packed into one int64 key first: NumPy sorts rows of several columns as opaque
+    bytes, dozens of times slower (a large network's equation checks spent most of their time
+    there).
+    """
+    if rows.ndim != 2 or rows.shape[1] == 0 or len(rows) == 0:
+        found, which = np.unique(rows, axis=0, return_inverse=True)
+        return found, np.asarray(which).reshape(-1)
+    low = rows.min(axis=0)
+    sizes = rows.max(axis=0) - low + 1
+    if float(np.prod(sizes.astype(np.float64))) >= 2.0**62:  # keys would overflow: slow path
+        found, which = np.unique(rows, axis=0, return_inverse=True)
+        return found, np.asarray(which).reshape(-1)
+    keys = np.ravel_multi_index(tuple((rows - low).T), tuple(int(s) for s in sizes))
+    _, first, which = np.unique(keys, return_index=True, return_inverse=True)
+    return rows[first], which.reshape(-1)
+
+
 def _plain(value: float) -> str:
     """A result in a worked example: four significant digits."""
     return number(value).strip("()")
@@ -137,12 +157,12 @@ class TensorEquation(SampledPositions):
         if name in VECTOR_ACTIVATIONS:
             # The whole vector at each distinct leading position, computed once.
             n = self.indices[-1].size
-            leading, which = np.unique(positions[:, :-1], axis=0, return_inverse=True)
+            leading, which = unique_rows(positions[:, :-1])
             full = np.repeat(np.column_stack([leading, np.zeros(len(leading), int)]), n, axis=0)
             full[:, -1] = np.tile(np.arange(n), len(leading))
             z = self._pre_activation(ctx, full).reshape(len(leading), n)
             a = _softmax(z, log=name == "log_softmax")
-            return a[np.asarray(which).reshape(-1), positions[:, -1]]
+            return a[which, positions[:, -1]]
         z = self._pre_activation(ctx, positions).astype(np.float64)
         if name == "linear":
             return z
@@ -154,8 +174,8 @@ class TensorEquation(SampledPositions):
         shape = index[0].shape
         flat = np.stack([ix.reshape(-1) for ix in index], axis=1)
         # A statistic (a mean over a window) is read at many places: compute each entry once.
-        rows, which = np.unique(flat, axis=0, return_inverse=True)
-        return self.values_at(ctx, rows)[np.asarray(which).reshape(-1)].reshape(shape)
+        rows, which = unique_rows(flat)
+        return self.values_at(ctx, rows)[which].reshape(shape)
 
     def context(self, inputs: Sequence[np.ndarray], weights: Mapping[str, Any]) -> Context:
         inputs = [np.asarray(x, dtype=np.float64) for x in inputs]
