@@ -100,7 +100,11 @@ def gradients_markdown(gradients: PageGradients | None, anchors: bool = False) -
         f"$$\n{gradients.loss_latex}\n$$",
         "**The chain rule**, from the loss inwards (a tensor read by several calls sums their "
         "contributions):",
-        f"$$\n\\begin{{aligned}}\n{gradients.chain_rule_latex}\n\\end{{aligned}}\n$$",
+        "$$\n\\begin{aligned}\n"
+        + " \\\\\n".join(
+            row + (f" && \\text{{{note}}}" if note else "") for row, note in gradients.chain_rule
+        )
+        + "\n\\end{aligned}\n$$",
         "**Each layer's backward equation**, from the upstream gradient "
         f"$\\partial \\mathcal L / \\partial a^{{(l)}}$; under it, {COMPARED}:",
         *(_backward_markdown(b, anchors) for b in gradients.backward),
@@ -237,7 +241,13 @@ def gradients_latex(gradients: PageGradients | None, escape: Callable[[str], str
         rf"(\(\mathcal L = {short_number(gradients.value)}\) on the sample): "
         rf"\[ {gradients.loss_latex} \]",
         r"The chain rule, from the loss inwards:",
-        _environment("align*", gradients.chain_rule_latex),
+        _environment(
+            "align*",
+            " \\\\\n".join(
+                row + (f" \\tag*{{\\small {note}}}" if note else "")
+                for row, note in gradients.chain_rule
+            ),
+        ),
         r"Each layer's backward equation, from the upstream gradient "
         r"\(\partial \mathcal L / \partial a^{(l)}\); under it, "
         + _prose_latex(COMPARED, escape)

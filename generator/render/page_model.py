@@ -80,8 +80,10 @@ class PageGradients:
     """A page's gradients: the loss, the chain rule, each layer's backward equation, one weight
     worked out, an MLP's closed form and the checks; or only why there are none (`omitted`).
 
-    `chain_rule_latex` and `closed_form_latex` are the rows of an `aligned` (or `align*`) block,
-    aligned at their first `=`; `worked_latex` is one display line.
+    `chain_rule` holds the chain rule's rows, each aligned at its first `=` (`&=`) with what it
+    says as LaTeX text (`\\text{}` beside it in Markdown, a tag in LaTeX, which moves under the
+    row where it does not fit); `closed_form_latex` is the rows of an `aligned` (or `align*`)
+    block; `worked_latex` is one display line.
     """
 
     omitted: str = ""
@@ -90,7 +92,7 @@ class PageGradients:
     loss_gradient_latex: str = ""
     value: float = 0.0
     steps: tuple[GradientStep, ...] = ()
-    chain_rule_latex: str = ""
+    chain_rule: tuple[tuple[str, str], ...] = ()
     backward: tuple[PageBackward, ...] = ()
     inputs_compared: tuple[tuple[str, float], ...] = ()  # the model inputs' `dL/dx`
     differences: tuple[tuple[str, float], ...] = ()  # every compared gradient, by its key
@@ -131,9 +133,9 @@ def worked_latex_line(worked: WorkedGradient, number: int, source: str = "x") ->
     )
 
 
-def _aligned(lines: tuple[str, ...] | list[str]) -> str:
-    """The rows of an `aligned` block, each aligned at its first `=`."""
-    return " \\\\\n".join(line.replace(" = ", " &= ", 1) for line in lines)
+def _row(line: str) -> str:
+    """`lhs = rhs` as a row of an `aligned` block, aligned at its first `=`."""
+    return line.replace(" = ", " &= ", 1)
 
 
 def _source(layer: PageLayer, layers: dict[str, PageLayer], inputs: tuple[str, ...]) -> str:
@@ -198,12 +200,7 @@ def page_gradients(
         loss_gradient_latex=report.loss_gradient_latex,
         value=report.value,
         steps=report.steps,
-        chain_rule_latex=_aligned(
-            [
-                s.latex + (f" && \\text{{{text_name(s.text)}}}" if s.text else "")
-                for s in report.steps
-            ]
-        ),
+        chain_rule=tuple((_row(step.latex), text_name(step.text)) for step in report.steps),
         backward=tuple(backward),
         inputs_compared=tuple((k, d) for k, d in report.checks if k not in claimed),
         differences=report.checks,
@@ -213,7 +210,9 @@ def page_gradients(
         if worked is None or worked_layer is None
         else worked_latex_line(worked, worked_layer.number, _source(worked_layer, by_name, inputs)),
         closed_form=form,
-        closed_form_latex="" if form is None else _aligned((*form.forward, *form.gradients)),
+        closed_form_latex=""
+        if form is None
+        else " \\\\\n".join(_row(line) for line in (*form.forward, *form.gradients)),
         checks=report.all_checks(),
     )
 
