@@ -42,7 +42,7 @@ def model_json(math: ModelMath) -> dict[str, Any]:
     from 1 (`number`), as on the Markdown and LaTeX pages."""
     graph = math.graph
     page = page_model(math)
-    gradients = gradients_json(math)
+    gradients = gradients_json(page.gradients)
     equation = math.equation.to_json() if hasattr(math.equation, "to_json") else math.equation
     return {
         "model": graph.name,

@@ -60,14 +60,11 @@ def latex_document(math: ModelMath) -> str:
 
 def model_latex(math: ModelMath) -> str:
     """A LaTeX document body (no preamble; needs `amsmath`) for the whole model."""
-    graph = math.graph
+    page = page_model(math)
     parts = [
-        rf"\section*{{Model \texttt{{{_escape(graph.name)}}}}}",
-        rf"Total parameters: {math.total_params}.",
-        *(
-            layer_latex(layer, worked_latex(layer.worked, layer.check))
-            for layer in page_model(math).layers
-        ),
+        rf"\section*{{Model \texttt{{{_escape(page.name)}}}}}",
+        rf"Total parameters: {page.total_params}.",
+        *(layer_latex(layer, worked_latex(layer.worked, layer.check)) for layer in page.layers),
     ]
     equation = math.equation
     if equation is not None:
@@ -75,11 +72,11 @@ def model_latex(math: ModelMath) -> str:
         body = latex() if callable(latex) else latex
         if body:
             parts += [r"\subsection*{The whole network as one function}", rf"\[ {body} \]"]
-    if math.checks:
+    if page.checks:
         items = "\n".join(
             rf"  \item {_escape(c.name)}: {'passed' if c.passed else 'FAILED'} "
             rf"({_escape(c.detail)})"
-            for c in math.checks
+            for c in page.checks
         )
         parts.append(
             r"\subsection*{Checks}"
@@ -90,5 +87,5 @@ def model_latex(math: ModelMath) -> str:
             + "\n"
             + r"\end{itemize}"
         )
-    parts.append(gradients_latex(math, _escape))
+    parts.append(gradients_latex(page.gradients, _escape))
     return "\n\n".join(p for p in parts if p) + "\n"

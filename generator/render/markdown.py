@@ -6,8 +6,10 @@ a table holds only short inline math and plain figures, so it stays readable on 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from generator.equation.analyze import ModelMath
-from generator.layers.derive import DerivedLayer, shape_text
+from generator.layers.derive import Check, DerivedLayer, shape_text
 from generator.render.blocks import ALL_LAYERS, Repeat, folded_calls, repeated_blocks
 from generator.render.diagrams import diagram_section
 from generator.render.diagrams.examples import drawn_example
@@ -80,8 +82,8 @@ def model_page(
             f"{h}# The whole network as one function",
             equation_section(math.equation, math).strip(),
         ]
-    parts += [f"{h}# Checks", checks_list(math)]
-    parts.append(gradients_markdown(math, h))
+    parts += [f"{h}# Checks", checks_list(page.checks)]
+    parts.append(gradients_markdown(page.gradients, anchors=sections))
     return "\n\n".join(p for p in parts if p) + "\n"
 
 
@@ -311,12 +313,13 @@ def _params_text(layer: DerivedLayer, framework: str = "Keras") -> str:
     return f"**Parameters**{split}\n\n{display(layer.params_latex)}"
 
 
-def checks_list(math: ModelMath) -> str:
-    """Every check with its outcome: `passed` or `FAILED`, and what was compared."""
-    if not math.checks:
+def checks_list(checks: Sequence[Check]) -> str:
+    """Every check with its outcome: `passed` or `FAILED`, and what was compared (a page's
+    `ModelPage.checks`: the gradients' among them, said once)."""
+    if not checks:
         return "No checks were run."
     lines = []
-    for check in math.checks:
+    for check in checks:
         mark = "passed" if check.passed else "**FAILED**"
         lines.append(f"- {check.name}: {mark} ({check.detail})")
     return "\n".join(lines)
