@@ -205,39 +205,6 @@ def test_every_local_link_resolves(course_site):
     assert not broken, "links to missing files:\n" + "\n".join(broken)
 
 
-@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
-def test_every_page_renders_offline(course_site, engine, site_url, offline, viewport):
-    """Math typeset without error, images loaded, no console error, nothing fetched from outside,
-    no page scrolls sideways, and every display equation fits its column (MathJax breaks it) or,
-    where it has nowhere to break, scrolls in its own box (counted, and listed in a file)."""
-    context, guard = offline
-    problems, math, display, scrolling = [], 0, 0, []
-    page, console = _open(context, "about:blank", viewport)
-    for name in site_pages(course_site):
-        console.errors.clear()
-        page.goto(urljoin(site_url, name), wait_until="load")
-        report = inspect_page(page, name, console)
-        problems += report.problems() + report.overflow()
-        math += report.arithmatex
-        display += report.display_math
-        scrolling += [f"{name or '(home)'}: {tex}" for tex in report.display_scrolling]
-    assert not problems, f"{len(problems)} problems:\n" + "\n".join(problems)
-    assert not guard.blocked, "requests that would leave the machine:\n" + "\n".join(guard.blocked)
-    assert math > 0 and display > 0, "no math on any page"
-    # Equations with nowhere to break are listed in a file next to the screenshots, in UTF-8
-    # (a warning would print them as escaped Unicode in every run's summary).
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    listing = SCREENSHOTS / f"scrolling-{engine}-{viewport['width']}.txt"
-    text = "".join(f"{line}\n" for line in scrolling)
-    # The page's text comes from JavaScript as UTF-16: join its surrogate pairs (math letters).
-    text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-    listing.write_text(text, encoding="utf-8")
-    print(
-        f"{engine} at {viewport['width']}px: {display} display equations, {len(scrolling)} "
-        f"scroll in their box (listed in {listing.relative_to(ROOT)})"
-    )
-
-
 def _math_page_pair(course_site: Path) -> tuple[str, str]:
     """A page and the next lesson, which holds math: consecutive lessons when possible."""
     lessons = pages_under(course_site, "lessons")
@@ -343,33 +310,6 @@ def test_light_dark_toggle(course_site, site_url, offline):
     _toggle_scheme(page)
     assert _scheme(page) == (light, light_background)
     assert not console.errors, "\n".join(console.errors)
-
-
-SHOTS = [("home", ""), ("lesson", "lessons"), ("model", "models")]
-
-
-@pytest.mark.parametrize("kind, section", SHOTS, ids=[kind for kind, _ in SHOTS])
-def test_screenshots(course_site, engine, site_url, offline, kind, section):
-    """Full-page screenshots, light and dark on a desktop, light on a 390-pixel-wide phone."""
-    context, _ = offline
-    # The first lesson; the model page with the most math (the richest architecture table).
-    pages = pages_under(course_site, section) if section else [""]
-    name = (
-        max(pages, key=lambda page: math_count(course_site, page)) if kind == "model" else pages[0]
-    )
-    shots = SCREENSHOTS / engine
-    shots.mkdir(parents=True, exist_ok=True)
-    page, console = _open(context, urljoin(site_url, name))
-    inspect_page(page, name, console)
-    page.screenshot(path=shots / f"{kind}-light.png", full_page=True)
-    _toggle_scheme(page)
-    page.screenshot(path=shots / f"{kind}-dark.png", full_page=True, animations="disabled")
-    _toggle_scheme(page)
-    page.set_viewport_size(PHONE)
-    page.reload()
-    inspect_page(page, name, console)
-    page.screenshot(path=shots / f"{kind}-390.png", full_page=True)
-    assert all((shots / f"{kind}-{v}.png").stat().st_size for v in ("light", "dark", "390"))
 
 
 def test_longest_equation_on_a_phone(course_site, engine, site_url, offline):

@@ -1,7 +1,12 @@
-"""The course as a reader sees it, on a phone (390 px) and a desktop (1280 px), light and dark,
-built by each engine: every page's first screen typesets fast (ui/lazy), no column of an
-architecture table is off-screen, every figure fits its column or says that it scrolls, and a
-lesson's charts are dark in the dark scheme. Screenshots: build/screenshots/reader/ENGINE/."""
+"""The course as a reader sees it, built by each engine, on a phone (390 px) and a desktop
+(1280 px), light and dark: every page renders offline (math, images, no console error, nothing
+sideways), its first screen typesets fast (ui/lazy), no column of an architecture table is
+off-screen, every figure fits its column or says that it scrolls, and a lesson's charts are dark
+in the dark scheme. Screenshots: build/screenshots/ENGINE/ and build/screenshots/reader/ENGINE/.
+
+Every page is loaded once per engine and viewport (`tests/browser_sweep.py`); the tests below
+read their part of that pass.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,15 @@ from urllib.parse import urljoin
 
 import pytest
 import test_browser
-from browser_support import OfflineGuard, pages_under, site_pages
+from browser_support import OfflineGuard, math_count, pages_under
+from browser_sweep import (
+    SCHEMES,
+    TYPESET_LIMIT_S,
+    VIEWPORTS,
+    Shot,
+    Sweep,
+    sweep_site,
+)
 
 # The course built by each engine, served, and the browser: the fixtures of test_browser.py,
 # instantiated once per engine for this module.
@@ -21,117 +34,7 @@ site_url = test_browser.site_url
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.site]
 
-SCREENSHOTS = test_browser.ROOT / "build" / "screenshots" / "reader"
-VIEWPORTS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 800}}
-SCHEMES = ("light", "dark")
-#: The goal of issue 21: every page's first screen typeset in under 3 s.
-TYPESET_LIMIT_S = 3.0
-#: Loads per page; the fastest counts (the machine is shared: one slow load is its neighbours').
-TYPESET_LOADS = 2
-
-# Runs in the page: milliseconds from the start of navigation until MathJax has started up and
-# every formula on the first screen is typeset (ui/lazy typesets the others as they come into
-# view). 0 for a page without math.
-TYPESET_TIME_JS = r"""
-async (limitMs) => {
-  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-  if (!document.querySelector(".arithmatex")) return 0;
-  while (!(window.MathJax && MathJax.startup && MathJax.startup.promise)) {
-    if (performance.now() > limitMs) return performance.now();
-    await sleep(5);
-  }
-  await Promise.race([MathJax.startup.promise, sleep(limitMs)]);
-  const onScreen = () => Array.from(document.querySelectorAll(".arithmatex")).filter((el) => {
-    const box = el.getBoundingClientRect();
-    return box.bottom > 0 && box.top < innerHeight && el.checkVisibility();
-  });
-  const waiting = (el) => !el.querySelector("mjx-container") || el.querySelector("mjx-lazy");
-  while (onScreen().some(waiting) && performance.now() < limitMs) await sleep(5);
-  return performance.now();
-}
-"""
-
-# Runs in the page: open every fold, typeset the architecture tables (scrolling through each, as
-# ui/lazy typesets what comes into view), then report each architecture table's cells that lie
-# outside the part of the page a reader sees without scrolling sideways, and each figure or
-# scroll box wider than its column that shows no "scroll →" hint.
-LAYOUT_JS = r"""
-async () => {
-  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-  document.querySelectorAll("details:not([open])").forEach((el) => { el.open = true; });
-  const frame = () => new Promise((resolve) => requestAnimationFrame(resolve));
-  if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
-    await MathJax.startup.promise;
-    for (const table of document.querySelectorAll("table[data-naf-layers]")) {
-      const top = table.getBoundingClientRect().top + scrollY;
-      const bottom = top + table.getBoundingClientRect().height;
-      for (let y = top - 100; y < bottom; y += innerHeight / 2) {
-        scrollTo(0, y);
-        const until = performance.now() + 5000;
-        const lazy = () => Array.from(table.querySelectorAll("mjx-lazy")).some((el) => {
-          const box = el.getBoundingClientRect();
-          return box.bottom > 0 && box.top < innerHeight;
-        });
-        await sleep(30);
-        while (lazy() && performance.now() < until) await sleep(30);
-      }
-    }
-    scrollTo(0, 0);
-  }
-  await new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
-  await sleep(100);
-  const right = document.documentElement.clientWidth;
-  // The part of the screen where `el` can be seen without scrolling sideways: the window, cut
-  // by every box around it that clips (a table's scroll box).
-  const seen = (el) => {
-    let [left, end] = [0, document.documentElement.clientWidth];
-    for (let up = el.parentElement; up && up !== document.body; up = up.parentElement) {
-      if (getComputedStyle(up).overflowX === "visible") continue;
-      const box = up.getBoundingClientRect();
-      [left, end] = [Math.max(left, box.left), Math.min(end, box.right)];
-    }
-    return [left, end];
-  };
-  const name = (el) => (el.textContent || el.getAttribute("alt") || "").trim().slice(0, 50);
-  const tables = document.querySelectorAll("table[data-naf-layers]");
-  const offscreen = [];
-  for (const table of tables) {
-    if (!table.checkVisibility()) continue;
-    for (const cell of table.querySelectorAll("th, td")) {
-      if (!cell.checkVisibility() || !cell.textContent.trim()) continue;
-      const box = cell.getBoundingClientRect();
-      const [left, end] = seen(cell);
-      if (box.right > end + 1 || box.left < left - 1) {
-        offscreen.push(`${cell.getAttribute("data-label") || "?"}: ${name(cell)}`);
-      }
-    }
-  }
-  const figures = [];
-  const unhinted = [];
-  const boxes = ".naf-diagram, .output-table, .md-typeset__scrollwrap, .md-content img";
-  for (const el of document.querySelectorAll(`.md-content :is(${boxes})`)) {
-    if (!el.checkVisibility()) continue;
-    figures.push(el);
-    // Measured on the screen, as a reader scrolling down sees it: a graph is drawn only near
-    // the screen (content-visibility), and its hint is set then.
-    el.scrollIntoView();
-    await frame();
-    await frame();
-    await sleep(20);
-    const box = el.getBoundingClientRect();
-    const overflows = el.scrollWidth > el.clientWidth + 1;
-    const outside = box.right > right + 1;
-    if (!overflows && !outside) continue;
-    const hint = el.previousElementSibling;
-    const hinted = overflows && !outside && hint && hint.classList.contains("naf-scroll-hint")
-      && hint.checkVisibility() && el.hasAttribute("data-naf-overflow");
-    if (!hinted) {
-      unhinted.push(`<${el.tagName.toLowerCase()} class="${el.className}"> ${name(el)}`);
-    }
-  }
-  return {tables: tables.length, offscreen, figures: figures.length, unhinted};
-}
-"""
+SCREENSHOTS = test_browser.ROOT / "build" / "screenshots"
 
 
 def _context(browser, viewport: str, scheme: str):
@@ -147,57 +50,125 @@ def _reader_pages(course_site) -> list[str]:
     return pages_under(course_site, "lessons") + pages_under(course_site, "models")
 
 
-def test_every_page_typesets_its_first_screen_fast(browser, course_site, engine, site_url):
+def _charts_lesson(course_site) -> str:
+    """The lesson with the most charts (images with a dark rendering)."""
+    lessons = pages_under(course_site, "lessons")
+    return max(
+        lessons,
+        key=lambda name: (course_site / name / "index.html").read_text().count('class="naf-dark"'),
+    )
+
+
+def _shots(course_site, engine: str, viewport: str) -> list[Shot]:
+    """The screenshots a reader looks at (`build/screenshots/ENGINE/`): the home page, the first
+    lesson and the model page with the most math (the richest architecture table), light and
+    dark on a desktop and light on a phone; on a phone also the convolutional network's page
+    and the lesson with charts, light and dark (`reader/ENGINE/`)."""
+    models = pages_under(course_site, "models")
+    pages = {
+        "home": "",
+        "lesson": pages_under(course_site, "lessons")[0],
+        "model": max(models, key=lambda page: math_count(course_site, page)),
+    }
+    shots, reader = SCREENSHOTS / engine, SCREENSHOTS / "reader" / engine
+    if viewport == "desktop":
+        return [
+            Shot(page, scheme, shots / f"{kind}-{scheme}.png")
+            for kind, page in pages.items()
+            for scheme in SCHEMES
+        ]
+    cnn = next((m for m in models if m.rstrip("/").endswith("/tf-tutorial-cnn")), models[0])
+    return [Shot(page, "light", shots / f"{kind}-390.png") for kind, page in pages.items()] + [
+        Shot(page, scheme, reader / f"{kind}-390-{scheme}.png")
+        for kind, page in (("model", cnn), ("lesson", _charts_lesson(course_site)))
+        for scheme in SCHEMES
+    ]
+
+
+@pytest.fixture(scope="module")
+def sweep(browser, course_site, engine, site_url):
+    """`sweep(viewport)`: every page of the engine's site loaded once at `viewport`, with every
+    per-page check and screenshot taken on that load (`tests/browser_sweep.py`); made on first
+    use, shared by the tests of this engine."""
+    done: dict[str, Sweep] = {}
+
+    def at(viewport: str) -> Sweep:
+        if viewport not in done:
+            layout = set(_reader_pages(course_site))
+            shots = _shots(course_site, engine, viewport)
+            done[viewport] = sweep_site(browser, site_url, course_site, viewport, layout, shots)
+        return done[viewport]
+
+    return at
+
+
+@pytest.mark.parametrize("viewport", list(VIEWPORTS))
+def test_every_page_renders_offline(sweep, engine, viewport):
+    """Math typeset without error, images loaded, no console error, nothing fetched from outside,
+    no page scrolls sideways, and every display equation fits its column (MathJax breaks it) or,
+    where it has nowhere to break, scrolls in its own box (counted, and listed in a file)."""
+    swept = sweep(viewport)
+    problems, math, display, scrolling = [], 0, 0, []
+    for visit in swept.visits:
+        report = visit.report
+        problems += report.problems() + report.overflow()
+        math += report.arithmatex
+        display += report.display_math
+        scrolling += [f"{visit.page or '(home)'}: {tex}" for tex in report.display_scrolling]
+    assert not problems, f"{len(problems)} problems:\n" + "\n".join(problems)
+    assert not swept.blocked, "requests that would leave the machine:\n" + "\n".join(swept.blocked)
+    assert math > 0 and display > 0, "no math on any page"
+    # Equations with nowhere to break are listed in a file next to the screenshots, in UTF-8
+    # (a warning would print them as escaped Unicode in every run's summary).
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    width = VIEWPORTS[viewport]["width"]
+    listing = SCREENSHOTS / f"scrolling-{engine}-{width}.txt"
+    text = "".join(f"{line}\n" for line in scrolling)
+    # The page's text comes from JavaScript as UTF-16: join its surrogate pairs (math letters).
+    text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    listing.write_text(text, encoding="utf-8")
+    print(
+        f"{engine} at {width}px: {display} display equations, {len(scrolling)} "
+        f"scroll in their box (listed in {listing.relative_to(test_browser.ROOT)})"
+    )
+
+
+def test_every_page_typesets_its_first_screen_fast(sweep, engine):
     """Per page: the time until the formulas of the first screen are typeset, printed; the
-    slowest under `TYPESET_LIMIT_S` (the fastest of `TYPESET_LOADS` loads, at 1280 px)."""
-    context, guard = _context(browser, "desktop", "light")
-    page = context.new_page()
-    times = {}
-    try:
-        for name in site_pages(course_site):
-            best = None
-            for _ in range(TYPESET_LOADS):
-                page.goto(urljoin(site_url, name), wait_until="domcontentloaded")
-                ms = page.evaluate(TYPESET_TIME_JS, 60_000)
-                page.wait_for_load_state("load")  # no request cut off by the next page
-                best = ms if best is None else min(best, ms)
-            times[name or "(home)"] = best / 1000
-    finally:
-        context.close()
+    slowest under `TYPESET_LIMIT_S` (at 1280 px; a page over it is loaded again, up to
+    `TYPESET_LOADS` loads, and the fastest counts)."""
+    times = {visit.page or "(home)": visit.typeset_s for visit in sweep("desktop").visits}
     for name, seconds in sorted(times.items(), key=lambda item: -item[1]):
         print(f"{engine}: {seconds:5.2f} s  {name}")
     slowest = max(times, key=times.get)
     print(f"{engine}: slowest page {slowest} in {times[slowest]:.2f} s")
-    assert not guard.blocked, "\n".join(guard.blocked)
     assert times[slowest] < TYPESET_LIMIT_S, f"{slowest} typeset in {times[slowest]:.2f} s"
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)
 @pytest.mark.parametrize("viewport", list(VIEWPORTS))
-def test_tables_and_figures_fit_or_say_they_scroll(
-    browser, course_site, engine, site_url, viewport, scheme
-):
+def test_tables_and_figures_fit_or_say_they_scroll(sweep, engine, viewport, scheme):
     """Every lesson and model page: all columns of an architecture table in view (a card per
     layer on a phone); a figure or table wider than its column shows its "scroll →" hint."""
-    context, guard = _context(browser, viewport, scheme)
-    page = context.new_page()
     problems, tables, figures = [], 0, 0
-    try:
-        for name in _reader_pages(course_site):
-            page.goto(urljoin(site_url, name), wait_until="load")
-            found = page.evaluate(LAYOUT_JS)
-            tables += found["tables"]
-            figures += found["figures"]
-            problems += [f"{name}: column off-screen: {cell}" for cell in found["offscreen"]]
-            problems += [
-                f"{name}: wider than its column, no hint: {el}" for el in found["unhinted"]
-            ]
-    finally:
-        context.close()
+    for name, found in sweep(viewport).layout(scheme):
+        tables += found["tables"]
+        figures += found["figures"]
+        problems += [f"{name}: column off-screen: {cell}" for cell in found["offscreen"]]
+        problems += [f"{name}: wider than its column, no hint: {el}" for el in found["unhinted"]]
     print(f"{engine} {viewport} {scheme}: {tables} architecture tables, {figures} figures")
     assert tables > 0 and figures > 0, "no architecture table or figure on any page"
     assert not problems, f"{len(problems)} problems:\n" + "\n".join(problems)
-    assert not guard.blocked, "\n".join(guard.blocked)
+
+
+@pytest.mark.parametrize("viewport", list(VIEWPORTS))
+def test_screenshots(sweep, course_site, engine, viewport):
+    """Full-page screenshots for a reader to look at, taken in the sweep: home, first lesson and
+    the richest model page, light and dark on a desktop, light on a 390-pixel-wide phone; the
+    convolutional network's page and the lesson with charts at 390 px, light and dark."""
+    sweep(viewport)
+    for shot in _shots(course_site, engine, viewport):
+        assert shot.path.stat().st_size > 10_000, shot.path
 
 
 def _luminance(png: bytes) -> float:
@@ -207,15 +178,6 @@ def _luminance(png: bytes) -> float:
 
     rgb = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=float) / 255
     return float((rgb @ np.array([0.2126, 0.7152, 0.0722])).mean())
-
-
-def _charts_lesson(course_site) -> str:
-    """The lesson with the most charts (images with a dark rendering)."""
-    lessons = pages_under(course_site, "lessons")
-    return max(
-        lessons,
-        key=lambda name: (course_site / name / "index.html").read_text().count('class="naf-dark"'),
-    )
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)
@@ -251,31 +213,4 @@ def test_charts_follow_the_colour_scheme(browser, course_site, engine, site_url,
         assert max(levels) < 0.3, f"{name}: a chart is bright in the dark scheme: {levels}"
     else:
         assert min(levels) > 0.7, f"{name}: a chart is dark in the light scheme: {levels}"
-    assert not guard.blocked, "\n".join(guard.blocked)
-
-
-@pytest.mark.parametrize("scheme", SCHEMES)
-def test_phone_screenshots(browser, course_site, engine, site_url, scheme):
-    """A model page (the convolutional network's: its card table, diagram, equations) and the
-    lesson with charts, at 390 px, whole page, for a reader to look at."""
-    models = pages_under(course_site, "models")
-    model = next((m for m in models if m.rstrip("/").endswith("/tf-tutorial-cnn")), models[0])
-    shots = SCREENSHOTS / engine
-    shots.mkdir(parents=True, exist_ok=True)
-    context, guard = _context(browser, "phone", scheme)
-    page = context.new_page()
-    try:
-        for kind, name in (("model", model), ("lesson", _charts_lesson(course_site))):
-            page.goto(urljoin(site_url, name), wait_until="load")
-            page.evaluate(LAYOUT_JS)  # opens the folds, typesets the tables
-            page.evaluate(
-                "async () => { const d = MathJax.startup.document;"
-                " if (d.lazyTypesetAll) await d.lazyTypesetAll(); }"
-            )
-            page.add_style_tag(content=".md-header { position: static !important; }")
-            path = shots / f"{kind}-390-{scheme}.png"
-            page.screenshot(path=path, full_page=True, animations="disabled")
-            assert path.stat().st_size > 10_000
-    finally:
-        context.close()
     assert not guard.blocked, "\n".join(guard.blocked)
