@@ -11,6 +11,12 @@ that reads or browses the real site asks for it here:
 - `mkdocs_site`, `zensical_site`: the same, one fixture per engine.
 
 Tests must not write into these directories; copy what a test changes.
+
+The suite runs on every core (pytest-xdist, `-n auto` in pyproject). `pytest_collection_modifyitems`
+below says which tests must share a worker: the tests of one engine's built site (each worker
+that runs them builds the course once), and the tests of a module whose fixtures are shared by
+the module (built once per worker that runs the module). Every other test goes where a worker
+is free. The two site groups come first: they are the longest.
 """
 
 from __future__ import annotations
@@ -46,6 +52,30 @@ def _course(*args: str, cwd: Path) -> None:
             pytrace=False,
         )
     (cwd / "build" / "course-build.out").write_text(result.stdout, encoding="utf-8")
+
+
+def _group(item: pytest.Item) -> str | None:
+    """The worker group of a test: `site-ENGINE` for a test of a built site, the module for a
+    test that uses the module's shared fixtures, None for a test that can run anywhere."""
+    if "course_build" in item.fixturenames:
+        params = getattr(item, "callspec", None)
+        return f"site-{params.params.get('engine', 'mkdocs') if params else 'mkdocs'}"
+    for defs in item._fixtureinfo.name2fixturedefs.values():  # noqa: SLF001 - pytest's own
+        if any(d.scope in ("module", "session") and d.baseid for d in defs):
+            return item.module.__name__
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist: each test's group (`_group`), and the site groups first."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    groups = {}
+    for item in items:
+        group = groups[item.nodeid] = _group(item)
+        if group:
+            item.add_marker(pytest.mark.xdist_group(group))
+    items.sort(key=lambda item: not (groups[item.nodeid] or "").startswith("site-"))
 
 
 @pytest.fixture(scope="session")

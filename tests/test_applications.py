@@ -119,12 +119,12 @@ def _size(shape) -> int:
     return n
 
 
-@pytest.fixture(scope="module")
-def saved(tmp_path_factory):
+@pytest.fixture
+def saved(tmp_path):
     """Build, save and load one application: the loaded model, as a user's file would be."""
     import keras
 
-    folder = tmp_path_factory.mktemp("applications")
+    folder = tmp_path
 
     def get(name: str, input_shape: tuple | None = ()):
         model = build_application(name, input_shape)
