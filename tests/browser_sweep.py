@@ -110,12 +110,14 @@ async () => {
   for (const el of document.querySelectorAll(`.md-content :is(${boxes})`)) {
     if (!el.checkVisibility()) continue;
     figures.push(el);
-    // Measured on the screen, as a reader scrolling down sees it: a graph is drawn only near
-    // the screen (content-visibility), and its hint is set then.
-    el.scrollIntoView();
-    await frame();
-    await frame();
-    await sleep(20);
+    // A graph drawn only near the screen (`content-visibility: auto`) is measured on the screen,
+    // as a reader scrolling down sees it: it gets its width, and its hint, then.
+    if (getComputedStyle(el).contentVisibility === "auto") {
+      el.scrollIntoView();
+      await frame();
+      await frame();
+      await sleep(20);
+    }
     const box = el.getBoundingClientRect();
     const overflows = el.scrollWidth > el.clientWidth + 1;
     const outside = box.right > right + 1;

@@ -66,6 +66,7 @@ def _group(item: pytest.Item) -> str | None:
     return None
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups into the test ids
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Under pytest-xdist: each test's group (`_group`), and the site groups first."""
     if not os.environ.get("PYTEST_XDIST_WORKER"):
