@@ -49,7 +49,10 @@ SEARCH_INDEX = "search.json"
 ANCHOR = re.compile(
     r"""<[a-zA-Z][^>]*\sid=["'](?P<id>[^"']+)["'][^>]*>|<a\s[^>]*name=["'](?P<name>[^"']+)["'][^>]*>"""
 )
-ARTICLE = re.compile(r'<article class="md-content__inner[^"]*">(.*)</article>', re.S)
+#: The page's content in the theme's page: after the article's "skip to content" target.
+ARTICLE = re.compile(
+    r'<article class="md-content__inner[^"]*">\s*(?:<a id="__skip"[^>]*></a>)?(.*)</article>', re.S
+)
 
 
 def page_path(name: str) -> str:
