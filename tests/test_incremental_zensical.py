@@ -219,3 +219,25 @@ def test_a_lost_anchor_rebuilds_every_page(course: Path, monkeypatch: pytest.Mon
     assert partial == []
     assert 'id="practice"' in (course / "site" / PAGE_1).read_text()
     _assert_like_full_build(course)
+
+
+def test_a_site_built_by_mkdocs_in_between_is_not_updated(
+    course: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A MkDocs build swaps its own spare with `site/`: the Zensical spare is still the one
+    its record describes (updated), and after that swap it holds MkDocs' site (rebuilt)."""
+    _edit_markdown(course, LESSON_1, "Built by MkDocs.")
+    assert build_course(course, jobs=2).site_built
+    partial = _partial_builds(monkeypatch)
+    _edit_markdown(course, LESSON_1, "Built by Zensical again.")
+    _build(course)
+    assert len(partial) == 1
+    _assert_like_full_build(course)
+    _edit_markdown(course, LESSON_2, "And then updated.")
+    _build(course)
+    assert len(partial) == 1  # the spare is MkDocs' site now: a full build
+    _assert_like_full_build(course)
+    _edit_markdown(course, LESSON_2, "Updated at last.")
+    _build(course)
+    assert len(partial) == 2
+    _assert_like_full_build(course)
