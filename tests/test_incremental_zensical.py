@@ -241,3 +241,19 @@ def test_a_site_built_by_mkdocs_in_between_is_not_updated(
     _build(course)
     assert len(partial) == 2
     _assert_like_full_build(course)
+
+
+def test_a_theme_whose_pages_cannot_be_read_rebuilds_every_page(
+    course: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stubs need the content of the pages they stand for; a page layout they do not know (a
+    new theme) makes every build a full one."""
+    import re
+
+    partial = _partial_builds(monkeypatch)
+    monkeypatch.setattr(zensical_site, "ARTICLE", re.compile(r"<article class=\"elsewhere\">"))
+    _edit_markdown(course, LESSON_1, "A new theme.")
+    _build(course)
+    assert partial == []
+    assert "A new theme." in (course / "site" / PAGE_1).read_text()
+    _assert_like_full_build(course)

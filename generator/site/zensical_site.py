@@ -68,12 +68,20 @@ def page_url(name: str) -> str:
     return page_path(name).removesuffix("index.html")
 
 
+class UnknownLayout(Exception):
+    """A built page whose content cannot be told from the theme around it (a new theme)."""
+
+
 def anchors(page: Path) -> set[str]:
-    """The anchors in the content of a built page (not in the theme around it)."""
-    html = page.read_text(encoding="utf-8")
-    article = ARTICLE.search(html)
-    found = ANCHOR.finditer(article.group(1) if article else "")
-    return {m.group("id") or m.group("name") for m in found}
+    """The anchors in the content of a built page (not in the theme around it).
+
+    Raises:
+        UnknownLayout: the page has no content where the theme puts it.
+    """
+    article = ARTICLE.search(page.read_text(encoding="utf-8"))
+    if article is None:
+        raise UnknownLayout(page)
+    return {m.group("id") or m.group("name") for m in ANCHOR.finditer(article.group(1))}
 
 
 def stub(page: Path) -> str:
@@ -141,6 +149,20 @@ def partial_build(
 ) -> bool:
     """Bring `next-site/` up to the staged docs by rebuilding only the `changed` files' pages;
     False (with `next-site/` untouched) when that cannot be trusted to give the full site."""
+    try:
+        return _partial_build(project, partial, staging, base_config, nav, changed)
+    except UnknownLayout:
+        return False  # stubs would lack anchors or have the theme's: check every page
+
+
+def _partial_build(
+    project: Path,
+    partial: Path,
+    staging: Path,
+    base_config: Path,
+    nav: list,
+    changed: list[str],
+) -> bool:
     spare = project / SPARE
     pages = [name for name in staged_files(staging) if name.endswith(".md")]
     changed_pages = [name for name in changed if name.endswith(".md")]
