@@ -6,10 +6,12 @@ import hashlib
 import html
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from generator.exceptions import CourseError
-from generator.layers.derive import DerivedModel, derive_model
+
+if TYPE_CHECKING:  # the site build renders exercises without the layer registry (sympy)
+    from generator.layers.derive import DerivedModel
 
 #: Output metadata key of an exercise in an executed lesson (the page renders it as a form).
 EXERCISE_KEY = "course_exercise"
@@ -92,6 +94,7 @@ class Exercise:
 
 
 def _derived(model: Any) -> DerivedModel:
+    from generator.layers.derive import derive_model
     from generator.model.frontend import describe_model
 
     return derive_model(describe_model(model))

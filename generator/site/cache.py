@@ -8,7 +8,9 @@ prose re-renders the page from the cached outputs.
 
 An entry is a directory written under a temporary name and renamed into place; its `entry.json`
 holds a digest of each of its files. An entry that is incomplete, fails a digest or does not parse
-counts as a miss (it is removed and the lesson re-executed), never as a page.
+counts as a miss (it is removed and the lesson re-executed), never as a page. A file that passed
+its digest is not hashed again while its size, time and inode stay as they were then (`VERIFIED`:
+a resnet's saved math is 100 MB, slow to hash on every markdown edit).
 """
 
 from __future__ import annotations
@@ -194,15 +196,31 @@ def _entry_files(directory: Path) -> dict[str, str]:
     }
 
 
+VERIFIED = "verified.json"  # in an entry: each file's stat when it last matched its digest
+
+
+def _stat(path: Path) -> list[int]:
+    stat = path.stat()
+    return [stat.st_size, stat.st_mtime_ns, stat.st_ino]
+
+
 def entry_problem(directory: Path, info: dict[str, Any]) -> str | None:
     """What is wrong with a stored entry (a file missing, changed, or not parsing), or `None`."""
     files = info.get("files")
     if not isinstance(files, dict) or "executed.ipynb" not in files:
         return "written by an older version, without digests"
+    try:
+        verified = json.loads((directory / VERIFIED).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        verified = {}
+    seen = {}
     for name, digest in sorted(files.items()):
         path = directory / name
         if not path.is_file():
             return f"{name} is missing"
+        seen[name] = [*_stat(path), digest]
+        if isinstance(verified, dict) and verified.get(name) == seen[name]:
+            continue  # hashed before, and not written since
         if file_digest(path) != digest:
             return f"{name} does not match its digest"
     try:
@@ -217,6 +235,13 @@ def entry_problem(directory: Path, info: dict[str, Any]) -> str | None:
                     return f"{name} is not a JSON object"
     except (OSError, ValueError) as err:
         return f"does not parse ({err})"
+    if seen != verified:
+        tmp = directory / f".{VERIFIED}.{os.getpid()}.tmp"
+        try:
+            tmp.write_text(json.dumps(seen), encoding="utf-8")
+            os.replace(tmp, directory / VERIFIED)
+        except OSError:
+            pass  # a read-only cache is checked in full every time
     return None
 
 

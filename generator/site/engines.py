@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -168,8 +169,31 @@ def build_with_zensical(config_file: Path) -> None:
         check=False,
     )
     if done.returncode != 0:
-        output = (done.stderr.strip() or done.stdout.strip()).splitlines()
-        raise SiteError("zensical build --strict failed: " + " / ".join(output[-3:]))
+        raise SiteError(
+            "zensical build --strict failed: " + zensical_issues(done.stderr, done.stdout)
+        )
+
+
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+#: Zensical's report of an issue: `Warning: anchor does not exist`, then `╭─[ page.md:3:5 ]`.
+ISSUE = re.compile(r"^(?:Warning|Error): (.+)$")
+PLACE = re.compile(r"\[ (\S+:\d+:\d+) \]")
+
+
+def zensical_issues(*outputs: str) -> str:
+    """The issues Zensical reported, on one line (`anchor does not exist (page.md:3:5); ...`);
+    else the last lines of its output."""
+    lines = ANSI.sub("", "\n".join(outputs)).splitlines()
+    issues = []
+    for number, line in enumerate(lines):
+        found = ISSUE.match(line.strip())
+        if found:
+            place = PLACE.search(lines[number + 1]) if number + 1 < len(lines) else None
+            issues.append(found.group(1) + (f" ({place.group(1)})" if place else ""))
+    if issues:
+        more = f" and {len(issues) - 3} more" if len(issues) > 3 else ""
+        return "; ".join(issues[:3]) + more
+    return " / ".join(line.strip() for line in lines if line.strip())[-300:]
 
 
 def build_with(engine: str, config_file: Path) -> None:

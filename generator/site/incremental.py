@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,25 +34,34 @@ RECORD = "sites.json"
 SEARCH_INDEX = Path("search") / "search_index.json"
 
 
+def _files(root: Path) -> list[tuple[str, os.stat_result]]:
+    """Every file under `root` with its stat, by path relative to it, in sorted order."""
+    found: list[tuple[str, os.stat_result]] = []
+    stack = [(str(root), "")]
+    while stack:
+        directory, prefix = stack.pop()
+        try:
+            entries = list(os.scandir(directory))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                stack.append((entry.path, f"{prefix}{entry.name}/"))
+            elif entry.is_file():
+                found.append((f"{prefix}{entry.name}", entry.stat()))
+    return sorted(found, key=lambda item: item[0])
+
+
 def staged_files(staging: Path) -> dict[str, list[int]]:
     """Every staged file: its size and modification time (ns), by path relative to `staging`."""
-    found = {}
-    for path in sorted(staging.rglob("*")):
-        if path.is_file():
-            stat = path.stat()
-            found[path.relative_to(staging).as_posix()] = [stat.st_size, stat.st_mtime_ns]
-    return found
+    return {name: [stat.st_size, stat.st_mtime_ns] for name, stat in _files(staging)}
 
 
 def files_in(site: Path) -> str:
     """Hash of the names, sizes and times of the files under `site`: any change makes it differ."""
     digest = hashlib.sha256()
-    if site.is_dir():
-        for path in sorted(site.rglob("*")):
-            if path.is_file():
-                stat = path.stat()
-                name = path.relative_to(site).as_posix()
-                digest.update(f"{name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    for name, stat in _files(site):
+        digest.update(f"{name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()
 
 

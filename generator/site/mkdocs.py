@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator.site.engines import DEFAULT_ENGINE, SiteError, build_with, write_config
-from generator.site.search_index import tidy_search_index
+from generator.site.engines import DEFAULT_ENGINE, SiteError, write_config
 
 #: In `docs/index.md`, replaced (in the staged copy) by the generated course outline.
 OUTLINE_MARKER = "<!-- course-outline -->"
@@ -166,8 +164,8 @@ def build_site(paths: CoursePaths, nav: list, engine: str = DEFAULT_ENGINE) -> N
     """A strict build of the staged docs by `engine`, then the swap into `site/`.
 
     MkDocs updates the site before last (`build/next-site/`) in place, rebuilding only the pages
-    that changed when that gives the same site (see `incremental.py`); Zensical builds into a
-    temporary directory.
+    that changed when that gives the same site (see `incremental.py`); Zensical does the same
+    with `build/zensical/next-site/` (see `zensical_site.py`).
 
     Raises:
         SiteError: the engine reported a warning or an error; `site/` is left as it was.
@@ -182,15 +180,12 @@ def build_site(paths: CoursePaths, nav: list, engine: str = DEFAULT_ENGINE) -> N
         built = build_spare(paths.staging, paths.build, config_file, nav)  # search index tidied
         record_swap(paths.build, built, swap_in(built.path, paths.site, keep_old=True))
     else:
-        tmp_site = paths.build / f"site-{uuid.uuid4().hex[:8]}"
-        try:
-            write_config(paths.config, config_file, paths.staging, tmp_site, nav)
-            build_with(engine, config_file)
-            tidy_search_index(tmp_site)  # search snippets show formulas as text, not raw TeX
-        except BaseException:
-            shutil.rmtree(tmp_site, ignore_errors=True)
-            raise
-        swap_in(tmp_site, paths.site)
+        from generator.site import zensical_site
+        from generator.site.incremental import record_swap
+
+        built = zensical_site.build_spare(paths.staging, paths.build, paths.config, nav)
+        exchanged = swap_in(built.path, paths.site, keep_old=True)
+        record_swap(paths.build / zensical_site.PROJECT, built, exchanged)
     # The config left behind serves the site (`course serve`) or rebuilds it by hand with
     # `mkdocs build -f build/mkdocs.yml`; Zensical's site_dir must stay inside build/.
     final = paths.site if engine == "mkdocs" else paths.build / f"{engine}-site"

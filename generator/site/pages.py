@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from generator.render.exercise import EXERCISE_KEY, exercise_markdown
-from generator.render.plots import dark_rendering
 from generator.site.lessons import Lesson, source
-from generator.site.publish import DISPLAY_KEY
+from generator.site.publish import DISPLAY_KEY, write_atomic
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 #: stderr lines from TensorFlow's C++ start-up, not the learner's business.
@@ -82,13 +83,39 @@ def _flatten_headings(markdown: str) -> str:
     return "\n".join(lines)
 
 
+def dark_version(png: bytes, memo: Path | None = None, code: str = "") -> bytes | None:
+    """`dark_rendering(png)`, kept in the directory `memo` per image and version `code` of the
+    generator (redrawing every chart of every lesson is slow next to a markdown-only edit)."""
+    key = hashlib.sha256(code.encode() + b"\0" + png).hexdigest()[:32]
+    kept = memo / f"dark-{key}.png" if memo else None
+    not_chart = memo / f"dark-{key}.none" if memo else None
+    if kept is not None and kept.is_file():
+        return kept.read_bytes()
+    if not_chart is not None and not_chart.is_file():
+        return None
+    from generator.render.plots import dark_rendering  # imports the equation package: slow
+
+    dark = dark_rendering(png)
+    if memo is not None:
+        memo.mkdir(parents=True, exist_ok=True)
+        write_atomic(kept if dark is not None else not_chart, dark or b"")
+    return dark
+
+
 class _Renderer:
     def __init__(
-        self, lesson: Lesson, models_url: str, published: dict[str, str | None] | None = None
+        self,
+        lesson: Lesson,
+        models_url: str,
+        published: dict[str, str | None] | None = None,
+        memo: Path | None = None,
+        code: str = "",
     ):
         self.lesson = lesson
         self.models_url = models_url
         self.published = published
+        self.memo = memo
+        self.code = code
         self.images: dict[str, bytes] = {}
         self.exercises = 0
 
@@ -129,7 +156,8 @@ class _Renderer:
     def image(self, name: str, alt: str) -> str:
         """An image output; a chart also as a dark rendering, each shown in its own colour
         scheme (`naf-light`, `naf-dark`: stylesheets/extra.css)."""
-        dark = dark_rendering(self.images[name]) if name.endswith(".png") else None
+        png = self.images[name]
+        dark = dark_version(png, self.memo, self.code) if name.endswith(".png") else None
         if dark is None:
             return f"![{alt}]({name})"
         dark_name = name.removesuffix(".png") + "-dark.png"
@@ -191,6 +219,8 @@ def lesson_page(
     models_url: str,
     failure: str | None = None,
     published: dict[str, str | None] | None = None,
+    memo: Path | None = None,
+    code: str = "",
 ) -> LessonPage:
     """The Markdown page of a lesson, with a download link to its notebook.
 
@@ -204,8 +234,10 @@ def lesson_page(
             rendered it (shown in the model's box instead of what the kernel showed; `None`
             where the lesson wrote its page itself); a box for any other model links nowhere
             (`None`: link every box, show what the kernel showed).
+        memo: a directory keeping the dark renderings of charts, for the generator's code
+            version `code` (see `dark_version`); `None` to redraw them.
     """
-    renderer = _Renderer(lesson, models_url, published)
+    renderer = _Renderer(lesson, models_url, published, memo, code)
     blocks: list[str] = []
     download = f"[Download this lesson as a notebook]({notebook_url}){{ .md-button }}"
     for number, cell in enumerate(merge_outputs(lesson, executed), start=1):

@@ -55,7 +55,6 @@ def rendered_model(
     path = info["directory"] / f"{info['stem']}{MATH_SUFFIX}"
     if not path.is_file():
         return None
-    saved = path.read_bytes()
     title = str(info.get("name", info["stem"]))
     memo_file = None
     if memo is not None:
@@ -63,10 +62,11 @@ def rendered_model(
         # rendering (a markdown-only edit of a lesson stays quick).
         from generator.site.cache import package_digest
 
-        key = f"{code or package_digest()}\0{title}\0{publishing.MAX_LAYER_SECTIONS}\0".encode()
-        memo_file = memo / f"{hashlib.sha256(key + saved).hexdigest()}.md"
+        key = f"{code or package_digest()}\0{title}\0{publishing.MAX_LAYER_SECTIONS}\0"
+        memo_file = memo / f"{hashlib.sha256((key + _math_digest(path)).encode()).hexdigest()}.md"
         if memo_file.is_file():
             return memo_file.read_text(encoding="utf-8")
+    saved = path.read_bytes()
     try:
         math = pickle.loads(saved)  # noqa: S301 - the build's own cache entry
     except Exception as err:  # noqa: BLE001 - e.g. a class renamed since the lesson ran
@@ -81,6 +81,20 @@ def rendered_model(
         memo_file.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(memo_file, page)
     return page
+
+
+def _math_digest(path: Path) -> str:
+    """The digest of a saved math file: the one its cache entry lists (checked when the build
+    read the entry; a resnet's math is 100 MB, slow to hash twice), else its own."""
+    from generator.site.cache import file_digest
+
+    entry = path.parent.parent / "entry.json"
+    name = f"{path.parent.name}/{path.name}"
+    try:
+        digest = json.loads(entry.read_text(encoding="utf-8"))["files"][name]
+    except (OSError, ValueError, KeyError, TypeError):
+        return file_digest(path)
+    return digest if isinstance(digest, str) else file_digest(path)
 
 
 def published_page(directory: Path, stem: str) -> str:
@@ -158,6 +172,8 @@ def generated_pages(
             "../models",
             failure=failure,
             published={info["stem"]: info["page"] for info in models[lesson.stem]},
+            memo=paths.cache / "pages",
+            code=code,
         )
         files[f"lessons/{lesson.stem}.md"] = page.markdown
         for name, data in page.images.items():
