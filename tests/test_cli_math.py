@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import zipfile
@@ -17,6 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from generator.cli import main
+from tests.latex_support import assert_compiles_where_tex_is
 
 LAYER_KEYS = {
     "number",
@@ -158,17 +158,7 @@ def test_latex_is_a_standalone_document_numbered_as_markdown(saved, tmp_path):
     in_markdown = re.findall(r"^#+ (\d+)\. `([^`]*)`", markdown, flags=re.M)
     assert numbered and [(n, name.replace("\\_", "_")) for n, name in numbered] == in_markdown
     assert numbered[0][0] == "1"
-    pdflatex = shutil.which("pdflatex")
-    if pdflatex is not None:  # where TeX is installed, the document compiles
-        (tmp_path / "model.tex").write_text(latex)
-        done = subprocess.run(
-            [pdflatex, "-interaction=nonstopmode", "-halt-on-error", "model.tex"],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        assert done.returncode == 0, done.stdout[-2000:]
+    assert_compiles_where_tex_is(latex, tmp_path)
 
 
 def _latex_count(derivation: str) -> int:

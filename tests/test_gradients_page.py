@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
 
 import pytest
 from click.testing import CliRunner
 
 from generator.cli import main
+from tests.latex_support import assert_compiles_where_tex_is
 
 pytestmark = [pytest.mark.slow, pytest.mark.tensorflow]
 
@@ -132,17 +131,7 @@ def test_backward_equations_are_numbered_as_keras_orders_the_layers_in_every_for
     assert rf"W^{{({worked['number']})}}" in worked["latex"]
     assert rf"a^{{({numbers[source]})}}_{{n," in worked["latex"]
     assert worked["latex"] in markdown and worked["latex"] in pages["latex"]
-    pdflatex = shutil.which("pdflatex")
-    if pdflatex is not None:  # where TeX is installed, the document with its gradients compiles
-        (tmp_path / "model.tex").write_text(pages["latex"])
-        done = subprocess.run(
-            [pdflatex, "-interaction=nonstopmode", "-halt-on-error", "model.tex"],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        assert done.returncode == 0, done.stdout[-2000:]
+    assert_compiles_where_tex_is(pages["latex"], tmp_path)
 
 
 @pytest.mark.parametrize(
