@@ -5,7 +5,8 @@ site engines), so it happens once per session, in a temporary copy of the course
 that reads or browses the real site asks for it here:
 
 - `course_build`: the copy, built by `course build` (MkDocs) from an empty execution cache, so
-  every lesson runs in its own kernel; its `build/docs/` and `site/` are the real pages.
+  every lesson runs in its own kernel; its `build/docs/` and `site/` are the real pages. One
+  build per run: under pytest-xdist the first worker that needs it builds it, under a lock.
 - `built_site(engine)`: the site of that copy built by `engine` ("mkdocs" or "zensical"), a
   directory of its own that no later build touches; Zensical's build reuses the execution cache.
 - `mkdocs_site`, `zensical_site`: the same, one fixture per engine.
@@ -13,19 +14,21 @@ that reads or browses the real site asks for it here:
 Tests must not write into these directories; copy what a test changes.
 
 The suite runs on every core (pytest-xdist, `-n auto` in pyproject). `pytest_collection_modifyitems`
-below says which tests must share a worker: the tests of one engine's built site (each worker
-that runs them builds the course once), and the tests of a module whose fixtures are shared by
+below says which tests must share a worker: the tests of one engine's built site (the sweeps
+of its pages are shared by its tests), and the tests of a module whose fixtures are shared by
 the module (built once per worker that runs the module). Every other test goes where a worker
-is free. The two site groups come first: they are the longest.
+is free. The two site groups start first: they are the longest (see `_order`).
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -68,7 +71,7 @@ def _group(item: pytest.Item) -> str | None:
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups into the test ids
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under pytest-xdist: each test's group (`_group`), and the site groups first."""
+    """Under pytest-xdist: each test's group (`_group`), in the order of `_order`."""
     if not os.environ.get("PYTEST_XDIST_WORKER"):
         return
     groups = {}
@@ -76,7 +79,50 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         group = groups[item.nodeid] = _group(item)
         if group:
             item.add_marker(pytest.mark.xdist_group(group))
-    items.sort(key=lambda item: not (groups[item.nodeid] or "").startswith("site-"))
+    items.sort(key=lambda item: _order(item, groups[item.nodeid]))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Stop when pytest-xdist did not group the tests (pytest 9.2 with xdist 3.8: xdist#1386):
+    every sweep of a built site would then run once per test, silently."""
+    if not os.environ.get("PYTEST_XDIST_WORKER") or not session.config.getvalue("loadgroup"):
+        return
+    lost = [i.nodeid for i in session.items if i.get_closest_marker("xdist_group")]
+    lost = [nodeid for nodeid in lost if "@" not in nodeid]
+    if lost:
+        raise pytest.UsageError(
+            f"pytest-xdist did not group {len(lost)} tests ({lost[0]}); use pytest < 9.2, as "
+            "pyproject.toml's dev extra asks, or run with -n 0"
+        )
+
+
+def _order(item: pytest.Item, group: str | None) -> int:
+    """The MkDocs site's tests first (their worker builds the course); the quick tests next,
+    while it builds; then the Zensical site's (built from that course); then the rest."""
+    if group == "site-mkdocs":
+        return 0
+    if group is None and item.get_closest_marker("slow") is None:
+        return 1
+    return 2 if group == "site-zensical" else 3
+
+
+@contextmanager
+def _built_once(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[Path]:
+    """`name`, a directory shared by the workers of this run (`-n`), under its lock: yields its
+    path, built when it holds no `.done`; the caller builds it, and it is marked done after."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # every worker's base directory is a child of the run's
+    target = root / name
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another worker building it: wait for it
+        done = root / f"{name}.done"
+        if not done.exists():
+            shutil.rmtree(target, ignore_errors=True)
+            yield target
+            done.touch()
+        else:
+            yield target
 
 
 @pytest.fixture(scope="session")
@@ -84,13 +130,14 @@ def course_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the real course (lessons, docs, mkdocs.yml) built by `course build`.
 
     The copy starts with an empty execution cache, so every shipped lesson runs; the checkout's
-    `build/`, `site/` and cache are left alone.
+    `build/`, `site/` and cache are left alone. Built once per run, whatever the workers.
     """
-    course = tmp_path_factory.mktemp("real-course")
-    shutil.copytree(ROOT / "lessons", course / "lessons")
-    shutil.copytree(ROOT / "docs", course / "docs")
-    shutil.copy(ROOT / "mkdocs.yml", course / "mkdocs.yml")
-    _course("build", "--jobs", "2", cwd=course)
+    with _built_once(tmp_path_factory, "real-course") as course:
+        if not course.exists():
+            shutil.copytree(ROOT / "lessons", course / "lessons")
+            shutil.copytree(ROOT / "docs", course / "docs")
+            shutil.copy(ROOT / "mkdocs.yml", course / "mkdocs.yml")
+            _course("build", "--jobs", "2", cwd=course)
     return course
 
 
@@ -98,24 +145,24 @@ def course_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def built_site(
     course_build: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Callable[[str], Path]:
-    """`built_site(engine)`: the real course's site built by `engine`, built on first use."""
-    sites: dict[str, Path] = {}
+    """`built_site(engine)`: the real course's site built by `engine`, built on first use (once
+    per run, whatever the workers)."""
 
     def site_for(engine: str) -> Path:
         if engine not in ENGINES:
             raise ValueError(f"unknown engine {engine!r}; expected one of {ENGINES}")
-        if engine not in sites:
-            target = tmp_path_factory.mktemp(f"site-{engine}")
-            if engine == "mkdocs":
-                source = course_build / "site"
-            else:  # a copy of the built course, so `course_build` stays the MkDocs build
-                copy = tmp_path_factory.mktemp(f"course-{engine}") / "course"
-                shutil.copytree(course_build, copy, symlinks=True)
-                _course("build", "--engine", engine, cwd=copy)
-                source = copy / "site"
-            shutil.copytree(source, target, dirs_exist_ok=True)
-            sites[engine] = target
-        return sites[engine]
+        with _built_once(tmp_path_factory, f"site-{engine}") as target:
+            if not target.exists():
+                if engine == "mkdocs":
+                    source = course_build / "site"
+                else:  # a copy of the built course, so `course_build` stays the MkDocs build
+                    copy = target.with_name(f"course-{engine}")
+                    shutil.rmtree(copy, ignore_errors=True)
+                    shutil.copytree(course_build, copy, symlinks=True)
+                    _course("build", "--engine", engine, cwd=copy)
+                    source = copy / "site"
+                shutil.copytree(source, target)
+        return target
 
     return site_for
 
