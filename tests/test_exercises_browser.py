@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -50,8 +49,9 @@ def sites(browser, tmp_path_factory) -> dict[str, Path]:
             env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
         )
         assert done.returncode == 0, f"{engine}: {done.stdout[-2000:]}{done.stderr[-3000:]}"
-        built[engine] = course.parent / f"site-{engine}"
-        shutil.rmtree(built[engine], ignore_errors=True)
+        # A directory of this module's own: `course.parent` is the run's base directory under
+        # `-n 0`, where conftest keeps the real course's `site-ENGINE`.
+        built[engine] = tmp_path_factory.mktemp(f"exercises-site-{engine}") / "site"
         os.rename(course / "site", built[engine])
     return built
 
