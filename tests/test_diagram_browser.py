@@ -197,6 +197,15 @@ def diagram_site(tmp_path_factory) -> Path:
     assert result.returncode == 0, result.stderr
     return root / "site"
 
+# Runs in the page: resolves once the fonts are loaded and MathJax has typeset what it shows.
+SETTLED_JS = """
+async () => {
+  await document.fonts.ready;
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) await MathJax.startup.promise;
+  await new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
+}
+"""
+
 
 def _rgb(css: str) -> tuple[float, ...]:
     numbers = [float(n) for n in css[css.index("(") + 1 : css.index(")")].split(",")[:3]]
@@ -239,6 +248,9 @@ def test_diagrams_render_in_both_schemes_and_widths(
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             name = f"diagrams-{page_path.strip('/')}-{scheme}-{width}.png"
             page.screenshot(path=SCREENSHOTS / name, full_page=True)
+            # Clicked once the page has stopped moving: typesetting and a late font shift the
+            # boxes under the pointer (on a busy machine the click landed beside the link).
+            page.evaluate(SETTLED_JS)
             page.click(".naf-diagram-graph a.naf-link")
             page.wait_for_function("location.hash === '#layer-simple_cnn-1'", timeout=5000)
             page.wait_for_timeout(300)
