@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -121,7 +122,11 @@ def _size(shape) -> int:
 
 @pytest.fixture
 def saved(tmp_path):
-    """Build, save and load one application: the loaded model, as a user's file would be."""
+    """Build, save and load one application: the loaded model, as a user's file would be.
+
+    The test's files (the `.keras` file, `course torch`'s weights) are removed when it ends:
+    the largest applications write 1.4 GB each, 14 GB a run, which pytest would keep.
+    """
     import keras
 
     folder = tmp_path
@@ -133,7 +138,12 @@ def saved(tmp_path):
         model.save(path)
         return keras.saving.load_model(path, compile=False), path
 
-    return get
+    yield get
+    for entry in tmp_path.iterdir():
+        if entry.is_dir():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
 
 
 def _check_math(model, math) -> None:
