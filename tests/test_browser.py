@@ -251,6 +251,38 @@ def test_instant_navigation_retypesets_math(course_site, site_url, offline):
     assert not guard.blocked, "\n".join(guard.blocked)
 
 
+# Runs in the page: the speech MathJax's worker gives each typeset formula on the first screen
+# (what a screen reader reads), once every one has it or the time is up; null where it has none.
+SPEECH_JS = """
+async (limitMs) => {
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+  await MathJax.startup.promise;
+  const onScreen = () => Array.from(document.querySelectorAll("mjx-container")).filter((el) => {
+    const box = el.getBoundingClientRect();
+    return box.bottom > 0 && box.top < innerHeight && el.checkVisibility();
+  });
+  const speech = () => onScreen().map((el) => el.getAttribute("data-semantic-speech-none"));
+  const until = performance.now() + limitMs;
+  while (speech().some((text) => !text) && performance.now() < until) await sleep(50);
+  return speech();
+}
+"""
+
+
+def test_formulas_carry_speech_for_screen_readers(course_site, site_url, offline):
+    """With a reader's default settings, MathJax's worker gives every formula on the first screen
+    its speech (the sweeps of `test_reader_browser.py` turn speech off, as it draws nothing)."""
+    context, guard = offline
+    name = pages_under(course_site, "lessons")[0]
+    page, console = _open(context, urljoin(site_url, name))
+    spoken = page.evaluate(SPEECH_JS, 20_000)
+    assert spoken, f"{name}: no formula on the first screen"
+    assert all(spoken), f"{name}: formulas without speech: {spoken}"
+    assert any(" equals " in f" {text} " for text in spoken), spoken
+    assert not console.errors, "\n".join(console.errors)
+    assert not guard.blocked, "\n".join(guard.blocked)
+
+
 # The links of the search results: mkdocs-material lists them in the page, Zensical in the
 # shadow root of its search dialog.
 SEARCH_RESULTS_JS = """
