@@ -3,9 +3,10 @@
 Each page is loaded once, and every check that reads a loaded page runs on that load: the first
 screen's typeset time (desktop), the rendering report (math, images, console, sideways scroll,
 display equations: `browser_support.inspect_page`), the layout of architecture tables and
-figures in the light scheme and again in the dark one (switched with the theme's own toggle, as
-a reader does), and the screenshots asked for. Loading and typesetting every page is what costs;
-each test then asserts on its part of the pass (`tests/test_reader_browser.py`).
+figures in the light scheme and again in the dark one (the body's colour attributes set as the
+theme's toggle sets them), and the screenshots asked for. Loading and typesetting every page is
+what costs; each test then asserts on its part of the pass (`tests/test_reader_browser.py`).
+MathJax's speech and Braille are off in the sweep (`NO_SPEECH_JS`): they draw nothing.
 """
 
 from __future__ import annotations

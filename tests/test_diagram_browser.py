@@ -197,6 +197,7 @@ def diagram_site(tmp_path_factory) -> Path:
     assert result.returncode == 0, result.stderr
     return root / "site"
 
+
 # Runs in the page: resolves once the fonts are loaded and MathJax has typeset what it shows.
 SETTLED_JS = """
 async () => {
