@@ -139,11 +139,7 @@ def saved(tmp_path):
         return keras.saving.load_model(path, compile=False), path
 
     yield get
-    for entry in tmp_path.iterdir():
-        if entry.is_dir():
-            shutil.rmtree(entry)
-        else:
-            entry.unlink()
+    shutil.rmtree(tmp_path)
 
 
 def _check_math(model, math) -> None:
