@@ -4,8 +4,9 @@ sideways), its first screen typesets fast (ui/lazy), no column of an architectur
 off-screen, every figure fits its column or says that it scrolls, and a lesson's charts are dark
 in the dark scheme. Screenshots: build/screenshots/ENGINE/ and build/screenshots/reader/ENGINE/.
 
-Every page is loaded once per engine and viewport (`tests/browser_sweep.py`); the tests below
-read their part of that pass.
+Every page is shown once per engine and viewport (`tests/browser_sweep.py`): on a desktop each
+page is loaded afresh, on a phone each is reached by a click on its link (the theme's instant
+navigation). The tests below read their part of that pass.
 """
 
 from __future__ import annotations
@@ -87,9 +88,9 @@ def _shots(course_site, engine: str, viewport: str) -> list[Shot]:
 
 @pytest.fixture(scope="module")
 def sweep(browser, course_site, engine, site_url):
-    """`sweep(viewport)`: every page of the engine's site loaded once at `viewport`, with every
-    per-page check and screenshot taken on that load (`tests/browser_sweep.py`); made on first
-    use, shared by the tests of this engine."""
+    """`sweep(viewport)`: every page of the engine's site shown once at `viewport`, with every
+    per-page check and screenshot taken there (`tests/browser_sweep.py`); made on first use,
+    shared by the tests of this engine."""
     done: dict[str, Sweep] = {}
 
     def at(viewport: str) -> Sweep:
