@@ -23,6 +23,14 @@ def make_course(target: Path, extra_lessons: tuple[Path, ...] = ()) -> Path:
     return target
 
 
+def copy_course(course: Path, target: Path) -> Path:
+    """A copy of a built course at `target`, its execution cache, staged docs, sites and their
+    times included (a build records no path of its own, so the copy builds as the original
+    would). Tests that all start from one built course copy it, not build it again."""
+    shutil.copytree(course, target, symlinks=True)
+    return target
+
+
 def notebook(*cells: tuple[str, str], **course: object) -> dict:
     """A version-4 notebook from `("markdown"|"code", source)` pairs."""
     nb_cells = []

@@ -16,7 +16,7 @@ import pytest
 
 from generator.site import cache as cache_module
 from generator.site.build import build_course
-from tests.pipeline_support import edit_cell, make_course
+from tests.pipeline_support import copy_course, edit_cell, make_course
 
 pytestmark = [pytest.mark.kernel, pytest.mark.site, pytest.mark.slow]
 
@@ -24,16 +24,25 @@ LESSON_1 = "01-adding-numbers.ipynb"
 LESSON_2 = "02-reading-data.ipynb"
 
 
-@pytest.fixture
-def course(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+@pytest.fixture(scope="module")
+def built_twice(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The fixture course built twice, so both `site/` and `build/next-site/` are whole sites
-    (the second build edits a markdown cell, so it is not "nothing changed")."""
-    monkeypatch.setattr(cache_module, "generator_digest", lambda: "pinned")
-    course = make_course(tmp_path)
-    build_course(course, jobs=2)
-    _edit_markdown(course, LESSON_2, "A first edit.")
-    build_course(course, jobs=2)
+    (the second build edits a markdown cell, so it is not "nothing changed"); built once for
+    the module, each test edits a copy (`course`)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(cache_module, "generator_digest", lambda: "pinned")
+        course = make_course(tmp_path_factory.mktemp("incremental-mkdocs"))
+        build_course(course, jobs=2)
+        _edit_markdown(course, LESSON_2, "A first edit.")
+        build_course(course, jobs=2)
     return course
+
+
+@pytest.fixture
+def course(built_twice: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of `built_twice` of the test's own, built with the same generator digest."""
+    monkeypatch.setattr(cache_module, "generator_digest", lambda: "pinned")
+    return copy_course(built_twice, tmp_path / "course")
 
 
 def _edit_markdown(course: Path, lesson: str, sentence: str) -> None:

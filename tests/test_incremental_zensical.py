@@ -20,7 +20,7 @@ from generator.site import cache as cache_module
 from generator.site import zensical_site
 from generator.site.build import build_course
 from generator.site.engines import SiteError
-from tests.pipeline_support import edit_cell, make_course
+from tests.pipeline_support import copy_course, edit_cell, make_course
 from tests.test_incremental_build import LESSON_1, LESSON_2, _differences, _edit_markdown
 
 pytestmark = [pytest.mark.kernel, pytest.mark.site, pytest.mark.slow]
@@ -33,16 +33,25 @@ def _build(course: Path) -> bool:
     return build_course(course, jobs=2, engine=ZENSICAL).site_built
 
 
-@pytest.fixture
-def course(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+@pytest.fixture(scope="module")
+def built_twice(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The fixture course built twice by Zensical, so both `site/` and the spare are whole
-    sites (the second build edits a markdown cell, so it is not "nothing changed")."""
-    monkeypatch.setattr(cache_module, "generator_digest", lambda: "pinned")
-    course = make_course(tmp_path)
-    _build(course)
-    _edit_markdown(course, LESSON_2, "A first edit.")
-    _build(course)
+    sites (the second build edits a markdown cell, so it is not "nothing changed"); built once
+    for the module, each test edits a copy (`course`)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(cache_module, "generator_digest", lambda: "pinned")
+        course = make_course(tmp_path_factory.mktemp("incremental-zensical"))
+        _build(course)
+        _edit_markdown(course, LESSON_2, "A first edit.")
+        _build(course)
     return course
+
+
+@pytest.fixture
+def course(built_twice: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of `built_twice` of the test's own, built with the same generator digest."""
+    monkeypatch.setattr(cache_module, "generator_digest", lambda: "pinned")
+    return copy_course(built_twice, tmp_path / "course")
 
 
 def _full_build(course: Path) -> Path:
