@@ -14,12 +14,23 @@ import pytest
 pytestmark = [pytest.mark.slow, pytest.mark.tensorflow]
 
 
-def _loaded(model, tmp_path_factory):
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory):
+    """`loaded(build)`: the model `build()` makes, saved to `.keras` and loaded back; once per
+    module for each builder (the tests only read the models)."""
     import keras
 
-    path = tmp_path_factory.mktemp("blocks") / f"{model.name}.keras"
-    model.save(path)
-    return keras.models.load_model(path)
+    models = {}
+
+    def get(build):
+        if build not in models:
+            model = build()
+            path = tmp_path_factory.mktemp("blocks") / f"{model.name}.keras"
+            model.save(path)
+            models[build] = keras.models.load_model(path)
+        return models[build]
+
+    return get
 
 
 def _residual():
@@ -93,11 +104,11 @@ CASES = [
 
 
 @pytest.mark.parametrize("build, pattern, folded", CASES, ids=["resnet50", "mobilenetv2"])
-def test_applications_fold_keras_blocks(build, pattern, folded, tmp_path_factory):
+def test_applications_fold_keras_blocks(build, pattern, folded, loaded):
     from generator.model.frontend import describe_model
     from generator.render.blocks import repeated_blocks
 
-    model = _loaded(build(), tmp_path_factory)
+    model = loaded(build)
     graph = describe_model(model)
     names = [layer.name for layer in graph.layers]
     runs = repeated_blocks(graph)
@@ -115,21 +126,21 @@ def test_applications_fold_keras_blocks(build, pattern, folded, tmp_path_factory
             assert [re.sub(pattern, "", names[k]) for k in run.copy(c)] == first
 
 
-def test_small_residual_folds_its_repeated_block(tmp_path_factory):
+def test_small_residual_folds_its_repeated_block(loaded):
     from generator.model.frontend import describe_model
     from generator.render.blocks import Repeat, repeated_blocks
 
-    graph = describe_model(_loaded(_residual(), tmp_path_factory))
+    graph = describe_model(loaded(_residual))
     # conv, then 3 x (conv, conv, add, relu): the first copy starts after the stem conv.
     assert [layer.type for layer in graph.layers[1:5]] == ["Conv2D", "Conv2D", "Add", "Activation"]
     assert repeated_blocks(graph) == (Repeat(start=1, length=4, count=3),)
 
 
-def test_transformer_stack_folds_its_blocks(tmp_path_factory):
+def test_transformer_stack_folds_its_blocks(loaded):
     from generator.model.frontend import describe_model
     from generator.render.blocks import Repeat, repeated_blocks
 
-    graph = describe_model(_loaded(_transformer(), tmp_path_factory))
+    graph = describe_model(loaded(_transformer))
     assert (
         graph.layers[0].type == "MultiHeadAttention"
         and graph.layers[7].type == graph.layers[0].type
@@ -137,13 +148,13 @@ def test_transformer_stack_folds_its_blocks(tmp_path_factory):
     assert repeated_blocks(graph) == (Repeat(start=0, length=7, count=3),)
 
 
-def test_plain_mlp_folds_nothing(tmp_path_factory):
+def test_plain_mlp_folds_nothing(loaded):
     from generator.layers.derive import derive_model
     from generator.model.frontend import describe_model
     from generator.render.blocks import repeated_blocks
     from generator.render.markdown import architecture_table
 
-    graph = describe_model(_loaded(_mlp(), tmp_path_factory))
+    graph = describe_model(loaded(_mlp))
     assert repeated_blocks(graph) == ()
     assert "???" not in architecture_table(derive_model(graph))
 
@@ -161,12 +172,12 @@ def _counts(table: str) -> list[int]:
 @pytest.mark.parametrize(
     "build", [_resnet50, _mobilenetv2, _residual, _transformer], ids=lambda b: b.__name__
 )
-def test_folded_table_counts_add_up_to_keras(build, tmp_path_factory):
+def test_folded_table_counts_add_up_to_keras(build, loaded):
     from generator.layers.derive import derive_model
     from generator.model.frontend import describe_model
     from generator.render.markdown import architecture_table
 
-    model = _loaded(build(), tmp_path_factory)
+    model = loaded(build)
     math = derive_model(describe_model(model))
     table = architecture_table(math)
     shown, _, hidden = table.partition("??? note")
@@ -180,14 +191,14 @@ def test_folded_table_counts_add_up_to_keras(build, tmp_path_factory):
 
 
 @pytest.mark.parametrize("build", [_resnet50, _mobilenetv2], ids=["resnet50", "mobilenetv2"])
-def test_each_folded_call_is_keras_s_call_one_block_earlier(build, tmp_path_factory):
+def test_each_folded_call_is_keras_s_call_one_block_earlier(build, loaded):
     """What the folded rows claim ("the steps of layers 19-28, every index shifted by 10"),
     checked in Keras's own config: same class, same config (names aside), and inputs that are
     the earlier call's inputs shifted by one block."""
     from generator.model.frontend import describe_model
     from generator.render.blocks import repeated_blocks
 
-    model = _loaded(build(), tmp_path_factory)
+    model = loaded(build)
     graph = describe_model(model)
     order = {layer.name: i for i, layer in enumerate(graph.layers)}
     config = {layer["name"]: layer for layer in model.get_config()["layers"]}
@@ -210,11 +221,11 @@ def test_each_folded_call_is_keras_s_call_one_block_earlier(build, tmp_path_fact
             assert sources(now) == shifted, now
 
 
-def test_layered_form_folds_and_keeps_every_step_in_its_note(tmp_path_factory):
+def test_layered_form_folds_and_keeps_every_step_in_its_note(loaded):
     from generator.equation.analyze import analyze_model
     from generator.render.equation_page import equation_section
 
-    model = _loaded(_residual(), tmp_path_factory)
+    model = loaded(_residual)
     math = analyze_model(model)
     assert math.equation is not None and not math.equation.closed_form
     text = equation_section(math.equation, math)
