@@ -171,11 +171,13 @@ localStorage.setItem("MathJax-Menu-Settings", JSON.stringify({speech: false, bra
 # false if no link leads there.
 FOLLOW_LINK_JS = """
 (path) => {
-  const link = Array.from(document.querySelectorAll("a[href]")).find(
+  const links = Array.from(document.querySelectorAll("a[href]")).filter(
     (a) => new URL(a.href).pathname === path && !a.hash);
+  const link = links.find((a) => a.checkVisibility()) || links[0];
   if (!link) return false;
   const shown = document.querySelector("[data-md-component=container]");
   if (shown) shown.dataset.nafLeft = "1";
+  window.nafSameDocument = true;  // gone if the click reloads the page
   link.click();
   return true;
 }
@@ -225,6 +227,8 @@ class Visit:
     page: str
     report: PageReport
     typeset_s: float | None = None  # the first screen's typeset time (desktop sweep only)
+    #: Reached by its link without a reload (phone sweep); None for a page loaded.
+    swapped: bool | None = None
     layout: dict[str, dict] = field(default_factory=dict)  # per scheme: LAYOUT_JS's result
 
 
@@ -270,7 +274,7 @@ def sweep_site(
     try:
         for name in site_pages(root):
             url = urljoin(site_url, name)
-            typeset = None
+            typeset = swapped = None
             if viewport == "desktop":
                 typeset = _load_timed(page, url, console)
             elif not visits:
@@ -278,8 +282,8 @@ def sweep_site(
                 page.goto(url, wait_until="load")
             else:
                 console.errors.clear()
-                _follow_link(page, url, math_count(root, name))
-            visit = Visit(name, inspect_page(page, name, console), typeset)
+                swapped = _follow_link(page, url, math_count(root, name))
+            visit = Visit(name, inspect_page(page, name, console), typeset, swapped)
             if name in layout_pages:
                 for scheme in SCHEMES:
                     set_scheme(page, scheme)
@@ -307,9 +311,10 @@ def _load_timed(page, url: str, console: ConsoleLog) -> float:
     return typeset
 
 
-def _follow_link(page, url: str, count: int) -> None:
-    """Go to `url` by a click on its link, and wait for the theme to show it with its `count`
-    formulas (instant navigation: no reload)."""
+def _follow_link(page, url: str, count: int) -> bool:
+    """Go to `url` by a click on its link (a visible one if there is one), and wait for the
+    theme to show it with its `count` formulas; whether it came without a reload (the theme's
+    instant navigation)."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     path = urlsplit(url).path
@@ -322,6 +327,7 @@ def _follow_link(page, url: str, count: int) -> None:
             f"{path}: reached by its link, its {count} formulas not taken up by MathJax within "
             f"{ARRIVE_TIMEOUT_MS // 1000} s (shown: {page.url})"
         ) from None
+    return page.evaluate("() => window.nafSameDocument === true")
 
 
 def _screenshots(page, shots: list[Shot]) -> None:

@@ -13,7 +13,6 @@ from browser_support import (
     display_math,
     inspect_page,
     launched_chromium,
-    math_count,
     pages_under,
     search_word,
     serve_site,
@@ -203,52 +202,6 @@ def test_every_local_link_resolves(course_site):
         for target in broken_links(course_site, name)
     ]
     assert not broken, "links to missing files:\n" + "\n".join(broken)
-
-
-def _math_page_pair(course_site: Path) -> tuple[str, str]:
-    """A page and the next lesson, which holds math: consecutive lessons when possible."""
-    lessons = pages_under(course_site, "lessons")
-    for first, second in zip(lessons, lessons[1:], strict=False):
-        if math_count(course_site, second):
-            return first, second
-    with_math = [name for name in lessons if math_count(course_site, name)]
-    assert with_math, "no lesson page holds math"
-    return "", with_math[0]
-
-
-def test_instant_navigation_retypesets_math(course_site, site_url, offline):
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-    context, guard = offline
-    start, target = _math_page_pair(course_site)
-    page, console = _open(context, urljoin(site_url, start))
-    inspect_page(page, start, console)
-    page.evaluate("window.__sameDocument = true")
-    target_path = urlsplit(urljoin(site_url, target)).path
-    links = page.locator("a:visible")
-    hrefs = links.evaluate_all("as => as.map(a => a.href)")
-    index = next(i for i, href in enumerate(hrefs) if urlsplit(href).path == target_path)
-    links.nth(index).click()
-    page.wait_for_url(lambda url: urlsplit(url).path == target_path)
-    # The theme changes the URL first, then swaps in the new content.
-    expected = math_count(course_site, target)
-    page.wait_for_function(
-        "n => document.querySelectorAll('.arithmatex').length === n", arg=expected
-    )
-    try:  # then typesets it; a page that never gets typeset is reported below
-        page.wait_for_function(
-            "() => !document.querySelector('.arithmatex:not(:has(mjx-container))')",
-            timeout=15_000,
-        )
-    except PlaywrightTimeout:
-        pass
-    report = inspect_page(page, target, console)
-    assert page.evaluate("window.__sameDocument === true"), (
-        "the click reloaded the page: no instant navigation (mkdocs.yml needs the theme feature "
-        "navigation.instant and a site_url)"
-    )
-    assert not report.problems(), "\n".join(report.problems())
-    assert not guard.blocked, "\n".join(guard.blocked)
 
 
 # Runs in the page: the speech MathJax's worker gives each typeset formula on the first screen

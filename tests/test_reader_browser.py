@@ -134,6 +134,18 @@ def test_every_page_renders_offline(sweep, engine, viewport):
     )
 
 
+def test_links_swap_pages_without_a_reload(sweep, engine):
+    """The theme's instant navigation: every page a phone reader reaches by its link is swapped
+    in without reloading the page (mkdocs.yml needs the theme feature `navigation.instant` and a
+    `site_url`); `test_every_page_renders_offline` checks each one's math typeset afresh."""
+    followed = sweep("phone").visits[1:]
+    reloaded = [visit.page for visit in followed if not visit.swapped]
+    assert followed, "no page reached by a link"
+    assert not reloaded, (
+        f"{engine}: the click reloaded the page, no instant navigation: " + ", ".join(reloaded)
+    )
+
+
 def test_every_page_typesets_its_first_screen_fast(sweep, engine):
     """Per page: the time until the formulas of the first screen are typeset, printed; the
     slowest under `TYPESET_LIMIT_S` (at 1280 px; a page over it is loaded again, up to
