@@ -36,6 +36,20 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 ENGINES = ("mkdocs", "zensical")
 
+#: Under pytest-xdist with a worker per core, one thread per worker for NumPy's BLAS, PyTorch,
+#: OpenMP and TensorFlow's operations (and the kernels and commands a worker starts): with every
+#: core busy, a second thread per worker only waits for a core, spinning. Set before any of them
+#: is imported (this file is imported first); a value already in the environment is kept.
+WORKER_THREADS = {
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "TF_NUM_INTRAOP_THREADS": "1",
+}
+if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+    for _name, _value in WORKER_THREADS.items():
+        os.environ.setdefault(_name, _value)
+
 
 def _course(*args: str, cwd: Path) -> None:
     """Run `course ARGS` in `cwd` with the checkout's generator first on the path."""
