@@ -16,7 +16,14 @@ import pytest
 from generator.site import cache as cache_module
 from generator.site.build import build_course
 from generator.site.execute import ExecutionFailed, KernelError
-from tests.pipeline_support import Events, edit_cell, make_course, notebook, write_notebook
+from tests.pipeline_support import (
+    Events,
+    copy_course,
+    edit_cell,
+    make_course,
+    notebook,
+    write_notebook,
+)
 
 pytestmark = [pytest.mark.kernel, pytest.mark.slow]
 
@@ -47,7 +54,7 @@ def built(built_once: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     """A private copy of the built course (site, cache and all), the generator's digest
     pinned as it was for the build."""
     monkeypatch.setattr(cache_module, "generator_digest", lambda: "pinned")
-    return Path(shutil.copytree(built_once, tmp_path / "built", symlinks=True))
+    return copy_course(built_once, tmp_path / "built")
 
 
 def _build(course: Path, **options) -> tuple[object, Events]:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.pipeline_support import (
+    copy_course,
     course_cli,
     edit_cell,
     fake_model_lesson,
@@ -65,7 +66,7 @@ def built_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def course(built_once: Path, tmp_path: Path) -> Path:
     """A private copy of the built course (site, cache and all)."""
-    return Path(shutil.copytree(built_once, tmp_path / "course", symlinks=True))
+    return copy_course(built_once, tmp_path / "course")
 
 
 # 1. Two builds at once ---------------------------------------------------------------------
