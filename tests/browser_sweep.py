@@ -275,13 +275,12 @@ def sweep_site(
         for name in site_pages(root):
             url = urljoin(site_url, name)
             typeset = swapped = None
+            console.errors.clear()
             if viewport == "desktop":
                 typeset = _load_timed(page, url, console)
             elif not visits:
-                console.errors.clear()
                 page.goto(url, wait_until="load")
             else:
-                console.errors.clear()
                 swapped = _follow_link(page, url, math_count(root, name))
             visit = Visit(name, inspect_page(page, name, console), typeset, swapped)
             if name in layout_pages:
@@ -289,7 +288,8 @@ def sweep_site(
                     set_scheme(page, scheme)
                     visit.layout[scheme] = page.evaluate(LAYOUT_JS)
             _screenshots(page, [shot for shot in shots if shot.page == name])
-            set_scheme(page, "light")  # the next page, swapped in, keeps the body's scheme
+            if viewport != "desktop":
+                set_scheme(page, "light")  # the next page, swapped in, keeps the body's scheme
             visits.append(visit)
     finally:
         context.close()
