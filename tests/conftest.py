@@ -25,6 +25,7 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -49,6 +50,13 @@ WORKER_THREADS = {
 if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
     for _name, _value in WORKER_THREADS.items():
         os.environ.setdefault(_name, _value)
+
+# A run started in the background by a shell without job control (`python -m pytest &` in a
+# script) ignores Ctrl-C, and so would every `course` command it starts: the tests that interrupt
+# one (exit 130, kernels shut down) would wait for it to finish instead. Give Ctrl-C back its
+# default, which the commands inherit.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _course(*args: str, cwd: Path) -> None:
