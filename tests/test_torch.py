@@ -374,6 +374,17 @@ def test_sequential_layer_matches_keras(case, shape, layers, tmp_path):
     assert max_difference(model, [sample(shape, 1)], tmp_path) < TOLERANCE
 
 
+@pytest.mark.parametrize("shape", [(1, 1), (31, 5), (32, 3), (33, 7), (100, 257)])
+def test_dense_kernel_transposed_in_bands_is_the_transpose(shape):
+    """The band-by-band copy of a Dense kernel, at sizes around the band's 32 rows."""
+    from generator.torch.core import _transposed
+
+    kernel = np.random.default_rng(0).normal(size=shape).astype("float32")
+    copied = _transposed(kernel)
+    assert copied.flags.c_contiguous and copied.dtype == kernel.dtype
+    np.testing.assert_array_equal(copied, kernel.T)
+
+
 def test_every_translation_has_a_row():
     """The table of translations and this file's table of cases list the same layer types."""
     covered = {"Embedding", "CategoryEncoding"}

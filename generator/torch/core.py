@@ -15,6 +15,21 @@ from generator.torch.registry import (
     translation,
 )
 
+#: Rows of a kernel copied at a time by `_transposed`.
+_BAND = 32
+
+
+def _transposed(kernel: np.ndarray) -> np.ndarray:
+    """A 2-D kernel's transpose as a contiguous array, copied a band of rows at a time.
+
+    Copying the transposed view at once writes each output row from a column of the kernel, a
+    cache miss per number: on ConvNeXtXLarge's (2048, 8192) kernels that took 2.5-3x as long.
+    """
+    out = np.empty(kernel.shape[::-1], dtype=kernel.dtype)
+    for start in range(0, kernel.shape[0], _BAND):
+        out[:, start : start + _BAND] = kernel[start : start + _BAND].T
+    return out
+
 
 @translation("Dense", wants=CL)
 def dense(ctx: LayerContext) -> Result:
@@ -33,7 +48,7 @@ def dense(ctx: LayerContext) -> Result:
     dims = value.layout.dims or (value.shape[-1],)
     in_features = " * ".join(str(d) for d in dims)
     use_bias = ctx.attrs.get("use_bias", True)
-    state = {"weight": np.ascontiguousarray(kernel.T)}
+    state = {"weight": _transposed(kernel)}
     bias = ""
     if use_bias:
         state["bias"] = ctx.weight("bias")
