@@ -19,7 +19,8 @@ The two viewports reach the pages the two ways a reader does:
   same as on a fresh load at 390 px. Fresh loads at 390 px are checked elsewhere (lesson 2's
   longest equation, the diagrams, the exercises).
 
-MathJax's speech and Braille are off in the sweep (`NO_SPEECH_JS`): they draw nothing.
+MathJax's speech and Braille are off in the sweep (`browser_support.NO_SPEECH_JS`): they draw
+nothing.
 """
 
 from __future__ import annotations
@@ -30,10 +31,10 @@ from urllib.parse import urljoin, urlsplit
 
 from browser_support import (
     ConsoleLog,
-    OfflineGuard,
     PageReport,
     inspect_page,
     math_count,
+    offline_context,
     site_pages,
 )
 
@@ -157,15 +158,6 @@ async () => {
 }
 """
 
-# Runs before each page's scripts: MathJax's menu settings, as a reader who turned speech and
-# Braille off in MathJax's menu has them. Speech and Braille are made in a worker after each
-# formula is shown and change nothing drawn, but they took a quarter of the sweep's processor time
-# (116 against 83 CPU-seconds for one pass at 390 px); `test_browser.py` checks that a reader's
-# formulas get their speech.
-NO_SPEECH_JS = """
-localStorage.setItem("MathJax-Menu-Settings", JSON.stringify({speech: false, braille: false}));
-"""
-
 # Runs in the page: follow the page's link to `path` (in its navigation or its text) as a reader
 # clicks it, after marking the content now shown, which the theme's instant navigation replaces;
 # false if no link leads there.
@@ -263,10 +255,7 @@ def sweep_site(
     fresh offline context (desktop: each page loaded; phone: reached by its link, see above);
     measure the first screen's typeset time on a desktop, the layout of `layout_pages` in both
     schemes, and take `shots`."""
-    context = browser.new_context(viewport=VIEWPORTS[viewport], color_scheme="light")
-    context.add_init_script(NO_SPEECH_JS)
-    guard = OfflineGuard()
-    guard.attach(context)
+    context, guard = offline_context(browser, viewport=VIEWPORTS[viewport], color_scheme="light")
     page = context.new_page()
     console = ConsoleLog()
     console.attach(page)

@@ -8,11 +8,11 @@ from urllib.parse import urljoin, urlsplit
 import pytest
 from browser_support import (
     ConsoleLog,
-    OfflineGuard,
     broken_links,
     display_math,
     inspect_page,
     launched_chromium,
+    offline_context,
     pages_under,
     search_word,
     serve_site,
@@ -62,10 +62,9 @@ def site_url(course_site: Path):
 
 @pytest.fixture
 def offline(browser):
-    """A fresh browser context that lets no request leave 127.0.0.1; yields (context, guard)."""
-    guard = OfflineGuard()
-    context = browser.new_context(viewport=DESKTOP, color_scheme="light")
-    guard.attach(context)
+    """A fresh browser context that lets no request leave 127.0.0.1, MathJax's speech off (it
+    draws nothing); yields (context, guard)."""
+    context, guard = offline_context(browser, viewport=DESKTOP, color_scheme="light")
     yield context, guard
     context.close()
 
@@ -168,9 +167,7 @@ def test_checks_catch_a_broken_page(browser, scratch_site, name, body, expected)
         f"<body>{body}</body></html>",
         encoding="utf-8",
     )
-    guard = OfflineGuard()
-    context = browser.new_context(viewport=PHONE, color_scheme="light")
-    guard.attach(context)
+    context, guard = offline_context(browser, viewport=PHONE, color_scheme="light")
     try:
         page, console = _open(context, urljoin(url, f"{name}.html"))
         report = inspect_page(page, name, console)
@@ -222,13 +219,16 @@ async (limitMs) => {
 """
 
 
-def test_formulas_carry_speech_for_screen_readers(course_site, site_url, offline):
+def test_formulas_carry_speech_for_screen_readers(course_site, site_url, browser):
     """With a reader's default settings, MathJax's worker gives every formula on the first screen
-    its speech (the sweeps of `test_reader_browser.py` turn speech off, as it draws nothing)."""
-    context, guard = offline
+    its speech (the other browser tests turn speech off, as it draws nothing)."""
+    context, guard = offline_context(browser, speech=True, viewport=DESKTOP, color_scheme="light")
     name = pages_under(course_site, "lessons")[0]
-    page, console = _open(context, urljoin(site_url, name))
-    spoken = page.evaluate(SPEECH_JS, 20_000)
+    try:
+        page, console = _open(context, urljoin(site_url, name))
+        spoken = page.evaluate(SPEECH_JS, 20_000)
+    finally:
+        context.close()
     assert spoken, f"{name}: no formula on the first screen"
     assert all(spoken), f"{name}: formulas without speech: {spoken}"
     assert any(" equals " in f" {text} " for text in spoken), spoken

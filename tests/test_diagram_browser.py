@@ -22,8 +22,8 @@ import yaml
 from browser_support import (
     SIDEWAYS_JS,
     ConsoleLog,
-    OfflineGuard,
     launched_chromium,
+    offline_context,
     serve_site,
 )
 
@@ -235,9 +235,8 @@ def browser():
 def test_diagrams_render_in_both_schemes_and_widths(
     browser, diagram_site, page_path, scheme, width
 ):
-    guard = OfflineGuard()
-    context = browser.new_context(viewport={"width": width, "height": 900}, color_scheme=scheme)
-    guard.attach(context)
+    viewport = {"width": width, "height": 900}
+    context, guard = offline_context(browser, viewport=viewport, color_scheme=scheme)
     try:
         page = context.new_page()
         console = ConsoleLog()

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from browser_support import ConsoleLog, OfflineGuard, launched_chromium, serve_site
+from browser_support import ConsoleLog, launched_chromium, offline_context, serve_site
 
 from generator.render.diagrams.worked import COLOURS
 
@@ -137,9 +137,8 @@ def browser():
 def test_formula_colours_are_the_figures_and_carry_keras_numbers(
     browser, worked_site, scheme, width
 ):
-    guard = OfflineGuard()
-    context = browser.new_context(viewport={"width": width, "height": 900}, color_scheme=scheme)
-    guard.attach(context)
+    viewport = {"width": width, "height": 900}
+    context, guard = offline_context(browser, viewport=viewport, color_scheme=scheme)
     try:
         page = context.new_page()
         console = ConsoleLog()

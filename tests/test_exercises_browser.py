@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from browser_support import ConsoleLog, OfflineGuard, launched_chromium, search_index, serve_site
+from browser_support import ConsoleLog, launched_chromium, offline_context, search_index, serve_site
 
 from tests.pipeline_support import FIXTURES, make_course
 
@@ -70,11 +70,10 @@ def _answer(page, form, text: str) -> str:
 @pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("arrive", ["load", "instant navigation"])
 def test_a_wrong_and_a_right_answer(sites, browser, engine, arrive) -> None:
-    guard, console = OfflineGuard(), ConsoleLog()
+    console = ConsoleLog()
     wide = arrive != "load"  # the navigation's links show at 1280 px; a phone reads the page
     size = {"width": 1280, "height": 800} if wide else {"width": 390, "height": 844}
-    context = browser.new_context(viewport=size)
-    guard.attach(context)
+    context, guard = offline_context(browser, viewport=size)
     try:
         page = context.new_page()
         console.attach(page)

@@ -16,7 +16,7 @@ from urllib.parse import urljoin
 
 import pytest
 import test_browser
-from browser_support import OfflineGuard, math_count, pages_under
+from browser_support import math_count, offline_context, pages_under
 from browser_sweep import (
     SCHEMES,
     TYPESET_LIMIT_S,
@@ -41,10 +41,7 @@ SCREENSHOTS = test_browser.ROOT / "build" / "screenshots"
 def _context(browser, viewport: str, scheme: str):
     """A fresh offline browser context at `viewport` in the colour `scheme` (the theme's palette
     follows the system setting on a first visit)."""
-    context = browser.new_context(viewport=VIEWPORTS[viewport], color_scheme=scheme)
-    guard = OfflineGuard()
-    guard.attach(context)
-    return context, guard
+    return offline_context(browser, viewport=VIEWPORTS[viewport], color_scheme=scheme)
 
 
 def _reader_pages(course_site) -> list[str]:
