@@ -8,6 +8,7 @@ that a normalization's fold is not the trivial one.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import inspect
 import shutil
@@ -86,10 +87,12 @@ def _load_generated(path: Path):
     return module
 
 
-def torch_difference(model, outdir, graph=None) -> tuple[float, float]:
+def torch_difference(model, outdir, graph=None, probe=None) -> tuple[float, float]:
     """The largest difference between Keras and `course torch`'s package, and the output's
     scale, on one seeded input. `graph`: the model already described with its weights (what
-    `course torch` describes first), so that a large model's weights are read once."""
+    `course torch` describes first), so that a large model's weights are read once. `probe`:
+    Keras's run of the model that the layer checks compared against (`generator.model.probe`),
+    whose sample and output are taken instead of running the model again."""
     import keras
     import torch
 
@@ -101,8 +104,13 @@ def torch_difference(model, outdir, graph=None) -> tuple[float, float]:
     else:
         generated = _load_generated(write_module(translate_model(graph), Path(outdir)))
     net = generated.load()
-    x = np.random.default_rng(7).normal(0, 1, (2, *model.input_shape[1:])).astype("float32")
-    expected = keras.ops.convert_to_numpy(model(x, training=False))
+    if probe is None:
+        x = np.random.default_rng(7).normal(0, 1, (2, *model.input_shape[1:])).astype("float32")
+        expected = keras.ops.convert_to_numpy(model(x, training=False))
+    else:
+        (x,) = probe.sample
+        layer, _, index = model.outputs[0]._keras_history
+        expected = probe.layers[layer.name].outputs[index]
     layout = generated.INPUT_LAYOUTS[0]
     feed = np.moveaxis(x, -1, 1) if layout == "channels_first" else x
     with torch.no_grad():
@@ -176,10 +184,16 @@ def test_application_math_and_torch_match_keras(saved, name, tmp_path):
     # What `course math` and `course torch` do, with the model described once: the largest
     # applications spend their time copying hundreds of millions of weights, not computing.
     graph = describe_model(model, with_weights=True)
-    _check_math(model, analyze_graph(graph, keras_reference(model)))
+    reference, probes = keras_reference(model), []
+
+    def probe(sample, seed):  # Keras's run the layer checks compare against, kept for PyTorch's
+        probes.append(reference.probe(sample, seed))
+        return probes[-1]
+
+    _check_math(model, analyze_graph(graph, dataclasses.replace(reference, probe=probe)))
     if importlib.util.find_spec("torch") is None:
         pytest.skip("PyTorch is not installed: the math is checked, not the translation")
-    difference, scale = torch_difference(model, tmp_path, graph)
+    difference, scale = torch_difference(model, tmp_path, graph, probes[0])
     assert scale > 1e-4  # an output, not one squashed to nothing (VGG's logits are ~1e-3)
     assert difference < TOLERANCE_TORCH * max(1.0, scale), (difference, scale)
 
