@@ -87,30 +87,22 @@ def _load_generated(path: Path):
     return module
 
 
-def torch_difference(model, outdir, graph=None, probe=None) -> tuple[float, float]:
+def torch_difference(model, outdir, graph, probe) -> tuple[float, float]:
     """The largest difference between Keras and `course torch`'s package, and the output's
-    scale, on one seeded input. `graph`: the model already described with its weights (what
-    `course torch` describes first), so that a large model's weights are read once. `probe`:
-    Keras's run of the model that the layer checks compared against (`generator.model.probe`),
-    whose sample and output are taken instead of running the model again."""
-    import keras
+    scale. `graph`: the model described with its weights (what `course torch` describes first),
+    so that a large model's weights are read once. `probe`: Keras's run of the model that the
+    layer checks compared against (`generator.model.probe`): its sample is fed to PyTorch, and
+    its last layer's output is Keras's, as calling the model on the sample gives it."""
     import torch
 
     from generator.torch import translate_model
-    from generator.torch.writer import write_module, write_torch_package
+    from generator.torch.writer import write_module
 
-    if graph is None:
-        generated = _load_generated(write_torch_package(model, Path(outdir)))
-    else:
-        generated = _load_generated(write_module(translate_model(graph), Path(outdir)))
+    generated = _load_generated(write_module(translate_model(graph), Path(outdir)))
     net = generated.load()
-    if probe is None:
-        x = np.random.default_rng(7).normal(0, 1, (2, *model.input_shape[1:])).astype("float32")
-        expected = keras.ops.convert_to_numpy(model(x, training=False))
-    else:
-        (x,) = probe.sample
-        layer, _, index = model.outputs[0]._keras_history
-        expected = probe.layers[layer.name].outputs[index]
+    (x,) = probe.sample
+    layer, _, index = model.outputs[0]._keras_history
+    expected = probe.layers[layer.name].outputs[index]
     layout = generated.INPUT_LAYOUTS[0]
     feed = np.moveaxis(x, -1, 1) if layout == "channels_first" else x
     with torch.no_grad():
