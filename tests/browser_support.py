@@ -19,8 +19,9 @@ from urllib.parse import unquote, urljoin, urlsplit
 #: Debian's Chromium, never a browser downloaded by Playwright: its headless shell where it is
 #: installed (`apt-get install chromium-headless-shell`, what Playwright itself runs headless),
 #: else the whole browser. The shell has the same engine without the browser's own interface:
-#: on every page of both sites it gave the same report, layout and line breaks as the browser
-#: (version 156), for 7% less processor time a sweep. `COURSE_CHROMIUM` names another.
+#: on every page of both sites, at both widths, it gave the same report and layout as the
+#: browser (version 156), for 5-7% less processor time in three of the four sweeps measured and
+#: the same in the fourth (Zensical's phone sweep). `COURSE_CHROMIUM` names another.
 CHROMIUM_CHOICES = (Path("/usr/bin/chromium-headless-shell"), Path("/usr/bin/chromium"))
 CHROMIUM = Path(
     os.environ.get("COURSE_CHROMIUM")
